@@ -1,0 +1,187 @@
+/* Accounts: login, token checks against the store, user changes and grants. */
+#include <string.h>
+#include <apr_strings.h>
+#include "account.h"
+
+/* A valid bcrypt hash of a random string, checked when the user does not
+ * exist, so that a failed login takes as long either way. */
+static const char *const account_dummy_hash =
+    "$2y$10$9u/213/s1XadM1gfaVkc8emXWmbvOHgFm9rCM4gk8hmwMKTLQVk9u";
+
+pai_error *pai_account_bootstrap(pai_db *db, apr_pool_t *p, const char *admin_user,
+                                 const char *admin_password, int bcrypt_cost)
+{
+    pai_error *err;
+    pai_user *u;
+    const char *hash;
+
+    if ((err = pai_store_init(db, p)))
+        return err;
+    if (!admin_user || !admin_password)
+        return NULL;
+    if ((err = pai_store_user_get(db, p, admin_user, &u)))
+        return err;
+    if (u)
+        return NULL;
+    if ((err = pai_password_hash(p, admin_password, bcrypt_cost, &hash)))
+        return err;
+    err = pai_store_user_create(db, p, admin_user, hash, 1);
+    /* Another process made it first: that is the same outcome. */
+    return (err && err->code == PAI_ERR_CONFLICT_USER) ? NULL : err;
+}
+
+pai_error *pai_account_login(pai_db *db, apr_pool_t *p, const pai_secret *secret,
+                             const char *username, const char *password,
+                             apr_int64_t lifetime, apr_int64_t now,
+                             const char **token, int *admin)
+{
+    pai_claims c;
+    pai_user *u = NULL;
+    pai_error *err;
+
+    if (pai_username_valid(username) && (err = pai_store_user_get(db, p, username, &u)))
+        return err;
+    if (!pai_password_check(password, u ? u->password_hash : account_dummy_hash) || !u)
+        return pai_error_make(p, PAI_ERR_AUTH_FAILED, "authentication failed");
+    c.username = u->username;
+    c.admin = u->admin;
+    c.generation = u->generation;
+    c.iat = now;
+    c.exp = now + lifetime;
+    *admin = u->admin;
+    return pai_token_issue(p, secret->key, secret->len, &c, token);
+}
+
+pai_error *pai_account_authenticate(pai_db *db, apr_pool_t *p, const pai_secret *secret,
+                                    const char *token, apr_int64_t now, pai_identity *who)
+{
+    pai_claims c;
+    pai_user *u;
+    pai_error *err;
+
+    if ((err = pai_token_verify(p, secret->key, secret->len, token, now, &c)))
+        return err;
+    if ((err = pai_store_user_get(db, p, c.username, &u)))
+        return err;
+    if (!u)
+        return pai_error_make(p, PAI_ERR_UNAUTHORIZED, "user %s no longer exists", c.username);
+    if (u->generation != c.generation)
+        return pai_error_make(p, PAI_ERR_UNAUTHORIZED,
+                              "token revoked: the password has changed since it was issued");
+    who->username = u->username;
+    who->admin = u->admin;
+    return NULL;
+}
+
+pai_error *pai_account_put(pai_db *db, apr_pool_t *p, const pai_identity *who,
+                           const pai_user_change *c, int bcrypt_cost, int *created)
+{
+    const char *hash = NULL;
+    pai_error *err;
+
+    *created = 0;
+    if (!pai_username_valid(c->username))
+        return pai_error_make(p, PAI_ERR_INVALID,
+                              "field 'username' must match [_A-Za-z0-9]+ (at most %d characters)",
+                              PAI_NAME_MAX);
+    if (c->password && !pai_password_valid(c->password))
+        return pai_error_make(p, PAI_ERR_INVALID,
+                              "field 'password' must have %d to %d characters",
+                              PAI_PASSWORD_MIN, PAI_PASSWORD_MAX);
+    if (!who->admin) {
+        if (!c->modify || strcmp(who->username, c->username) != 0)
+            return pai_error_make(p, PAI_ERR_FORBIDDEN,
+                                  "Non-admin user %s may only change their own password.",
+                                  who->username);
+        if (c->admin > 0)
+            return pai_error_make(p, PAI_ERR_FORBIDDEN,
+                                  "Non-admin user %s may not grant admin rights.", who->username);
+    }
+    if (!c->modify && !c->password)
+        return pai_error_make(p, PAI_ERR_INVALID, "field 'password' is required");
+    if (c->password && (err = pai_password_hash(p, c->password, bcrypt_cost, &hash)))
+        return err;
+    if (!c->modify) {
+        if ((err = pai_store_user_create(db, p, c->username, hash, c->admin > 0)))
+            return err;
+        *created = 1;
+        return NULL;
+    }
+    return pai_store_user_update(db, p, c->username, hash, who->admin ? c->admin : -1);
+}
+
+pai_error *pai_account_remove(pai_db *db, apr_pool_t *p, const char *username)
+{
+    pai_user *u;
+    pai_error *err;
+
+    if (!pai_username_valid(username))
+        return pai_error_make(p, PAI_ERR_INVALID, "field 'username' must match [_A-Za-z0-9]+");
+    if ((err = pai_store_user_get(db, p, username, &u)))
+        return err;
+    if (!u)
+        return pai_error_make(p, PAI_ERR_NO_USER, "User %s not found.", username);
+    if (u->admin)
+        return pai_error_make(p, PAI_ERR_REMOVE_ADMIN, "Admin %s is not allowed to remove.",
+                              username);
+    return pai_store_user_delete(db, p, username);
+}
+
+pai_error *pai_account_set_vcs(pai_db *db, apr_pool_t *p, const char *username,
+                               const char *list)
+{
+    apr_array_header_t *vcs = apr_array_make(p, 4, sizeof(const char *));
+    char *copy, *tok, *last;
+    const char *c;
+    pai_user *u;
+    pai_error *err;
+
+    for (c = list; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+              (*c >= '0' && *c <= '9') || *c == '_' || *c == ','))
+            return pai_error_make(p, PAI_ERR_INVALID,
+                                  "field 'virtualClusters' must match [A-Za-z0-9_,]*");
+    if (!pai_username_valid(username))
+        return pai_error_make(p, PAI_ERR_INVALID, "user name must match [_A-Za-z0-9]+");
+    if ((err = pai_store_user_get(db, p, username, &u)))
+        return err;
+    if (!u)
+        return pai_error_make(p, PAI_ERR_NO_USER, "User %s not found.", username);
+    copy = apr_pstrdup(p, list);
+    for (tok = apr_strtok(copy, ",", &last); tok; tok = apr_strtok(NULL, ",", &last)) {
+        pai_vc *vc;
+        int i, dup = 0;
+        if ((err = pai_store_vc_get(db, p, tok, &vc)))
+            return err;
+        if (!vc)
+            return pai_error_make(p, PAI_ERR_NO_VC, "Virtual cluster %s not found.", tok);
+        for (i = 0; i < vcs->nelts; i++)
+            dup |= !strcmp(APR_ARRAY_IDX(vcs, i, const char *), tok);
+        if (!dup)
+            APR_ARRAY_PUSH(vcs, const char *) = tok;
+    }
+    return pai_store_grants_set(db, p, username, vcs);
+}
+
+pai_error *pai_account_may_use_vc(pai_db *db, apr_pool_t *p, const pai_identity *who,
+                                  const char *vc)
+{
+    apr_array_header_t *grants;
+    pai_vc *v;
+    pai_error *err;
+    int i;
+
+    if ((err = pai_store_vc_get(db, p, vc, &v)))
+        return err;
+    if (!v)
+        return pai_error_make(p, PAI_ERR_NO_VC_SUBMIT, "Virtual cluster %s not found.", vc);
+    if (who->admin || !strcmp(vc, "default"))
+        return NULL;
+    if ((err = pai_store_grants_get(db, p, who->username, &grants)))
+        return err;
+    for (i = 0; i < grants->nelts; i++)
+        if (!strcmp(APR_ARRAY_IDX(grants, i, const char *), vc))
+            return NULL;
+    return pai_error_make(p, PAI_ERR_FORBIDDEN, "User %s is not allowed to do operation in %s",
+                          who->username, vc);
+}

@@ -1,0 +1,53 @@
+/* Users, tokens and grants: the rules of who may do what, over the store. */
+#ifndef PAI_ACCOUNT_H
+#define PAI_ACCOUNT_H
+
+#include "store.h"
+#include "auth.h"
+
+/* Who is calling, as the store (not the token) says. */
+typedef struct pai_identity {
+    const char *username;
+    int admin;
+} pai_identity;
+
+typedef struct pai_secret {
+    const unsigned char *key;
+    apr_size_t len;
+} pai_secret;
+
+/* Makes the schema and, when given, the first admin (left alone if present). */
+pai_error *pai_account_bootstrap(pai_db *db, apr_pool_t *p, const char *admin_user,
+                                 const char *admin_password, int bcrypt_cost);
+
+/* Checks the password and signs a token valid for `lifetime` seconds. */
+pai_error *pai_account_login(pai_db *db, apr_pool_t *p, const pai_secret *secret,
+                             const char *username, const char *password,
+                             apr_int64_t lifetime, apr_int64_t now,
+                             const char **token, int *admin);
+
+/* Verifies a bearer token and that it still belongs to a live account whose
+ * password has not changed since it was issued. */
+pai_error *pai_account_authenticate(pai_db *db, apr_pool_t *p, const pai_secret *secret,
+                                    const char *token, apr_int64_t now, pai_identity *who);
+
+typedef struct pai_user_change {
+    const char *username;
+    const char *password;   /* NULL: unchanged (update only) */
+    int admin;              /* -1: not given */
+    int modify;             /* 0: create, 1: update */
+} pai_user_change;
+
+/* PUT /user.  *created says which it was. */
+pai_error *pai_account_put(pai_db *db, apr_pool_t *p, const pai_identity *who,
+                           const pai_user_change *c, int bcrypt_cost, int *created);
+/* DELETE /user (the caller is an admin). */
+pai_error *pai_account_remove(pai_db *db, apr_pool_t *p, const char *username);
+/* PUT /user/:username/virtualClusters with OpenPAI's comma list. */
+pai_error *pai_account_set_vcs(pai_db *db, apr_pool_t *p, const char *username,
+                               const char *list);
+/* Whether the identity may use the VC: default for all, admins every VC. */
+pai_error *pai_account_may_use_vc(pai_db *db, apr_pool_t *p, const pai_identity *who,
+                                  const char *vc);
+
+#endif

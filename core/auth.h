@@ -1,0 +1,38 @@
+/* Tokens (HS256 JWT with a required exp) and passwords (bcrypt), httpd-free. */
+#ifndef PAI_AUTH_H
+#define PAI_AUTH_H
+
+#include <apr_pools.h>
+#include "err.h"
+
+typedef struct pai_claims {
+    const char *username;
+    int admin;               /* informational: the store is the authority */
+    apr_int64_t generation;  /* the user's token generation when issued */
+    apr_int64_t iat;
+    apr_int64_t exp;
+} pai_claims;
+
+#define PAI_SECRET_MIN 32    /* bytes; a shorter HS256 key is refused */
+
+/* Signs c (iat/exp taken from c) with key; the token is allocated in p. */
+pai_error *pai_token_issue(apr_pool_t *p, const unsigned char *key, apr_size_t keylen,
+                           const pai_claims *c, const char **token);
+/* Verifies signature, alg == HS256, exp > now, and the claims' shapes.
+ * Any failure is PAI_ERR_UNAUTHORIZED with a reason. */
+pai_error *pai_token_verify(apr_pool_t *p, const unsigned char *key, apr_size_t keylen,
+                            const char *token, apr_int64_t now, pai_claims *out);
+
+/* bcrypt with a random salt; cost 4..31. */
+pai_error *pai_password_hash(apr_pool_t *p, const char *password, int cost,
+                             const char **hash);
+int pai_password_check(const char *password, const char *hash);
+
+/* Names and passwords as OpenPAI defined them (plus a length bound). */
+#define PAI_NAME_MAX 64
+#define PAI_PASSWORD_MIN 6
+#define PAI_PASSWORD_MAX 256
+int pai_username_valid(const char *s);     /* ^[A-Za-z0-9_]{1,64}$ */
+int pai_password_valid(const char *s);     /* 6..256 bytes */
+
+#endif

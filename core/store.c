@@ -1,0 +1,374 @@
+/* The store over apr_dbd: the schema, every statement, and the prepare-on-
+ * first-use cache that survives schema changes and database restarts. */
+#include <string.h>
+#include <stdlib.h>
+#include <apr_strings.h>
+#include <apr_time.h>
+#include <apr_general.h>
+#include "store.h"
+
+/* VARCHAR keys with a binary collation on MySQL, so that "Bob" and "bob" are
+ * two users there as on SQLite. */
+static const char *const store_schema[] = {
+    "CREATE TABLE IF NOT EXISTS pai_users ("
+    " username VARCHAR(64) NOT NULL PRIMARY KEY,"
+    " password_hash VARCHAR(128) NOT NULL,"
+    " admin INTEGER NOT NULL DEFAULT 0,"
+    " generation BIGINT NOT NULL,"
+    " created BIGINT NOT NULL,"
+    " modified BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS pai_vcs ("
+    " name VARCHAR(64) NOT NULL PRIMARY KEY,"
+    " capacity INTEGER NOT NULL,"
+    " max_capacity INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS pai_grants ("
+    " username VARCHAR(64) NOT NULL,"
+    " vc VARCHAR(64) NOT NULL,"
+    " PRIMARY KEY (username, vc))",
+    NULL
+};
+#define STORE_MYSQL_TABLE_OPTIONS " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+
+typedef enum {
+    ST_USER_GET, ST_USER_INSERT, ST_USER_SET_PASSWORD, ST_USER_SET_ADMIN,
+    ST_USER_DELETE, ST_GRANTS_DELETE, ST_GRANT_INSERT, ST_GRANTS_GET,
+    ST_VC_GET, ST_VC_LIST, ST_VC_INSERT,
+    ST__COUNT
+} store_stmt;
+
+static const struct { const char *label; const char *sql; } store_sql[ST__COUNT] = {
+    [ST_USER_GET] = {"pai_user_get",
+        "SELECT username, password_hash, admin, generation FROM pai_users WHERE username = %s"},
+    [ST_USER_INSERT] = {"pai_user_insert",
+        "INSERT INTO pai_users (username, password_hash, admin, generation, created, modified)"
+        " VALUES (%s, %s, %d, %lld, %lld, %lld)"},
+    [ST_USER_SET_PASSWORD] = {"pai_user_set_password",
+        "UPDATE pai_users SET password_hash = %s, generation = generation + 1, modified = %lld"
+        " WHERE username = %s"},
+    [ST_USER_SET_ADMIN] = {"pai_user_set_admin",
+        "UPDATE pai_users SET admin = %d, modified = %lld WHERE username = %s"},
+    [ST_USER_DELETE] = {"pai_user_delete", "DELETE FROM pai_users WHERE username = %s"},
+    [ST_GRANTS_DELETE] = {"pai_grants_delete", "DELETE FROM pai_grants WHERE username = %s"},
+    [ST_GRANT_INSERT] = {"pai_grant_insert",
+        "INSERT INTO pai_grants (username, vc) VALUES (%s, %s)"},
+    [ST_GRANTS_GET] = {"pai_grants_get",
+        "SELECT g.vc FROM pai_grants g JOIN pai_vcs v ON v.name = g.vc"
+        " WHERE g.username = %s ORDER BY g.vc"},
+    [ST_VC_GET] = {"pai_vc_get",
+        "SELECT name, capacity, max_capacity FROM pai_vcs WHERE name = %s"},
+    [ST_VC_LIST] = {"pai_vc_list",
+        "SELECT name, capacity, max_capacity FROM pai_vcs ORDER BY name"},
+    [ST_VC_INSERT] = {"pai_vc_insert",
+        "INSERT INTO pai_vcs (name, capacity, max_capacity) VALUES (%s, %d, %d)"},
+};
+
+static int store_is_mysql(pai_db *db)
+{
+    return strcmp(apr_dbd_name(db->driver), "mysql") == 0;
+}
+
+static pai_error *store_fail(pai_db *db, apr_pool_t *p, int rv, const char *what)
+{
+    const char *msg = apr_dbd_error(db->driver, db->handle, rv);
+    return pai_error_make(p, PAI_ERR_DB, "database error (%s): %s", what,
+                          msg ? msg : "unknown");
+}
+
+/* Statements are prepared on first use on each connection and kept in the
+ * connection's own cache: statements prepared once at startup go stale for
+ * good after a schema change (SQLite) or a server restart (MySQL). */
+static apr_dbd_prepared_t *store_prepare(pai_db *db, store_stmt st, int fresh)
+{
+    apr_dbd_prepared_t *stmt = fresh ? NULL
+        : apr_hash_get(db->prepared, store_sql[st].label, APR_HASH_KEY_STRING);
+
+    if (!stmt) {
+        if (apr_dbd_prepare(db->driver, db->conn_pool, db->handle, store_sql[st].sql,
+                            store_sql[st].label, &stmt) != 0)
+            return NULL;
+        apr_hash_set(db->prepared, store_sql[st].label, APR_HASH_KEY_STRING, stmt);
+    }
+    return stmt;
+}
+
+/* Runs a statement; retries once with a freshly prepared one. */
+static int store_run(pai_db *db, apr_pool_t *p, store_stmt st, int nargs,
+                     const char **args, int *nrows, apr_dbd_results_t **res)
+{
+    int attempt, rv = -1;
+
+    for (attempt = 0; attempt < 2; attempt++) {
+        apr_dbd_prepared_t *stmt = store_prepare(db, st, attempt > 0);
+        int n = 0;
+        if (!stmt)
+            continue;
+        if (res) {
+            *res = NULL;
+            rv = apr_dbd_pselect(db->driver, p, db->handle, res, stmt, 1, nargs, args);
+        }
+        else {
+            rv = apr_dbd_pquery(db->driver, p, db->handle, &n, stmt, nargs, args);
+            if (nrows)
+                *nrows = n;
+        }
+        if (rv == 0)
+            return 0;
+    }
+    return rv ? rv : -1;
+}
+
+static pai_error *store_exec(pai_db *db, apr_pool_t *p, store_stmt st, int nargs,
+                             const char **args, int *nrows)
+{
+    int rv = store_run(db, p, st, nargs, args, nrows, NULL);
+    return rv ? store_fail(db, p, rv, store_sql[st].label) : NULL;
+}
+
+static pai_error *store_select(pai_db *db, apr_pool_t *p, store_stmt st, int nargs,
+                               const char **args, apr_dbd_results_t **res)
+{
+    int rv = store_run(db, p, st, nargs, args, NULL, res);
+    return rv ? store_fail(db, p, rv, store_sql[st].label) : NULL;
+}
+
+/* Rows of a random-access result by number from 1: apr_dbd_mysql refuses
+ * rownum -1 in that mode.  Returns NULL past the last row. */
+static apr_dbd_row_t *store_row(pai_db *db, apr_pool_t *p, apr_dbd_results_t *res, int *cursor)
+{
+    apr_dbd_row_t *row = NULL;
+    return apr_dbd_get_row(db->driver, p, res, &row, ++*cursor) == 0 ? row : NULL;
+}
+
+static const char *store_col(pai_db *db, apr_dbd_row_t *row, int col)
+{
+    const char *v = apr_dbd_get_entry(db->driver, row, col);
+    return v ? v : "";
+}
+
+static const char *i64(apr_pool_t *p, apr_int64_t v)
+{
+    return apr_psprintf(p, "%" APR_INT64_T_FMT, v);
+}
+
+static apr_int64_t now_sec(void)
+{
+    return (apr_int64_t)apr_time_sec(apr_time_now());
+}
+
+pai_error *pai_store_init(pai_db *db, apr_pool_t *p)
+{
+    const char *const *ddl;
+    pai_vc *vc;
+    pai_error *err;
+    int n, rv;
+
+    if (!store_is_mysql(db)) {
+        /* WAL lets readers and one writer of several processes proceed; it
+         * persists in the file, so a failure here (a racing process) is harmless. */
+        apr_dbd_results_t *res = NULL;
+        int cur = 0;
+        if (apr_dbd_select(db->driver, p, db->handle, &res, "PRAGMA journal_mode=WAL", 1) == 0)
+            while (store_row(db, p, res, &cur))
+                ;
+    }
+    for (ddl = store_schema; *ddl; ddl++) {
+        const char *sql = store_is_mysql(db) ? apr_pstrcat(p, *ddl, STORE_MYSQL_TABLE_OPTIONS, NULL)
+                                             : *ddl;
+        rv = apr_dbd_query(db->driver, db->handle, &n, sql);
+        if (rv)
+            return store_fail(db, p, rv, "schema");
+    }
+    if ((err = pai_store_vc_get(db, p, "default", &vc)))
+        return err;
+    if (!vc) {
+        const char *args[] = {"default", "100", "100"};
+        err = store_exec(db, p, ST_VC_INSERT, 3, args, NULL);
+        /* Another process may have inserted it first. */
+        if (err && (pai_store_vc_get(db, p, "default", &vc) || !vc))
+            return err;
+    }
+    return NULL;
+}
+
+pai_error *pai_store_user_get(pai_db *db, apr_pool_t *p, const char *username,
+                              pai_user **out)
+{
+    const char *args[] = {username};
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    pai_error *err;
+    int cur = 0;
+
+    *out = NULL;
+    if ((err = store_select(db, p, ST_USER_GET, 1, args, &res)))
+        return err;
+    if ((row = store_row(db, p, res, &cur))) {
+        pai_user *u = apr_pcalloc(p, sizeof(*u));
+        u->username = apr_pstrdup(p, store_col(db, row, 0));
+        u->password_hash = apr_pstrdup(p, store_col(db, row, 1));
+        u->admin = atoi(store_col(db, row, 2)) != 0;
+        u->generation = apr_atoi64(store_col(db, row, 3));
+        *out = u;
+    }
+    return NULL;
+}
+
+pai_error *pai_store_user_create(pai_db *db, apr_pool_t *p, const char *username,
+                                 const char *password_hash, int admin)
+{
+    apr_uint32_t seed = 0;
+    apr_int64_t now = now_sec();
+    const char *args[6];
+    pai_user *u;
+    pai_error *err;
+
+    /* A random first generation: a user deleted and made again under the same
+     * name must not inherit the old account's tokens. */
+    apr_generate_random_bytes((unsigned char *)&seed, sizeof(seed));
+    args[0] = username;
+    args[1] = password_hash;
+    args[2] = admin ? "1" : "0";
+    args[3] = i64(p, (apr_int64_t)(seed & 0x3fffffff));
+    args[4] = i64(p, now);
+    args[5] = args[4];
+    err = store_exec(db, p, ST_USER_INSERT, 6, args, NULL);
+    if (err && !pai_store_user_get(db, p, username, &u) && u)
+        return pai_error_make(p, PAI_ERR_CONFLICT_USER, "User name %s already exists.", username);
+    return err;
+}
+
+pai_error *pai_store_user_update(pai_db *db, apr_pool_t *p, const char *username,
+                                 const char *password_hash, int admin)
+{
+    const char *now = i64(p, now_sec());
+    apr_dbd_transaction_t *tx = NULL;
+    pai_error *err;
+    pai_user *u;
+    int rv;
+
+    rv = apr_dbd_transaction_start(db->driver, p, db->handle, &tx);
+    if (rv)
+        return store_fail(db, p, rv, "begin");
+    err = pai_store_user_get(db, p, username, &u);
+    if (!err && !u)
+        err = pai_error_make(p, PAI_ERR_NO_USER, "User %s not found.", username);
+    if (!err && password_hash) {
+        const char *args[] = {password_hash, now, username};
+        err = store_exec(db, p, ST_USER_SET_PASSWORD, 3, args, NULL);
+    }
+    if (!err && admin >= 0) {
+        const char *args[] = {admin ? "1" : "0", now, username};
+        err = store_exec(db, p, ST_USER_SET_ADMIN, 3, args, NULL);
+    }
+    if (err)
+        apr_dbd_transaction_mode_set(db->driver, tx, APR_DBD_TRANSACTION_ROLLBACK);
+    rv = apr_dbd_transaction_end(db->driver, p, tx);
+    if (!err && rv)
+        err = store_fail(db, p, rv, "commit");
+    return err;
+}
+
+pai_error *pai_store_user_delete(pai_db *db, apr_pool_t *p, const char *username)
+{
+    const char *args[] = {username};
+    apr_dbd_transaction_t *tx = NULL;
+    pai_error *err;
+    int n = 0, rv;
+
+    rv = apr_dbd_transaction_start(db->driver, p, db->handle, &tx);
+    if (rv)
+        return store_fail(db, p, rv, "begin");
+    err = store_exec(db, p, ST_GRANTS_DELETE, 1, args, NULL);
+    if (!err)
+        err = store_exec(db, p, ST_USER_DELETE, 1, args, &n);
+    if (!err && n == 0)
+        err = pai_error_make(p, PAI_ERR_NO_USER, "User %s not found.", username);
+    if (err)
+        apr_dbd_transaction_mode_set(db->driver, tx, APR_DBD_TRANSACTION_ROLLBACK);
+    rv = apr_dbd_transaction_end(db->driver, p, tx);
+    if (!err && rv)
+        err = store_fail(db, p, rv, "commit");
+    return err;
+}
+
+static pai_vc *store_vc_row(pai_db *db, apr_pool_t *p, apr_dbd_row_t *row)
+{
+    pai_vc *vc = apr_pcalloc(p, sizeof(*vc));
+    vc->name = apr_pstrdup(p, store_col(db, row, 0));
+    vc->capacity = atoi(store_col(db, row, 1));
+    vc->max_capacity = atoi(store_col(db, row, 2));
+    return vc;
+}
+
+pai_error *pai_store_vc_get(pai_db *db, apr_pool_t *p, const char *name, pai_vc **out)
+{
+    const char *args[] = {name};
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    pai_error *err;
+    int cur = 0;
+
+    *out = NULL;
+    if ((err = store_select(db, p, ST_VC_GET, 1, args, &res)))
+        return err;
+    while ((row = store_row(db, p, res, &cur)))
+        if (!*out)
+            *out = store_vc_row(db, p, row);
+    return NULL;
+}
+
+pai_error *pai_store_vc_list(pai_db *db, apr_pool_t *p, apr_array_header_t **out)
+{
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    pai_error *err;
+    int cur = 0;
+
+    *out = apr_array_make(p, 4, sizeof(pai_vc));
+    if ((err = store_select(db, p, ST_VC_LIST, 0, NULL, &res)))
+        return err;
+    while ((row = store_row(db, p, res, &cur)))
+        APR_ARRAY_PUSH(*out, pai_vc) = *store_vc_row(db, p, row);
+    return NULL;
+}
+
+pai_error *pai_store_grants_set(pai_db *db, apr_pool_t *p, const char *username,
+                                const apr_array_header_t *vcs)
+{
+    const char *args[2] = {username, NULL};
+    apr_dbd_transaction_t *tx = NULL;
+    pai_error *err;
+    int i, rv;
+
+    rv = apr_dbd_transaction_start(db->driver, p, db->handle, &tx);
+    if (rv)
+        return store_fail(db, p, rv, "begin");
+    err = store_exec(db, p, ST_GRANTS_DELETE, 1, args, NULL);
+    for (i = 0; !err && i < vcs->nelts; i++) {
+        args[1] = APR_ARRAY_IDX(vcs, i, const char *);
+        err = store_exec(db, p, ST_GRANT_INSERT, 2, args, NULL);
+    }
+    if (err)
+        apr_dbd_transaction_mode_set(db->driver, tx, APR_DBD_TRANSACTION_ROLLBACK);
+    rv = apr_dbd_transaction_end(db->driver, p, tx);
+    if (!err && rv)
+        err = store_fail(db, p, rv, "commit");
+    return err;
+}
+
+pai_error *pai_store_grants_get(pai_db *db, apr_pool_t *p, const char *username,
+                                apr_array_header_t **out)
+{
+    const char *args[] = {username};
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    pai_error *err;
+    int cur = 0;
+
+    *out = apr_array_make(p, 4, sizeof(const char *));
+    if ((err = store_select(db, p, ST_GRANTS_GET, 1, args, &res)))
+        return err;
+    while ((row = store_row(db, p, res, &cur)))
+        APR_ARRAY_PUSH(*out, const char *) = apr_pstrdup(p, store_col(db, row, 0));
+    return NULL;
+}

@@ -1,0 +1,46 @@
+/* The contract between the router (mod_pairest.c) and the resource handlers:
+ * a handler reads a pai_req, calls core, and leaves a result for the one
+ * responder to render.  No httpd type crosses this line. */
+#ifndef PAI_HANDLERS_H
+#define PAI_HANDLERS_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include "../core/json.h"
+#include "../core/account.h"
+
+typedef struct pai_settings {
+    apr_int64_t token_lifetime;      /* default token expiration, seconds */
+    apr_int64_t token_max_lifetime;  /* the most a client may ask for */
+    pai_secret secret;
+    int bcrypt_cost;
+} pai_settings;
+
+typedef struct pai_req {
+    apr_pool_t *pool;
+    const pai_settings *cfg;
+    pai_db *db;
+    pai_identity who;                /* who.username NULL: anonymous */
+    json_t *body;                    /* an object, or NULL for body-less routes */
+    const char *params[4];           /* the route's :params, in order */
+    apr_table_t *query;              /* decoded query arguments */
+    apr_int64_t now;                 /* epoch seconds */
+    int status;                      /* the handler's success status */
+    json_t *result;                  /* bound to pool */
+} pai_req;
+
+typedef pai_error *(*pai_handler_fn)(pai_req *rq);
+
+/* Success answers: a JSON value, or OpenPAI's {"message": ...}. */
+void pai_reply(pai_req *rq, int status, json_t *body);
+void pai_reply_message(pai_req *rq, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* token.c */
+pai_error *pai_token_post(pai_req *rq);
+/* user.c */
+pai_error *pai_user_put(pai_req *rq);
+pai_error *pai_user_delete(pai_req *rq);
+pai_error *pai_user_vcs_put(pai_req *rq);
+
+#endif

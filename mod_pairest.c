@@ -1,0 +1,536 @@
+/* mod_pairest: OpenPAI's REST API v1 as an httpd module.  This file is the
+ * glue: directives, hooks, the routing table and the one responder. */
+#include <string.h>
+#include <strings.h>
+
+#include <httpd.h>
+#include <http_config.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <util_script.h>
+#include <ap_mpm.h>
+#include <apr_strings.h>
+#include <apr_file_io.h>
+#include <apr_dbd.h>
+#include <mod_dbd.h>
+
+#include "core/route.h"
+#include "handlers/handlers.h"
+
+#define PAI_HANDLER "pairest"
+
+module AP_MODULE_DECLARE_DATA pairest_module __attribute__((visibility("default")));
+APLOG_USE_MODULE(pairest);
+
+/* ---- configuration ---------------------------------------------------- */
+
+#define PAI_UNSET (-1)
+
+typedef struct pai_server_conf {
+    pai_settings s;
+    const char *secret_file;
+    const char *admin_user;
+    const char *admin_password_file;
+    const char *admin_password;
+    apr_off_t body_limit;
+} pai_server_conf;
+
+/* Defaults in one place; applied in post_config over what is unset. */
+#define PAI_DEF_TOKEN_LIFETIME     86400
+#define PAI_DEF_TOKEN_MAX_LIFETIME 604800
+#define PAI_DEF_SECRET_FILE        "pairest-jwt.secret"
+#define PAI_DEF_BCRYPT_COST        10
+#define PAI_DEF_BODY_LIMIT         (1024 * 1024)
+
+static void *pai_create_server_conf(apr_pool_t *p, server_rec *s)
+{
+    pai_server_conf *c = apr_pcalloc(p, sizeof(*c));
+    (void)s;
+    c->s.token_lifetime = PAI_UNSET;
+    c->s.token_max_lifetime = PAI_UNSET;
+    c->s.bcrypt_cost = PAI_UNSET;
+    c->body_limit = PAI_UNSET;
+    return c;
+}
+
+#define PAI_MERGE(f) (add->f != PAI_UNSET ? add->f : base->f)
+#define PAI_MERGE_PTR(f) (add->f ? add->f : base->f)
+
+static void *pai_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    pai_server_conf *base = basev, *add = addv, *c = apr_pcalloc(p, sizeof(*c));
+    c->s.token_lifetime = PAI_MERGE(s.token_lifetime);
+    c->s.token_max_lifetime = PAI_MERGE(s.token_max_lifetime);
+    c->s.bcrypt_cost = PAI_MERGE(s.bcrypt_cost);
+    c->body_limit = PAI_MERGE(body_limit);
+    c->secret_file = PAI_MERGE_PTR(secret_file);
+    c->admin_user = PAI_MERGE_PTR(admin_user);
+    c->admin_password_file = PAI_MERGE_PTR(admin_password_file);
+    return c;
+}
+
+static const char *pai_parse_int(cmd_parms *cmd, const char *arg, apr_int64_t lo,
+                                 apr_int64_t hi, apr_int64_t *out)
+{
+    char *end;
+    apr_int64_t v = apr_strtoi64(arg, &end, 10);
+    if (!*arg || *end || v < lo || v > hi)
+        return apr_psprintf(cmd->pool, "%s: '%s' is not an integer in %" APR_INT64_T_FMT
+                            "..%" APR_INT64_T_FMT, cmd->cmd->name, arg, lo, hi);
+    *out = v;
+    return NULL;
+}
+
+static pai_server_conf *pai_sconf(cmd_parms *cmd)
+{
+    return ap_get_module_config(cmd->server->module_config, &pairest_module);
+}
+
+static const char *pai_set_token_lifetime(cmd_parms *cmd, void *d, const char *arg)
+{
+    (void)d;
+    return pai_parse_int(cmd, arg, 60, 604800 * 52, &pai_sconf(cmd)->s.token_lifetime);
+}
+
+static const char *pai_set_token_max_lifetime(cmd_parms *cmd, void *d, const char *arg)
+{
+    (void)d;
+    return pai_parse_int(cmd, arg, 60, 604800 * 52, &pai_sconf(cmd)->s.token_max_lifetime);
+}
+
+static const char *pai_set_bcrypt_cost(cmd_parms *cmd, void *d, const char *arg)
+{
+    apr_int64_t v = 0;
+    const char *err = pai_parse_int(cmd, arg, 4, 31, &v);
+    (void)d;
+    if (!err)
+        pai_sconf(cmd)->s.bcrypt_cost = (int)v;
+    return err;
+}
+
+static const char *pai_set_body_limit(cmd_parms *cmd, void *d, const char *arg)
+{
+    apr_int64_t v = 0;
+    const char *err = pai_parse_int(cmd, arg, 1024, APR_INT64_C(1) << 30, &v);
+    (void)d;
+    if (!err)
+        pai_sconf(cmd)->body_limit = (apr_off_t)v;
+    return err;
+}
+
+static const char *pai_set_secret_file(cmd_parms *cmd, void *d, const char *arg)
+{
+    (void)d;
+    pai_sconf(cmd)->secret_file = ap_server_root_relative(cmd->pool, arg);
+    return pai_sconf(cmd)->secret_file ? NULL : "PaiTokenSecretFile: bad path";
+}
+
+static const char *pai_set_admin(cmd_parms *cmd, void *d, const char *user, const char *file)
+{
+    (void)d;
+    if (!pai_username_valid(user))
+        return "PaiAdminBootstrap: the user name must match [_A-Za-z0-9]+";
+    pai_sconf(cmd)->admin_user = user;
+    pai_sconf(cmd)->admin_password_file = ap_server_root_relative(cmd->pool, file);
+    return NULL;
+}
+
+static const command_rec pai_cmds[] = {
+    AP_INIT_TAKE1("PaiTokenLifetime", pai_set_token_lifetime, NULL, RSRC_CONF,
+                  "seconds a token lives when the client does not say (default 86400)"),
+    AP_INIT_TAKE1("PaiTokenMaxLifetime", pai_set_token_max_lifetime, NULL, RSRC_CONF,
+                  "the longest expiration a client may ask for, seconds (default 604800)"),
+    AP_INIT_TAKE1("PaiTokenSecretFile", pai_set_secret_file, NULL, RSRC_CONF,
+                  "file holding the HS256 secret; made with 32 random bytes when missing"),
+    AP_INIT_TAKE2("PaiAdminBootstrap", pai_set_admin, NULL, RSRC_CONF,
+                  "user name and password file of the first admin, made when absent"),
+    AP_INIT_TAKE1("PaiBcryptCost", pai_set_bcrypt_cost, NULL, RSRC_CONF,
+                  "bcrypt cost for new password hashes, 4..31 (default 10)"),
+    AP_INIT_TAKE1("PaiBodyLimit", pai_set_body_limit, NULL, RSRC_CONF,
+                  "largest request body in bytes (default 1048576)"),
+    {NULL}
+};
+
+/* ---- start-up --------------------------------------------------------- */
+
+static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *pai_dbd_acquire;
+
+/* Reads a small secret file, trailing white space dropped. */
+static apr_status_t pai_read_small_file(apr_pool_t *p, const char *path, char **out)
+{
+    apr_file_t *f;
+    apr_finfo_t fi;
+    apr_size_t n;
+    apr_status_t rv;
+    char *buf;
+
+    if ((rv = apr_file_open(&f, path, APR_FOPEN_READ, 0, p)) != APR_SUCCESS)
+        return rv;
+    if ((rv = apr_file_info_get(&fi, APR_FINFO_SIZE, f)) != APR_SUCCESS || fi.size > 4096) {
+        apr_file_close(f);
+        return rv ? rv : APR_EINVAL;
+    }
+    n = (apr_size_t)fi.size;
+    buf = apr_palloc(p, n + 1);
+    rv = apr_file_read_full(f, buf, n, &n);
+    apr_file_close(f);
+    if (rv != APR_SUCCESS && rv != APR_EOF)
+        return rv;
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+        n--;
+    buf[n] = '\0';
+    *out = buf;
+    return APR_SUCCESS;
+}
+
+/* The secret is made at first start: 32 random bytes, hex, mode 0600. */
+static apr_status_t pai_make_secret_file(apr_pool_t *p, const char *path)
+{
+    unsigned char raw[32];
+    char hex[sizeof(raw) * 2 + 2];
+    apr_file_t *f;
+    apr_status_t rv;
+    apr_size_t i;
+
+    if ((rv = apr_generate_random_bytes(raw, sizeof(raw))) != APR_SUCCESS)
+        return rv;
+    for (i = 0; i < sizeof(raw); i++)
+        apr_snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+    hex[2 * sizeof(raw)] = '\n';
+    hex[2 * sizeof(raw) + 1] = '\0';
+    rv = apr_file_open(&f, path, APR_FOPEN_WRITE | APR_FOPEN_CREATE | APR_FOPEN_EXCL,
+                       APR_FPROT_UREAD | APR_FPROT_UWRITE, p);
+    if (rv == APR_SUCCESS) {
+        rv = apr_file_write_full(f, hex, strlen(hex), NULL);
+        apr_file_close(f);
+    }
+    return APR_STATUS_IS_EEXIST(rv) ? APR_SUCCESS : rv;
+}
+
+static int pai_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                           server_rec *s)
+{
+    (void)plog; (void)ptemp;
+    /* Retrieved here: the optional_fn_retrieve hook runs after post_config. */
+    pai_dbd_acquire = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
+    if (!pai_dbd_acquire) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                     "PAI0001: mod_dbd is not loaded; mod_pairest stores everything through it");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    for (; s; s = s->next) {
+        pai_server_conf *c = ap_get_module_config(s->module_config, &pairest_module);
+        char *secret;
+        apr_status_t rv;
+
+        if (c->s.token_lifetime == PAI_UNSET) c->s.token_lifetime = PAI_DEF_TOKEN_LIFETIME;
+        if (c->s.token_max_lifetime == PAI_UNSET) c->s.token_max_lifetime = PAI_DEF_TOKEN_MAX_LIFETIME;
+        if (c->s.bcrypt_cost == PAI_UNSET) c->s.bcrypt_cost = PAI_DEF_BCRYPT_COST;
+        if (c->body_limit == PAI_UNSET) c->body_limit = PAI_DEF_BODY_LIMIT;
+        if (!c->secret_file) c->secret_file = ap_server_root_relative(pconf, PAI_DEF_SECRET_FILE);
+        if (c->s.token_lifetime > c->s.token_max_lifetime) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                         "PAI0002: PaiTokenLifetime exceeds PaiTokenMaxLifetime");
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        /* Secrets are read here, as root, so that they can stay mode 0600. */
+        if ((rv = pai_make_secret_file(pconf, c->secret_file)) != APR_SUCCESS ||
+            (rv = pai_read_small_file(pconf, c->secret_file, &secret)) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                         "PAI0003: cannot make or read the token secret file %s", c->secret_file);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        if (strlen(secret) < PAI_SECRET_MIN) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                         "PAI0004: the token secret in %s is shorter than %d bytes",
+                         c->secret_file, PAI_SECRET_MIN);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        c->s.secret.key = (const unsigned char *)secret;
+        c->s.secret.len = strlen(secret);
+        if (c->admin_password_file) {
+            char *pw;
+            rv = pai_read_small_file(pconf, c->admin_password_file, &pw);
+            if (rv != APR_SUCCESS || !pai_password_valid(pw)) {
+                ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                             "PAI0005: PaiAdminBootstrap: cannot read a password of %d..%d "
+                             "characters from %s", PAI_PASSWORD_MIN, PAI_PASSWORD_MAX,
+                             c->admin_password_file);
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
+            c->admin_password = pw;
+        }
+    }
+    return OK;
+}
+
+/* ---- the responder ---------------------------------------------------- */
+
+static int pai_render(request_rec *r, int status, const json_t *body)
+{
+    char *text = pai_json_dump(r->pool, body);
+
+    r->status = status;
+    ap_set_content_type(r, "application/json; charset=utf-8");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    ap_set_content_length(r, (apr_off_t)strlen(text));
+    ap_rputs(text, r);
+    return OK;
+}
+
+/* Every error leaves here: {"error","message"} with its status, logged once. */
+static int pai_render_error(request_rec *r, const pai_error *e)
+{
+    int status = pai_error_status(e->code);
+    json_t *body = pai_json_pool(r->pool, json_pack("{s:s, s:s}", "error",
+                                                     pai_error_name(e->code),
+                                                     "message", e->message));
+
+    ap_log_rerror(APLOG_MARK, status >= 500 ? APLOG_ERR : APLOG_INFO, 0, r,
+                  "PAI0100: %s %s -> %d %s: %s", r->method, r->uri, status,
+                  pai_error_name(e->code), e->message);
+    if (status == HTTP_UNAUTHORIZED)
+        apr_table_setn(r->err_headers_out, "WWW-Authenticate", "Bearer");
+    /* A client that sent more than we read cannot reuse the connection. */
+    if (status == HTTP_REQUEST_ENTITY_TOO_LARGE)
+        r->connection->keepalive = AP_CONN_CLOSE;
+    return pai_render(r, status, body);
+}
+
+/* ---- the routing table ------------------------------------------------ */
+
+typedef enum { PAI_AUTH_NONE, PAI_AUTH_OPTIONAL, PAI_AUTH_USER, PAI_AUTH_ADMIN } pai_auth;
+typedef enum { PAI_BODY_NONE, PAI_BODY_JSON, PAI_BODY_JSON_OR_FORM } pai_body;
+
+typedef struct pai_route {
+    const char *method;
+    const char *pattern;
+    pai_handler_fn fn;
+    pai_auth auth;
+    pai_body body;
+} pai_route;
+
+static const pai_route pai_routes[] = {
+    {"POST",   "/api/v1/token", pai_token_post, PAI_AUTH_NONE, PAI_BODY_JSON_OR_FORM},
+    {"PUT",    "/api/v1/user", pai_user_put, PAI_AUTH_USER, PAI_BODY_JSON},
+    {"DELETE", "/api/v1/user", pai_user_delete, PAI_AUTH_ADMIN, PAI_BODY_JSON},
+    {"PUT",    "/api/v1/user/:username/virtualClusters", pai_user_vcs_put, PAI_AUTH_ADMIN,
+               PAI_BODY_JSON},
+};
+#define PAI_NROUTES (sizeof(pai_routes) / sizeof(pai_routes[0]))
+
+/* ---- request steps ---------------------------------------------------- */
+
+static pai_error *pai_read_body(request_rec *r, apr_off_t limit, char **buf, apr_size_t *len)
+{
+    apr_size_t cap = 8192, n = 0;
+    char *b;
+    int rc;
+
+    *buf = NULL;
+    *len = 0;
+    if ((rc = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK)) != OK)
+        return pai_error_make(r->pool, PAI_ERR_INVALID, "cannot read the request body");
+    if (r->remaining > limit)
+        return pai_error_make(r->pool, PAI_ERR_TOO_LARGE,
+                              "request body over the limit of %" APR_OFF_T_FMT " bytes", limit);
+    if (!ap_should_client_block(r))
+        return NULL;
+    b = apr_palloc(r->pool, cap + 1);
+    for (;;) {
+        long got;
+        if (n == cap) {
+            char *nb;
+            cap *= 2;
+            nb = apr_palloc(r->pool, cap + 1);
+            memcpy(nb, b, n);
+            b = nb;
+        }
+        got = ap_get_client_block(r, b + n, cap - n);
+        if (got < 0)
+            return pai_error_make(r->pool, PAI_ERR_INVALID, "cannot read the request body");
+        if (got == 0)
+            break;
+        n += (apr_size_t)got;
+        if ((apr_off_t)n > limit)
+            return pai_error_make(r->pool, PAI_ERR_TOO_LARGE,
+                                  "request body over the limit of %" APR_OFF_T_FMT " bytes",
+                                  limit);
+    }
+    b[n] = '\0';
+    *buf = b;
+    *len = n;
+    return NULL;
+}
+
+static pai_error *pai_parse_body(request_rec *r, const pai_route *rt, apr_off_t limit,
+                                 json_t **body)
+{
+    const char *ctype = apr_table_get(r->headers_in, "Content-Type");
+    pai_error *err;
+    apr_size_t len;
+    char *buf;
+
+    *body = NULL;
+    if ((err = pai_read_body(r, limit, &buf, &len)))
+        return err;
+    if (rt->body == PAI_BODY_NONE)
+        return NULL;
+    if (!buf || len == 0)
+        return pai_error_make(r->pool, PAI_ERR_INVALID, "a request body is required");
+    if (rt->body == PAI_BODY_JSON_OR_FORM && ctype &&
+        !strncasecmp(ctype, "application/x-www-form-urlencoded", 33))
+        *body = pai_form_parse(r->pool, buf, len, &err);
+    else
+        /* Any other type is read as JSON: curl -d without -H says "form". */
+        *body = pai_json_parse(r->pool, buf, len, &err);
+    if (err)
+        return err;
+    if (!json_is_object(*body))
+        return pai_error_make(r->pool, PAI_ERR_INVALID, "the request body must be a JSON object");
+    return NULL;
+}
+
+static const char *pai_bearer(request_rec *r)
+{
+    const char *h = apr_table_get(r->headers_in, "Authorization");
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+        return NULL;
+    h += 7;
+    while (*h == ' ')
+        h++;
+    return h;
+}
+
+static pai_error *pai_authenticate(request_rec *r, pai_req *rq, pai_auth level)
+{
+    const char *token = pai_bearer(r);
+    pai_error *err;
+
+    if (level == PAI_AUTH_NONE)
+        return NULL;
+    if (!token) {
+        if (apr_table_get(r->headers_in, "Authorization") || level >= PAI_AUTH_USER)
+            return pai_error_make(r->pool, PAI_ERR_UNAUTHORIZED,
+                                  "Guest is not allowed to do this operation.");
+        return NULL;
+    }
+    if ((err = pai_account_authenticate(rq->db, r->pool, &rq->cfg->secret, token, rq->now,
+                                        &rq->who)))
+        return err;
+    r->user = apr_pstrdup(r->pool, rq->who.username);
+    if (level == PAI_AUTH_ADMIN && !rq->who.admin)
+        return pai_error_make(r->pool, PAI_ERR_NOT_AUTHORIZED, "not authorized");
+    return NULL;
+}
+
+/* Schema and first admin, once per process; cheap to repeat if racing. */
+static volatile int pai_bootstrapped;
+
+static pai_error *pai_open_db(request_rec *r, const pai_server_conf *c, pai_db *db)
+{
+    ap_dbd_t *dbd = pai_dbd_acquire(r);
+    pai_error *err;
+
+    if (!dbd)
+        return pai_error_make(r->pool, PAI_ERR_DB, "the database is not reachable");
+    db->driver = dbd->driver;
+    db->handle = dbd->handle;
+    db->prepared = dbd->prepared;
+    db->conn_pool = dbd->pool;
+    if (!pai_bootstrapped) {
+        if ((err = pai_account_bootstrap(db, r->pool, c->admin_user, c->admin_password,
+                                         c->s.bcrypt_cost)))
+            return err;
+        pai_bootstrapped = 1;
+    }
+    return NULL;
+}
+
+static const pai_route *pai_route_find(request_rec *r, const char *params[4], int *path_known)
+{
+    apr_size_t i;
+
+    *path_known = 0;
+    for (i = 0; i < PAI_NROUTES; i++) {
+        const char *tmp[PAI_ROUTE_MAX_PARAMS];
+        if (!pai_route_match(r->pool, pai_routes[i].pattern, r->uri, tmp))
+            continue;
+        *path_known = 1;
+        if (!strcmp(pai_routes[i].method, r->method) ||
+            (r->method_number == M_GET && r->header_only && !strcmp(pai_routes[i].method, "GET"))) {
+            memcpy(params, tmp, sizeof(tmp));
+            return &pai_routes[i];
+        }
+    }
+    return NULL;
+}
+
+static int pai_handler(request_rec *r)
+{
+    const pai_server_conf *c;
+    const pai_route *rt;
+    pai_req rq;
+    pai_db db;
+    pai_error *err;
+    int known;
+
+    if (!r->handler || strcmp(r->handler, PAI_HANDLER) != 0)
+        return DECLINED;
+    c = ap_get_module_config(r->server->module_config, &pairest_module);
+    memset(&rq, 0, sizeof(rq));
+    rq.pool = r->pool;
+    rq.cfg = &c->s;
+    rq.db = &db;
+    rq.now = (apr_int64_t)apr_time_sec(r->request_time);
+
+    rt = pai_route_find(r, rq.params, &known);
+    if (!rt) {
+        if (known) {
+            apr_size_t i;
+            const char *allow = NULL;
+            for (i = 0; i < PAI_NROUTES; i++) {
+                const char *tmp[PAI_ROUTE_MAX_PARAMS];
+                if (pai_route_match(r->pool, pai_routes[i].pattern, r->uri, tmp))
+                    allow = allow ? apr_pstrcat(r->pool, allow, ", ", pai_routes[i].method, NULL)
+                                  : pai_routes[i].method;
+            }
+            apr_table_setn(r->headers_out, "Allow", allow);
+            return pai_render_error(r, pai_error_make(r->pool, PAI_ERR_METHOD,
+                                    "method %s is not allowed on %s", r->method, r->uri));
+        }
+        return pai_render_error(r, pai_error_make(r->pool, PAI_ERR_NOT_FOUND,
+                                "no such endpoint: %s", r->uri));
+    }
+    if ((err = pai_parse_body(r, rt, c->body_limit, &rq.body)) ||
+        (err = pai_open_db(r, c, &db)) ||
+        (err = pai_authenticate(r, &rq, rt->auth)))
+        return pai_render_error(r, err);
+    ap_args_to_table(r, &rq.query);
+    if ((err = rt->fn(&rq)))
+        return pai_render_error(r, err);
+    if (!rq.result)
+        return pai_render_error(r, pai_error_make(r->pool, PAI_ERR_INTERNAL,
+                                "handler gave no answer"));
+    return pai_render(r, rq.status, rq.result);
+}
+
+static void pai_register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    ap_hook_post_config(pai_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(pai_handler, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
+module AP_MODULE_DECLARE_DATA pairest_module = {
+    STANDARD20_MODULE_STUFF,
+    NULL,
+    NULL,
+    pai_create_server_conf,
+    pai_merge_server_conf,
+    pai_cmds,
+    pai_register_hooks,
+    AP_MODULE_FLAG_NONE
+};

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Starts or stops one mod_pairest httpd instance living in its own folder.
+#   httpd.sh start INSTDIR   (reads PAI_LISTEN, PAI_DB, PAI_DB_PARAMS, PAI_ADMIN_USERNAME,
+#                             PAI_RUNAS, PAI_BCRYPT_COST from the environment)
+#   httpd.sh stop INSTDIR
+# The instance folder must already hold admin.password (and may hold jwt.secret).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cmd=${1:?usage: httpd.sh start|stop INSTDIR}
+inst=$(mkdir -p "${2:?instance folder}" && cd "$2" && pwd)
+
+running() { [ -s "$inst/httpd.pid" ] && kill -0 "$(cat "$inst/httpd.pid")" 2>/dev/null; }
+
+stop() {
+  running || { rm -f "$inst/httpd.pid"; return 0; }
+  local pid; pid=$(cat "$inst/httpd.pid")
+  kill -TERM "$pid"
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; fi
+  rm -f "$inst/httpd.pid"
+}
+
+start() {
+  local listen=${PAI_LISTEN:-127.0.0.1:9186}
+  local runas=${PAI_RUNAS:-pairest}
+  local db=${PAI_DB:-sqlite3}
+  if running; then echo "httpd already running in $inst (pid $(cat "$inst/httpd.pid"))"; return 0; fi
+  id -u "$runas" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$runas"
+  mkdir -p "$inst/logs" "$inst/run" "$inst/db"
+  chown "$runas:" "$inst/db" "$inst/run"
+  local params init
+  case "$db" in
+    sqlite3)
+      params=${PAI_DB_PARAMS:-$inst/db/pairest.db}
+      # One line: a pragma that returns a row ends the DBDInitSQL list.
+      init='DBDInitSQL "PRAGMA busy_timeout=5000; PRAGMA synchronous=NORMAL"' ;;
+    mysql)
+      params=${PAI_DB_PARAMS:?PAI_DB_PARAMS is needed for mysql}
+      init='' ;;
+    *) echo "httpd.sh: PAI_DB must be sqlite3 or mysql" >&2; exit 2 ;;
+  esac
+  # The workers reach the SQLite folder through every parent directory.
+  if [ "$db" = sqlite3 ] && ! runuser -u "$runas" -- test -w "$(dirname "$params")"; then
+    echo "httpd.sh: $runas cannot write $(dirname "$params"); use a path it can reach" >&2; exit 2
+  fi
+  sed -e "s|@INSTDIR@|$inst|g" -e "s|@ROOT@|$root|g" -e "s|@LISTEN@|$listen|g" \
+      -e "s|@RUNAS@|$runas|g" -e "s|@DBDRIVER@|$db|g" -e "s|@DBPARAMS@|$params|g" \
+      -e "s|@DBDINIT@|$init|g" -e "s|@ADMINUSER@|${PAI_ADMIN_USERNAME:-admin}|g" \
+      -e "s|@BCRYPTCOST@|${PAI_BCRYPT_COST:-10}|g" \
+      "$root/conf/httpd.conf.in" > "$inst/httpd.conf"
+  chmod 600 "$inst/httpd.conf"
+  env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin ${SAN_PRELOAD:+LD_PRELOAD=$SAN_PRELOAD} \
+      ${ASAN_OPTIONS:+ASAN_OPTIONS=$ASAN_OPTIONS} /usr/sbin/apache2 -f "$inst/httpd.conf" -k start
+  for _ in $(seq 1 100); do running && break; sleep 0.1; done
+  running || { echo "httpd did not start; see $inst/logs/error.log" >&2; tail -5 "$inst/logs/error.log" >&2 || true; exit 1; }
+  # Until the port answers, the instance is not up.
+  local host=${listen%:*} port=${listen##*:}
+  [ "$host" = "$listen" ] && host=127.0.0.1
+  for _ in $(seq 1 100); do
+    curl -s -o /dev/null "http://$host:$port/api/v1/" && return 0
+    sleep 0.1
+  done
+  echo "httpd does not answer on $listen" >&2; exit 1
+}
+
+case "$cmd" in
+  start) start ;;
+  stop) stop ;;
+  *) echo "usage: httpd.sh start|stop INSTDIR" >&2; exit 2 ;;
+esac

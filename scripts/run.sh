@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# `make run`: prepares var/server and starts the single-machine service.
+# Settings: environment first, then conf/services-configuration.yaml, then defaults.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+inst=$root/var/server
+yaml=$root/conf/services-configuration.yaml
+umask 077
+
+if [ -f "$yaml" ]; then
+  conf=$("$root/build/paiconf" "$yaml") || { echo "make run: fix $yaml (see above)" >&2; exit 2; }
+  eval "$conf"
+fi
+port=${PORT:-${PAI_YAML_SERVER_PORT:-9186}}
+addr=${PAI_LISTEN_ADDRESS:-127.0.0.1}
+admin=${PAI_ADMIN_USERNAME:-${PAI_YAML_ADMIN_USERNAME:-admin}}
+secret=${PAI_JWT_SECRET:-${PAI_YAML_JWT_SECRET:-}}
+password=${PAI_ADMIN_PASSWORD:-${PAI_YAML_ADMIN_PASSWORD:-}}
+
+mkdir -p "$inst"
+chmod 755 "$root/var" "$inst" 2>/dev/null || true
+if [ -n "$secret" ]; then
+  [ ${#secret} -ge 32 ] || { echo "make run: the JWT secret must have at least 32 characters" >&2; exit 2; }
+  printf '%s\n' "$secret" > "$inst/jwt.secret"
+fi
+if [ -n "$password" ]; then
+  [ ${#password} -ge 6 ] || { echo "make run: the admin password must have at least 6 characters" >&2; exit 2; }
+  printf '%s\n' "$password" > "$inst/admin.password"
+elif [ ! -s "$inst/admin.password" ]; then
+  head -c 18 /dev/urandom | base64 | tr '+/' '-_' > "$inst/admin.password"
+  rm -f "$inst/admin.password.shown"
+fi
+chmod 600 "$inst/admin.password"
+
+PAI_LISTEN="$addr:$port" PAI_ADMIN_USERNAME="$admin" "$root/scripts/httpd.sh" start "$inst"
+
+echo "mod_pairest is up: http://$addr:$port/api/v1"
+# A generated password is shown once, after the first start that worked.
+if [ -z "$password" ] && [ ! -e "$inst/admin.password.shown" ]; then
+  echo "first admin: $admin, password: $(cat "$inst/admin.password") (kept in var/server/admin.password, mode 0600)"
+  touch "$inst/admin.password.shown"
+else
+  echo "admin user: $admin (password in var/server/admin.password)"
+fi
