@@ -27,11 +27,19 @@ start() {
   if running; then echo "httpd already running in $inst (pid $(cat "$inst/httpd.pid"))"; return 0; fi
   id -u "$runas" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$runas"
   mkdir -p "$inst/logs" "$inst/run" "$inst/db"
-  chown "$runas:" "$inst/db" "$inst/run"
+  # The workers must reach the SQLite folder through every parent directory;
+  # a clone under a private folder (say /root) keeps its data under /var/lib.
+  local datadir=$inst/db
+  if ! runuser -u "$runas" -- test -x "$inst"; then
+    datadir=/var/lib/pairest/$(printf '%s' "$inst" | sha1sum | cut -c1-12)/db
+    mkdir -p "$datadir"
+    echo "httpd.sh: $runas cannot reach $inst; the database lives in $datadir"
+  fi
+  chown "$runas:" "$datadir" "$inst/run"
   local params init
   case "$db" in
     sqlite3)
-      params=${PAI_DB_PARAMS:-$inst/db/pairest.db}
+      params=${PAI_DB_PARAMS:-$datadir/pairest.db}
       # One line: a pragma that returns a row ends the DBDInitSQL list.
       init='DBDInitSQL "PRAGMA busy_timeout=5000; PRAGMA synchronous=NORMAL"' ;;
     mysql)

@@ -46,7 +46,7 @@ stop)
   pid=$(cat "$dir/mysqld.pid")
   kill -TERM "$pid"
   for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+  if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; fi
   ;;
 *) echo "usage: mariadb.sh start DIR PORT | stop DIR" >&2; exit 2 ;;
 esac

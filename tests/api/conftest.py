@@ -1,0 +1,121 @@
+"""Black-box fixtures: a real httpd with mod_pairest per database backend.
+
+Each backend gets its own instance folder under var/, a fresh database, and an
+error log that must hold no crash or unexpected module error at the end."""
+import itertools
+import os
+import re
+import secrets
+import shutil
+import subprocess
+
+import pytest
+import requests
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+VAR = os.path.join(ROOT, "var")
+PORTS = {"sqlite3": 19186, "mysql": 19187}
+MARIADB_PORT = 13306
+ADMIN = "admin"
+# An error-log line that means something broke, whatever the test expected.
+BAD_LOG = re.compile(r"exit signal|AH00052|AH00060|Segmentation|\[pairest:(crit|alert|emerg)\]")
+
+
+def sh(*args, env=None):
+    subprocess.run(args, check=True, env=env, cwd=ROOT)
+
+
+class Api:
+    """Calls the API; knows the admin's password and makes throw-away users."""
+
+    _seq = itertools.count(1)
+
+    def __init__(self, backend, base, admin_password, instdir):
+        self.backend = backend
+        self.base = base
+        self.admin_password = admin_password
+        self.instdir = instdir
+        self.session = requests.Session()
+        self._admin_token = None
+
+    def url(self, path):
+        return self.base + path
+
+    def call(self, method, path, token=None, **kw):
+        headers = kw.pop("headers", {})
+        if token:
+            headers["Authorization"] = "Bearer " + token
+        return self.session.request(method, self.url(path), headers=headers, timeout=30, **kw)
+
+    def login(self, username, password, **extra):
+        r = self.call("POST", "/api/v1/token",
+                      json=dict(username=username, password=password, **extra))
+        assert r.status_code == 200, r.text
+        return r.json()["token"]
+
+    @property
+    def admin_token(self):
+        if not self._admin_token:
+            self._admin_token = self.login(ADMIN, self.admin_password)
+        return self._admin_token
+
+    def unique(self, prefix="u"):
+        return "%s_%d_%s" % (prefix, next(self._seq), secrets.token_hex(3))
+
+    def make_user(self, admin=False, password="secret123"):
+        name = self.unique("admin" if admin else "user")
+        r = self.call("PUT", "/api/v1/user", self.admin_token,
+                      json=dict(username=name, password=password, admin=admin, modify=False))
+        assert r.status_code == 201, r.text
+        return name, self.login(name, password)
+
+
+def start_mariadb():
+    d = os.path.join(VAR, "test-mariadb")
+    sh("scripts/mariadb.sh", "start", d, str(MARIADB_PORT))
+    # A fresh database for every run.
+    sh("mariadb", "--no-defaults", "--socket=" + os.path.join(d, "mysqld.sock"), "-u", "root",
+       "-e", "DROP DATABASE IF EXISTS pairest; CREATE DATABASE pairest "
+             "CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;")
+    with open(os.path.join(d, "dbdparams")) as f:
+        return d, f.read().strip()
+
+
+@pytest.fixture(scope="session", params=["sqlite3", "mysql"])
+def api(request):
+    backend = request.param
+    inst = os.path.join(VAR, "test-" + backend)
+    shutil.rmtree(inst, ignore_errors=True)
+    os.makedirs(inst)
+    password = secrets.token_urlsafe(12)
+    with open(os.path.join(inst, "admin.password"), "w") as f:
+        f.write(password + "\n")
+    os.chmod(os.path.join(inst, "admin.password"), 0o600)
+    env = dict(os.environ, PAI_LISTEN="127.0.0.1:%d" % PORTS[backend], PAI_DB=backend,
+               PAI_ADMIN_USERNAME=ADMIN)
+    mariadb_dir = None
+    if backend == "mysql":
+        mariadb_dir, params = start_mariadb()
+        env["PAI_DB_PARAMS"] = params
+    sh("scripts/httpd.sh", "start", inst, env=env)
+    a = Api(backend, "http://127.0.0.1:%d" % PORTS[backend], password, inst)
+    yield a
+    sh("scripts/httpd.sh", "stop", inst)
+    if mariadb_dir:
+        sh("scripts/mariadb.sh", "stop", mariadb_dir)
+    with open(os.path.join(inst, "logs", "error.log")) as f:
+        bad = [line for line in f if BAD_LOG.search(line)]
+    assert not bad, "error log of %s:\n%s" % (backend, "".join(bad))
+
+
+def assert_error(r, status, name, message_part=None):
+    """Every error is JSON {"error","message"} with the given status."""
+    assert r.status_code == status, (r.status_code, r.text)
+    assert r.headers["Content-Type"].startswith("application/json"), r.headers
+    body = r.json()
+    assert set(body) == {"error", "message"}, body
+    assert body["error"] == name, body
+    assert isinstance(body["message"], str) and body["message"]
+    if message_part:
+        assert message_part in body["message"], body
+    return body

@@ -1,0 +1,156 @@
+/* Tokens and passwords: every way a token can be wrong is refused. */
+#include <string.h>
+#include <stdlib.h>
+#include <jwt.h>
+#include <apr_strings.h>
+#include <apr_base64.h>
+#include "tests.h"
+#include "core/auth.h"
+
+static const unsigned char KEY[] = "0123456789abcdef0123456789abcdef-unit";
+#define KEYLEN (sizeof(KEY) - 1)
+static const apr_int64_t NOW = 1800000000;
+
+static const char *issue(apr_int64_t exp)
+{
+    pai_claims c = {"alice", 0, 42, NOW - 10, exp};
+    const char *tok = NULL;
+    ck_assert_ptr_null(pai_token_issue(ut_pool, KEY, KEYLEN, &c, &tok));
+    return tok;
+}
+
+/* Signs arbitrary grants with libjwt directly, to forge tokens. */
+static const char *forge(jwt_alg_t alg, const unsigned char *key, int keylen, int with_exp)
+{
+    jwt_t *j;
+    char *s;
+    const char *out;
+    jwt_new(&j);
+    jwt_add_grant(j, "username", "alice");
+    jwt_add_grant_int(j, "gen", 42);
+    if (with_exp)
+        jwt_add_grant_int(j, "exp", (long)(NOW + 3600));
+    jwt_set_alg(j, alg, key, keylen);
+    s = jwt_encode_str(j);
+    out = apr_pstrdup(ut_pool, s);
+    free(s);
+    jwt_free(j);
+    return out;
+}
+
+static char *b64url(const char *s)
+{
+    char *b = apr_palloc(ut_pool, apr_base64_encode_len(strlen(s)));
+    char *p;
+    apr_base64_encode(b, s, strlen(s));
+    for (p = b; *p; p++) {
+        if (*p == '+') *p = '-';
+        else if (*p == '/') *p = '_';
+        else if (*p == '=') { *p = '\0'; break; }
+    }
+    return b;
+}
+
+START_TEST(token_roundtrip)
+{
+    pai_claims out;
+    ck_assert_ptr_null(pai_token_verify(ut_pool, KEY, KEYLEN, issue(NOW + 60), NOW, &out));
+    ck_assert_str_eq(out.username, "alice");
+    ck_assert_int_eq(out.generation, 42);
+    ck_assert_int_eq(out.exp, NOW + 60);
+}
+END_TEST
+
+START_TEST(token_refusals)
+{
+    const char *good = issue(NOW + 60);
+    char *tampered = apr_pstrdup(ut_pool, good);
+    char *dot = strchr(tampered, '.');
+    const unsigned char other[] = "another-key-another-key-another-key!!";
+    struct { const char *what; const char *token; } bad[] = {
+        {"expired", issue(NOW - 1)},
+        {"expires now", issue(NOW)},
+        {"tampered payload", NULL},
+        {"HS512 with the same key", forge(JWT_ALG_HS512, KEY, KEYLEN, 1)},
+        {"HS384 with the same key", forge(JWT_ALG_HS384, KEY, KEYLEN, 1)},
+        {"other key", forge(JWT_ALG_HS256, other, sizeof(other) - 1, 1)},
+        {"no exp", forge(JWT_ALG_HS256, KEY, KEYLEN, 0)},
+        {"alg none", apr_pstrcat(ut_pool, b64url("{\"alg\":\"none\",\"typ\":\"JWT\"}"), ".",
+                                 b64url("{\"username\":\"alice\",\"gen\":42,\"exp\":1900000000}"),
+                                 ".", NULL)},
+        {"alg none, no dot", apr_pstrcat(ut_pool, b64url("{\"alg\":\"none\"}"), ".",
+                                         b64url("{\"username\":\"alice\",\"exp\":1900000000}"), NULL)},
+        {"empty", ""},
+        {"garbage", "not.a.token"},
+        {"two parts", "abc.def"},
+    };
+    size_t i;
+
+    /* flip one character of the payload */
+    dot[3] = dot[3] == 'A' ? 'B' : 'A';
+    bad[2].token = tampered;
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        pai_claims out;
+        pai_error *e = pai_token_verify(ut_pool, KEY, KEYLEN, bad[i].token, NOW, &out);
+        ck_assert_msg(e != NULL, "accepted a bad token: %s", bad[i].what);
+        ck_assert_int_eq(e->code, PAI_ERR_UNAUTHORIZED);
+    }
+}
+END_TEST
+
+START_TEST(token_short_secret_refused)
+{
+    pai_claims c = {"alice", 0, 1, NOW, NOW + 60}, out;
+    const char *tok;
+    ck_assert_ptr_nonnull(pai_token_issue(ut_pool, (const unsigned char *)"", 0, &c, &tok));
+    ck_assert_ptr_nonnull(pai_token_verify(ut_pool, (const unsigned char *)"", 0,
+                                           issue(NOW + 60), NOW, &out));
+}
+END_TEST
+
+START_TEST(password_hash_and_check)
+{
+    const char *h1, *h2;
+    ck_assert_ptr_null(pai_password_hash(ut_pool, "s3cret!", 4, &h1));
+    ck_assert_ptr_null(pai_password_hash(ut_pool, "s3cret!", 4, &h2));
+    ck_assert(strncmp(h1, "$2y$04$", 7) == 0);
+    ck_assert_str_ne(h1, h2);                   /* random salt */
+    ck_assert(pai_password_check("s3cret!", h1));
+    ck_assert(!pai_password_check("s3cret?", h1));
+    ck_assert(!pai_password_check("s3cret!", "s3cret!"));    /* plain text never matches */
+    ck_assert(!pai_password_check("s3cret!", "{SHA}x"));
+    ck_assert(!pai_password_check(NULL, h1));
+    ck_assert_ptr_nonnull(pai_password_hash(ut_pool, "x", 3, &h1));
+}
+END_TEST
+
+START_TEST(names)
+{
+    struct { const char *s; int ok; } u[] = {
+        {"admin", 1}, {"A_b_9", 1}, {"_", 1}, {"", 0}, {"a b", 0}, {"a-b", 0}, {"a.b", 0},
+        {"../x", 0}, {"a'b", 0}, {"\xc3\xa9", 0},
+        {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 1},
+        {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 0},
+    };
+    size_t i;
+    for (i = 0; i < sizeof(u) / sizeof(u[0]); i++)
+        ck_assert_msg(pai_username_valid(u[i].s) == u[i].ok, "username '%s'", u[i].s);
+    ck_assert(!pai_username_valid(NULL));
+    ck_assert(!pai_password_valid("12345"));
+    ck_assert(pai_password_valid("123456"));
+    ck_assert(!pai_password_valid(NULL));
+}
+END_TEST
+
+Suite *suite_auth(void)
+{
+    Suite *s = suite_create("auth");
+    TCase *tc = tcase_create("auth");
+    tcase_add_test(tc, token_roundtrip);
+    tcase_add_test(tc, token_refusals);
+    tcase_add_test(tc, token_short_secret_refused);
+    tcase_add_test(tc, password_hash_and_check);
+    tcase_add_test(tc, names);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -1,0 +1,27 @@
+/* Runs every unit suite of core/ (Check). */
+#include <stdlib.h>
+#include <apr_general.h>
+#include <apu.h>
+#include <apr_dbd.h>
+#include "tests.h"
+
+apr_pool_t *ut_pool;
+
+int main(void)
+{
+    SRunner *sr;
+    int failed;
+
+    apr_initialize();
+    apr_pool_create(&ut_pool, NULL);
+    apr_dbd_init(ut_pool);
+    sr = srunner_create(suite_auth());
+    srunner_add_suite(sr, suite_json());
+    srunner_add_suite(sr, suite_route());
+    srunner_add_suite(sr, suite_store());
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    apr_terminate();
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,158 @@
+/* The store and account rules against a real SQLite file through apr_dbd. */
+#include <string.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <apr_strings.h>
+#include <apr_dbd.h>
+#include "tests.h"
+#include "core/account.h"
+
+static pai_db db;
+static char dbpath[] = "/tmp/pairest-unit-XXXXXX";
+
+static void db_open(void)
+{
+    const char *err = NULL;
+    int fd = mkstemp(dbpath);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    ck_assert_int_eq(apr_dbd_get_driver(ut_pool, "sqlite3", &db.driver), APR_SUCCESS);
+    ck_assert_int_eq(apr_dbd_open_ex(db.driver, ut_pool, dbpath, &db.handle, &err), APR_SUCCESS);
+    db.prepared = apr_hash_make(ut_pool);
+    db.conn_pool = ut_pool;
+    ck_assert_ptr_null(pai_account_bootstrap(&db, ut_pool, "root_admin", "rootpass", 4));
+}
+
+static void db_close(void)
+{
+    apr_dbd_close(db.driver, db.handle);
+    unlink(dbpath);
+    strcpy(dbpath, "/tmp/pairest-unit-XXXXXX");
+}
+
+static const pai_secret SECRET = {(const unsigned char *)"0123456789abcdef0123456789abcdef", 32};
+
+START_TEST(bootstrap_is_idempotent)
+{
+    pai_user *u;
+    ck_assert_ptr_null(pai_account_bootstrap(&db, ut_pool, "root_admin", "otherpass", 4));
+    ck_assert_ptr_null(pai_store_user_get(&db, ut_pool, "root_admin", &u));
+    ck_assert_ptr_nonnull(u);
+    ck_assert(u->admin);
+    ck_assert(pai_password_check("rootpass", u->password_hash));   /* not reset */
+}
+END_TEST
+
+START_TEST(login_and_revocation)
+{
+    pai_identity admin = {"root_admin", 1}, who;
+    pai_user_change c = {"bob", "bobpass1", -1, 0};
+    const char *tok, *tok2;
+    int created, isadmin;
+    pai_error *e;
+
+    ck_assert_ptr_null(pai_account_put(&db, ut_pool, &admin, &c, 4, &created));
+    ck_assert(created);
+    e = pai_account_put(&db, ut_pool, &admin, &c, 4, &created);
+    ck_assert_int_eq(e->code, PAI_ERR_CONFLICT_USER);
+    e = pai_account_login(&db, ut_pool, &SECRET, "bob", "wrongpw", 60, 1000, &tok, &isadmin);
+    ck_assert_int_eq(e->code, PAI_ERR_AUTH_FAILED);
+    e = pai_account_login(&db, ut_pool, &SECRET, "nobody", "bobpass1", 60, 1000, &tok, &isadmin);
+    ck_assert_int_eq(e->code, PAI_ERR_AUTH_FAILED);
+    ck_assert_ptr_null(pai_account_login(&db, ut_pool, &SECRET, "bob", "bobpass1", 60,
+                                         apr_time_sec(apr_time_now()), &tok, &isadmin));
+    ck_assert(!isadmin);
+    ck_assert_ptr_null(pai_account_authenticate(&db, ut_pool, &SECRET, tok,
+                                                apr_time_sec(apr_time_now()), &who));
+    ck_assert_str_eq(who.username, "bob");
+
+    /* bob changes his own password: the old token dies, a new one works */
+    c.modify = 1;
+    c.password = "bobpass2";
+    ck_assert_ptr_null(pai_account_put(&db, ut_pool, &who, &c, 4, &created));
+    e = pai_account_authenticate(&db, ut_pool, &SECRET, tok, apr_time_sec(apr_time_now()), &who);
+    ck_assert_int_eq(e->code, PAI_ERR_UNAUTHORIZED);
+    ck_assert_ptr_null(pai_account_login(&db, ut_pool, &SECRET, "bob", "bobpass2", 60,
+                                         apr_time_sec(apr_time_now()), &tok2, &isadmin));
+
+    /* deleted and made again under the same name: the old token stays dead */
+    ck_assert_ptr_null(pai_account_remove(&db, ut_pool, "bob"));
+    c.modify = 0;
+    ck_assert_ptr_null(pai_account_put(&db, ut_pool, &admin, &c, 4, &created));
+    e = pai_account_authenticate(&db, ut_pool, &SECRET, tok2, apr_time_sec(apr_time_now()), &who);
+    ck_assert_ptr_nonnull(e);
+}
+END_TEST
+
+START_TEST(user_rules)
+{
+    pai_identity admin = {"root_admin", 1}, carol = {"carol", 0};
+    pai_user_change c = {"carol", "carolpw", -1, 0};
+    int created;
+    pai_error *e;
+
+    ck_assert_ptr_null(pai_account_put(&db, ut_pool, &admin, &c, 4, &created));
+    /* a user may not create users, change others, or make themselves admin */
+    c.username = "dave";
+    e = pai_account_put(&db, ut_pool, &carol, &c, 4, &created);
+    ck_assert_int_eq(e->code, PAI_ERR_FORBIDDEN);
+    c.username = "carol"; c.modify = 1; c.admin = 1;
+    e = pai_account_put(&db, ut_pool, &carol, &c, 4, &created);
+    ck_assert_int_eq(e->code, PAI_ERR_FORBIDDEN);
+    c.username = "root_admin"; c.admin = -1;
+    e = pai_account_put(&db, ut_pool, &carol, &c, 4, &created);
+    ck_assert_int_eq(e->code, PAI_ERR_FORBIDDEN);
+    /* validation */
+    c.username = "bad name"; c.modify = 0;
+    e = pai_account_put(&db, ut_pool, &admin, &c, 4, &created);
+    ck_assert_int_eq(e->code, PAI_ERR_INVALID);
+    c.username = "erin"; c.password = "short";
+    e = pai_account_put(&db, ut_pool, &admin, &c, 4, &created);
+    ck_assert_int_eq(e->code, PAI_ERR_INVALID);
+    c.password = NULL;
+    e = pai_account_put(&db, ut_pool, &admin, &c, 4, &created);
+    ck_assert_int_eq(e->code, PAI_ERR_INVALID);
+    /* update of an absent user; removal rules */
+    c.password = "erinpass"; c.modify = 1;
+    e = pai_account_put(&db, ut_pool, &admin, &c, 4, &created);
+    ck_assert_int_eq(e->code, PAI_ERR_NO_USER);
+    ck_assert_int_eq(pai_account_remove(&db, ut_pool, "root_admin")->code, PAI_ERR_REMOVE_ADMIN);
+    ck_assert_int_eq(pai_account_remove(&db, ut_pool, "nobody")->code, PAI_ERR_NO_USER);
+}
+END_TEST
+
+START_TEST(grants)
+{
+    pai_identity admin = {"root_admin", 1}, frank = {"frank", 0};
+    pai_user_change c = {"frank", "frankpw", -1, 0};
+    apr_array_header_t *g;
+    int created;
+
+    ck_assert_ptr_null(pai_account_put(&db, ut_pool, &admin, &c, 4, &created));
+    ck_assert_int_eq(pai_account_set_vcs(&db, ut_pool, "frank", "nosuch")->code, PAI_ERR_NO_VC);
+    ck_assert_int_eq(pai_account_set_vcs(&db, ut_pool, "frank", "a;b")->code, PAI_ERR_INVALID);
+    ck_assert_int_eq(pai_account_set_vcs(&db, ut_pool, "ghost", "default")->code, PAI_ERR_NO_USER);
+    ck_assert_ptr_null(pai_account_set_vcs(&db, ut_pool, "frank", "default,,default"));
+    ck_assert_ptr_null(pai_store_grants_get(&db, ut_pool, "frank", &g));
+    ck_assert_int_eq(g->nelts, 1);
+    ck_assert_ptr_null(pai_account_set_vcs(&db, ut_pool, "frank", ""));
+    ck_assert_ptr_null(pai_store_grants_get(&db, ut_pool, "frank", &g));
+    ck_assert_int_eq(g->nelts, 0);
+    ck_assert_ptr_null(pai_account_may_use_vc(&db, ut_pool, &frank, "default"));
+    ck_assert_int_eq(pai_account_may_use_vc(&db, ut_pool, &frank, "nosuch")->code,
+                     PAI_ERR_NO_VC_SUBMIT);
+}
+END_TEST
+
+Suite *suite_store(void)
+{
+    Suite *s = suite_create("store");
+    TCase *tc = tcase_create("store");
+    tcase_add_checked_fixture(tc, db_open, db_close);
+    tcase_add_test(tc, bootstrap_is_idempotent);
+    tcase_add_test(tc, login_and_revocation);
+    tcase_add_test(tc, user_rules);
+    tcase_add_test(tc, grants);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -1,0 +1,13 @@
+/* The unit test suites of core/, one per area, run by test_main.c. */
+#ifndef PAI_UNIT_TESTS_H
+#define PAI_UNIT_TESTS_H
+#include <check.h>
+#include <apr_pools.h>
+
+extern apr_pool_t *ut_pool;   /* cleared before each test */
+
+Suite *suite_auth(void);
+Suite *suite_json(void);
+Suite *suite_route(void);
+Suite *suite_store(void);
+#endif
