@@ -7,6 +7,7 @@
 #include <http_config.h>
 #include <http_core.h>
 #include <http_log.h>
+#include <http_main.h>
 #include <http_protocol.h>
 #include <http_request.h>
 #include <util_script.h>
@@ -15,6 +16,8 @@
 #include <apr_file_io.h>
 #include <apr_dbd.h>
 #include <mod_dbd.h>
+#include <mod_watchdog.h>
+#include <curl/curl.h>
 
 #include "core/route.h"
 #include "handlers/handlers.h"
@@ -35,6 +38,10 @@ typedef struct pai_server_conf {
     const char *admin_password_file;
     const char *admin_password;
     apr_off_t body_limit;
+    pai_slurm_conf slurm;
+    const char *slurm_key_file;
+    apr_int64_t launcher_timeout;    /* seconds */
+    apr_int64_t sync_interval;       /* milliseconds */
 } pai_server_conf;
 
 /* Defaults in one place; applied in post_config over what is unset. */
@@ -43,6 +50,15 @@ typedef struct pai_server_conf {
 #define PAI_DEF_SECRET_FILE        "pairest-jwt.secret"
 #define PAI_DEF_BCRYPT_COST        10
 #define PAI_DEF_BODY_LIMIT         (1024 * 1024)
+#define PAI_DEF_SLURM_URL          "unix:slurm/rest/slurmrestd.sock"
+#define PAI_DEF_SLURM_KEY_FILE     "slurm/jwt_hs256.key"
+#define PAI_DEF_JOB_USER           "paijob"
+#define PAI_DEF_PARTITION          "pai"
+#define PAI_DEF_LAUNCHER_TIMEOUT   10
+#define PAI_DEF_JOB_LOG_DIR        "jobs"
+#define PAI_DEF_PORT_LO            20000
+#define PAI_DEF_PORT_HI            29999
+#define PAI_DEF_SYNC_INTERVAL      1000
 
 static void *pai_create_server_conf(apr_pool_t *p, server_rec *s)
 {
@@ -52,6 +68,9 @@ static void *pai_create_server_conf(apr_pool_t *p, server_rec *s)
     c->s.token_max_lifetime = PAI_UNSET;
     c->s.bcrypt_cost = PAI_UNSET;
     c->body_limit = PAI_UNSET;
+    c->s.port_lo = c->s.port_hi = PAI_UNSET;
+    c->launcher_timeout = PAI_UNSET;
+    c->sync_interval = PAI_UNSET;
     return c;
 }
 
@@ -68,6 +87,15 @@ static void *pai_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     c->secret_file = PAI_MERGE_PTR(secret_file);
     c->admin_user = PAI_MERGE_PTR(admin_user);
     c->admin_password_file = PAI_MERGE_PTR(admin_password_file);
+    c->s.port_lo = PAI_MERGE(s.port_lo);
+    c->s.port_hi = PAI_MERGE(s.port_hi);
+    c->s.job_log_dir = PAI_MERGE_PTR(s.job_log_dir);
+    c->launcher_timeout = PAI_MERGE(launcher_timeout);
+    c->sync_interval = PAI_MERGE(sync_interval);
+    c->slurm.url = PAI_MERGE_PTR(slurm.url);
+    c->slurm.job_user = PAI_MERGE_PTR(slurm.job_user);
+    c->slurm.partition = PAI_MERGE_PTR(slurm.partition);
+    c->slurm_key_file = PAI_MERGE_PTR(slurm_key_file);
     return c;
 }
 
@@ -137,6 +165,80 @@ static const char *pai_set_admin(cmd_parms *cmd, void *d, const char *user, cons
     return NULL;
 }
 
+static const char *pai_set_slurm_url(cmd_parms *cmd, void *d, const char *arg)
+{
+    (void)d;
+    if (!strncmp(arg, "unix:", 5))
+        arg = apr_pstrcat(cmd->pool, "unix:", ap_server_root_relative(cmd->pool, arg + 5), NULL);
+    else if (strncmp(arg, "http://", 7) && strncmp(arg, "https://", 8))
+        return "PaiSlurmRestURL: unix:/path/to/slurmrestd.sock or http(s)://host:port";
+    pai_sconf(cmd)->slurm.url = arg;
+    return NULL;
+}
+
+static const char *pai_set_slurm_key_file(cmd_parms *cmd, void *d, const char *arg)
+{
+    (void)d;
+    pai_sconf(cmd)->slurm_key_file = ap_server_root_relative(cmd->pool, arg);
+    return NULL;
+}
+
+static const char *pai_set_name(cmd_parms *cmd, const char *arg, const char **out)
+{
+    if (!pai_username_valid(arg))
+        return apr_psprintf(cmd->pool, "%s: '%s' must match [_A-Za-z0-9]+", cmd->cmd->name, arg);
+    *out = arg;
+    return NULL;
+}
+
+static const char *pai_set_job_user(cmd_parms *cmd, void *d, const char *arg)
+{
+    (void)d;
+    if (!strcmp(arg, "root"))
+        return "PaiSlurmUser: jobs never run as root";
+    return pai_set_name(cmd, arg, &pai_sconf(cmd)->slurm.job_user);
+}
+
+static const char *pai_set_partition(cmd_parms *cmd, void *d, const char *arg)
+{
+    (void)d;
+    return pai_set_name(cmd, arg, &pai_sconf(cmd)->slurm.partition);
+}
+
+static const char *pai_set_launcher_timeout(cmd_parms *cmd, void *d, const char *arg)
+{
+    (void)d;
+    return pai_parse_int(cmd, arg, 1, 300, &pai_sconf(cmd)->launcher_timeout);
+}
+
+static const char *pai_set_sync_interval(cmd_parms *cmd, void *d, const char *arg)
+{
+    (void)d;
+    return pai_parse_int(cmd, arg, 100, 60000, &pai_sconf(cmd)->sync_interval);
+}
+
+static const char *pai_set_job_log_dir(cmd_parms *cmd, void *d, const char *arg)
+{
+    (void)d;
+    pai_sconf(cmd)->s.job_log_dir = ap_server_root_relative(cmd->pool, arg);
+    return NULL;
+}
+
+static const char *pai_set_port_range(cmd_parms *cmd, void *d, const char *lo, const char *hi)
+{
+    apr_int64_t l = 0, h = 0;
+    const char *err;
+    (void)d;
+    if ((err = pai_parse_int(cmd, lo, 1024, 65535, &l)) ||
+        (err = pai_parse_int(cmd, hi, 1024, 65535, &h)))
+        return err;
+    if (h - l < 100)
+        return "PaiTaskPortRange: the range must hold at least 100 ports";
+    pai_sconf(cmd)->s.port_lo = (int)l;
+    pai_sconf(cmd)->s.port_hi = (int)h;
+    return NULL;
+}
+
 static const command_rec pai_cmds[] = {
     AP_INIT_TAKE1("PaiTokenLifetime", pai_set_token_lifetime, NULL, RSRC_CONF,
                   "seconds a token lives when the client does not say (default 86400)"),
@@ -150,12 +252,36 @@ static const command_rec pai_cmds[] = {
                   "bcrypt cost for new password hashes, 4..31 (default 10)"),
     AP_INIT_TAKE1("PaiBodyLimit", pai_set_body_limit, NULL, RSRC_CONF,
                   "largest request body in bytes (default 1048576)"),
+    AP_INIT_TAKE1("PaiSlurmRestURL", pai_set_slurm_url, NULL, RSRC_CONF,
+                  "slurmrestd: unix:/path/to/socket or http(s)://host:port"),
+    AP_INIT_TAKE1("PaiSlurmJWTKeyFile", pai_set_slurm_key_file, NULL, RSRC_CONF,
+                  "Slurm's auth/jwt key, read as root at start (mints the launcher's tokens)"),
+    AP_INIT_TAKE1("PaiSlurmUser", pai_set_job_user, NULL, RSRC_CONF,
+                  "the Unix account jobs run as (default paijob; never root)"),
+    AP_INIT_TAKE1("PaiSlurmPartition", pai_set_partition, NULL, RSRC_CONF,
+                  "the Slurm partition jobs go to (default pai)"),
+    AP_INIT_TAKE1("PaiLauncherTimeout", pai_set_launcher_timeout, NULL, RSRC_CONF,
+                  "seconds a call to slurmrestd may take, 1..300 (default 10)"),
+    AP_INIT_TAKE1("PaiJobLogDir", pai_set_job_log_dir, NULL, RSRC_CONF,
+                  "folder on the nodes for task logs, writable by the job account"),
+    AP_INIT_TAKE2("PaiTaskPortRange", pai_set_port_range, NULL, RSRC_CONF,
+                  "the ports tasks get for their portList (default 20000 29999)"),
+    AP_INIT_TAKE1("PaiSyncInterval", pai_set_sync_interval, NULL, RSRC_CONF,
+                  "milliseconds between two syncs with the launcher, 100..60000 (default 1000)"),
     {NULL}
 };
 
 /* ---- start-up --------------------------------------------------------- */
 
 static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *pai_dbd_acquire;
+static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *pai_dbd_open_fn;
+static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *pai_dbd_close_fn;
+static APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *pai_wd_get_instance;
+static APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *pai_wd_register_callback;
+
+/* This process's launcher, made in child_init (its HTTP handles are per process). */
+static pai_launcher *pai_proc_launcher;
+static apr_status_t pai_sync_watchdog(int state, void *data, apr_pool_t *pool);
 
 /* Reads a small secret file, trailing white space dropped. */
 static apr_status_t pai_read_small_file(apr_pool_t *p, const char *path, char **out)
@@ -215,6 +341,10 @@ static int pai_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
     (void)plog; (void)ptemp;
     /* Retrieved here: the optional_fn_retrieve hook runs after post_config. */
     pai_dbd_acquire = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
+    pai_dbd_open_fn = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open);
+    pai_dbd_close_fn = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_close);
+    pai_wd_get_instance = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
+    pai_wd_register_callback = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
     if (!pai_dbd_acquire) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
                      "PAI0001: mod_dbd is not loaded; mod_pairest stores everything through it");
@@ -262,8 +392,61 @@ static int pai_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
             }
             c->admin_password = pw;
         }
+        if (!c->slurm.url) c->slurm.url = apr_pstrcat(pconf, "unix:",
+                                           ap_server_root_relative(pconf, PAI_DEF_SLURM_URL + 5), NULL);
+        if (!c->slurm_key_file) c->slurm_key_file = ap_server_root_relative(pconf, PAI_DEF_SLURM_KEY_FILE);
+        if (!c->slurm.job_user) c->slurm.job_user = PAI_DEF_JOB_USER;
+        if (!c->slurm.partition) c->slurm.partition = PAI_DEF_PARTITION;
+        if (!c->s.job_log_dir) c->s.job_log_dir = ap_server_root_relative(pconf, PAI_DEF_JOB_LOG_DIR);
+        if (c->s.port_lo == PAI_UNSET) { c->s.port_lo = PAI_DEF_PORT_LO; c->s.port_hi = PAI_DEF_PORT_HI; }
+        if (c->launcher_timeout == PAI_UNSET) c->launcher_timeout = PAI_DEF_LAUNCHER_TIMEOUT;
+        if (c->sync_interval == PAI_UNSET) c->sync_interval = PAI_DEF_SYNC_INTERVAL;
+        c->slurm.timeout_ms = (long)c->launcher_timeout * 1000;
+        c->slurm.log_dir = c->s.job_log_dir;
+        {
+            /* Slurm's JWT key is root's equivalent: read here, as root, never later. */
+            char *key;
+            rv = pai_read_small_file(pconf, c->slurm_key_file, &key);
+            if (rv != APR_SUCCESS || strlen(key) < PAI_SECRET_MIN) {
+                ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                             "PAI0006: cannot read a Slurm JWT key of at least %d bytes from %s "
+                             "(PaiSlurmJWTKeyFile)", PAI_SECRET_MIN, c->slurm_key_file);
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
+            c->slurm.jwt_key = (const unsigned char *)key;
+            c->slurm.jwt_key_len = strlen(key);
+        }
+    }
+    /* The first of httpd's two configuration passes only checks. */
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
+        return OK;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (pai_wd_get_instance && pai_wd_register_callback) {
+        pai_server_conf *c = ap_get_module_config(ap_server_conf->module_config, &pairest_module);
+        ap_watchdog_t *wd;
+        if (pai_wd_get_instance(&wd, "pairest-sync", 0, 1, pconf) != APR_SUCCESS ||
+            pai_wd_register_callback(wd, apr_time_from_msec(c->sync_interval), ap_server_conf,
+                                     pai_sync_watchdog) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, ap_server_conf,
+                         "PAI0007: cannot register the job sync with mod_watchdog");
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+    else {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, ap_server_conf,
+                     "PAI0008: mod_watchdog is missing; job states would never be synced");
+        return HTTP_INTERNAL_SERVER_ERROR;
     }
     return OK;
+}
+
+static void pai_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    pai_server_conf *c = ap_get_module_config(s->module_config, &pairest_module);
+    pai_error *e = pai_launcher_slurm_create(pchild, &c->slurm, &pai_proc_launcher);
+    if (e)
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "PAI0009: no launcher in this process: %s",
+                     e->message);
 }
 
 /* ---- the responder ---------------------------------------------------- */
@@ -317,6 +500,13 @@ static const pai_route pai_routes[] = {
     {"PUT",    "/api/v1/user", pai_user_put, PAI_AUTH_USER, PAI_BODY_JSON},
     {"DELETE", "/api/v1/user", pai_user_delete, PAI_AUTH_ADMIN, PAI_BODY_JSON},
     {"PUT",    "/api/v1/user/:username/virtualClusters", pai_user_vcs_put, PAI_AUTH_ADMIN,
+               PAI_BODY_JSON},
+    {"GET",    "/api/v1/jobs", pai_jobs_get, PAI_AUTH_OPTIONAL, PAI_BODY_NONE},
+    {"POST",   "/api/v1/jobs", pai_jobs_post, PAI_AUTH_USER, PAI_BODY_JSON},
+    {"GET",    "/api/v1/jobs/:jobName", pai_job_get, PAI_AUTH_OPTIONAL, PAI_BODY_NONE},
+    {"GET",    "/api/v1/jobs/:jobName/config", pai_job_config_get, PAI_AUTH_OPTIONAL,
+               PAI_BODY_NONE},
+    {"PUT",    "/api/v1/jobs/:jobName/executionType", pai_job_execution_put, PAI_AUTH_USER,
                PAI_BODY_JSON},
 };
 #define PAI_NROUTES (sizeof(pai_routes) / sizeof(pai_routes[0]))
@@ -485,6 +675,8 @@ static int pai_handler(request_rec *r)
     rq.cfg = &c->s;
     rq.db = &db;
     rq.now = (apr_int64_t)apr_time_sec(r->request_time);
+    rq.now_ms = (apr_int64_t)apr_time_as_msec(r->request_time);
+    rq.launcher = pai_proc_launcher;
 
     rt = pai_route_find(r, rq.params, &known);
     if (!rt) {
@@ -517,9 +709,64 @@ static int pai_handler(request_rec *r)
     return pai_render(r, rq.status, rq.result);
 }
 
+/* ---- the background sync (one process of all, on mod_watchdog) ---------- */
+
+static pai_sync_state pai_sync_st;
+
+static apr_status_t pai_sync_watchdog(int state, void *data, apr_pool_t *pool)
+{
+    static apr_time_t last_log;
+    static char last_msg[256];
+    server_rec *s = data;
+    pai_server_conf *c = ap_get_module_config(s->module_config, &pairest_module);
+    pai_sync_report rep;
+    pai_jobs_env env;
+    pai_error *e = NULL;
+    ap_dbd_t *dbd;
+    pai_db db;
+
+    /* Anything but APR_SUCCESS would stop the callback for good. */
+    if (state != AP_WATCHDOG_STATE_RUNNING || !pai_proc_launcher)
+        return APR_SUCCESS;
+    if (!(dbd = pai_dbd_open_fn(pool, s))) {
+        e = pai_error_make(pool, PAI_ERR_DB, "the database is not reachable");
+    }
+    else {
+        db.driver = dbd->driver;
+        db.handle = dbd->handle;
+        db.prepared = dbd->prepared;
+        db.conn_pool = dbd->pool;
+        env.db = &db;
+        env.launcher = pai_proc_launcher;
+        env.port_lo = c->s.port_lo;
+        env.port_hi = c->s.port_hi;
+        env.log_dir = c->s.job_log_dir;
+        e = pai_account_bootstrap(&db, pool, NULL, NULL, c->s.bcrypt_cost);
+        if (!e)
+            e = pai_sync_cycle(&env, pool, &pai_sync_st, apr_time_as_msec(apr_time_now()), &rep);
+        pai_dbd_close_fn(s, dbd);
+        if (!e && (rep.adopted || rep.cancelled || rep.lost || rep.resubmitted))
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "PAI0200: sync: %d updated, %d adopted, "
+                         "%d cancelled, %d resubmitted, %d lost", rep.updated, rep.adopted,
+                         rep.cancelled, rep.resubmitted, rep.lost);
+    }
+    /* An outage is logged when it starts and once a minute while it lasts. */
+    if (e && (strcmp(last_msg, e->message) || apr_time_now() - last_log > apr_time_from_sec(60))) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "PAI0201: sync failed: %s", e->message);
+        apr_cpystrn(last_msg, e->message, sizeof(last_msg));
+        last_log = apr_time_now();
+    }
+    else if (!e && last_msg[0]) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "PAI0202: sync works again");
+        last_msg[0] = '\0';
+    }
+    return APR_SUCCESS;
+}
+
 static void pai_register_hooks(apr_pool_t *p)
 {
     (void)p;
+    ap_hook_child_init(pai_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(pai_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(pai_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }

@@ -17,6 +17,7 @@ static const struct { int status; const char *name; } pai_errors[PAI_ERR__COUNT]
     [PAI_ERR_JOB_NOT_FOUND]    = {404, "JobNotFound"},
     [PAI_ERR_JOB_DUPLICATE]    = {400, "JobUpdateError"},
     [PAI_ERR_JOB_EXECUTE]      = {500, "JobExecuteError"},
+    [PAI_ERR_JOB_REJECTED]     = {400, "JobUpdateError"},
     [PAI_ERR_NOT_FOUND]        = {404, "NotFoundError"},
     [PAI_ERR_METHOD]           = {405, "MethodNotAllowedError"},
     [PAI_ERR_TOO_LARGE]        = {413, "RequestEntityTooLargeError"},

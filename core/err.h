@@ -20,6 +20,7 @@ typedef enum {
     PAI_ERR_JOB_NOT_FOUND,       /* 404 JobNotFound */
     PAI_ERR_JOB_DUPLICATE,       /* 400 JobUpdateError */
     PAI_ERR_JOB_EXECUTE,         /* 500 JobExecuteError */
+    PAI_ERR_JOB_REJECTED,        /* 400 JobUpdateError: the launcher refused it */
     PAI_ERR_NOT_FOUND,           /* 404 NotFoundError: no such route */
     PAI_ERR_METHOD,              /* 405 MethodNotAllowedError */
     PAI_ERR_TOO_LARGE,           /* 413 RequestEntityTooLargeError */

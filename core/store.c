@@ -25,14 +25,47 @@ static const char *const store_schema[] = {
     " username VARCHAR(64) NOT NULL,"
     " vc VARCHAR(64) NOT NULL,"
     " PRIMARY KEY (username, vc))",
+    "CREATE TABLE IF NOT EXISTS pai_jobs ("
+    " name VARCHAR(128) NOT NULL PRIMARY KEY,"
+    " username VARCHAR(64) NOT NULL,"
+    " vc VARCHAR(64) NOT NULL,"
+    " state VARCHAR(16) NOT NULL,"
+    " sub_state VARCHAR(32) NOT NULL,"
+    " execution_type VARCHAR(8) NOT NULL,"
+    " retries INTEGER NOT NULL,"
+    " run_retries INTEGER NOT NULL,"
+    " launcher_id BIGINT NOT NULL,"
+    " port_base INTEGER NOT NULL,"
+    " host VARCHAR(255) NOT NULL,"
+    " created BIGINT NOT NULL,"
+    " launched BIGINT NOT NULL,"
+    " completed BIGINT NOT NULL,"
+    " has_exit INTEGER NOT NULL,"
+    " exit_code INTEGER NOT NULL,"
+    " diagnostics VARCHAR(1024) NOT NULL,"
+    " cpus BIGINT NOT NULL,"
+    " memory_mb BIGINT NOT NULL,"
+    " gpus BIGINT NOT NULL,"
+    " submitted BIGINT NOT NULL,"
+    " config MEDIUMTEXT NOT NULL,"
+    " version BIGINT NOT NULL DEFAULT 0)",
+    "CREATE INDEX IF NOT EXISTS pai_jobs_created ON pai_jobs (created)",
+    "CREATE INDEX IF NOT EXISTS pai_jobs_user ON pai_jobs (username, created)",
+    "CREATE INDEX IF NOT EXISTS pai_jobs_state ON pai_jobs (state)",
     NULL
 };
 #define STORE_MYSQL_TABLE_OPTIONS " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+
+#define JOB_COLS "name, username, vc, state, sub_state, execution_type, retries, run_retries," \
+    " launcher_id, port_base, host, created, launched, completed, has_exit, exit_code," \
+    " diagnostics, cpus, memory_mb, gpus, submitted"
 
 typedef enum {
     ST_USER_GET, ST_USER_INSERT, ST_USER_SET_PASSWORD, ST_USER_SET_ADMIN,
     ST_USER_DELETE, ST_GRANTS_DELETE, ST_GRANT_INSERT, ST_GRANTS_GET,
     ST_VC_GET, ST_VC_LIST, ST_VC_INSERT,
+    ST_JOB_INSERT, ST_JOB_GET, ST_JOB_LIST, ST_JOB_LIST_USER, ST_JOB_LIST_ACTIVE, ST_JOB_SAVE,
+    ST_JOB_DELETE_UNSUBMITTED, ST_JOB_SET_LAUNCHED,
     ST__COUNT
 } store_stmt;
 
@@ -60,6 +93,28 @@ static const struct { const char *label; const char *sql; } store_sql[ST__COUNT]
         "SELECT name, capacity, max_capacity FROM pai_vcs ORDER BY name"},
     [ST_VC_INSERT] = {"pai_vc_insert",
         "INSERT INTO pai_vcs (name, capacity, max_capacity) VALUES (%s, %d, %d)"},
+    [ST_JOB_INSERT] = {"pai_job_insert",
+        "INSERT INTO pai_jobs (" JOB_COLS ", config) VALUES (%s, %s, %s, %s, %s, %s, %d, %d,"
+        " %lld, %d, %s, %lld, %lld, %lld, %d, %d, %s, %lld, %lld, %lld, %lld, %s)"},
+    [ST_JOB_GET] = {"pai_job_get",
+        "SELECT " JOB_COLS ", config FROM pai_jobs WHERE name = %s"},
+    [ST_JOB_LIST] = {"pai_job_list",
+        "SELECT " JOB_COLS " FROM pai_jobs ORDER BY created DESC, name"},
+    [ST_JOB_LIST_USER] = {"pai_job_list_user",
+        "SELECT " JOB_COLS " FROM pai_jobs WHERE username = %s ORDER BY created DESC, name"},
+    [ST_JOB_LIST_ACTIVE] = {"pai_job_list_active",
+        "SELECT " JOB_COLS ", config FROM pai_jobs WHERE state IN ('WAITING', 'RUNNING')"},
+    [ST_JOB_SAVE] = {"pai_job_save",
+        "UPDATE pai_jobs SET state = %s, sub_state = %s, execution_type = %s, retries = %d,"
+        " run_retries = %d, launcher_id = %lld, port_base = %d, host = %s, launched = %lld,"
+        " completed = %lld, has_exit = %d, exit_code = %d, diagnostics = %s, submitted = %lld,"
+        " version = version + 1"   /* MySQL counts changed rows, not matched ones */
+        " WHERE name = %s AND retries = %d"},
+    [ST_JOB_SET_LAUNCHED] = {"pai_job_set_launched",
+        "UPDATE pai_jobs SET launcher_id = %lld, sub_state = 'PENDING', version = version + 1"
+        " WHERE name = %s AND retries = %d AND launcher_id = 0"},
+    [ST_JOB_DELETE_UNSUBMITTED] = {"pai_job_delete_unsubmitted",
+        "DELETE FROM pai_jobs WHERE name = %s AND launcher_id = 0 AND retries = 0"},
 };
 
 static int store_is_mysql(pai_db *db)
@@ -172,8 +227,8 @@ pai_error *pai_store_init(pai_db *db, apr_pool_t *p)
                 ;
     }
     for (ddl = store_schema; *ddl; ddl++) {
-        const char *sql = store_is_mysql(db) ? apr_pstrcat(p, *ddl, STORE_MYSQL_TABLE_OPTIONS, NULL)
-                                             : *ddl;
+        const char *sql = store_is_mysql(db) && !strncmp(*ddl, "CREATE TABLE", 12)
+                          ? apr_pstrcat(p, *ddl, STORE_MYSQL_TABLE_OPTIONS, NULL) : *ddl;
         rv = apr_dbd_query(db->driver, db->handle, &n, sql);
         if (rv)
             return store_fail(db, p, rv, "schema");
@@ -371,4 +426,117 @@ pai_error *pai_store_grants_get(pai_db *db, apr_pool_t *p, const char *username,
     while ((row = store_row(db, p, res, &cur)))
         APR_ARRAY_PUSH(*out, const char *) = apr_pstrdup(p, store_col(db, row, 0));
     return NULL;
+}
+
+/* ---- jobs ---------------------------------------------------------------- */
+
+static pai_job_row *store_job_row(pai_db *db, apr_pool_t *p, apr_dbd_row_t *row, int with_config)
+{
+    pai_job_row *j = apr_pcalloc(p, sizeof(*j));
+#define S(i) apr_pstrdup(p, store_col(db, row, i))
+#define I(i) atoi(store_col(db, row, i))
+#define L(i) apr_atoi64(store_col(db, row, i))
+    j->name = S(0); j->username = S(1); j->vc = S(2); j->state = S(3); j->sub_state = S(4);
+    j->execution_type = S(5); j->retries = I(6); j->run_retries = I(7); j->launcher_id = L(8);
+    j->port_base = I(9); j->host = S(10); j->created = L(11); j->launched = L(12);
+    j->completed = L(13); j->has_exit = I(14); j->exit_code = I(15); j->diagnostics = S(16);
+    j->cpus = L(17); j->memory_mb = L(18); j->gpus = L(19); j->submitted = L(20);
+    j->config = with_config ? S(21) : "";
+#undef S
+#undef I
+#undef L
+    return j;
+}
+
+pai_error *pai_store_job_insert(pai_db *db, apr_pool_t *p, const pai_job_row *j)
+{
+    const char *args[22];
+    pai_job_row *old;
+    pai_error *err;
+
+    args[0] = j->name; args[1] = j->username; args[2] = j->vc; args[3] = j->state;
+    args[4] = j->sub_state; args[5] = j->execution_type; args[6] = apr_itoa(p, j->retries);
+    args[7] = apr_itoa(p, j->run_retries); args[8] = i64(p, j->launcher_id);
+    args[9] = apr_itoa(p, j->port_base); args[10] = j->host; args[11] = i64(p, j->created);
+    args[12] = i64(p, j->launched); args[13] = i64(p, j->completed);
+    args[14] = apr_itoa(p, j->has_exit); args[15] = apr_itoa(p, j->exit_code);
+    args[16] = j->diagnostics; args[17] = i64(p, j->cpus); args[18] = i64(p, j->memory_mb);
+    args[19] = i64(p, j->gpus); args[20] = i64(p, j->submitted); args[21] = j->config;
+    err = store_exec(db, p, ST_JOB_INSERT, 22, args, NULL);
+    if (err && !pai_store_job_get(db, p, j->name, &old) && old)
+        return pai_error_make(p, PAI_ERR_JOB_DUPLICATE, "job %s already exists", j->name);
+    return err;
+}
+
+pai_error *pai_store_job_get(pai_db *db, apr_pool_t *p, const char *name, pai_job_row **out)
+{
+    const char *args[] = {name};
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    pai_error *err;
+    int cur = 0;
+
+    *out = NULL;
+    if ((err = store_select(db, p, ST_JOB_GET, 1, args, &res)))
+        return err;
+    if ((row = store_row(db, p, res, &cur)))
+        *out = store_job_row(db, p, row, 1);
+    return NULL;
+}
+
+static pai_error *store_job_rows(pai_db *db, apr_pool_t *p, store_stmt st, int nargs,
+                                 const char **args, int with_config, apr_array_header_t **out)
+{
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    pai_error *err;
+    int cur = 0;
+
+    *out = apr_array_make(p, 16, sizeof(pai_job_row *));
+    if ((err = store_select(db, p, st, nargs, args, &res)))
+        return err;
+    while ((row = store_row(db, p, res, &cur)))
+        APR_ARRAY_PUSH(*out, pai_job_row *) = store_job_row(db, p, row, with_config);
+    return NULL;
+}
+
+pai_error *pai_store_job_list(pai_db *db, apr_pool_t *p, const char *username,
+                              apr_array_header_t **out)
+{
+    const char *args[] = {username};
+    return username ? store_job_rows(db, p, ST_JOB_LIST_USER, 1, args, 0, out)
+                    : store_job_rows(db, p, ST_JOB_LIST, 0, NULL, 0, out);
+}
+
+pai_error *pai_store_job_list_active(pai_db *db, apr_pool_t *p, apr_array_header_t **out)
+{
+    return store_job_rows(db, p, ST_JOB_LIST_ACTIVE, 0, NULL, 1, out);
+}
+
+pai_error *pai_store_job_save(pai_db *db, apr_pool_t *p, const pai_job_row *j,
+                              int expected_retries, int *saved)
+{
+    const char *args[16];
+
+    args[0] = j->state; args[1] = j->sub_state; args[2] = j->execution_type;
+    args[3] = apr_itoa(p, j->retries); args[4] = apr_itoa(p, j->run_retries);
+    args[5] = i64(p, j->launcher_id); args[6] = apr_itoa(p, j->port_base); args[7] = j->host;
+    args[8] = i64(p, j->launched); args[9] = i64(p, j->completed);
+    args[10] = apr_itoa(p, j->has_exit); args[11] = apr_itoa(p, j->exit_code);
+    args[12] = j->diagnostics; args[13] = i64(p, j->submitted); args[14] = j->name;
+    args[15] = apr_itoa(p, expected_retries);
+    return store_exec(db, p, ST_JOB_SAVE, 16, args, saved);
+}
+
+pai_error *pai_store_job_set_launched(pai_db *db, apr_pool_t *p, const char *name, int retries,
+                                      apr_int64_t launcher_id)
+{
+    const char *args[] = {i64(p, launcher_id), name, apr_itoa(p, retries)};
+    return store_exec(db, p, ST_JOB_SET_LAUNCHED, 3, args, NULL);
+}
+
+pai_error *pai_store_job_delete_unsubmitted(pai_db *db, apr_pool_t *p, const char *name)
+{
+    const char *args[] = {name};
+    return store_exec(db, p, ST_JOB_DELETE_UNSUBMITTED, 1, args, NULL);
 }

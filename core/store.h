@@ -60,4 +60,45 @@ pai_error *pai_store_grants_set(pai_db *db, apr_pool_t *p, const char *username,
 pai_error *pai_store_grants_get(pai_db *db, apr_pool_t *p, const char *username,
                                 apr_array_header_t **out);
 
+/* A job as stored: one row per job, the current attempt's launcher state in it. */
+typedef struct pai_job_row {
+    const char *name;
+    const char *username;
+    const char *vc;
+    const char *state;            /* WAITING RUNNING SUCCEEDED FAILED STOPPED UNKNOWN */
+    const char *sub_state;        /* the launcher's word, or ours (SUBMITTING, QUEUED) */
+    const char *execution_type;   /* START or STOP */
+    int retries;                  /* attempts so far beyond the first */
+    int run_retries;              /* automatic retries since the last START */
+    apr_int64_t launcher_id;      /* 0: not (yet) known to the launcher */
+    int port_base;
+    const char *host;
+    apr_int64_t created, launched, completed;   /* epoch ms; 0: not yet */
+    apr_int64_t submitted;        /* epoch ms the current attempt was handed on */
+    int has_exit;
+    int exit_code;
+    const char *diagnostics;
+    apr_int64_t cpus, memory_mb, gpus;           /* the job's demand */
+    const char *config;           /* normalized JSON; "" in lists */
+} pai_job_row;
+
+/* PAI_ERR_JOB_DUPLICATE when the name is taken. */
+pai_error *pai_store_job_insert(pai_db *db, apr_pool_t *p, const pai_job_row *j);
+/* *out NULL when absent. */
+pai_error *pai_store_job_get(pai_db *db, apr_pool_t *p, const char *name, pai_job_row **out);
+/* Newest first; username NULL for all.  Rows carry no config. */
+pai_error *pai_store_job_list(pai_db *db, apr_pool_t *p, const char *username,
+                              apr_array_header_t **out);
+/* Jobs still WAITING or RUNNING, with their config. */
+pai_error *pai_store_job_list_active(pai_db *db, apr_pool_t *p, apr_array_header_t **out);
+/* Writes every mutable column if the row is still at attempt `expected_retries`;
+ * *saved is 0 when another writer moved it on. */
+pai_error *pai_store_job_save(pai_db *db, apr_pool_t *p, const pai_job_row *j,
+                              int expected_retries, int *saved);
+/* Records the launcher's id if none is recorded yet for this attempt. */
+pai_error *pai_store_job_set_launched(pai_db *db, apr_pool_t *p, const char *name, int retries,
+                                      apr_int64_t launcher_id);
+/* Removes a job whose first submission never reached the launcher. */
+pai_error *pai_store_job_delete_unsubmitted(pai_db *db, apr_pool_t *p, const char *name);
+
 #endif

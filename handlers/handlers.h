@@ -8,23 +8,28 @@
 #include <apr_tables.h>
 #include "../core/json.h"
 #include "../core/account.h"
+#include "../core/jobs.h"
 
 typedef struct pai_settings {
     apr_int64_t token_lifetime;      /* default token expiration, seconds */
     apr_int64_t token_max_lifetime;  /* the most a client may ask for */
     pai_secret secret;
     int bcrypt_cost;
+    int port_lo, port_hi;            /* task ports */
+    const char *job_log_dir;         /* task logs on the nodes */
 } pai_settings;
 
 typedef struct pai_req {
     apr_pool_t *pool;
     const pai_settings *cfg;
     pai_db *db;
+    pai_launcher *launcher;          /* this process's; NULL if it could not be made */
     pai_identity who;                /* who.username NULL: anonymous */
     json_t *body;                    /* an object, or NULL for body-less routes */
     const char *params[4];           /* the route's :params, in order */
     apr_table_t *query;              /* decoded query arguments */
     apr_int64_t now;                 /* epoch seconds */
+    apr_int64_t now_ms;
     int status;                      /* the handler's success status */
     json_t *result;                  /* bound to pool */
 } pai_req;
@@ -42,5 +47,11 @@ pai_error *pai_token_post(pai_req *rq);
 pai_error *pai_user_put(pai_req *rq);
 pai_error *pai_user_delete(pai_req *rq);
 pai_error *pai_user_vcs_put(pai_req *rq);
+/* job.c */
+pai_error *pai_jobs_get(pai_req *rq);
+pai_error *pai_jobs_post(pai_req *rq);
+pai_error *pai_job_get(pai_req *rq);
+pai_error *pai_job_config_get(pai_req *rq);
+pai_error *pai_job_execution_put(pai_req *rq);
 
 #endif

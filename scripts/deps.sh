@@ -8,9 +8,10 @@ pkgs=(
   libaprutil1-dbd-sqlite3 libaprutil1-dbd-mysql sqlite3
   libjansson-dev libjwt-dev libcurl4-openssl-dev libyaml-dev
   mariadb-server mariadb-client
+  slurmctld slurmd slurm-client slurmrestd slurm-wlm-jwt-plugin munge
   check pkg-config gcc make
   python3-pytest python3-requests
-  curl
+  curl util-linux passwd
 )
 
 missing=()

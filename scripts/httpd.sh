@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts or stops one mod_pairest httpd instance living in its own folder.
 #   httpd.sh start INSTDIR   (reads PAI_LISTEN, PAI_DB, PAI_DB_PARAMS, PAI_ADMIN_USERNAME,
-#                             PAI_RUNAS, PAI_BCRYPT_COST from the environment)
+#                             PAI_RUNAS, PAI_JOB_USER, PAI_BCRYPT_COST, PAI_SLURM_DIR)
 #   httpd.sh stop INSTDIR
 # The instance folder must already hold admin.password (and may hold jwt.secret).
 set -euo pipefail
@@ -26,16 +26,16 @@ start() {
   local db=${PAI_DB:-sqlite3}
   if running; then echo "httpd already running in $inst (pid $(cat "$inst/httpd.pid"))"; return 0; fi
   id -u "$runas" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$runas"
-  mkdir -p "$inst/logs" "$inst/run" "$inst/db"
-  # The workers must reach the SQLite folder through every parent directory;
-  # a clone under a private folder (say /root) keeps its data under /var/lib.
-  local datadir=$inst/db
-  if ! runuser -u "$runas" -- test -x "$inst"; then
-    datadir=/var/lib/pairest/$(printf '%s' "$inst" | sha1sum | cut -c1-12)/db
-    mkdir -p "$datadir"
-    echo "httpd.sh: $runas cannot reach $inst; the database lives in $datadir"
-  fi
+  local jobuser=${PAI_JOB_USER:-paijob}
+  id -u "$jobuser" >/dev/null 2>&1 || useradd --system --create-home --home-dir "/var/lib/$jobuser" \
+      --shell /bin/bash "$jobuser"
+  # The workers and the jobs reach their folders through every parent directory.
+  local base datadir jobsdir slurmdir
+  base=$("$root/scripts/statedir.sh" "$inst")
+  datadir=$base/db jobsdir=$base/jobs slurmdir=${PAI_SLURM_DIR:-$base/slurm}
+  mkdir -p "$inst/logs" "$inst/run" "$datadir" "$jobsdir"
   chown "$runas:" "$datadir" "$inst/run"
+  chown "$jobuser:" "$jobsdir"; chmod 755 "$jobsdir"
   local params init
   case "$db" in
     sqlite3)
@@ -47,14 +47,14 @@ start() {
       init='' ;;
     *) echo "httpd.sh: PAI_DB must be sqlite3 or mysql" >&2; exit 2 ;;
   esac
-  # The workers reach the SQLite folder through every parent directory.
   if [ "$db" = sqlite3 ] && ! runuser -u "$runas" -- test -w "$(dirname "$params")"; then
     echo "httpd.sh: $runas cannot write $(dirname "$params"); use a path it can reach" >&2; exit 2
   fi
   sed -e "s|@INSTDIR@|$inst|g" -e "s|@ROOT@|$root|g" -e "s|@LISTEN@|$listen|g" \
       -e "s|@RUNAS@|$runas|g" -e "s|@DBDRIVER@|$db|g" -e "s|@DBPARAMS@|$params|g" \
       -e "s|@DBDINIT@|$init|g" -e "s|@ADMINUSER@|${PAI_ADMIN_USERNAME:-admin}|g" \
-      -e "s|@BCRYPTCOST@|${PAI_BCRYPT_COST:-10}|g" \
+      -e "s|@BCRYPTCOST@|${PAI_BCRYPT_COST:-10}|g" -e "s|@SLURMDIR@|$slurmdir|g" \
+      -e "s|@JOBSDIR@|$jobsdir|g" -e "s|@JOBUSER@|$jobuser|g" \
       "$root/conf/httpd.conf.in" > "$inst/httpd.conf"
   chmod 600 "$inst/httpd.conf"
   env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin ${SAN_PRELOAD:+LD_PRELOAD=$SAN_PRELOAD} \

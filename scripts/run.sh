@@ -32,7 +32,10 @@ elif [ ! -s "$inst/admin.password" ]; then
 fi
 chmod 600 "$inst/admin.password"
 
-PAI_LISTEN="$addr:$port" PAI_ADMIN_USERNAME="$admin" "$root/scripts/httpd.sh" start "$inst"
+base=$("$root/scripts/statedir.sh" "$inst")
+PAI_SLURM_PORT=${PAI_SLURM_PORT:-16817} "$root/scripts/slurm.sh" start "$base/slurm"
+PAI_LISTEN="$addr:$port" PAI_ADMIN_USERNAME="$admin" PAI_SLURM_DIR="$base/slurm" \
+    "$root/scripts/httpd.sh" start "$inst"
 
 echo "mod_pairest is up: http://$addr:$port/api/v1"
 # A generated password is shown once, after the first start that worked.

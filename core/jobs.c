@@ -1,0 +1,465 @@
+/* Jobs over the store and a launcher: what a submission, a STOP and a START do,
+ * what GET shows, and how the sync reconciles the two. */
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_hash.h>
+#include <apr_general.h>
+#include "jobs.h"
+
+/* A job whose hand-over has not been confirmed for this long is given up on
+ * (more than any launcher time-out). */
+#define JOB_SUBMIT_GRACE_MS 60000
+/* Even when the launcher says nothing changed, list it all this often. */
+#define SYNC_FULL_EVERY 30
+
+static int job_is_active(const pai_job_row *j)
+{
+    return !strcmp(j->state, "WAITING") || !strcmp(j->state, "RUNNING");
+}
+
+static int job_port_base(const pai_jobs_env *env, const pai_jobspec *s)
+{
+    int span = pai_job_port_span(s), room = env->port_hi - env->port_lo + 1 - span;
+    apr_uint32_t r = 0;
+
+    if (span == 0 || room <= 0)
+        return env->port_lo;
+    apr_generate_random_bytes((unsigned char *)&r, sizeof(r));
+    return env->port_lo + (int)(r % (apr_uint32_t)room);
+}
+
+static pai_error *job_spec_of(apr_pool_t *p, const pai_job_row *j, pai_jobspec **spec)
+{
+    pai_error *e;
+    json_t *c = pai_json_parse(p, j->config, strlen(j->config), &e);
+    if (!c)
+        return pai_error_make(p, PAI_ERR_INTERNAL, "stored config of %s is unreadable", j->name);
+    return pai_jobspec_parse(p, c, spec);
+}
+
+static pai_error *job_not_found(apr_pool_t *p, const char *name)
+{
+    return pai_error_make(p, PAI_ERR_JOB_NOT_FOUND, "could not find job %s", name);
+}
+
+/* Starts a fresh attempt of j in the launcher and records its id. */
+static pai_error *job_launch(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j,
+                             const pai_jobspec *spec)
+{
+    pai_launch l = {spec, j->username, j->retries, j->port_base};
+    apr_int64_t id = 0;
+    pai_error *e;
+
+    if ((e = env->launcher->ops->submit(env->launcher->ctx, p, &l, &id)))
+        return e;
+    j->launcher_id = id;
+    j->sub_state = "PENDING";
+    /* Slurm has the job now: a failure to record its id is mended by the sync,
+     * which adopts the job by its tag. */
+    pai_store_job_set_launched(env->db, p, j->name, j->retries, id);
+    return NULL;
+}
+
+pai_error *pai_job_submit(const pai_jobs_env *env, apr_pool_t *p, const pai_identity *who,
+                          const json_t *config, apr_int64_t now_ms, const char **name)
+{
+    pai_jobspec *spec;
+    pai_job_row j;
+    pai_error *e;
+
+    if ((e = pai_jobspec_parse(p, config, &spec)) ||
+        (e = pai_account_may_use_vc(env->db, p, who, spec->virtual_cluster)))
+        return e;
+    memset(&j, 0, sizeof(j));
+    j.name = spec->job_name;
+    j.username = who->username;
+    j.vc = spec->virtual_cluster;
+    j.state = "WAITING";
+    j.sub_state = "SUBMITTING";
+    j.execution_type = "START";
+    j.port_base = job_port_base(env, spec);
+    j.host = "";
+    j.diagnostics = "";
+    j.created = j.submitted = now_ms;
+    j.cpus = spec->total_cpus;
+    j.memory_mb = spec->total_memory_mb;
+    j.gpus = spec->total_gpus;
+    j.config = pai_json_dump(p, spec->normalized);
+    /* The row comes first: a launcher job never exists without its record. */
+    if ((e = pai_store_job_insert(env->db, p, &j)))
+        return e;
+    if ((e = job_launch(env, p, &j, spec))) {
+        pai_store_job_delete_unsubmitted(env->db, p, j.name);
+        return e;
+    }
+    *name = j.name;
+    return NULL;
+}
+
+pai_error *pai_job_execute(const pai_jobs_env *env, apr_pool_t *p, const pai_identity *who,
+                           const char *name, const char *value, apr_int64_t now_ms)
+{
+    pai_job_row *j, prev;
+    pai_jobspec *spec;
+    pai_error *e;
+    int saved = 0;
+
+    if (strcmp(value, "START") && strcmp(value, "STOP"))
+        return pai_error_make(p, PAI_ERR_INVALID, "field 'value' must be START or STOP");
+    if ((e = pai_store_job_get(env->db, p, name, &j)))
+        return e;
+    if (!j)
+        return job_not_found(p, name);
+    if (!who->admin && strcmp(who->username, j->username))
+        return pai_error_make(p, PAI_ERR_FORBIDDEN, "User %s is not allowed to execute job %s.",
+                              who->username, name);
+    prev = *j;
+    if (!strcmp(value, "STOP")) {
+        j->execution_type = "STOP";
+        if (job_is_active(j)) {
+            if (j->launcher_id &&
+                (e = env->launcher->ops->cancel(env->launcher->ctx, p, j->launcher_id)))
+                return e;
+            /* Resources are free for others from now on; the launcher's
+             * CANCELLED confirms it on the next sync. */
+            j->state = "STOPPED";
+            j->sub_state = j->launcher_id ? "CANCELLED" : "STOPPED";
+            j->completed = now_ms;
+            j->diagnostics = apr_psprintf(p, "stopped by %s", who->username);
+        }
+        if ((e = pai_store_job_save(env->db, p, j, j->retries, &saved)))
+            return e;
+        return saved ? NULL : pai_error_make(p, PAI_ERR_JOB_EXECUTE,
+                                             "job %s changed meanwhile; try again", name);
+    }
+    /* START: a job that still runs or waits needs nothing. */
+    if (job_is_active(j)) {
+        if (strcmp(j->execution_type, "START")) {
+            j->execution_type = "START";
+            pai_store_job_save(env->db, p, j, j->retries, &saved);
+        }
+        return NULL;
+    }
+    if ((e = job_spec_of(p, j, &spec)))
+        return e;
+    j->execution_type = "START";
+    j->retries++;
+    j->run_retries = 0;
+    j->state = "WAITING";
+    j->sub_state = "SUBMITTING";
+    j->launcher_id = 0;
+    j->port_base = job_port_base(env, spec);
+    j->host = "";
+    j->launched = j->completed = 0;
+    j->has_exit = 0;
+    j->exit_code = 0;
+    j->diagnostics = "";
+    j->submitted = now_ms;
+    if ((e = pai_store_job_save(env->db, p, j, prev.retries, &saved)))
+        return e;
+    if (!saved)
+        return pai_error_make(p, PAI_ERR_JOB_EXECUTE, "job %s changed meanwhile; try again", name);
+    if ((e = job_launch(env, p, j, spec))) {
+        /* Not taken: the job stays as it was before the START. */
+        pai_store_job_save(env->db, p, &prev, j->retries, &saved);
+        return e;
+    }
+    return NULL;
+}
+
+/* ---- views --------------------------------------------------------------- */
+
+static json_t *ms_or_null(apr_int64_t ms)
+{
+    return ms > 0 ? json_integer(ms) : json_null();
+}
+
+static json_t *job_summary(const pai_job_row *j)
+{
+    json_t *o = json_object();
+    pai_json_set_str(o, "name", j->name);
+    pai_json_set_str(o, "username", j->username);
+    pai_json_set_str(o, "state", j->state);
+    pai_json_set_str(o, "subState", j->sub_state);
+    pai_json_set_str(o, "executionType", j->execution_type);
+    pai_json_set_int(o, "retries", j->retries);
+    pai_json_set_int(o, "createdTime", j->created);
+    json_object_set_new(o, "completedTime", ms_or_null(j->completed));
+    json_object_set_new(o, "appExitCode", j->has_exit ? json_integer(j->exit_code) : json_null());
+    pai_json_set_str(o, "virtualCluster", j->vc);
+    return o;
+}
+
+pai_error *pai_job_list_view(const pai_jobs_env *env, apr_pool_t *p, const char *username,
+                             json_t **out)
+{
+    apr_array_header_t *rows;
+    pai_error *e;
+    json_t *a;
+    int i;
+
+    if ((e = pai_store_job_list(env->db, p, username, &rows)))
+        return e;
+    a = pai_json_pool(p, json_array());
+    for (i = 0; i < rows->nelts; i++)
+        json_array_append_new(a, job_summary(APR_ARRAY_IDX(rows, i, pai_job_row *)));
+    *out = a;
+    return NULL;
+}
+
+static int job_finished(const pai_job_row *j)
+{
+    return !job_is_active(j) && strcmp(j->state, "UNKNOWN");
+}
+
+pai_error *pai_job_status_view(const pai_jobs_env *env, apr_pool_t *p, const char *name,
+                               json_t **out)
+{
+    pai_job_row *j;
+    pai_jobspec *spec;
+    json_t *st, *roles, *top;
+    pai_error *e;
+    int r, t, i, k;
+
+    if ((e = pai_store_job_get(env->db, p, name, &j)))
+        return e;
+    if (!j)
+        return job_not_found(p, name);
+    if ((e = job_spec_of(p, j, &spec)))
+        return e;
+    st = job_summary(j);
+    json_object_set_new(st, "appId", j->launcher_id
+                        ? json_string(apr_psprintf(p, "%" APR_INT64_T_FMT, j->launcher_id))
+                        : json_null());
+    json_object_set_new(st, "appProgress", json_integer(job_finished(j) ? 1 : 0));
+    pai_json_set_str(st, "appTrackingUrl", "");
+    json_object_set_new(st, "appLaunchedTime", ms_or_null(j->launched));
+    json_object_set_new(st, "appCompletedTime", ms_or_null(j->completed));
+    pai_json_set_str(st, "appExitDiagnostics", j->diagnostics);
+    json_object_set_new(st, "appExitType", job_finished(j) ? json_string(j->state) : json_null());
+
+    roles = json_object();
+    for (r = 0; r < spec->roles->nelts; r++) {
+        const pai_task_role *tr = &APR_ARRAY_IDX(spec->roles, r, pai_task_role);
+        json_t *tasks = json_array();
+        for (t = 0; t < tr->task_number; t++) {
+            json_t *ports = json_object();
+            for (i = 0; i < tr->ports->nelts; i++) {
+                const pai_port_spec *ps = &APR_ARRAY_IDX(tr->ports, i, pai_port_spec);
+                const char *list = "";
+                for (k = 0; k < ps->count; k++)
+                    list = apr_psprintf(p, "%s%s%d", list, k ? "," : "",
+                                        pai_task_port(spec, j->port_base, r, t, i, k));
+                pai_json_set_str(ports, ps->label, list);
+            }
+            json_array_append_new(tasks, json_pack(
+                "{s:i, s:s, s:o, s:o, s:i, s:s}",
+                "taskIndex", t,
+                "containerId", apr_psprintf(p, "%s-%d-%s-%d", j->name, j->retries, tr->name, t),
+                "containerIp", *j->host ? json_string(j->host) : json_null(),
+                "containerPorts", ports,
+                "containerGpus", tr->gpu_number,
+                "containerLog", apr_psprintf(p, "%s/%s/attempt-%d/%s-%d.out", env->log_dir,
+                                             j->name, j->retries, tr->name, t)));
+        }
+        json_object_set_new(roles, tr->name, json_pack("{s:{s:s}, s:o}", "taskRoleStatus",
+                                                       "name", tr->name, "taskStatuses", tasks));
+    }
+    /* The seed's flat fields, and OpenPAI v0.7's jobStatus/taskRoles beside them. */
+    top = pai_json_pool(p, json_deep_copy(st));
+    json_object_set_new(top, "jobStatus", st);
+    json_object_set_new(top, "taskRoles", roles);
+    *out = top;
+    return NULL;
+}
+
+pai_error *pai_job_config_view(const pai_jobs_env *env, apr_pool_t *p, const char *name,
+                               json_t **out)
+{
+    pai_job_row *j;
+    pai_error *e;
+
+    if ((e = pai_store_job_get(env->db, p, name, &j)))
+        return e;
+    if (!j)
+        return job_not_found(p, name);
+    *out = pai_json_parse(p, j->config, strlen(j->config), &e);
+    return *out ? NULL : pai_error_make(p, PAI_ERR_INTERNAL, "stored config of %s is unreadable",
+                                        name);
+}
+
+/* ---- the sync ------------------------------------------------------------ */
+
+static int str_changed(const char *a, const char *b)
+{
+    return strcmp(a ? a : "", b ? b : "") != 0;
+}
+
+/* Whether the failed attempt j is retried: retryCount -1 retries forever. */
+static int job_retry_allowed(apr_pool_t *p, const pai_job_row *j)
+{
+    pai_jobspec *spec;
+    if (strcmp(j->execution_type, "START") || job_spec_of(p, j, &spec))
+        return 0;
+    return spec->retry_count == -1 || (spec->retry_count > 0 && j->run_retries < spec->retry_count);
+}
+
+/* Moves j to a new attempt and hands it to the launcher; when the launcher
+ * cannot take it now, the attempt stays QUEUED for a later cycle. */
+static void sync_next_attempt(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j,
+                              int auto_retry, apr_int64_t now_ms, pai_sync_report *rep)
+{
+    pai_jobspec *spec;
+    int saved = 0, was = j->retries;
+
+    if (job_spec_of(p, j, &spec))
+        return;
+    j->retries++;
+    if (auto_retry)
+        j->run_retries++;
+    j->state = "WAITING";
+    j->sub_state = "QUEUED";
+    j->launcher_id = 0;
+    j->port_base = job_port_base(env, spec);
+    j->host = "";
+    j->launched = j->completed = 0;
+    j->has_exit = 0;
+    j->diagnostics = "";
+    j->submitted = now_ms;
+    if (pai_store_job_save(env->db, p, j, was, &saved) || !saved)
+        return;
+    if (!job_launch(env, p, j, spec))
+        rep->resubmitted++;
+}
+
+/* Hands QUEUED attempts to the launcher. */
+static void sync_submit_queued(const pai_jobs_env *env, apr_pool_t *p, apr_array_header_t *active,
+                               apr_int64_t now_ms, pai_sync_report *rep)
+{
+    int i;
+    for (i = 0; i < active->nelts; i++) {
+        pai_job_row *j = APR_ARRAY_IDX(active, i, pai_job_row *);
+        pai_jobspec *spec;
+        int saved = 0;
+        if (strcmp(j->sub_state, "QUEUED") || j->launcher_id || job_spec_of(p, j, &spec))
+            continue;
+        j->sub_state = "SUBMITTING";
+        j->submitted = now_ms;
+        if (pai_store_job_save(env->db, p, j, j->retries, &saved) || !saved)
+            continue;
+        if (!job_launch(env, p, j, spec)) {
+            rep->resubmitted++;
+        }
+        else {
+            j->sub_state = "QUEUED";
+            pai_store_job_save(env->db, p, j, j->retries, &saved);
+        }
+    }
+}
+
+static void sync_apply(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j,
+                       const pai_launch_status *s, apr_int64_t now_ms, pai_sync_report *rep)
+{
+    pai_job_row n = *j;
+    int saved = 0;
+
+    n.launcher_id = s->id;
+    n.sub_state = s->sub_state;
+    n.state = s->state;
+    /* A STOP the user asked for shows as STOPPED whatever the launcher says. */
+    if (!strcmp(j->execution_type, "STOP") && !s->active)
+        n.state = "STOPPED";
+    n.host = s->host;
+    n.launched = s->start_ms;
+    n.completed = s->active ? 0 : (s->end_ms ? s->end_ms : now_ms);
+    n.has_exit = s->has_exit;
+    n.exit_code = s->has_exit ? s->exit_code : 0;
+    n.diagnostics = s->diagnostics;
+    if (n.launcher_id == j->launcher_id && !str_changed(n.state, j->state) &&
+        !str_changed(n.sub_state, j->sub_state) && !str_changed(n.host, j->host) &&
+        n.launched == j->launched && n.completed == j->completed && n.has_exit == j->has_exit &&
+        n.exit_code == j->exit_code && !str_changed(n.diagnostics, j->diagnostics))
+        return;
+    if (pai_store_job_save(env->db, p, &n, j->retries, &saved) || !saved)
+        return;
+    if (!j->launcher_id)
+        rep->adopted++;
+    rep->updated++;
+    if (!strcmp(n.state, "FAILED") && job_retry_allowed(p, &n))
+        sync_next_attempt(env, p, &n, 1, now_ms, rep);
+}
+
+pai_error *pai_sync_cycle(const pai_jobs_env *env, apr_pool_t *p, pai_sync_state *st,
+                          apr_int64_t now_ms, pai_sync_report *rep)
+{
+    const pai_launcher_ops *ops = env->launcher->ops;
+    apr_array_header_t *active, *listed;
+    apr_hash_t *by_name, *seen;
+    apr_int64_t now_sec = now_ms / 1000, since;
+    int unchanged = 0, i;
+    pai_error *e;
+
+    memset(rep, 0, sizeof(*rep));
+    if ((e = pai_store_job_list_active(env->db, p, &active)))
+        return e;
+    sync_submit_queued(env, p, active, now_ms, rep);
+
+    /* Slurm answers "no change" for update_time at or after its last change, in
+     * whole seconds: asking from two seconds back misses nothing. */
+    since = (st->last_list_sec && (++st->cycles % SYNC_FULL_EVERY)) ? st->last_list_sec - 2 : 0;
+    if ((e = ops->list(env->launcher->ctx, p, since, &unchanged, &listed)))
+        return e;
+    st->last_list_sec = now_sec;
+    if (unchanged)
+        return NULL;
+    rep->listed = listed->nelts;
+
+    by_name = apr_hash_make(p);
+    seen = apr_hash_make(p);
+    for (i = 0; i < active->nelts; i++) {
+        pai_job_row *j = APR_ARRAY_IDX(active, i, pai_job_row *);
+        apr_hash_set(by_name, j->name, APR_HASH_KEY_STRING, j);
+    }
+    for (i = 0; i < listed->nelts; i++) {
+        pai_launch_status *s = &APR_ARRAY_IDX(listed, i, pai_launch_status);
+        pai_job_row *j = apr_hash_get(by_name, s->job_name, APR_HASH_KEY_STRING);
+        int ours = j && j->retries == s->attempt && (!j->launcher_id || j->launcher_id == s->id);
+
+        if (!ours || (!strcmp(j->execution_type, "STOP") && s->active)) {
+            /* An orphan (its submission was given up), a stale attempt, or a job
+             * the user stopped: it must not hold resources. */
+            if (s->active && !ops->cancel(env->launcher->ctx, p, s->id))
+                rep->cancelled++;
+            if (!ours)
+                continue;
+        }
+        apr_hash_set(seen, j->name, APR_HASH_KEY_STRING, j);
+        sync_apply(env, p, j, s, now_ms, rep);
+    }
+    /* Active jobs the launcher does not know. */
+    for (i = 0; i < active->nelts; i++) {
+        pai_job_row *j = APR_ARRAY_IDX(active, i, pai_job_row *);
+        int saved = 0;
+        if (apr_hash_get(seen, j->name, APR_HASH_KEY_STRING) || !strcmp(j->sub_state, "QUEUED") ||
+            now_ms - j->submitted < JOB_SUBMIT_GRACE_MS)
+            continue;
+        if (!j->launcher_id && j->retries == 0) {
+            /* Its request died before the launcher took it: the caller never
+             * got a 201, so there is no job to keep. */
+            pai_store_job_delete_unsubmitted(env->db, p, j->name);
+        }
+        else if (!j->launcher_id) {
+            j->sub_state = "QUEUED";
+            pai_store_job_save(env->db, p, j, j->retries, &saved);
+        }
+        else {
+            j->state = "FAILED";
+            j->sub_state = "LOST";
+            j->completed = now_ms;
+            j->diagnostics = "the launcher no longer knows this job";
+            pai_store_job_save(env->db, p, j, j->retries, &saved);
+        }
+        rep->lost++;
+    }
+    return NULL;
+}

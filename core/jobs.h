@@ -1,0 +1,47 @@
+/* Jobs: submission, start/stop, the read views, and the reconciliation that
+ * keeps the store in step with the launcher.  The store is the truth users
+ * read; the launcher is the truth of what runs. */
+#ifndef PAI_JOBS_H
+#define PAI_JOBS_H
+
+#include "account.h"
+#include "launcher.h"
+#include "store.h"
+
+typedef struct pai_jobs_env {
+    pai_db *db;
+    pai_launcher *launcher;
+    int port_lo, port_hi;        /* task ports are taken from this range */
+    const char *log_dir;         /* where task logs live on the nodes */
+} pai_jobs_env;
+
+/* POST /jobs: validate, check the VC, store, hand to the launcher.  A job the
+ * launcher did not take is not kept. */
+pai_error *pai_job_submit(const pai_jobs_env *env, apr_pool_t *p, const pai_identity *who,
+                          const json_t *config, apr_int64_t now_ms, const char **name);
+/* PUT /jobs/:name/executionType with START or STOP. */
+pai_error *pai_job_execute(const pai_jobs_env *env, apr_pool_t *p, const pai_identity *who,
+                           const char *name, const char *value, apr_int64_t now_ms);
+
+/* The read views (store only, never the launcher). */
+pai_error *pai_job_list_view(const pai_jobs_env *env, apr_pool_t *p, const char *username,
+                             json_t **out);
+pai_error *pai_job_status_view(const pai_jobs_env *env, apr_pool_t *p, const char *name,
+                               json_t **out);
+pai_error *pai_job_config_view(const pai_jobs_env *env, apr_pool_t *p, const char *name,
+                               json_t **out);
+
+/* The background sync: one call is one cycle.  State kept between cycles. */
+typedef struct pai_sync_state {
+    apr_int64_t last_list_sec;   /* when the launcher was last listed in full */
+    int cycles;
+} pai_sync_state;
+
+typedef struct pai_sync_report {
+    int listed, updated, adopted, cancelled, resubmitted, lost;
+} pai_sync_report;
+
+pai_error *pai_sync_cycle(const pai_jobs_env *env, apr_pool_t *p, pai_sync_state *st,
+                          apr_int64_t now_ms, pai_sync_report *rep);
+
+#endif

@@ -1,0 +1,316 @@
+/* The job-config validator: OpenPAI's fields, types, patterns and defaults,
+ * with bounds of our own so that no sum can overflow. */
+#include <string.h>
+#include <apr_strings.h>
+#include "jobspec.h"
+#include "launcher.h"
+
+static int chars_in(const char *s, const char *extra)
+{
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+              (*s >= '0' && *s <= '9') || strchr(extra, *s)))
+            return 0;
+    return 1;
+}
+
+int pai_job_name_valid(const char *s)
+{
+    /* ^[A-Za-z0-9\-._~]+$, without "." and "..", which are paths. */
+    return s && *s && strlen(s) <= PAI_JOB_NAME_MAX && chars_in(s, "-._~") &&
+           strcmp(s, ".") && strcmp(s, "..");
+}
+
+static int role_name_valid(const char *s)
+{
+    return s && *s && strlen(s) <= PAI_ROLE_NAME_MAX && chars_in(s, "._~");
+}
+
+static int env_name_valid(const char *s)
+{
+    return s && *s && !(*s >= '0' && *s <= '9') && strlen(s) <= 128 && chars_in(s, "_");
+}
+
+/* An optional integer within [lo, hi], def when absent. */
+static pai_error *spec_int(apr_pool_t *p, const json_t *o, const char *where, const char *key,
+                           json_int_t lo, json_int_t hi, int required, int def, int *out)
+{
+    json_int_t v = def;
+    int present;
+    pai_error *e = pai_field_int(p, o, where, key, required, 0, &v, &present);
+    if (e)
+        return e;
+    if (present && (v < lo || v > hi))
+        return pai_error_make(p, PAI_ERR_INVALID, "field '%s%s%s' must be between %"
+                              JSON_INTEGER_FORMAT " and %" JSON_INTEGER_FORMAT,
+                              where ? where : "", where ? "." : "", key, lo, hi);
+    *out = (int)v;
+    return NULL;
+}
+
+static pai_error *spec_str(apr_pool_t *p, const json_t *o, const char *where, const char *key,
+                           int required, const char *def, const char **out)
+{
+    pai_error *e = pai_field_str(p, o, where, key, required, out);
+    if (!e && !*out)
+        *out = def;
+    return e;
+}
+
+static pai_error *spec_ports(apr_pool_t *p, const json_t *role, const char *where,
+                             pai_task_role *r)
+{
+    static const char *const fields[] = {"label", "beginAt", "portNumber", NULL};
+    json_t *list = json_object_get(role, "portList"), *item;
+    size_t i;
+
+    r->ports = apr_array_make(p, 2, sizeof(pai_port_spec));
+    if (!list || json_is_null(list))
+        return NULL;
+    if (!json_is_array(list))
+        return pai_error_make(p, PAI_ERR_INVALID, "field '%s.portList' must be an array", where);
+    json_array_foreach(list, i, item) {
+        const char *at = apr_psprintf(p, "%s.portList[%zu]", where, i);
+        pai_port_spec *ps = apr_array_push(r->ports);
+        pai_error *e;
+        int j;
+        if (!json_is_object(item))
+            return pai_error_make(p, PAI_ERR_INVALID, "field '%s' must be an object", at);
+        if ((e = pai_field_only(p, item, at, fields)) ||
+            (e = spec_str(p, item, at, "label", 1, NULL, &ps->label)) ||
+            (e = spec_int(p, item, at, "beginAt", 0, 65535, 0, 0, &ps->begin_at)) ||
+            (e = spec_int(p, item, at, "portNumber", 1, 100, 0, 1, &ps->count)))
+            return e;
+        if (!role_name_valid(ps->label))
+            return pai_error_make(p, PAI_ERR_INVALID,
+                                  "field '%s.label' must match ^[A-Za-z0-9._~]+$", at);
+        if (ps->begin_at && ps->begin_at + ps->count - 1 > 65535)
+            return pai_error_make(p, PAI_ERR_INVALID, "field '%s' runs past port 65535", at);
+        for (j = 0; j < r->ports->nelts - 1; j++)
+            if (!strcmp(APR_ARRAY_IDX(r->ports, j, pai_port_spec).label, ps->label))
+                return pai_error_make(p, PAI_ERR_INVALID, "field '%s.label': '%s' is given twice",
+                                      at, ps->label);
+    }
+    return NULL;
+}
+
+/* null is a value of its own for the two min counts: absent means default. */
+static pai_error *spec_min_count(apr_pool_t *p, const json_t *o, const char *where,
+                                 const char *key, int def, int hi, int *out)
+{
+    json_t *v = json_object_get(o, key);
+    if (v && json_is_null(v)) {
+        *out = 0;
+        return NULL;
+    }
+    return spec_int(p, o, where, key, 1, hi, 0, def, out);
+}
+
+static pai_error *spec_role(apr_pool_t *p, const json_t *o, size_t idx, pai_task_role *r,
+                            json_t *norm)
+{
+    static const char *const fields[] = {"name", "taskNumber", "cpuNumber", "memoryMB", "shmMB",
+        "gpuNumber", "portList", "command", "minFailedTaskCount", "minSucceededTaskCount", NULL};
+    const char *where = apr_psprintf(p, "taskRoles[%zu]", idx);
+    json_t *ports;
+    pai_error *e;
+    int i;
+
+    if (!json_is_object(o))
+        return pai_error_make(p, PAI_ERR_INVALID, "field '%s' must be an object", where);
+    if ((e = pai_field_only(p, o, where, fields)) ||
+        (e = spec_str(p, o, where, "name", 1, NULL, &r->name)) ||
+        (e = spec_int(p, o, where, "taskNumber", 1, 1000, 0, 1, &r->task_number)) ||
+        (e = spec_int(p, o, where, "cpuNumber", 1, 1024, 0, 1, &r->cpu_number)) ||
+        (e = spec_int(p, o, where, "memoryMB", 1, 16 * 1024 * 1024, 0, 100, &r->memory_mb)) ||
+        (e = spec_int(p, o, where, "gpuNumber", 0, 64, 0, 0, &r->gpu_number)) ||
+        (e = spec_int(p, o, where, "shmMB", 0, 16 * 1024 * 1024, 0, 64, &r->shm_mb)) ||
+        (e = spec_str(p, o, where, "command", 1, NULL, &r->command)) ||
+        (e = spec_min_count(p, o, where, "minFailedTaskCount", 1, 1000, &r->min_failed)) ||
+        (e = spec_min_count(p, o, where, "minSucceededTaskCount", 0, 1000, &r->min_succeeded)) ||
+        (e = spec_ports(p, o, where, r)))
+        return e;
+    if (!role_name_valid(r->name))
+        return pai_error_make(p, PAI_ERR_INVALID, "field '%s.name' must match ^[A-Za-z0-9._~]+$"
+                              " (at most %d characters)", where, PAI_ROLE_NAME_MAX);
+    if (!*r->command)
+        return pai_error_make(p, PAI_ERR_INVALID, "field '%s.command' must not be empty", where);
+    if (r->shm_mb > r->memory_mb)
+        return pai_error_make(p, PAI_ERR_INVALID, "field '%s.shmMB' must not exceed memoryMB",
+                              where);
+    if (r->min_failed > r->task_number)
+        return pai_error_make(p, PAI_ERR_INVALID,
+                              "field '%s.minFailedTaskCount' must not exceed taskNumber", where);
+    if (r->min_succeeded > r->task_number)
+        return pai_error_make(p, PAI_ERR_INVALID,
+                              "field '%s.minSucceededTaskCount' must not exceed taskNumber", where);
+
+    json_object_set_new(norm, "name", json_string(r->name));
+    pai_json_set_int(norm, "taskNumber", r->task_number);
+    pai_json_set_int(norm, "cpuNumber", r->cpu_number);
+    pai_json_set_int(norm, "memoryMB", r->memory_mb);
+    pai_json_set_int(norm, "shmMB", r->shm_mb);
+    pai_json_set_int(norm, "gpuNumber", r->gpu_number);
+    ports = json_array();
+    for (i = 0; i < r->ports->nelts; i++) {
+        pai_port_spec *ps = &APR_ARRAY_IDX(r->ports, i, pai_port_spec);
+        json_array_append_new(ports, json_pack("{s:s, s:i, s:i}", "label", ps->label,
+                                               "beginAt", ps->begin_at, "portNumber", ps->count));
+    }
+    json_object_set_new(norm, "portList", ports);
+    pai_json_set_str(norm, "command", r->command);
+    json_object_set_new(norm, "minFailedTaskCount",
+                        r->min_failed ? json_integer(r->min_failed) : json_null());
+    json_object_set_new(norm, "minSucceededTaskCount",
+                        r->min_succeeded ? json_integer(r->min_succeeded) : json_null());
+    return NULL;
+}
+
+pai_error *pai_jobspec_parse(apr_pool_t *p, const json_t *c, pai_jobspec **out)
+{
+    static const char *const fields[] = {"jobName", "image", "authFile", "dataDir", "outputDir",
+        "codeDir", "virtualCluster", "gpuType", "retryCount", "killAllOnCompletedTaskNumber",
+        "jobEnvs", "extras", "taskRoles", NULL};
+    pai_jobspec *s = apr_pcalloc(p, sizeof(*s));
+    json_t *roles, *role, *envs, *v, *norm, *norm_roles;
+    const char *key;
+    pai_error *e;
+    size_t i;
+    int kill_all = 0;
+
+    if (!json_is_object(c))
+        return pai_error_make(p, PAI_ERR_INVALID, "the job config must be a JSON object");
+    if ((e = pai_field_only(p, c, NULL, fields)) ||
+        (e = spec_str(p, c, NULL, "jobName", 1, NULL, &s->job_name)) ||
+        (e = spec_str(p, c, NULL, "image", 1, NULL, &s->image)) ||
+        (e = spec_str(p, c, NULL, "authFile", 0, "", &s->auth_file)) ||
+        (e = spec_str(p, c, NULL, "dataDir", 0, "", &s->data_dir)) ||
+        (e = spec_str(p, c, NULL, "outputDir", 0, "", &s->output_dir)) ||
+        (e = spec_str(p, c, NULL, "codeDir", 0, "", &s->code_dir)) ||
+        (e = spec_str(p, c, NULL, "virtualCluster", 0, "default", &s->virtual_cluster)) ||
+        (e = spec_str(p, c, NULL, "gpuType", 0, "", &s->gpu_type)) ||
+        (e = spec_int(p, c, NULL, "retryCount", -2, 1000, 0, 0, &s->retry_count)) ||
+        (e = spec_int(p, c, NULL, "killAllOnCompletedTaskNumber", 0, 1000000, 0, 0, &kill_all)))
+        return e;
+    if (!pai_job_name_valid(s->job_name))
+        return pai_error_make(p, PAI_ERR_INVALID, "field 'jobName' must match ^[A-Za-z0-9\\-._~]+$"
+                              " (at most %d characters, not '.' or '..')", PAI_JOB_NAME_MAX);
+    if (!*s->image)
+        return pai_error_make(p, PAI_ERR_INVALID, "field 'image' must not be empty");
+    if (!*s->virtual_cluster)
+        s->virtual_cluster = "default";
+    if (strlen(s->virtual_cluster) > 64 || !chars_in(s->virtual_cluster, "_"))
+        return pai_error_make(p, PAI_ERR_INVALID, "field 'virtualCluster' must match [A-Za-z0-9_]+");
+
+    envs = json_object_get(c, "jobEnvs");
+    if (envs && !json_is_null(envs) && !json_is_object(envs))
+        return pai_error_make(p, PAI_ERR_INVALID, "field 'jobEnvs' must be an object");
+    s->job_envs = pai_json_pool(p, json_object());
+    if (json_is_object(envs)) {
+        json_object_foreach(envs, key, v) {
+            const char *sv;
+            if (!env_name_valid(key))
+                return pai_error_make(p, PAI_ERR_INVALID, "field 'jobEnvs.%s': the name must "
+                                      "match ^[A-Za-z_][A-Za-z0-9_]*$", key);
+            if ((e = pai_field_str(p, envs, "jobEnvs", key, 1, &sv)))
+                return e;
+            json_object_set_new(s->job_envs, key, json_string(sv));
+        }
+    }
+    v = json_object_get(c, "extras");
+    if (v && !json_is_null(v) && !json_is_object(v))
+        return pai_error_make(p, PAI_ERR_INVALID, "field 'extras' must be an object");
+
+    roles = json_object_get(c, "taskRoles");
+    if (!roles)
+        return pai_error_make(p, PAI_ERR_INVALID, "field 'taskRoles' is required");
+    if (!json_is_array(roles) || json_array_size(roles) == 0)
+        return pai_error_make(p, PAI_ERR_INVALID, "field 'taskRoles' must be a non-empty array");
+    if (json_array_size(roles) > 100)
+        return pai_error_make(p, PAI_ERR_INVALID, "field 'taskRoles' has more than 100 roles");
+
+    norm = pai_json_pool(p, json_object());
+    norm_roles = json_array();
+    s->roles = apr_array_make(p, (int)json_array_size(roles), sizeof(pai_task_role));
+    json_array_foreach(roles, i, role) {
+        pai_task_role *r = apr_array_push(s->roles);
+        json_t *nr = json_object();
+        int j;
+        memset(r, 0, sizeof(*r));
+        json_array_append_new(norm_roles, nr);
+        if ((e = spec_role(p, role, i, r, nr))) {
+            json_decref(norm_roles);
+            return e;
+        }
+        for (j = 0; j < (int)i; j++)
+            if (!strcmp(APR_ARRAY_IDX(s->roles, j, pai_task_role).name, r->name)) {
+                json_decref(norm_roles);
+                return pai_error_make(p, PAI_ERR_INVALID, "field 'taskRoles[%zu].name': '%s' is "
+                                      "given twice", i, r->name);
+            }
+        s->total_tasks += r->task_number;
+        s->total_cpus += (apr_int64_t)r->task_number * r->cpu_number;
+        s->total_memory_mb += (apr_int64_t)r->task_number * r->memory_mb;
+        s->total_gpus += (apr_int64_t)r->task_number * r->gpu_number;
+    }
+    if (s->total_tasks > 1000) {
+        json_decref(norm_roles);
+        return pai_error_make(p, PAI_ERR_INVALID, "a job may have at most 1000 tasks in all");
+    }
+
+    /* Every submitted field is kept; defaults fill what was absent. */
+    pai_json_set_str(norm, "jobName", s->job_name);
+    pai_json_set_str(norm, "image", s->image);
+    pai_json_set_str(norm, "authFile", s->auth_file);
+    pai_json_set_str(norm, "dataDir", s->data_dir);
+    pai_json_set_str(norm, "outputDir", s->output_dir);
+    pai_json_set_str(norm, "codeDir", s->code_dir);
+    pai_json_set_str(norm, "virtualCluster", s->virtual_cluster);
+    pai_json_set_str(norm, "gpuType", s->gpu_type);
+    pai_json_set_int(norm, "retryCount", s->retry_count);
+    if (json_object_get(c, "killAllOnCompletedTaskNumber"))
+        pai_json_set_int(norm, "killAllOnCompletedTaskNumber", kill_all);
+    json_object_set(norm, "jobEnvs", s->job_envs);
+    if (json_is_object(v))
+        json_object_set(norm, "extras", v);
+    json_object_set_new(norm, "taskRoles", norm_roles);
+    s->normalized = norm;
+    *out = s;
+    return NULL;
+}
+
+/* Ports: every task gets its own slots, beginAt > 0 pins a label. */
+static int ports_per_task(const pai_jobspec *s)
+{
+    int r, i, most = 0;
+    for (r = 0; r < s->roles->nelts; r++) {
+        const pai_task_role *tr = &APR_ARRAY_IDX(s->roles, r, pai_task_role);
+        int n = 0;
+        for (i = 0; i < tr->ports->nelts; i++)
+            n += APR_ARRAY_IDX(tr->ports, i, pai_port_spec).count;
+        if (n > most)
+            most = n;
+    }
+    return most;
+}
+
+int pai_job_port_span(const pai_jobspec *s)
+{
+    return s->total_tasks * ports_per_task(s);
+}
+
+int pai_task_port(const pai_jobspec *s, int port_base, int role, int task, int port, int k)
+{
+    const pai_task_role *tr = &APR_ARRAY_IDX(s->roles, role, pai_task_role);
+    const pai_port_spec *ps = &APR_ARRAY_IDX(tr->ports, port, pai_port_spec);
+    int g = 0, r, i, off = 0;
+
+    if (ps->begin_at)
+        return ps->begin_at + k;
+    for (r = 0; r < role; r++)
+        g += APR_ARRAY_IDX(s->roles, r, pai_task_role).task_number;
+    g += task;
+    for (i = 0; i < port; i++)
+        off += APR_ARRAY_IDX(tr->ports, i, pai_port_spec).count;
+    return port_base + g * ports_per_task(s) + off + k;
+}

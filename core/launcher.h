@@ -1,0 +1,74 @@
+/* What mod_pairest needs of a launcher, whatever runs the jobs: submit, cancel,
+ * the status of every job it knows, and the cluster's capacity.  Only a
+ * launcher_*.c file knows its launcher's wire format. */
+#ifndef PAI_LAUNCHER_H
+#define PAI_LAUNCHER_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include "err.h"
+#include "jobspec.h"
+
+typedef struct pai_launch {
+    const pai_jobspec *spec;
+    const char *username;        /* the PAI user who owns the job */
+    int attempt;                 /* 0 for the first run, then one more per retry/START */
+    int port_base;               /* first port of this attempt's range */
+} pai_launch;
+
+typedef struct pai_launch_status {
+    apr_int64_t id;
+    const char *job_name;        /* from the tag the launcher keeps for us */
+    int attempt;
+    const char *state;           /* WAITING RUNNING SUCCEEDED FAILED STOPPED UNKNOWN */
+    const char *sub_state;       /* the launcher's own word */
+    int active;                  /* holds or waits for resources */
+    apr_int64_t submit_ms, start_ms, end_ms;
+    int has_exit;
+    int exit_code;               /* the job's exit code, not a wait status */
+    const char *diagnostics;
+    const char *host;            /* address of the node running the job, or "" */
+} pai_launch_status;
+
+typedef struct pai_capacity {
+    int nodes;
+    apr_int64_t cpus, memory_mb, gpus;
+} pai_capacity;
+
+typedef struct pai_launcher_ops {
+    const char *name;
+    pai_error *(*submit)(void *ctx, apr_pool_t *p, const pai_launch *l, apr_int64_t *id);
+    /* Cancelling a job the launcher no longer knows is a success. */
+    pai_error *(*cancel)(void *ctx, apr_pool_t *p, apr_int64_t id);
+    /* Every job of ours the launcher knows (pai_launch_status).  With since > 0
+     * and nothing changed since then, *unchanged is set and out is empty. */
+    pai_error *(*list)(void *ctx, apr_pool_t *p, apr_int64_t since, int *unchanged,
+                       apr_array_header_t **out);
+    pai_error *(*capacity)(void *ctx, apr_pool_t *p, pai_capacity *out);
+} pai_launcher_ops;
+
+typedef struct pai_launcher {
+    const pai_launcher_ops *ops;
+    void *ctx;
+} pai_launcher;
+
+typedef struct pai_slurm_conf {
+    const char *url;             /* unix:/path/slurmrestd.sock or http(s)://host:port */
+    const unsigned char *jwt_key;/* Slurm's auth/jwt key: tokens are minted per call */
+    apr_size_t jwt_key_len;
+    const char *job_user;        /* the Unix account jobs run as */
+    const char *partition;
+    long timeout_ms;
+    const char *log_dir;         /* per-job logs: <log_dir>/<job>/attempt-<n>/ on the nodes */
+} pai_slurm_conf;
+
+pai_error *pai_launcher_slurm_create(apr_pool_t *p, const pai_slurm_conf *c,
+                                     pai_launcher **out);
+
+/* Ports of one task: the k-th port of label `port` of task `task` of role `role`.
+ * Shared by the launcher (the environment) and the status view. */
+int pai_task_port(const pai_jobspec *s, int port_base, int role, int task, int port, int k);
+/* How many consecutive ports an attempt reserves from port_base. */
+int pai_job_port_span(const pai_jobspec *s);
+
+#endif

@@ -1,0 +1,496 @@
+/* The Slurm launcher: the only code that knows slurmrestd's JSON (openapi
+ * v0.0.38) and the batch script that runs a job's task roles in Slurm. */
+#include <string.h>
+#include <stdlib.h>
+#include <apr_strings.h>
+#include <apr_time.h>
+#include <jwt.h>
+#include "launcher.h"
+#include "http.h"
+#include "json.h"
+
+#define SLURM_API "/slurm/v0.0.38"
+
+typedef struct slurm_ctx {
+    pai_slurm_conf conf;
+    pai_http *http;
+} slurm_ctx;
+
+/* ---- credentials --------------------------------------------------------- */
+
+/* A short-lived Slurm JWT naming the job account (Slurm's auth/jwt: HS256, sun). */
+static pai_error *slurm_headers(slurm_ctx *c, apr_pool_t *p, apr_array_header_t **out)
+{
+    apr_array_header_t *h = apr_array_make(p, 2, sizeof(const char *));
+    apr_int64_t now = apr_time_sec(apr_time_now());
+    jwt_t *jwt = NULL;
+    char *tok = NULL;
+
+    if (jwt_new(&jwt) == 0 &&
+        jwt_add_grant(jwt, "sun", c->conf.job_user) == 0 &&
+        jwt_add_grant_int(jwt, "iat", (long)now) == 0 &&
+        jwt_add_grant_int(jwt, "exp", (long)(now + 120)) == 0 &&
+        jwt_set_alg(jwt, JWT_ALG_HS256, c->conf.jwt_key, (int)c->conf.jwt_key_len) == 0)
+        tok = jwt_encode_str(jwt);
+    jwt_free(jwt);
+    if (!tok)
+        return pai_error_make(p, PAI_ERR_INTERNAL, "cannot sign a Slurm token");
+    APR_ARRAY_PUSH(h, const char *) = apr_pstrcat(p, "X-SLURM-USER-NAME: ", c->conf.job_user, NULL);
+    APR_ARRAY_PUSH(h, const char *) = apr_pstrcat(p, "X-SLURM-USER-TOKEN: ", tok, NULL);
+    free(tok);
+    *out = h;
+    return NULL;
+}
+
+/* ---- replies ------------------------------------------------------------- */
+
+/* The first entry of a reply's "errors", classified: Slurm's 1xxx codes are
+ * communication failures (the controller is down), 2xxx a refused request. */
+static pai_error *slurm_reply_error(apr_pool_t *p, const json_t *reply, long status,
+                                    const char *what)
+{
+    json_t *errs = reply ? pai_json_arr(reply, "errors") : NULL;
+    json_t *first = errs ? json_array_get(errs, 0) : NULL;
+    const char *msg = first ? pai_json_str(first, "error") : NULL;
+    json_int_t code = 0;
+
+    if (first)
+        pai_json_int(first, "error_code", &code);
+    if (status == 401 || status == 403)
+        return pai_error_make(p, PAI_ERR_LAUNCHER_BAD, "Slurm refused our credentials (%s: HTTP %ld)",
+                              what, status);
+    if (code >= 1000 && code < 2000)
+        return pai_error_make(p, PAI_ERR_LAUNCHER_DOWN, "Slurm is unavailable (%s): %s", what,
+                              msg ? msg : "no detail");
+    if (code >= 2000 && code < 3000)
+        return pai_error_make(p, PAI_ERR_JOB_REJECTED, "Slurm refused the job: %s",
+                              msg ? msg : "no detail");
+    return pai_error_make(p, PAI_ERR_LAUNCHER_BAD, "Slurm answered HTTP %ld to %s%s%s", status, what,
+                          msg ? ": " : "", msg ? msg : "");
+}
+
+static pai_error *slurm_call(slurm_ctx *c, apr_pool_t *p, const char *method, const char *path,
+                             const char *body, pai_http_response *resp, json_t **reply)
+{
+    apr_array_header_t *h = NULL;
+    pai_error *e;
+
+    *reply = NULL;
+    if ((e = slurm_headers(c, p, &h)) ||
+        (e = pai_http_call(c->http, p, method, path, h, body, resp)))
+        return e;
+    if (resp->len)
+        *reply = pai_json_pool(p, json_loadb(resp->body, resp->len, 0, NULL));
+    return NULL;
+}
+
+/* ---- the batch script ---------------------------------------------------- */
+
+static const char *sq(apr_pool_t *p, const char *s)
+{
+    apr_size_t n = 2, i;
+    const char *c;
+    char *out;
+
+    for (c = s; *c; c++)
+        n += *c == '\'' ? 4 : 1;
+    out = apr_palloc(p, n + 1);
+    i = 0;
+    out[i++] = '\'';
+    for (c = s; *c; c++) {
+        if (*c == '\'') {
+            memcpy(out + i, "'\\''", 4);
+            i += 4;
+        }
+        else {
+            out[i++] = *c;
+        }
+    }
+    out[i++] = '\'';
+    out[i] = '\0';
+    return out;
+}
+
+static void env_word(apr_array_header_t *w, apr_pool_t *p, const char *name, const char *value)
+{
+    APR_ARRAY_PUSH(w, const char *) = sq(p, apr_pstrcat(p, name, "=", value, NULL));
+}
+
+static const char *task_log(apr_pool_t *p, const pai_task_role *r, int i, const char *ext)
+{
+    return apr_psprintf(p, "\"$logdir/%s-%d.%s\"", r->name, i, ext);
+}
+
+/* The environment every task of the job shares (OpenPAI's PAI_* set). */
+static apr_array_header_t *job_env(apr_pool_t *p, const pai_launch *l)
+{
+    const pai_jobspec *s = l->spec;
+    apr_array_header_t *w = apr_array_make(p, 32, sizeof(const char *));
+    const char *key, *list = "";
+    json_t *v;
+    int r, t;
+
+    json_object_foreach(s->job_envs, key, v)
+        env_word(w, p, key, json_string_value(v));
+    env_word(w, p, "PAI_JOB_NAME", s->job_name);
+    env_word(w, p, "PAI_USER_NAME", l->username);
+    env_word(w, p, "PAI_JOB_VC_NAME", s->virtual_cluster);
+    env_word(w, p, "PAI_DEFAULT_FS_URI", "");
+    env_word(w, p, "PAI_DATA_DIR", s->data_dir);
+    env_word(w, p, "PAI_OUTPUT_DIR", s->output_dir);
+    env_word(w, p, "PAI_CODE_DIR", s->code_dir);
+    env_word(w, p, "PAI_JOB_TASK_COUNT", apr_itoa(p, s->total_tasks));
+    env_word(w, p, "PAI_JOB_TASK_ROLE_COUNT", apr_itoa(p, s->roles->nelts));
+    for (r = 0; r < s->roles->nelts; r++) {
+        const pai_task_role *tr = &APR_ARRAY_IDX(s->roles, r, pai_task_role);
+        const char *hosts = "";
+        list = apr_pstrcat(p, list, r ? "," : "", tr->name, NULL);
+        for (t = 0; t < tr->task_number; t++) {
+            const char *h = tr->ports->nelts
+                ? apr_psprintf(p, "$host_ip:%d", pai_task_port(s, l->port_base, r, t, 0, 0))
+                : "$host_ip";
+            hosts = apr_pstrcat(p, hosts, t ? "," : "", h, NULL);
+        }
+        /* Double quotes: $host_ip is known only on the node. */
+        APR_ARRAY_PUSH(w, const char *) =
+            apr_psprintf(p, "\"PAI_TASK_ROLE_%s_HOST_LIST=%s\"", tr->name, hosts);
+    }
+    env_word(w, p, "PAI_JOB_TASK_ROLE_LIST", list);
+    return w;
+}
+
+static const char *task_env(apr_pool_t *p, const pai_launch *l, int r, int t,
+                            const apr_array_header_t *common)
+{
+    const pai_jobspec *s = l->spec;
+    const pai_task_role *tr = &APR_ARRAY_IDX(s->roles, r, pai_task_role);
+    apr_array_header_t *w = apr_array_copy(p, common);
+    const char *ports = "", *ssh = "";
+    int i, k;
+
+    env_word(w, p, "PAI_CURRENT_TASK_ROLE_NAME", tr->name);
+    env_word(w, p, "PAI_CURRENT_TASK_ROLE_CURRENT_TASK_INDEX", apr_itoa(p, t));
+    env_word(w, p, "PAI_TASK_INDEX", apr_itoa(p, t));
+    env_word(w, p, "PAI_CURRENT_TASK_ROLE_TASK_COUNT", apr_itoa(p, tr->task_number));
+    env_word(w, p, "PAI_CURRENT_TASK_ROLE_CPU_COUNT", apr_itoa(p, tr->cpu_number));
+    env_word(w, p, "PAI_CURRENT_TASK_ROLE_MEM_MB", apr_itoa(p, tr->memory_mb));
+    env_word(w, p, "PAI_CURRENT_TASK_ROLE_SHM_MB", apr_itoa(p, tr->shm_mb));
+    env_word(w, p, "PAI_CURRENT_TASK_ROLE_GPU_COUNT", apr_itoa(p, tr->gpu_number));
+    env_word(w, p, "PAI_CURRENT_TASK_ROLE_MIN_FAILED_TASK_COUNT",
+             tr->min_failed ? apr_itoa(p, tr->min_failed) : "");
+    env_word(w, p, "PAI_CURRENT_TASK_ROLE_MIN_SUCCEEDED_TASK_COUNT",
+             tr->min_succeeded ? apr_itoa(p, tr->min_succeeded) : "");
+    for (i = 0; i < tr->ports->nelts; i++) {
+        const pai_port_spec *ps = &APR_ARRAY_IDX(tr->ports, i, pai_port_spec);
+        const char *one = apr_pstrcat(p, ps->label, ":", NULL);
+        for (k = 0; k < ps->count; k++)
+            one = apr_psprintf(p, "%s%s%d", one, k ? "," : "",
+                               pai_task_port(s, l->port_base, r, t, i, k));
+        ports = apr_pstrcat(p, ports, i ? ";" : "", one, NULL);
+        if (!strcmp(ps->label, "ssh"))
+            ssh = apr_itoa(p, pai_task_port(s, l->port_base, r, t, i, 0));
+    }
+    env_word(w, p, "PAI_CONTAINER_HOST_PORT_LIST", ports);
+    env_word(w, p, "PAI_CONTAINER_SSH_PORT", ssh);
+    env_word(w, p, "PAI_CONTAINER_ID",
+             apr_psprintf(p, "%s-%d-%s-%d", s->job_name, l->attempt, tr->name, t));
+    APR_ARRAY_PUSH(w, const char *) = "\"PAI_CONTAINER_HOST_IP=$host_ip\"";
+    return apr_array_pstrcat(p, w, ' ');
+}
+
+/* One allocation sized to the sum of the roles (a gang: all start or none),
+ * one `srun --exact` step per task, and FrameworkLauncher's completion rule:
+ * a role fails when minFailedTaskCount of its tasks failed, succeeds when
+ * minSucceededTaskCount did (null: all); the job fails when one role fails and
+ * succeeds when all succeed; the rest of the tasks are then ended. */
+static const char *batch_script(apr_pool_t *p, const pai_slurm_conf *c, const pai_launch *l)
+{
+    const pai_jobspec *s = l->spec;
+    const apr_array_header_t *common = job_env(p, l);
+    const char *min_failed = "", *need = "", *zeros = "";
+    char *out;
+    int r, t;
+
+    out = apr_psprintf(p,
+        "#!/bin/bash\n"
+        "# mod_pairest: job %s, attempt %d, of %s\n"
+        "logdir=%s\n"
+        "mkdir -p \"$logdir\" || exit 70\n"
+        "exec >>\"$logdir/batch.log\" 2>&1\n"
+        "host_ip=$(getent ahostsv4 \"$(hostname)\" 2>/dev/null | awk 'NR==1 {print $1}')\n"
+        "[ -n \"$host_ip\" ] || host_ip=127.0.0.1\n"
+        "declare -A role_of=()\n",
+        s->job_name, l->attempt, l->username,
+        sq(p, apr_psprintf(p, "%s/%s/attempt-%d", c->log_dir, s->job_name, l->attempt)));
+    for (r = 0; r < s->roles->nelts; r++) {
+        const pai_task_role *tr = &APR_ARRAY_IDX(s->roles, r, pai_task_role);
+        min_failed = apr_psprintf(p, "%s %d", min_failed, tr->min_failed);
+        need = apr_psprintf(p, "%s %d", need, tr->min_succeeded ? tr->min_succeeded
+                                                                 : tr->task_number);
+        zeros = apr_pstrcat(p, zeros, " 0", NULL);
+        for (t = 0; t < tr->task_number; t++) {
+            out = apr_pstrcat(p, out, apr_psprintf(p,
+                "srun --exact --ntasks=1 --nodes=1 --cpus-per-task=%d --mem=%d --gres=%s "
+                "--job-name=%s --output=%s --error=%s \\\n"
+                "  env %s \\\n  /bin/bash -c %s &\n"
+                "role_of[$!]=%d\n",
+                tr->cpu_number, tr->memory_mb,
+                tr->gpu_number ? apr_psprintf(p, "gpu:%d", tr->gpu_number) : "none",
+                sq(p, apr_psprintf(p, "%s-%d", tr->name, t)),
+                task_log(p, tr, t, "out"), task_log(p, tr, t, "err"),
+                task_env(p, l, r, t, common), sq(p, tr->command), r), NULL);
+        }
+    }
+    return apr_pstrcat(p, out,
+        "min_failed=(", min_failed, " )\n"
+        "need=(", need, " )\n"
+        "failed=(", zeros, " )\n"
+        "succeeded=(", zeros, " )\n"
+        "left=${#role_of[@]}\n"
+        "code=0\n"
+        "verdict=\n"
+        "while [ \"$left\" -gt 0 ]; do\n"
+        "  finished=\n"
+        "  wait -n -p finished\n"
+        "  st=$?\n"
+        "  [ -n \"$finished\" ] || break\n"
+        "  left=$((left - 1))\n"
+        "  r=${role_of[$finished]}\n"
+        "  unset \"role_of[$finished]\"\n"
+        "  if [ \"$st\" -eq 0 ]; then\n"
+        "    succeeded[r]=$((succeeded[r] + 1))\n"
+        "  else\n"
+        "    failed[r]=$((failed[r] + 1))\n"
+        "    [ \"$code\" -ne 0 ] || code=$st\n"
+        "    if [ \"${min_failed[r]}\" -gt 0 ] && [ \"${failed[r]}\" -ge \"${min_failed[r]}\" ]; then\n"
+        "      verdict=failed; break\n"
+        "    fi\n"
+        "  fi\n"
+        "  all=1\n"
+        "  for i in \"${!need[@]}\"; do [ \"${succeeded[i]}\" -ge \"${need[i]}\" ] || all=0; done\n"
+        "  if [ \"$all\" -eq 1 ]; then verdict=succeeded; break; fi\n"
+        "done\n"
+        "for pid in \"${!role_of[@]}\"; do kill -TERM \"$pid\" 2>/dev/null; done\n"
+        "wait\n"
+        "echo \"mod_pairest: verdict ${verdict:-all tasks ended}, first failure code $code\"\n"
+        "if [ \"$verdict\" = failed ]; then exit $(( code == 0 ? 1 : code )); fi\n"
+        "exit 0\n", NULL);
+}
+
+/* ---- operations ---------------------------------------------------------- */
+
+static pai_error *slurm_submit(void *ctxv, apr_pool_t *p, const pai_launch *l, apr_int64_t *id)
+{
+    slurm_ctx *c = ctxv;
+    const pai_jobspec *s = l->spec;
+    pai_http_response resp;
+    json_t *req, *job, *reply;
+    json_int_t jid;
+    pai_error *e;
+
+    job = json_pack("{s:s, s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:i, s:I, s:I, s:s, s:b}",
+                    "name", s->job_name,
+                    "partition", c->conf.partition,
+                    "current_working_directory", c->conf.log_dir,
+                    "environment", "PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                                   "LANG", "C.UTF-8",
+                    "standard_output", "/dev/null",
+                    "standard_error", "/dev/null",
+                    "tasks", 1,
+                    "cpus_per_task", (json_int_t)s->total_cpus,
+                    "memory_per_node", (json_int_t)s->total_memory_mb,
+                    "comment", apr_psprintf(p, "pai:%s:%d", s->job_name, l->attempt),
+                    "requeue", 0);
+    if (!job)
+        return pai_error_make(p, PAI_ERR_INTERNAL, "cannot build the Slurm request");
+    if (s->total_gpus > 0)
+        pai_json_set_str(job, "gres", apr_psprintf(p, "gpu:%" APR_INT64_T_FMT, s->total_gpus));
+    req = pai_json_pool(p, json_pack("{s:s, s:o}", "script", batch_script(p, &c->conf, l),
+                                     "job", job));
+    if ((e = slurm_call(c, p, "POST", SLURM_API "/job/submit", pai_json_dump(p, req), &resp,
+                        &reply)))
+        return e;
+    /* A job id means Slurm took it, whatever else "errors" says. */
+    if (resp.status == 200 && reply && pai_json_int(reply, "job_id", &jid) && jid > 0) {
+        *id = jid;
+        return NULL;
+    }
+    return slurm_reply_error(p, reply, resp.status, "submit");
+}
+
+static pai_error *slurm_cancel(void *ctxv, apr_pool_t *p, apr_int64_t id)
+{
+    slurm_ctx *c = ctxv;
+    pai_http_response resp;
+    json_t *reply, *errs;
+    pai_error *e;
+
+    if ((e = slurm_call(c, p, "DELETE",
+                        apr_psprintf(p, SLURM_API "/job/%" APR_INT64_T_FMT, id), NULL, &resp,
+                        &reply)))
+        return e;
+    if (resp.status == 200)
+        return NULL;
+    /* Slurm answers 500 with error 2017 for a job it does not know. */
+    errs = reply ? pai_json_arr(reply, "errors") : NULL;
+    if (errs) {
+        json_int_t code = 0;
+        pai_json_int(json_array_get(errs, 0), "error_code", &code);
+        if (code == 2017)
+            return NULL;
+    }
+    return slurm_reply_error(p, reply, resp.status, "cancel");
+}
+
+/* Slurm's job_state to OpenPAI's state (FrameworkLauncher's mapping, in spirit). */
+static void slurm_state(const char *st, int exit_code, const char **state, int *active)
+{
+    static const struct { const char *slurm, *pai; int active; } map[] = {
+        {"PENDING", "WAITING", 1}, {"CONFIGURING", "WAITING", 1}, {"REQUEUED", "WAITING", 1},
+        {"REQUEUE_HOLD", "WAITING", 1}, {"REQUEUE_FED", "WAITING", 1},
+        {"RUNNING", "RUNNING", 1}, {"COMPLETING", "RUNNING", 1}, {"SUSPENDED", "RUNNING", 1},
+        {"STAGE_OUT", "RUNNING", 1}, {"SIGNALING", "RUNNING", 1}, {"RESIZING", "RUNNING", 1},
+        {"CANCELLED", "STOPPED", 0},
+        {"FAILED", "FAILED", 0}, {"TIMEOUT", "FAILED", 0}, {"NODE_FAIL", "FAILED", 0},
+        {"PREEMPTED", "FAILED", 0}, {"BOOT_FAIL", "FAILED", 0}, {"DEADLINE", "FAILED", 0},
+        {"OUT_OF_MEMORY", "FAILED", 0},
+    };
+    size_t i;
+
+    if (!strcmp(st, "COMPLETED")) {
+        *state = exit_code == 0 ? "SUCCEEDED" : "FAILED";
+        *active = 0;
+        return;
+    }
+    for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (!strcmp(st, map[i].slurm)) {
+            *state = map[i].pai;
+            *active = map[i].active;
+            return;
+        }
+    *state = "UNKNOWN";
+    *active = 0;
+}
+
+static int slurm_parse_job(apr_pool_t *p, json_t *j, pai_launch_status *out)
+{
+    const char *comment = pai_json_str(j, "comment"), *st = pai_json_str(j, "job_state");
+    const char *reason = pai_json_str(j, "state_reason");
+    json_int_t id, wait_status = 0, t;
+    char *name, *colon;
+
+    if (!comment || strncmp(comment, "pai:", 4) || !st || !pai_json_int(j, "job_id", &id))
+        return 0;
+    name = apr_pstrdup(p, comment + 4);
+    colon = strrchr(name, ':');
+    if (!colon || !pai_job_name_valid((*colon = '\0', name)))
+        return 0;
+    memset(out, 0, sizeof(*out));
+    out->id = id;
+    out->job_name = name;
+    out->attempt = atoi(colon + 1);
+    out->sub_state = apr_pstrdup(p, st);
+    pai_json_int(j, "exit_code", &wait_status);
+    /* exit_code is a wait status: exit 3 reads 768, a signal its low bits. */
+    out->exit_code = (wait_status & 0x7f) ? 128 + (int)(wait_status & 0x7f)
+                                          : (int)((wait_status >> 8) & 0xff);
+    slurm_state(st, out->exit_code, &out->state, &out->active);
+    out->has_exit = !out->active && strcmp(out->state, "UNKNOWN");
+    if (pai_json_int(j, "submit_time", &t)) out->submit_ms = t * 1000;
+    if (pai_json_int(j, "start_time", &t) && t > 0 && strcmp(st, "PENDING")) out->start_ms = t * 1000;
+    if (!out->active && pai_json_int(j, "end_time", &t) && t > 0) out->end_ms = t * 1000;
+    out->host = apr_pstrdup(p, pai_json_str(j, "batch_host") ? pai_json_str(j, "batch_host") : "");
+    out->diagnostics = reason && strcmp(reason, "None")
+        ? apr_psprintf(p, "%s: %s", st, reason)
+        : apr_pstrdup(p, st);
+    return 1;
+}
+
+static pai_error *slurm_list(void *ctxv, apr_pool_t *p, apr_int64_t since, int *unchanged,
+                             apr_array_header_t **out)
+{
+    slurm_ctx *c = ctxv;
+    pai_http_response resp;
+    json_t *reply, *jobs, *j;
+    pai_error *e;
+    size_t i;
+
+    *unchanged = 0;
+    *out = apr_array_make(p, 16, sizeof(pai_launch_status));
+    if ((e = slurm_call(c, p, "GET", since > 0
+                        ? apr_psprintf(p, SLURM_API "/jobs?update_time=%" APR_INT64_T_FMT, since)
+                        : SLURM_API "/jobs", NULL, &resp, &reply)))
+        return e;
+    if (resp.status == 304) {
+        *unchanged = 1;
+        return NULL;
+    }
+    if (resp.status != 200 || !reply || !(jobs = pai_json_arr(reply, "jobs")))
+        return reply && resp.status != 200 ? slurm_reply_error(p, reply, resp.status, "list jobs")
+                                           : pai_error_make(p, PAI_ERR_LAUNCHER_BAD,
+                                                            "Slurm's job list is malformed");
+    json_array_foreach(jobs, i, j) {
+        pai_launch_status st;
+        if (json_is_object(j) && slurm_parse_job(p, j, &st))
+            APR_ARRAY_PUSH(*out, pai_launch_status) = st;
+    }
+    return NULL;
+}
+
+static pai_error *slurm_capacity(void *ctxv, apr_pool_t *p, pai_capacity *out)
+{
+    slurm_ctx *c = ctxv;
+    pai_http_response resp;
+    json_t *reply, *nodes, *n;
+    pai_error *e;
+    size_t i;
+
+    memset(out, 0, sizeof(*out));
+    if ((e = slurm_call(c, p, "GET", SLURM_API "/nodes", NULL, &resp, &reply)))
+        return e;
+    if (resp.status != 200 || !reply || !(nodes = pai_json_arr(reply, "nodes")))
+        return slurm_reply_error(p, reply, resp.status, "list nodes");
+    json_array_foreach(nodes, i, n) {
+        json_int_t cpus = 0, mem = 0;
+        const char *gres = pai_json_str(n, "gres"), *g;
+        if (!json_is_object(n))
+            continue;
+        pai_json_int(n, "cpus", &cpus);
+        pai_json_int(n, "real_memory", &mem);
+        out->nodes++;
+        out->cpus += cpus;
+        out->memory_mb += mem;
+        /* "gpu:4" or "gpu:tesla:4(S:0)": the count follows the last colon. */
+        if (gres && (g = strstr(gres, "gpu"))) {
+            const char *end = g + strcspn(g, ",(");
+            const char *colon = g;
+            const char *q;
+            for (q = g; q < end; q++)
+                if (*q == ':')
+                    colon = q;
+            if (colon != g)
+                out->gpus += atoi(colon + 1);
+        }
+    }
+    return NULL;
+}
+
+static const pai_launcher_ops slurm_ops = {
+    "slurm", slurm_submit, slurm_cancel, slurm_list, slurm_capacity
+};
+
+pai_error *pai_launcher_slurm_create(apr_pool_t *p, const pai_slurm_conf *conf,
+                                     pai_launcher **out)
+{
+    slurm_ctx *c = apr_pcalloc(p, sizeof(*c));
+    pai_launcher *l = apr_pcalloc(p, sizeof(*l));
+    pai_error *e;
+
+    c->conf = *conf;
+    if ((e = pai_http_create(p, conf->url, conf->timeout_ms, &c->http)))
+        return e;
+    l->ops = &slurm_ops;
+    l->ctx = c;
+    *out = l;
+    return NULL;
+}
