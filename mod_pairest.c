@@ -42,6 +42,7 @@ typedef struct pai_server_conf {
     const char *slurm_key_file;
     apr_int64_t launcher_timeout;    /* seconds */
     apr_int64_t sync_interval;       /* milliseconds */
+    apr_array_header_t *vcs;         /* pai_vc as declared; `default` added at start */
 } pai_server_conf;
 
 /* Defaults in one place; applied in post_config over what is unset. */
@@ -96,6 +97,7 @@ static void *pai_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     c->slurm.job_user = PAI_MERGE_PTR(slurm.job_user);
     c->slurm.partition = PAI_MERGE_PTR(slurm.partition);
     c->slurm_key_file = PAI_MERGE_PTR(slurm_key_file);
+    c->vcs = PAI_MERGE_PTR(vcs);
     return c;
 }
 
@@ -239,6 +241,60 @@ static const char *pai_set_port_range(cmd_parms *cmd, void *d, const char *lo, c
     return NULL;
 }
 
+static const char *pai_add_vc(cmd_parms *cmd, void *d, const char *name, const char *cap,
+                              const char *maxcap)
+{
+    pai_server_conf *c = pai_sconf(cmd);
+    apr_int64_t capacity = 0, max_capacity = 100;
+    const char *err;
+    pai_vc *vc;
+    int i;
+    (void)d;
+
+    if (!pai_username_valid(name))
+        return apr_psprintf(cmd->pool, "PaiVirtualCluster: name '%s' must match [A-Za-z0-9_]+", name);
+    if ((err = pai_parse_int(cmd, cap, 0, 100, &capacity)) ||
+        (maxcap && (err = pai_parse_int(cmd, maxcap, 0, 100, &max_capacity))))
+        return err;
+    if (max_capacity < capacity)
+        return apr_psprintf(cmd->pool, "PaiVirtualCluster %s: maxCapacity %s is below capacity %s",
+                            name, maxcap, cap);
+    if (!c->vcs)
+        c->vcs = apr_array_make(cmd->pool, 4, sizeof(pai_vc));
+    for (i = 0; i < c->vcs->nelts; i++)
+        if (!strcmp(APR_ARRAY_IDX(c->vcs, i, pai_vc).name, name))
+            return apr_psprintf(cmd->pool, "PaiVirtualCluster %s is declared twice", name);
+    vc = apr_array_push(c->vcs);
+    vc->name = name;
+    vc->capacity = (int)capacity;
+    vc->max_capacity = (int)max_capacity;
+    return NULL;
+}
+
+/* `default` always exists and gets what the others leave; the sum is <= 100. */
+static const char *pai_check_vcs(apr_pool_t *p, pai_server_conf *c)
+{
+    int i, sum = 0, has_default = 0;
+    pai_vc *vc;
+
+    if (!c->vcs)
+        c->vcs = apr_array_make(p, 1, sizeof(pai_vc));
+    for (i = 0; i < c->vcs->nelts; i++) {
+        vc = &APR_ARRAY_IDX(c->vcs, i, pai_vc);
+        sum += vc->capacity;
+        has_default |= !strcmp(vc->name, "default");
+    }
+    if (sum > 100)
+        return apr_psprintf(p, "PaiVirtualCluster: capacities sum to %d%%, more than 100%%", sum);
+    if (!has_default) {
+        vc = apr_array_push(c->vcs);
+        vc->name = "default";
+        vc->capacity = 100 - sum;
+        vc->max_capacity = 100;
+    }
+    return NULL;
+}
+
 static const command_rec pai_cmds[] = {
     AP_INIT_TAKE1("PaiTokenLifetime", pai_set_token_lifetime, NULL, RSRC_CONF,
                   "seconds a token lives when the client does not say (default 86400)"),
@@ -266,6 +322,8 @@ static const command_rec pai_cmds[] = {
                   "folder on the nodes for task logs, writable by the job account"),
     AP_INIT_TAKE2("PaiTaskPortRange", pai_set_port_range, NULL, RSRC_CONF,
                   "the ports tasks get for their portList (default 20000 29999)"),
+    AP_INIT_TAKE23("PaiVirtualCluster", pai_add_vc, NULL, RSRC_CONF,
+                   "a virtual cluster: name, capacity and maxCapacity in percent of the cluster"),
     AP_INIT_TAKE1("PaiSyncInterval", pai_set_sync_interval, NULL, RSRC_CONF,
                   "milliseconds between two syncs with the launcher, 100..60000 (default 1000)"),
     {NULL}
@@ -360,6 +418,13 @@ static int pai_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
         if (c->s.bcrypt_cost == PAI_UNSET) c->s.bcrypt_cost = PAI_DEF_BCRYPT_COST;
         if (c->body_limit == PAI_UNSET) c->body_limit = PAI_DEF_BODY_LIMIT;
         if (!c->secret_file) c->secret_file = ap_server_root_relative(pconf, PAI_DEF_SECRET_FILE);
+        {
+            const char *verr = pai_check_vcs(pconf, c);
+            if (verr) {
+                ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "PAI0010: %s", verr);
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
         if (c->s.token_lifetime > c->s.token_max_lifetime) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
                          "PAI0002: PaiTokenLifetime exceeds PaiTokenMaxLifetime");
@@ -631,7 +696,7 @@ static pai_error *pai_open_db(request_rec *r, const pai_server_conf *c, pai_db *
     db->prepared = dbd->prepared;
     db->conn_pool = dbd->pool;
     if (!pai_bootstrapped) {
-        if ((err = pai_account_bootstrap(db, r->pool, c->admin_user, c->admin_password,
+        if ((err = pai_account_bootstrap(db, r->pool, c->vcs, c->admin_user, c->admin_password,
                                          c->s.bcrypt_cost)))
             return err;
         pai_bootstrapped = 1;
@@ -712,6 +777,7 @@ static int pai_handler(request_rec *r)
 /* ---- the background sync (one process of all, on mod_watchdog) ---------- */
 
 static pai_sync_state pai_sync_st;
+static int pai_sync_bootstrapped;
 
 static apr_status_t pai_sync_watchdog(int state, void *data, apr_pool_t *pool)
 {
@@ -741,7 +807,9 @@ static apr_status_t pai_sync_watchdog(int state, void *data, apr_pool_t *pool)
         env.port_lo = c->s.port_lo;
         env.port_hi = c->s.port_hi;
         env.log_dir = c->s.job_log_dir;
-        e = pai_account_bootstrap(&db, pool, NULL, NULL, c->s.bcrypt_cost);
+        e = pai_sync_bootstrapped ? NULL
+            : pai_account_bootstrap(&db, pool, c->vcs, NULL, NULL, c->s.bcrypt_cost);
+        pai_sync_bootstrapped = !e;
         if (!e)
             e = pai_sync_cycle(&env, pool, &pai_sync_st, apr_time_as_msec(apr_time_now()), &rep);
         pai_dbd_close_fn(s, dbd);

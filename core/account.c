@@ -8,14 +8,16 @@
 static const char *const account_dummy_hash =
     "$2y$10$9u/213/s1XadM1gfaVkc8emXWmbvOHgFm9rCM4gk8hmwMKTLQVk9u";
 
-pai_error *pai_account_bootstrap(pai_db *db, apr_pool_t *p, const char *admin_user,
-                                 const char *admin_password, int bcrypt_cost)
+pai_error *pai_account_bootstrap(pai_db *db, apr_pool_t *p, const apr_array_header_t *vcs,
+                                 const char *admin_user, const char *admin_password,
+                                 int bcrypt_cost)
 {
     pai_error *err;
     pai_user *u;
     const char *hash;
 
-    if ((err = pai_store_init(db, p)))
+    if ((err = pai_store_init(db, p)) ||
+        (vcs && (err = pai_store_vcs_sync(db, p, vcs))))
         return err;
     if (!admin_user || !admin_password)
         return NULL;

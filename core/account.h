@@ -16,9 +16,11 @@ typedef struct pai_secret {
     apr_size_t len;
 } pai_secret;
 
-/* Makes the schema and, when given, the first admin (left alone if present). */
-pai_error *pai_account_bootstrap(pai_db *db, apr_pool_t *p, const char *admin_user,
-                                 const char *admin_password, int bcrypt_cost);
+/* Makes the schema, the configured VCs (pai_vc; NULL: just `default`) and,
+ * when given, the first admin (left alone if present). */
+pai_error *pai_account_bootstrap(pai_db *db, apr_pool_t *p, const apr_array_header_t *vcs,
+                                 const char *admin_user, const char *admin_password,
+                                 int bcrypt_cost);
 
 /* Checks the password and signs a token valid for `lifetime` seconds. */
 pai_error *pai_account_login(pai_db *db, apr_pool_t *p, const pai_secret *secret,

@@ -70,7 +70,7 @@ static pai_error *spec_ports(apr_pool_t *p, const json_t *role, const char *wher
     if (!json_is_array(list))
         return pai_error_make(p, PAI_ERR_INVALID, "field '%s.portList' must be an array", where);
     json_array_foreach(list, i, item) {
-        const char *at = apr_psprintf(p, "%s.portList[%zu]", where, i);
+        const char *at = apr_psprintf(p, "%s.portList[%" APR_SIZE_T_FMT "]", where, i);
         pai_port_spec *ps = apr_array_push(r->ports);
         pai_error *e;
         int j;
@@ -111,7 +111,7 @@ static pai_error *spec_role(apr_pool_t *p, const json_t *o, size_t idx, pai_task
 {
     static const char *const fields[] = {"name", "taskNumber", "cpuNumber", "memoryMB", "shmMB",
         "gpuNumber", "portList", "command", "minFailedTaskCount", "minSucceededTaskCount", NULL};
-    const char *where = apr_psprintf(p, "taskRoles[%zu]", idx);
+    const char *where = apr_psprintf(p, "taskRoles[%" APR_SIZE_T_FMT "]", idx);
     json_t *ports;
     pai_error *e;
     int i;
@@ -245,7 +245,7 @@ pai_error *pai_jobspec_parse(apr_pool_t *p, const json_t *c, pai_jobspec **out)
         for (j = 0; j < (int)i; j++)
             if (!strcmp(APR_ARRAY_IDX(s->roles, j, pai_task_role).name, r->name)) {
                 json_decref(norm_roles);
-                return pai_error_make(p, PAI_ERR_INVALID, "field 'taskRoles[%zu].name': '%s' is "
+                return pai_error_make(p, PAI_ERR_INVALID, "field 'taskRoles[%" APR_SIZE_T_FMT "].name': '%s' is "
                                       "given twice", i, r->name);
             }
         s->total_tasks += r->task_number;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <apr_strings.h>
 #include <apr_time.h>
+#include <apr_hash.h>
 #include <jwt.h>
 #include "launcher.h"
 #include "http.h"
@@ -14,6 +15,9 @@
 typedef struct slurm_ctx {
     pai_slurm_conf conf;
     pai_http *http;
+    apr_pool_t *pool;
+    apr_hash_t *node_addr;       /* node name -> address; used by list() only,
+                                  * which the one sync thread calls */
 } slurm_ctx;
 
 /* ---- credentials --------------------------------------------------------- */
@@ -406,6 +410,38 @@ static int slurm_parse_job(apr_pool_t *p, json_t *j, pai_launch_status *out)
     return 1;
 }
 
+/* Learns the nodes' addresses (GET /nodes) when a name is new. */
+static void slurm_resolve_hosts(slurm_ctx *c, apr_pool_t *p, apr_array_header_t *jobs)
+{
+    pai_http_response resp;
+    json_t *reply, *nodes, *n;
+    int i, fetched = 0;
+    size_t k;
+
+    for (i = 0; i < jobs->nelts; i++) {
+        pai_launch_status *st = &APR_ARRAY_IDX(jobs, i, pai_launch_status);
+        const char *addr;
+        if (!*st->host)
+            continue;
+        addr = apr_hash_get(c->node_addr, st->host, APR_HASH_KEY_STRING);
+        if (!addr && !fetched) {
+            fetched = 1;
+            if (!slurm_call(c, p, "GET", SLURM_API "/nodes", NULL, &resp, &reply) &&
+                resp.status == 200 && reply && (nodes = pai_json_arr(reply, "nodes"))) {
+                json_array_foreach(nodes, k, n) {
+                    const char *name = pai_json_str(n, "name"), *a = pai_json_str(n, "address");
+                    if (name && a && *a)
+                        apr_hash_set(c->node_addr, apr_pstrdup(c->pool, name), APR_HASH_KEY_STRING,
+                                     apr_pstrdup(c->pool, a));
+                }
+            }
+            addr = apr_hash_get(c->node_addr, st->host, APR_HASH_KEY_STRING);
+        }
+        if (addr)
+            st->host = addr;
+    }
+}
+
 static pai_error *slurm_list(void *ctxv, apr_pool_t *p, apr_int64_t since, int *unchanged,
                              apr_array_header_t **out)
 {
@@ -434,6 +470,7 @@ static pai_error *slurm_list(void *ctxv, apr_pool_t *p, apr_int64_t since, int *
         if (json_is_object(j) && slurm_parse_job(p, j, &st))
             APR_ARRAY_PUSH(*out, pai_launch_status) = st;
     }
+    slurm_resolve_hosts(c, p, *out);
     return NULL;
 }
 
@@ -487,6 +524,8 @@ pai_error *pai_launcher_slurm_create(apr_pool_t *p, const pai_slurm_conf *conf,
     pai_error *e;
 
     c->conf = *conf;
+    c->pool = p;
+    c->node_addr = apr_hash_make(p);
     if ((e = pai_http_create(p, conf->url, conf->timeout_ms, &c->http)))
         return e;
     l->ops = &slurm_ops;

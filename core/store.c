@@ -63,7 +63,7 @@ static const char *const store_schema[] = {
 typedef enum {
     ST_USER_GET, ST_USER_INSERT, ST_USER_SET_PASSWORD, ST_USER_SET_ADMIN,
     ST_USER_DELETE, ST_GRANTS_DELETE, ST_GRANT_INSERT, ST_GRANTS_GET,
-    ST_VC_GET, ST_VC_LIST, ST_VC_INSERT,
+    ST_VC_GET, ST_VC_LIST, ST_VC_INSERT, ST_VC_UPDATE, ST_VC_DELETE,
     ST_JOB_INSERT, ST_JOB_GET, ST_JOB_LIST, ST_JOB_LIST_USER, ST_JOB_LIST_ACTIVE, ST_JOB_SAVE,
     ST_JOB_DELETE_UNSUBMITTED, ST_JOB_SET_LAUNCHED,
     ST__COUNT
@@ -93,6 +93,9 @@ static const struct { const char *label; const char *sql; } store_sql[ST__COUNT]
         "SELECT name, capacity, max_capacity FROM pai_vcs ORDER BY name"},
     [ST_VC_INSERT] = {"pai_vc_insert",
         "INSERT INTO pai_vcs (name, capacity, max_capacity) VALUES (%s, %d, %d)"},
+    [ST_VC_UPDATE] = {"pai_vc_update",
+        "UPDATE pai_vcs SET capacity = %d, max_capacity = %d WHERE name = %s"},
+    [ST_VC_DELETE] = {"pai_vc_delete", "DELETE FROM pai_vcs WHERE name = %s"},
     [ST_JOB_INSERT] = {"pai_job_insert",
         "INSERT INTO pai_jobs (" JOB_COLS ", config) VALUES (%s, %s, %s, %s, %s, %s, %d, %d,"
         " %lld, %d, %s, %lld, %lld, %lld, %d, %d, %s, %lld, %lld, %lld, %lld, %s)"},
@@ -384,6 +387,47 @@ pai_error *pai_store_vc_list(pai_db *db, apr_pool_t *p, apr_array_header_t **out
         return err;
     while ((row = store_row(db, p, res, &cur)))
         APR_ARRAY_PUSH(*out, pai_vc) = *store_vc_row(db, p, row);
+    return NULL;
+}
+
+pai_error *pai_store_vcs_sync(pai_db *db, apr_pool_t *p, const apr_array_header_t *vcs)
+{
+    apr_array_header_t *old;
+    pai_error *err;
+    int i, k;
+
+    for (i = 0; i < vcs->nelts; i++) {
+        const pai_vc *want = &APR_ARRAY_IDX(vcs, i, pai_vc);
+        const char *args[] = {want->name, apr_itoa(p, want->capacity),
+                              apr_itoa(p, want->max_capacity)};
+        pai_vc *have;
+        if ((err = pai_store_vc_get(db, p, want->name, &have)))
+            return err;
+        if (!have) {
+            /* Another process may add it first; then it is there all the same. */
+            if ((err = store_exec(db, p, ST_VC_INSERT, 3, args, NULL)) &&
+                (pai_store_vc_get(db, p, want->name, &have) || !have))
+                return err;
+        }
+        else if (have->capacity != want->capacity || have->max_capacity != want->max_capacity) {
+            const char *uargs[] = {args[1], args[2], want->name};
+            if ((err = store_exec(db, p, ST_VC_UPDATE, 3, uargs, NULL)))
+                return err;
+        }
+    }
+    if ((err = pai_store_vc_list(db, p, &old)))
+        return err;
+    for (i = 0; i < old->nelts; i++) {
+        const char *name = APR_ARRAY_IDX(old, i, pai_vc).name;
+        int keep = 0;
+        for (k = 0; k < vcs->nelts; k++)
+            keep |= !strcmp(APR_ARRAY_IDX(vcs, k, pai_vc).name, name);
+        if (!keep) {
+            const char *args[] = {name};
+            if ((err = store_exec(db, p, ST_VC_DELETE, 1, args, NULL)))
+                return err;
+        }
+    }
     return NULL;
 }
 

@@ -51,6 +51,8 @@ pai_error *pai_store_user_delete(pai_db *db, apr_pool_t *p, const char *username
 
 /* *out NULL when no such VC. */
 pai_error *pai_store_vc_get(pai_db *db, apr_pool_t *p, const char *name, pai_vc **out);
+/* Makes the stored VCs exactly `vcs` (pai_vc): added, changed, removed. */
+pai_error *pai_store_vcs_sync(pai_db *db, apr_pool_t *p, const apr_array_header_t *vcs);
 /* An array of pai_vc, by name. */
 pai_error *pai_store_vc_list(pai_db *db, apr_pool_t *p, apr_array_header_t **out);
 /* Replaces the user's grants with `vcs` (const char *), all in one transaction. */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts or stops one mod_pairest httpd instance living in its own folder.
 #   httpd.sh start INSTDIR   (reads PAI_LISTEN, PAI_DB, PAI_DB_PARAMS, PAI_ADMIN_USERNAME,
-#                             PAI_RUNAS, PAI_JOB_USER, PAI_BCRYPT_COST, PAI_SLURM_DIR)
+#                             PAI_RUNAS, PAI_JOB_USER, PAI_BCRYPT_COST, PAI_SLURM_DIR,
+#                             PAI_VIRTUAL_CLUSTERS)
 #   httpd.sh stop INSTDIR
 # The instance folder must already hold admin.password (and may hold jwt.secret).
 set -euo pipefail
@@ -50,7 +51,12 @@ start() {
   if [ "$db" = sqlite3 ] && ! runuser -u "$runas" -- test -w "$(dirname "$params")"; then
     echo "httpd.sh: $runas cannot write $(dirname "$params"); use a path it can reach" >&2; exit 2
   fi
-  sed -e "s|@INSTDIR@|$inst|g" -e "s|@ROOT@|$root|g" -e "s|@LISTEN@|$listen|g" \
+  # PAI_VIRTUAL_CLUSTERS="vc1 50 100; vc2 50 50": one PaiVirtualCluster line each.
+  local vcs=""
+  if [ -n "${PAI_VIRTUAL_CLUSTERS:-}" ]; then
+    vcs=$(printf '%s' "$PAI_VIRTUAL_CLUSTERS" | tr ';' '\n' | awk 'NF {printf "PaiVirtualCluster %s\\n", $0}')
+  fi
+  sed -e "s|@INSTDIR@|$inst|g" -e "s|@VCS@|$vcs|g" -e "s|@ROOT@|$root|g" -e "s|@LISTEN@|$listen|g" \
       -e "s|@RUNAS@|$runas|g" -e "s|@DBDRIVER@|$db|g" -e "s|@DBPARAMS@|$params|g" \
       -e "s|@DBDINIT@|$init|g" -e "s|@ADMINUSER@|${PAI_ADMIN_USERNAME:-admin}|g" \
       -e "s|@BCRYPTCOST@|${PAI_BCRYPT_COST:-10}|g" -e "s|@SLURMDIR@|$slurmdir|g" \

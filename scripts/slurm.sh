@@ -106,6 +106,7 @@ JobCompType=jobcomp/none
 JobAcctGatherType=jobacct_gather/none
 MpiDefault=none
 SchedulerType=sched/backfill
+EnforcePartLimits=ALL
 DefMemPerCPU=100
 MinJobAge=86400
 MaxJobCount=100000

@@ -15,6 +15,9 @@ import requests
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 VAR = os.path.join(ROOT, "var")
 PORTS = {"sqlite3": 19186, "mysql": 19187}
+SLURM_PORTS = {"sqlite3": 26817, "mysql": 27817}
+# vc1 may borrow idle room; vc2 is capped at its share; `default` gets the rest.
+VIRTUAL_CLUSTERS = "vc1 30 100; vc2 20 20"
 MARIADB_PORT = 13306
 ADMIN = "admin"
 # An error-log line that means something broke, whatever the test expected.
@@ -30,8 +33,10 @@ class Api:
 
     _seq = itertools.count(1)
 
-    def __init__(self, backend, base, admin_password, instdir):
+    def __init__(self, backend, base, admin_password, instdir, statedir):
         self.backend = backend
+        self.statedir = statedir
+        self.slurmdir = os.path.join(statedir, "slurm")
         self.base = base
         self.admin_password = admin_password
         self.instdir = instdir
@@ -81,26 +86,42 @@ def start_mariadb():
         return d, f.read().strip()
 
 
+def state_dir(inst):
+    return subprocess.run(["scripts/statedir.sh", inst], cwd=ROOT, check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
 @pytest.fixture(scope="session", params=["sqlite3", "mysql"])
 def api(request):
     backend = request.param
     inst = os.path.join(VAR, "test-" + backend)
+    statedir = state_dir(inst)
+    slurmdir = os.path.join(statedir, "slurm")
+    # A fresh instance: nothing of an earlier run survives.
+    sh("scripts/httpd.sh", "stop", inst)
+    sh("scripts/slurm.sh", "stop", slurmdir)
     shutil.rmtree(inst, ignore_errors=True)
+    shutil.rmtree(statedir, ignore_errors=True)
     os.makedirs(inst)
+    statedir = state_dir(inst)
     password = secrets.token_urlsafe(12)
     with open(os.path.join(inst, "admin.password"), "w") as f:
         f.write(password + "\n")
     os.chmod(os.path.join(inst, "admin.password"), 0o600)
     env = dict(os.environ, PAI_LISTEN="127.0.0.1:%d" % PORTS[backend], PAI_DB=backend,
-               PAI_ADMIN_USERNAME=ADMIN)
+               PAI_ADMIN_USERNAME=ADMIN, PAI_SLURM_DIR=slurmdir,
+               PAI_SLURM_PORT=str(SLURM_PORTS[backend]), PAI_VIRTUAL_CLUSTERS=VIRTUAL_CLUSTERS)
+    sh("scripts/slurm.sh", "start", slurmdir, env=env)
     mariadb_dir = None
     if backend == "mysql":
         mariadb_dir, params = start_mariadb()
         env["PAI_DB_PARAMS"] = params
     sh("scripts/httpd.sh", "start", inst, env=env)
-    a = Api(backend, "http://127.0.0.1:%d" % PORTS[backend], password, inst)
+    a = Api(backend, "http://127.0.0.1:%d" % PORTS[backend], password, inst, statedir)
+    a.env = env
     yield a
     sh("scripts/httpd.sh", "stop", inst)
+    sh("scripts/slurm.sh", "stop", slurmdir)
     if mariadb_dir:
         sh("scripts/mariadb.sh", "stop", mariadb_dir)
     with open(os.path.join(inst, "logs", "error.log")) as f:

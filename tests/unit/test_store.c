@@ -20,7 +20,7 @@ static void db_open(void)
     ck_assert_int_eq(apr_dbd_open_ex(db.driver, ut_pool, dbpath, &db.handle, &err), APR_SUCCESS);
     db.prepared = apr_hash_make(ut_pool);
     db.conn_pool = ut_pool;
-    ck_assert_ptr_null(pai_account_bootstrap(&db, ut_pool, "root_admin", "rootpass", 4));
+    ck_assert_ptr_null(pai_account_bootstrap(&db, ut_pool, NULL, "root_admin", "rootpass", 4));
 }
 
 static void db_close(void)
@@ -35,7 +35,7 @@ static const pai_secret SECRET = {(const unsigned char *)"0123456789abcdef012345
 START_TEST(bootstrap_is_idempotent)
 {
     pai_user *u;
-    ck_assert_ptr_null(pai_account_bootstrap(&db, ut_pool, "root_admin", "otherpass", 4));
+    ck_assert_ptr_null(pai_account_bootstrap(&db, ut_pool, NULL, "root_admin", "otherpass", 4));
     ck_assert_ptr_null(pai_store_user_get(&db, ut_pool, "root_admin", &u));
     ck_assert_ptr_nonnull(u);
     ck_assert(u->admin);
@@ -144,6 +144,33 @@ START_TEST(grants)
 }
 END_TEST
 
+START_TEST(vcs_follow_the_configuration)
+{
+    apr_array_header_t *want = apr_array_make(ut_pool, 3, sizeof(pai_vc)), *have;
+    pai_identity admin = {"root_admin", 1}, gina = {"gina", 0};
+    pai_user_change c = {"gina", "ginapass", -1, 0};
+    pai_vc vc1 = {"vc1", 30, 60}, dflt = {"default", 70, 100};
+    int created;
+
+    APR_ARRAY_PUSH(want, pai_vc) = vc1;
+    APR_ARRAY_PUSH(want, pai_vc) = dflt;
+    ck_assert_ptr_null(pai_account_bootstrap(&db, ut_pool, want, NULL, NULL, 4));
+    ck_assert_ptr_null(pai_store_vc_list(&db, ut_pool, &have));
+    ck_assert_int_eq(have->nelts, 2);
+    ck_assert_int_eq(APR_ARRAY_IDX(have, 1, pai_vc).max_capacity, 60);
+    ck_assert_ptr_null(pai_account_put(&db, ut_pool, &admin, &c, 4, &created));
+    ck_assert_int_eq(pai_account_may_use_vc(&db, ut_pool, &gina, "vc1")->code, PAI_ERR_FORBIDDEN);
+    ck_assert_ptr_null(pai_account_set_vcs(&db, ut_pool, "gina", "vc1"));
+    ck_assert_ptr_null(pai_account_may_use_vc(&db, ut_pool, &gina, "vc1"));
+    /* vc1 leaves the configuration: the grant stops working, with a clear error */
+    apr_array_clear(want);
+    APR_ARRAY_PUSH(want, pai_vc) = dflt;
+    ck_assert_ptr_null(pai_account_bootstrap(&db, ut_pool, want, NULL, NULL, 4));
+    ck_assert_int_eq(pai_account_may_use_vc(&db, ut_pool, &gina, "vc1")->code, PAI_ERR_NO_VC_SUBMIT);
+    ck_assert_ptr_null(pai_account_may_use_vc(&db, ut_pool, &admin, "default"));
+}
+END_TEST
+
 Suite *suite_store(void)
 {
     Suite *s = suite_create("store");
@@ -153,6 +180,7 @@ Suite *suite_store(void)
     tcase_add_test(tc, login_and_revocation);
     tcase_add_test(tc, user_rules);
     tcase_add_test(tc, grants);
+    tcase_add_test(tc, vcs_follow_the_configuration);
     suite_add_tcase(s, tc);
     return s;
 }
