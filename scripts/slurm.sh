@@ -107,6 +107,7 @@ JobAcctGatherType=jobacct_gather/none
 MpiDefault=none
 SchedulerType=sched/backfill
 EnforcePartLimits=ALL
+SchedulerParameters=batch_sched_delay=0
 DefMemPerCPU=100
 MinJobAge=86400
 MaxJobCount=100000
