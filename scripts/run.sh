@@ -3,8 +3,8 @@
 # Settings: environment first, then conf/services-configuration.yaml, then defaults.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-inst=$root/var/server
-yaml=$root/conf/services-configuration.yaml
+inst=${PAI_INSTANCE:-$root/var/server}
+yaml=${PAI_SERVICES_CONF:-$root/conf/services-configuration.yaml}
 umask 077
 
 if [ -f "$yaml" ]; then
@@ -18,7 +18,7 @@ secret=${PAI_JWT_SECRET:-${PAI_YAML_JWT_SECRET:-}}
 password=${PAI_ADMIN_PASSWORD:-${PAI_YAML_ADMIN_PASSWORD:-}}
 
 mkdir -p "$inst"
-chmod 755 "$root/var" "$inst" 2>/dev/null || true
+chmod 755 "$(dirname "$inst")" "$inst" 2>/dev/null || true
 if [ -n "$secret" ]; then
   [ ${#secret} -ge 32 ] || { echo "make run: the JWT secret must have at least 32 characters" >&2; exit 2; }
   printf '%s\n' "$secret" > "$inst/jwt.secret"
@@ -40,8 +40,8 @@ PAI_LISTEN="$addr:$port" PAI_ADMIN_USERNAME="$admin" PAI_SLURM_DIR="$base/slurm"
 echo "mod_pairest is up: http://$addr:$port/api/v1"
 # A generated password is shown once, after the first start that worked.
 if [ -z "$password" ] && [ ! -e "$inst/admin.password.shown" ]; then
-  echo "first admin: $admin, password: $(cat "$inst/admin.password") (kept in var/server/admin.password, mode 0600)"
+  echo "first admin: $admin, password: $(cat "$inst/admin.password") (kept in $inst/admin.password, mode 0600)"
   touch "$inst/admin.password.shown"
 else
-  echo "admin user: $admin (password in var/server/admin.password)"
+  echo "admin user: $admin (password in $inst/admin.password)"
 fi

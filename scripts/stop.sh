@@ -2,8 +2,9 @@
 # `make stop`: stops what `make run` started, by pid files.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-if [ -d "$root/var/server" ]; then
-  "$root/scripts/httpd.sh" stop "$root/var/server"
-  "$root/scripts/slurm.sh" stop "$("$root/scripts/statedir.sh" "$root/var/server")/slurm"
+inst=${PAI_INSTANCE:-$root/var/server}
+if [ -d "$inst" ]; then
+  "$root/scripts/httpd.sh" stop "$inst"
+  "$root/scripts/slurm.sh" stop "$("$root/scripts/statedir.sh" "$inst")/slurm"
 fi
 echo "mod_pairest stopped"
