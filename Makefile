@@ -51,7 +51,9 @@ $(B)/unit_tests: $(UNIT_SRC) tests/unit/*.h $(B)/libpairest.a
 	$(CC) $(CPPFLAGS) -I. $(CFLAGS) -o $@ $(UNIT_SRC) $(B)/libpairest.a $(LIBS) $(APR_LIBS) \
 	    $(shell pkg-config --libs check) $(SANFLAGS)
 
-run: deps build
+# deps first, then a fresh make: the flags above come from tools deps installs.
+run: deps
+	@$(MAKE) --no-print-directory build
 	@scripts/run.sh
 
 stop:
@@ -69,7 +71,8 @@ unit: $(B)/unit_tests
 api: build
 	$(PYTEST) -v tests/api
 
-test: deps build check-layers unit api
+test: deps
+	@$(MAKE) --no-print-directory build check-layers unit api
 
 clean:
 	rm -rf $(B)

@@ -10,4 +10,5 @@ Suite *suite_auth(void);
 Suite *suite_json(void);
 Suite *suite_route(void);
 Suite *suite_store(void);
+Suite *suite_jobspec(void);
 #endif
