@@ -573,6 +573,8 @@ static const pai_route pai_routes[] = {
                PAI_BODY_NONE},
     {"PUT",    "/api/v1/jobs/:jobName/executionType", pai_job_execution_put, PAI_AUTH_USER,
                PAI_BODY_JSON},
+    {"GET",    "/api/v1/virtual-clusters", pai_vcs_get, PAI_AUTH_OPTIONAL, PAI_BODY_NONE},
+    {"GET",    "/api/v1/virtual-clusters/:vcName", pai_vc_get, PAI_AUTH_OPTIONAL, PAI_BODY_NONE},
 };
 #define PAI_NROUTES (sizeof(pai_routes) / sizeof(pai_routes[0]))
 
@@ -815,8 +817,8 @@ static apr_status_t pai_sync_watchdog(int state, void *data, apr_pool_t *pool)
         pai_dbd_close_fn(s, dbd);
         if (!e && (rep.adopted || rep.cancelled || rep.lost || rep.resubmitted))
             ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "PAI0200: sync: %d updated, %d adopted, "
-                         "%d cancelled, %d resubmitted, %d lost", rep.updated, rep.adopted,
-                         rep.cancelled, rep.resubmitted, rep.lost);
+                         "%d cancelled, %d retried, %d admitted, %d lost", rep.updated,
+                         rep.adopted, rep.cancelled, rep.resubmitted, rep.admitted, rep.lost);
     }
     /* An outage is logged when it starts and once a minute while it lasts. */
     if (e && (strcmp(last_msg, e->message) || apr_time_now() - last_log > apr_time_from_sec(60))) {

@@ -5,6 +5,7 @@
 #include <apr_hash.h>
 #include <apr_general.h>
 #include "jobs.h"
+#include "vc.h"
 
 /* A job whose hand-over has not been confirmed for this long is given up on
  * (more than any launcher time-out). */
@@ -42,6 +43,128 @@ static pai_error *job_not_found(apr_pool_t *p, const char *name)
     return pai_error_make(p, PAI_ERR_JOB_NOT_FOUND, "could not find job %s", name);
 }
 
+/* ---- admission ------------------------------------------------------------ */
+
+/* The cluster's size: stored by the sync; asked of the launcher if unknown. */
+static pai_error *jobs_capacity(const pai_jobs_env *env, apr_pool_t *p, pai_capacity *c)
+{
+    pai_cluster_size cs;
+    pai_error *e;
+
+    if ((e = pai_store_cluster_get(env->db, p, &cs)))
+        return e;
+    if (cs.cpus == 0) {
+        if ((e = env->launcher->ops->capacity(env->launcher->ctx, p, c)))
+            return e;
+        cs.cpus = c->cpus;
+        cs.memory_mb = c->memory_mb;
+        cs.gpus = c->gpus;
+        cs.nodes = c->nodes;
+        cs.updated_ms = apr_time_as_msec(apr_time_now());
+        pai_store_cluster_set(env->db, p, &cs);
+        return NULL;
+    }
+    c->cpus = cs.cpus;
+    c->memory_mb = cs.memory_mb;
+    c->gpus = cs.gpus;
+    c->nodes = cs.nodes;
+    return NULL;
+}
+
+/* What each VC holds and waits for, from the active jobs. */
+static pai_error *jobs_usage(const pai_jobs_env *env, apr_pool_t *p, apr_hash_t **out)
+{
+    apr_array_header_t *rows;
+    apr_hash_t *h = apr_hash_make(p);
+    pai_error *e;
+    int i;
+
+    if ((e = pai_store_job_list_active(env->db, p, 0, &rows)))
+        return e;
+    for (i = 0; i < rows->nelts; i++) {
+        pai_job_row *j = APR_ARRAY_IDX(rows, i, pai_job_row *);
+        pai_vc_usage *u = apr_hash_get(h, j->vc, APR_HASH_KEY_STRING);
+        if (!u) {
+            u = apr_pcalloc(p, sizeof(*u));
+            apr_hash_set(h, j->vc, APR_HASH_KEY_STRING, u);
+        }
+        if (!strcmp(j->sub_state, "QUEUED")) {
+            u->n_queued++;
+            u->n_waiting++;
+            continue;
+        }
+        u->n_admitted++;
+        u->admitted.cpus += j->cpus;
+        u->admitted.memory_mb += j->memory_mb;
+        u->admitted.gpus += j->gpus;
+        if (!strcmp(j->state, "WAITING"))
+            u->n_waiting++;
+    }
+    *out = h;
+    return NULL;
+}
+
+static void demand_of(const pai_job_row *j, pai_demand *d)
+{
+    d->cpus = j->cpus;
+    d->memory_mb = j->memory_mb;
+    d->gpus = j->gpus;
+}
+
+/* A 400 when the job can never fit its VC. */
+static pai_error *jobs_check_fits(const pai_jobs_env *env, apr_pool_t *p, const pai_job_row *j)
+{
+    pai_capacity c;
+    pai_demand d;
+    pai_vc *vc;
+    pai_error *e;
+
+    if ((e = pai_store_vc_get(env->db, p, j->vc, &vc)))
+        return e;
+    if (!vc)
+        return pai_error_make(p, PAI_ERR_NO_VC_SUBMIT, "Virtual cluster %s not found.", j->vc);
+    if ((e = jobs_capacity(env, p, &c)))
+        return e;
+    demand_of(j, &d);
+    return pai_vc_check_fits(p, &c, vc, &d);
+}
+
+/* Under the admission lock: whether j may go to the launcher now, first come
+ * first served within its VC.  Writes j (insert or save) before the lock goes. */
+static pai_error *jobs_admit(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j,
+                             int insert, int expected_retries, int behind_queue,
+                             const char *go_state, int *admitted)
+{
+    apr_dbd_transaction_t *tx;
+    apr_array_header_t *vcs;
+    apr_hash_t *usage;
+    pai_vc_usage *u;
+    pai_capacity c;
+    pai_demand d;
+    pai_error *e;
+    int saved = 1;
+
+    *admitted = 0;
+    if ((e = jobs_capacity(env, p, &c)) || (e = pai_store_admission_begin(env->db, p, &tx)))
+        return e;
+    if (!(e = jobs_usage(env, p, &usage)) && !(e = pai_store_vc_list(env->db, p, &vcs))) {
+        u = apr_hash_get(usage, j->vc, APR_HASH_KEY_STRING);
+        demand_of(j, &d);
+        /* A request's job goes behind those already queued in its VC (the
+         * sync's pass takes them in order itself). */
+        *admitted = !(behind_queue && u && u->n_queued > 0) &&
+                    pai_vc_admissible(&c, vcs, usage, j->vc, &d);
+        j->sub_state = *admitted ? go_state : "QUEUED";
+        e = insert ? pai_store_job_insert(env->db, p, j)
+                   : pai_store_job_save(env->db, p, j, expected_retries, &saved);
+        if (!e && !saved)
+            e = pai_error_make(p, PAI_ERR_JOB_EXECUTE, "job %s changed meanwhile; try again",
+                               j->name);
+    }
+    pai_store_admission_end(env->db, p, tx, !e);
+    return e;
+}
+
 /* Starts a fresh attempt of j in the launcher and records its id. */
 static pai_error *job_launch(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j,
                              const pai_jobspec *spec)
@@ -66,6 +189,7 @@ pai_error *pai_job_submit(const pai_jobs_env *env, apr_pool_t *p, const pai_iden
     pai_jobspec *spec;
     pai_job_row j;
     pai_error *e;
+    int admitted;
 
     if ((e = pai_jobspec_parse(p, config, &spec)) ||
         (e = pai_account_may_use_vc(env->db, p, who, spec->virtual_cluster)))
@@ -85,10 +209,13 @@ pai_error *pai_job_submit(const pai_jobs_env *env, apr_pool_t *p, const pai_iden
     j.memory_mb = spec->total_memory_mb;
     j.gpus = spec->total_gpus;
     j.config = pai_json_dump(p, spec->normalized);
-    /* The row comes first: a launcher job never exists without its record. */
-    if ((e = pai_store_job_insert(env->db, p, &j)))
+    if ((e = jobs_check_fits(env, p, &j)))
         return e;
-    if ((e = job_launch(env, p, &j, spec))) {
+    /* The row comes first: a launcher job never exists without its record.
+     * A job its VC has no room for now waits in the store, QUEUED. */
+    if ((e = jobs_admit(env, p, &j, 1, 0, 1, "SUBMITTING", &admitted)))
+        return e;
+    if (admitted && (e = job_launch(env, p, &j, spec))) {
         pai_store_job_delete_unsubmitted(env->db, p, j.name);
         return e;
     }
@@ -146,7 +273,7 @@ pai_error *pai_job_execute(const pai_jobs_env *env, apr_pool_t *p, const pai_ide
     j->retries++;
     j->run_retries = 0;
     j->state = "WAITING";
-    j->sub_state = "SUBMITTING";
+    j->sub_state = "QUEUED";
     j->launcher_id = 0;
     j->port_base = job_port_base(env, spec);
     j->host = "";
@@ -155,11 +282,10 @@ pai_error *pai_job_execute(const pai_jobs_env *env, apr_pool_t *p, const pai_ide
     j->exit_code = 0;
     j->diagnostics = "";
     j->submitted = now_ms;
-    if ((e = pai_store_job_save(env->db, p, j, prev.retries, &saved)))
+    if ((e = jobs_check_fits(env, p, j)) ||
+        (e = jobs_admit(env, p, j, 0, prev.retries, 1, "ADMITTED", &saved)))
         return e;
-    if (!saved)
-        return pai_error_make(p, PAI_ERR_JOB_EXECUTE, "job %s changed meanwhile; try again", name);
-    if ((e = job_launch(env, p, j, spec))) {
+    if (saved && (e = job_launch(env, p, j, spec))) {
         /* Not taken: the job stays as it was before the START. */
         pai_store_job_save(env->db, p, &prev, j->retries, &saved);
         return e;
@@ -288,6 +414,39 @@ pai_error *pai_job_config_view(const pai_jobs_env *env, apr_pool_t *p, const cha
                                         name);
 }
 
+pai_error *pai_vc_status_view(const pai_jobs_env *env, apr_pool_t *p, const char *name,
+                              json_t **out)
+{
+    static const pai_vc_usage none;
+    apr_array_header_t *vcs;
+    apr_hash_t *usage;
+    pai_capacity c;
+    pai_error *e;
+    json_t *all;
+    int i;
+
+    if ((e = pai_store_vc_list(env->db, p, &vcs)) || (e = jobs_usage(env, p, &usage)))
+        return e;
+    /* Without a known cluster size the shares read 0, rather than no answer. */
+    if (jobs_capacity(env, p, &c))
+        memset(&c, 0, sizeof(c));
+    all = pai_json_pool(p, json_object());
+    for (i = 0; i < vcs->nelts; i++) {
+        const pai_vc *vc = &APR_ARRAY_IDX(vcs, i, pai_vc);
+        const pai_vc_usage *u = apr_hash_get(usage, vc->name, APR_HASH_KEY_STRING);
+        json_t *v = pai_vc_view(&c, vc, u ? u : &none);
+        if (name && !strcmp(name, vc->name)) {
+            *out = pai_json_pool(p, v);
+            return NULL;
+        }
+        json_object_set_new(all, vc->name, v);
+    }
+    if (name)
+        return pai_error_make(p, PAI_ERR_VC_NOT_FOUND, "could not find virtual cluster %s", name);
+    *out = all;
+    return NULL;
+}
+
 /* ---- the sync ------------------------------------------------------------ */
 
 static int str_changed(const char *a, const char *b)
@@ -312,6 +471,7 @@ static void sync_next_attempt(const pai_jobs_env *env, apr_pool_t *p, pai_job_ro
     pai_jobspec *spec;
     int saved = 0, was = j->retries;
 
+    (void)rep;
     if (job_spec_of(p, j, &spec))
         return;
     j->retries++;
@@ -326,35 +486,61 @@ static void sync_next_attempt(const pai_jobs_env *env, apr_pool_t *p, pai_job_ro
     j->has_exit = 0;
     j->diagnostics = "";
     j->submitted = now_ms;
-    if (pai_store_job_save(env->db, p, j, was, &saved) || !saved)
-        return;
-    if (!job_launch(env, p, j, spec))
+    /* The admission pass of this same cycle hands it on when its VC has room. */
+    if (!pai_store_job_save(env->db, p, j, was, &saved) && saved)
         rep->resubmitted++;
 }
 
-/* Hands QUEUED attempts to the launcher. */
-static void sync_submit_queued(const pai_jobs_env *env, apr_pool_t *p, apr_array_header_t *active,
-                               apr_int64_t now_ms, pai_sync_report *rep)
+/* The admission pass: QUEUED jobs, oldest first, go to the launcher while
+ * their VC has room; one that does not fit holds back the rest of its VC. */
+static void sync_admit_queued(const pai_jobs_env *env, apr_pool_t *p, apr_int64_t now_ms,
+                              pai_sync_report *rep)
 {
+    apr_array_header_t *queued;
+    apr_hash_t *blocked = apr_hash_make(p);
     int i;
-    for (i = 0; i < active->nelts; i++) {
-        pai_job_row *j = APR_ARRAY_IDX(active, i, pai_job_row *);
+
+    if (pai_store_job_list_queued(env->db, p, &queued))
+        return;
+    for (i = 0; i < queued->nelts; i++) {
+        pai_job_row *j = APR_ARRAY_IDX(queued, i, pai_job_row *);
         pai_jobspec *spec;
-        int saved = 0;
-        if (strcmp(j->sub_state, "QUEUED") || j->launcher_id || job_spec_of(p, j, &spec))
+        int admitted = 0, saved = 0;
+
+        if (apr_hash_get(blocked, j->vc, APR_HASH_KEY_STRING) || job_spec_of(p, j, &spec))
             continue;
-        j->sub_state = "SUBMITTING";
         j->submitted = now_ms;
-        if (pai_store_job_save(env->db, p, j, j->retries, &saved) || !saved)
+        if (jobs_admit(env, p, j, 0, j->retries, 0, "ADMITTED", &admitted) || !admitted) {
+            apr_hash_set(blocked, j->vc, APR_HASH_KEY_STRING, j);
             continue;
-        if (!job_launch(env, p, j, spec)) {
-            rep->resubmitted++;
         }
-        else {
+        if (job_launch(env, p, j, spec)) {
+            /* The launcher cannot take jobs now: try again next cycle. */
             j->sub_state = "QUEUED";
             pai_store_job_save(env->db, p, j, j->retries, &saved);
+            return;
         }
+        rep->admitted++;
     }
+}
+
+/* The cluster's size, refreshed from the launcher every few cycles. */
+static void sync_capacity(const pai_jobs_env *env, apr_pool_t *p, pai_sync_state *st,
+                          apr_int64_t now_ms)
+{
+    pai_cluster_size cs;
+    pai_capacity c;
+
+    if (st->cycles % 5 != 1 && st->cycles > 1)
+        return;
+    if (env->launcher->ops->capacity(env->launcher->ctx, p, &c))
+        return;
+    cs.cpus = c.cpus;
+    cs.memory_mb = c.memory_mb;
+    cs.gpus = c.gpus;
+    cs.nodes = c.nodes;
+    cs.updated_ms = now_ms;
+    pai_store_cluster_set(env->db, p, &cs);
 }
 
 static void sync_apply(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j,
@@ -400,9 +586,8 @@ pai_error *pai_sync_cycle(const pai_jobs_env *env, apr_pool_t *p, pai_sync_state
     pai_error *e;
 
     memset(rep, 0, sizeof(*rep));
-    if ((e = pai_store_job_list_active(env->db, p, &active)))
+    if ((e = pai_store_job_list_active(env->db, p, 1, &active)))
         return e;
-    sync_submit_queued(env, p, active, now_ms, rep);
 
     /* Slurm answers "no change" for update_time at or after its last change, in
      * whole seconds: asking from two seconds back misses nothing. */
@@ -410,8 +595,11 @@ pai_error *pai_sync_cycle(const pai_jobs_env *env, apr_pool_t *p, pai_sync_state
     if ((e = ops->list(env->launcher->ctx, p, since, &unchanged, &listed)))
         return e;
     st->last_list_sec = now_sec;
-    if (unchanged)
+    sync_capacity(env, p, st, now_ms);
+    if (unchanged) {
+        sync_admit_queued(env, p, now_ms, rep);
         return NULL;
+    }
     rep->listed = listed->nelts;
 
     by_name = apr_hash_make(p);
@@ -443,12 +631,13 @@ pai_error *pai_sync_cycle(const pai_jobs_env *env, apr_pool_t *p, pai_sync_state
         if (apr_hash_get(seen, j->name, APR_HASH_KEY_STRING) || !strcmp(j->sub_state, "QUEUED") ||
             now_ms - j->submitted < JOB_SUBMIT_GRACE_MS)
             continue;
-        if (!j->launcher_id && j->retries == 0) {
+        if (!j->launcher_id && j->retries == 0 && !strcmp(j->sub_state, "SUBMITTING")) {
             /* Its request died before the launcher took it: the caller never
              * got a 201, so there is no job to keep. */
             pai_store_job_delete_unsubmitted(env->db, p, j->name);
         }
         else if (!j->launcher_id) {
+            /* A hand-over (START or the admission pass) that died midway. */
             j->sub_state = "QUEUED";
             pai_store_job_save(env->db, p, j, j->retries, &saved);
         }
@@ -461,5 +650,6 @@ pai_error *pai_sync_cycle(const pai_jobs_env *env, apr_pool_t *p, pai_sync_state
         }
         rep->lost++;
     }
+    sync_admit_queued(env, p, now_ms, rep);
     return NULL;
 }

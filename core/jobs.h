@@ -31,6 +31,10 @@ pai_error *pai_job_status_view(const pai_jobs_env *env, apr_pool_t *p, const cha
 pai_error *pai_job_config_view(const pai_jobs_env *env, apr_pool_t *p, const char *name,
                                json_t **out);
 
+/* GET /virtual-clusters (name NULL: all, keyed by name) and /virtual-clusters/:name. */
+pai_error *pai_vc_status_view(const pai_jobs_env *env, apr_pool_t *p, const char *name,
+                              json_t **out);
+
 /* The background sync: one call is one cycle.  State kept between cycles. */
 typedef struct pai_sync_state {
     apr_int64_t last_list_sec;   /* when the launcher was last listed in full */
@@ -38,7 +42,7 @@ typedef struct pai_sync_state {
 } pai_sync_state;
 
 typedef struct pai_sync_report {
-    int listed, updated, adopted, cancelled, resubmitted, lost;
+    int listed, updated, adopted, cancelled, resubmitted, admitted, lost;
 } pai_sync_report;
 
 pai_error *pai_sync_cycle(const pai_jobs_env *env, apr_pool_t *p, pai_sync_state *st,

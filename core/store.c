@@ -49,6 +49,14 @@ static const char *const store_schema[] = {
     " submitted BIGINT NOT NULL,"
     " config MEDIUMTEXT NOT NULL,"
     " version BIGINT NOT NULL DEFAULT 0)",
+    "CREATE TABLE IF NOT EXISTS pai_cluster ("
+    " id INTEGER NOT NULL PRIMARY KEY,"
+    " cpus BIGINT NOT NULL,"
+    " memory_mb BIGINT NOT NULL,"
+    " gpus BIGINT NOT NULL,"
+    " nodes INTEGER NOT NULL,"
+    " updated BIGINT NOT NULL,"
+    " version BIGINT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS pai_jobs_created ON pai_jobs (created)",
     "CREATE INDEX IF NOT EXISTS pai_jobs_user ON pai_jobs (username, created)",
     "CREATE INDEX IF NOT EXISTS pai_jobs_state ON pai_jobs (state)",
@@ -65,7 +73,8 @@ typedef enum {
     ST_USER_DELETE, ST_GRANTS_DELETE, ST_GRANT_INSERT, ST_GRANTS_GET,
     ST_VC_GET, ST_VC_LIST, ST_VC_INSERT, ST_VC_UPDATE, ST_VC_DELETE,
     ST_JOB_INSERT, ST_JOB_GET, ST_JOB_LIST, ST_JOB_LIST_USER, ST_JOB_LIST_ACTIVE, ST_JOB_SAVE,
-    ST_JOB_DELETE_UNSUBMITTED, ST_JOB_SET_LAUNCHED,
+    ST_JOB_DELETE_UNSUBMITTED, ST_JOB_SET_LAUNCHED, ST_JOB_LIST_ACTIVE_LIGHT, ST_JOB_LIST_QUEUED,
+    ST_CLUSTER_GET, ST_CLUSTER_INSERT, ST_CLUSTER_SET, ST_CLUSTER_LOCK,
     ST__COUNT
 } store_stmt;
 
@@ -113,6 +122,21 @@ static const struct { const char *label; const char *sql; } store_sql[ST__COUNT]
         " completed = %lld, has_exit = %d, exit_code = %d, diagnostics = %s, submitted = %lld,"
         " version = version + 1"   /* MySQL counts changed rows, not matched ones */
         " WHERE name = %s AND retries = %d"},
+    [ST_JOB_LIST_ACTIVE_LIGHT] = {"pai_job_list_active_light",
+        "SELECT " JOB_COLS " FROM pai_jobs WHERE state IN ('WAITING', 'RUNNING')"},
+    [ST_JOB_LIST_QUEUED] = {"pai_job_list_queued",
+        "SELECT " JOB_COLS ", config FROM pai_jobs WHERE state = 'WAITING' AND sub_state = 'QUEUED'"
+        " ORDER BY submitted, name"},
+    [ST_CLUSTER_GET] = {"pai_cluster_get",
+        "SELECT cpus, memory_mb, gpus, nodes, updated FROM pai_cluster WHERE id = 1"},
+    [ST_CLUSTER_INSERT] = {"pai_cluster_insert",
+        "INSERT INTO pai_cluster (id, cpus, memory_mb, gpus, nodes, updated, version)"
+        " VALUES (1, 0, 0, 0, 0, 0, 0)"},
+    [ST_CLUSTER_SET] = {"pai_cluster_set",
+        "UPDATE pai_cluster SET cpus = %lld, memory_mb = %lld, gpus = %lld, nodes = %d,"
+        " updated = %lld, version = version + 1 WHERE id = 1"},
+    [ST_CLUSTER_LOCK] = {"pai_cluster_lock",
+        "UPDATE pai_cluster SET version = version + 1 WHERE id = 1"},
     [ST_JOB_SET_LAUNCHED] = {"pai_job_set_launched",
         "UPDATE pai_jobs SET launcher_id = %lld, sub_state = 'PENDING', version = version + 1"
         " WHERE name = %s AND retries = %d AND launcher_id = 0"},
@@ -235,6 +259,19 @@ pai_error *pai_store_init(pai_db *db, apr_pool_t *p)
         rv = apr_dbd_query(db->driver, db->handle, &n, sql);
         if (rv)
             return store_fail(db, p, rv, "schema");
+    }
+    {
+        /* The one cluster row; a racing process may insert it first. */
+        apr_dbd_results_t *res;
+        int cur = 0;
+        if ((err = store_select(db, p, ST_CLUSTER_GET, 0, NULL, &res)))
+            return err;
+        if (!store_row(db, p, res, &cur) &&
+            (err = store_exec(db, p, ST_CLUSTER_INSERT, 0, NULL, NULL))) {
+            cur = 0;
+            if (store_select(db, p, ST_CLUSTER_GET, 0, NULL, &res) || !store_row(db, p, res, &cur))
+                return err;
+        }
     }
     if ((err = pai_store_vc_get(db, p, "default", &vc)))
         return err;
@@ -506,6 +543,12 @@ pai_error *pai_store_job_insert(pai_db *db, apr_pool_t *p, const pai_job_row *j)
     args[14] = apr_itoa(p, j->has_exit); args[15] = apr_itoa(p, j->exit_code);
     args[16] = j->diagnostics; args[17] = i64(p, j->cpus); args[18] = i64(p, j->memory_mb);
     args[19] = i64(p, j->gpus); args[20] = i64(p, j->submitted); args[21] = j->config;
+    /* Checked first: inside a transaction apr_dbd refuses every statement
+     * after a failed one, so the check could not follow the insert. */
+    if ((err = pai_store_job_get(db, p, j->name, &old)))
+        return err;
+    if (old)
+        return pai_error_make(p, PAI_ERR_JOB_DUPLICATE, "job %s already exists", j->name);
     err = store_exec(db, p, ST_JOB_INSERT, 22, args, NULL);
     if (err && !pai_store_job_get(db, p, j->name, &old) && old)
         return pai_error_make(p, PAI_ERR_JOB_DUPLICATE, "job %s already exists", j->name);
@@ -552,9 +595,69 @@ pai_error *pai_store_job_list(pai_db *db, apr_pool_t *p, const char *username,
                     : store_job_rows(db, p, ST_JOB_LIST, 0, NULL, 0, out);
 }
 
-pai_error *pai_store_job_list_active(pai_db *db, apr_pool_t *p, apr_array_header_t **out)
+pai_error *pai_store_job_list_active(pai_db *db, apr_pool_t *p, int with_config,
+                                     apr_array_header_t **out)
 {
-    return store_job_rows(db, p, ST_JOB_LIST_ACTIVE, 0, NULL, 1, out);
+    return with_config ? store_job_rows(db, p, ST_JOB_LIST_ACTIVE, 0, NULL, 1, out)
+                       : store_job_rows(db, p, ST_JOB_LIST_ACTIVE_LIGHT, 0, NULL, 0, out);
+}
+
+pai_error *pai_store_job_list_queued(pai_db *db, apr_pool_t *p, apr_array_header_t **out)
+{
+    return store_job_rows(db, p, ST_JOB_LIST_QUEUED, 0, NULL, 1, out);
+}
+
+pai_error *pai_store_cluster_get(pai_db *db, apr_pool_t *p, pai_cluster_size *out)
+{
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    pai_error *err;
+    int cur = 0;
+
+    memset(out, 0, sizeof(*out));
+    if ((err = store_select(db, p, ST_CLUSTER_GET, 0, NULL, &res)))
+        return err;
+    if ((row = store_row(db, p, res, &cur))) {
+        out->cpus = apr_atoi64(store_col(db, row, 0));
+        out->memory_mb = apr_atoi64(store_col(db, row, 1));
+        out->gpus = apr_atoi64(store_col(db, row, 2));
+        out->nodes = atoi(store_col(db, row, 3));
+        out->updated_ms = apr_atoi64(store_col(db, row, 4));
+    }
+    return NULL;
+}
+
+pai_error *pai_store_cluster_set(pai_db *db, apr_pool_t *p, const pai_cluster_size *c)
+{
+    const char *args[] = {i64(p, c->cpus), i64(p, c->memory_mb), i64(p, c->gpus),
+                          apr_itoa(p, c->nodes), i64(p, c->updated_ms)};
+    return store_exec(db, p, ST_CLUSTER_SET, 5, args, NULL);
+}
+
+pai_error *pai_store_admission_begin(pai_db *db, apr_pool_t *p, apr_dbd_transaction_t **tx)
+{
+    pai_error *err;
+    int rv;
+
+    *tx = NULL;
+    if ((rv = apr_dbd_transaction_start(db->driver, p, db->handle, tx)))
+        return store_fail(db, p, rv, "begin");
+    if ((err = store_exec(db, p, ST_CLUSTER_LOCK, 0, NULL, NULL))) {
+        apr_dbd_transaction_mode_set(db->driver, *tx, APR_DBD_TRANSACTION_ROLLBACK);
+        apr_dbd_transaction_end(db->driver, p, *tx);
+        *tx = NULL;
+    }
+    return err;
+}
+
+pai_error *pai_store_admission_end(pai_db *db, apr_pool_t *p, apr_dbd_transaction_t *tx,
+                                   int commit)
+{
+    int rv;
+    if (!commit)
+        apr_dbd_transaction_mode_set(db->driver, tx, APR_DBD_TRANSACTION_ROLLBACK);
+    rv = apr_dbd_transaction_end(db->driver, p, tx);
+    return commit && rv ? store_fail(db, p, rv, "commit") : NULL;
 }
 
 pai_error *pai_store_job_save(pai_db *db, apr_pool_t *p, const pai_job_row *j,

@@ -91,8 +91,25 @@ pai_error *pai_store_job_get(pai_db *db, apr_pool_t *p, const char *name, pai_jo
 /* Newest first; username NULL for all.  Rows carry no config. */
 pai_error *pai_store_job_list(pai_db *db, apr_pool_t *p, const char *username,
                               apr_array_header_t **out);
-/* Jobs still WAITING or RUNNING, with their config. */
-pai_error *pai_store_job_list_active(pai_db *db, apr_pool_t *p, apr_array_header_t **out);
+/* Jobs still WAITING or RUNNING, with their config if asked. */
+pai_error *pai_store_job_list_active(pai_db *db, apr_pool_t *p, int with_config,
+                                     apr_array_header_t **out);
+/* Jobs queued inside mod_pairest, oldest hand-over first, with their config. */
+pai_error *pai_store_job_list_queued(pai_db *db, apr_pool_t *p, apr_array_header_t **out);
+
+/* The cluster's size as the launcher last reported it (0s: not known yet). */
+typedef struct pai_cluster_size {
+    apr_int64_t cpus, memory_mb, gpus, updated_ms;
+    int nodes;
+} pai_cluster_size;
+pai_error *pai_store_cluster_get(pai_db *db, apr_pool_t *p, pai_cluster_size *out);
+pai_error *pai_store_cluster_set(pai_db *db, apr_pool_t *p, const pai_cluster_size *c);
+
+/* Admission decisions run one at a time across every process and host: a
+ * transaction that first writes the one cluster row. */
+pai_error *pai_store_admission_begin(pai_db *db, apr_pool_t *p, apr_dbd_transaction_t **tx);
+pai_error *pai_store_admission_end(pai_db *db, apr_pool_t *p, apr_dbd_transaction_t *tx,
+                                   int commit);
 /* Writes every mutable column if the row is still at attempt `expected_retries`;
  * *saved is 0 when another writer moved it on. */
 pai_error *pai_store_job_save(pai_db *db, apr_pool_t *p, const pai_job_row *j,

@@ -53,5 +53,8 @@ pai_error *pai_jobs_post(pai_req *rq);
 pai_error *pai_job_get(pai_req *rq);
 pai_error *pai_job_config_get(pai_req *rq);
 pai_error *pai_job_execution_put(pai_req *rq);
+/* vc.c */
+pai_error *pai_vcs_get(pai_req *rq);
+pai_error *pai_vc_get(pai_req *rq);
 
 #endif

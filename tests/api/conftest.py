@@ -17,7 +17,7 @@ VAR = os.path.join(ROOT, "var")
 PORTS = {"sqlite3": 19186, "mysql": 19187}
 SLURM_PORTS = {"sqlite3": 26817, "mysql": 27817}
 # vc1 may borrow idle room; vc2 is capped at its share; `default` gets the rest.
-VIRTUAL_CLUSTERS = "vc1 30 100; vc2 20 20"
+VIRTUAL_CLUSTERS = "vc1 25 100; vc2 50 50"
 MARIADB_PORT = 13306
 ADMIN = "admin"
 # An error-log line that means something broke, whatever the test expected.

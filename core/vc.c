@@ -1,0 +1,107 @@
+/* VC admission: capacity is guaranteed, maxCapacity is the ceiling, and room
+ * above the guarantee is borrowed only from what no waiting VC is owed. */
+#include <string.h>
+#include <apr_strings.h>
+#include "vc.h"
+
+static const pai_vc_usage vc_no_usage;
+
+static const pai_vc_usage *usage_of(apr_hash_t *usage, const char *vc)
+{
+    const pai_vc_usage *u = usage ? apr_hash_get(usage, vc, APR_HASH_KEY_STRING) : NULL;
+    return u ? u : &vc_no_usage;
+}
+
+/* Share of a resource in whole units: percent of total, rounded down. */
+static apr_int64_t share(apr_int64_t total, int percent)
+{
+    return total * percent / 100;
+}
+
+static int within(const pai_demand *used, const pai_demand *d, const pai_capacity *c, int percent)
+{
+    return (c->cpus == 0 || used->cpus + d->cpus <= share(c->cpus, percent)) &&
+           (c->memory_mb == 0 || used->memory_mb + d->memory_mb <= share(c->memory_mb, percent)) &&
+           (c->gpus == 0 || used->gpus + d->gpus <= share(c->gpus, percent)) &&
+           (c->gpus > 0 || d->gpus == 0);
+}
+
+pai_error *pai_vc_check_fits(apr_pool_t *p, const pai_capacity *c, const pai_vc *vc,
+                             const pai_demand *d)
+{
+    static const pai_demand none;
+    if (within(&none, d, c, vc->max_capacity))
+        return NULL;
+    return pai_error_make(p, PAI_ERR_INVALID,
+        "the job needs %" APR_INT64_T_FMT " CPUs, %" APR_INT64_T_FMT " MB and %" APR_INT64_T_FMT
+        " GPUs; virtual cluster %s may use at most %d%% of the cluster (%" APR_INT64_T_FMT
+        " CPUs, %" APR_INT64_T_FMT " MB, %" APR_INT64_T_FMT " GPUs)",
+        d->cpus, d->memory_mb, d->gpus, vc->name, vc->max_capacity,
+        share(c->cpus, vc->max_capacity), share(c->memory_mb, vc->max_capacity),
+        share(c->gpus, vc->max_capacity));
+}
+
+int pai_vc_admissible(const pai_capacity *c, const apr_array_header_t *vcs, apr_hash_t *usage,
+                      const char *name, const pai_demand *d)
+{
+    const pai_vc *vc = NULL;
+    const pai_vc_usage *u = usage_of(usage, name);
+    pai_demand total = {0, 0, 0}, owed = {0, 0, 0};
+    int i;
+
+    for (i = 0; i < vcs->nelts; i++)
+        if (!strcmp(APR_ARRAY_IDX(vcs, i, pai_vc).name, name))
+            vc = &APR_ARRAY_IDX(vcs, i, pai_vc);
+    if (!vc || !within(&u->admitted, d, c, vc->max_capacity))
+        return 0;
+    /* Inside its guarantee a VC is always admitted; the launcher may still make
+     * it wait for borrowed room to come back. */
+    if (within(&u->admitted, d, c, vc->capacity))
+        return 1;
+    /* Borrowing: only out of room that is idle even after every other VC with
+     * waiting jobs got the rest of its guarantee. */
+    for (i = 0; i < vcs->nelts; i++) {
+        const pai_vc *w = &APR_ARRAY_IDX(vcs, i, pai_vc);
+        const pai_vc_usage *wu = usage_of(usage, w->name);
+        total.cpus += wu->admitted.cpus;
+        total.memory_mb += wu->admitted.memory_mb;
+        total.gpus += wu->admitted.gpus;
+        if (w != vc && wu->n_waiting > 0) {
+            apr_int64_t x;
+            x = share(c->cpus, w->capacity) - wu->admitted.cpus;
+            owed.cpus += x > 0 ? x : 0;
+            x = share(c->memory_mb, w->capacity) - wu->admitted.memory_mb;
+            owed.memory_mb += x > 0 ? x : 0;
+            x = share(c->gpus, w->capacity) - wu->admitted.gpus;
+            owed.gpus += x > 0 ? x : 0;
+        }
+    }
+    total.cpus += owed.cpus;
+    total.memory_mb += owed.memory_mb;
+    total.gpus += owed.gpus;
+    return within(&total, d, c, 100);
+}
+
+static double pct(apr_int64_t used, apr_int64_t total)
+{
+    return total > 0 ? 100.0 * (double)used / (double)total : 0.0;
+}
+
+json_t *pai_vc_view(const pai_capacity *c, const pai_vc *vc, const pai_vc_usage *u)
+{
+    double used = pct(u->admitted.cpus, c->cpus), m = pct(u->admitted.memory_mb, c->memory_mb),
+           g = pct(u->admitted.gpus, c->gpus);
+    /* The dominant share of what its admitted jobs hold. */
+    if (m > used) used = m;
+    if (g > used) used = g;
+    return json_pack("{s:i, s:i, s:f, s:i, s:i, s:i, s:{s:I, s:I, s:I}}",
+                     "capacity", vc->capacity,
+                     "maxCapacity", vc->max_capacity,
+                     "usedCapacity", (double)((apr_int64_t)(used * 100 + 0.5)) / 100,
+                     "numActiveJobs", u->n_admitted,
+                     "numJobs", u->n_admitted + u->n_queued,
+                     "numPendingJobs", u->n_queued,
+                     "resourcesUsed", "memory", (json_int_t)u->admitted.memory_mb,
+                     "vCores", (json_int_t)u->admitted.cpus,
+                     "GPUs", (json_int_t)u->admitted.gpus);
+}

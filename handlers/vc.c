@@ -1,0 +1,31 @@
+/* /api/v1/virtual-clusters: each VC's share of the cluster and what it uses. */
+#include "handlers.h"
+
+static pai_error *vc_view(pai_req *rq, const char *name)
+{
+    pai_jobs_env env;
+    json_t *v;
+    pai_error *err;
+
+    if (!rq->launcher)
+        return pai_error_make(rq->pool, PAI_ERR_LAUNCHER_DOWN, "no launcher is configured");
+    env.db = rq->db;
+    env.launcher = rq->launcher;
+    env.port_lo = rq->cfg->port_lo;
+    env.port_hi = rq->cfg->port_hi;
+    env.log_dir = rq->cfg->job_log_dir;
+    if ((err = pai_vc_status_view(&env, rq->pool, name, &v)))
+        return err;
+    pai_reply(rq, 200, json_incref(v));
+    return NULL;
+}
+
+pai_error *pai_vcs_get(pai_req *rq)
+{
+    return vc_view(rq, NULL);
+}
+
+pai_error *pai_vc_get(pai_req *rq)
+{
+    return vc_view(rq, rq->params[0]);
+}
