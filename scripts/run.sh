@@ -35,6 +35,7 @@ chmod 600 "$inst/admin.password"
 base=$("$root/scripts/statedir.sh" "$inst")
 PAI_SLURM_PORT=${PAI_SLURM_PORT:-16817} "$root/scripts/slurm.sh" start "$base/slurm"
 PAI_LISTEN="$addr:$port" PAI_ADMIN_USERNAME="$admin" PAI_SLURM_DIR="$base/slurm" \
+    PAI_VIRTUAL_CLUSTERS="${PAI_VIRTUAL_CLUSTERS:-}" \
     "$root/scripts/httpd.sh" start "$inst"
 
 echo "mod_pairest is up: http://$addr:$port/api/v1"

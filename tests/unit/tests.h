@@ -11,4 +11,5 @@ Suite *suite_json(void);
 Suite *suite_route(void);
 Suite *suite_store(void);
 Suite *suite_jobspec(void);
+Suite *suite_vc(void);
 #endif
