@@ -64,7 +64,9 @@ start() {
       "$root/conf/httpd.conf.in" > "$inst/httpd.conf"
   chmod 600 "$inst/httpd.conf"
   env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin ${SAN_PRELOAD:+LD_PRELOAD=$SAN_PRELOAD} \
-      ${ASAN_OPTIONS:+ASAN_OPTIONS=$ASAN_OPTIONS} /usr/sbin/apache2 -f "$inst/httpd.conf" -k start
+      ${ASAN_OPTIONS:+ASAN_OPTIONS=$ASAN_OPTIONS} /usr/sbin/apache2 -f "$inst/httpd.conf" -k start \
+    || { echo "httpd did not start; from $inst/logs/error.log:" >&2
+         tail -n 3 "$inst/logs/error.log" >&2; exit 1; }
   for _ in $(seq 1 100); do running && break; sleep 0.1; done
   running || { echo "httpd did not start; see $inst/logs/error.log" >&2; tail -5 "$inst/logs/error.log" >&2 || true; exit 1; }
   # Until the port answers, the instance is not up.

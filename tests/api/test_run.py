@@ -94,3 +94,15 @@ def test_malformed_yaml_refused(clean, text, where):
     assert r.returncode != 0
     assert where in r.stderr, r.stderr
     assert not port_open(19291)
+
+
+@pytest.mark.parametrize("vcs,why", [
+    ("vc1 80 100; vc2 30 30", "capacities sum to 110%"),
+    ("vc1 50 40", "maxCapacity 40 is below capacity 50"),
+    ("vc-1 10 10", "must match"),
+])
+def test_bad_virtual_clusters_stop_startup(clean, vcs, why):
+    r = run({"PORT": "19292", "PAI_VIRTUAL_CLUSTERS": vcs}, "")
+    assert r.returncode != 0
+    assert why in r.stderr + r.stdout, r.stderr
+    assert not port_open(19292)
