@@ -60,6 +60,7 @@ typedef struct pai_server_conf {
 #define PAI_DEF_PORT_LO            20000
 #define PAI_DEF_PORT_HI            29999
 #define PAI_DEF_SYNC_INTERVAL      1000
+#define PAI_DEF_REPORT_URL         "http://127.0.0.1:9186"
 
 static void *pai_create_server_conf(apr_pool_t *p, server_rec *s)
 {
@@ -98,6 +99,7 @@ static void *pai_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     c->slurm.partition = PAI_MERGE_PTR(slurm.partition);
     c->slurm_key_file = PAI_MERGE_PTR(slurm_key_file);
     c->vcs = PAI_MERGE_PTR(vcs);
+    c->s.report_base = PAI_MERGE_PTR(s.report_base);
     return c;
 }
 
@@ -226,6 +228,16 @@ static const char *pai_set_job_log_dir(cmd_parms *cmd, void *d, const char *arg)
     return NULL;
 }
 
+static const char *pai_set_report_url(cmd_parms *cmd, void *d, const char *arg)
+{
+    apr_size_t n = strlen(arg);
+    (void)d;
+    if (strncmp(arg, "http://", 7) && strncmp(arg, "https://", 8))
+        return "PaiSSHReportURL: an http(s):// URL of this server, as the nodes reach it";
+    pai_sconf(cmd)->s.report_base = apr_pstrndup(cmd->pool, arg, arg[n - 1] == '/' ? n - 1 : n);
+    return NULL;
+}
+
 static const char *pai_set_port_range(cmd_parms *cmd, void *d, const char *lo, const char *hi)
 {
     apr_int64_t l = 0, h = 0;
@@ -324,6 +336,9 @@ static const command_rec pai_cmds[] = {
                   "the ports tasks get for their portList (default 20000 29999)"),
     AP_INIT_TAKE23("PaiVirtualCluster", pai_add_vc, NULL, RSRC_CONF,
                    "a virtual cluster: name, capacity and maxCapacity in percent of the cluster"),
+    AP_INIT_TAKE1("PaiSSHReportURL", pai_set_report_url, NULL, RSRC_CONF,
+                  "this server's URL as tasks reach it, to report their sshd (default "
+                  "http://127.0.0.1:9186)"),
     AP_INIT_TAKE1("PaiSyncInterval", pai_set_sync_interval, NULL, RSRC_CONF,
                   "milliseconds between two syncs with the launcher, 100..60000 (default 1000)"),
     {NULL}
@@ -466,6 +481,8 @@ static int pai_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
         if (c->s.port_lo == PAI_UNSET) { c->s.port_lo = PAI_DEF_PORT_LO; c->s.port_hi = PAI_DEF_PORT_HI; }
         if (c->launcher_timeout == PAI_UNSET) c->launcher_timeout = PAI_DEF_LAUNCHER_TIMEOUT;
         if (c->sync_interval == PAI_UNSET) c->sync_interval = PAI_DEF_SYNC_INTERVAL;
+        if (!c->s.report_base) c->s.report_base = PAI_DEF_REPORT_URL;
+        c->s.job_user = c->slurm.job_user;
         c->slurm.timeout_ms = (long)c->launcher_timeout * 1000;
         c->slurm.log_dir = c->s.job_log_dir;
         {
@@ -572,6 +589,11 @@ static const pai_route pai_routes[] = {
     {"GET",    "/api/v1/jobs/:jobName/config", pai_job_config_get, PAI_AUTH_OPTIONAL,
                PAI_BODY_NONE},
     {"PUT",    "/api/v1/jobs/:jobName/executionType", pai_job_execution_put, PAI_AUTH_USER,
+               PAI_BODY_JSON},
+    {"GET",    "/api/v1/jobs/:jobName/ssh", pai_job_ssh_get, PAI_AUTH_OPTIONAL, PAI_BODY_NONE},
+    {"GET",    "/api/v1/jobs/:jobName/ssh/key", pai_job_ssh_key_get, PAI_AUTH_USER, PAI_BODY_NONE},
+    /* Tasks authenticate with their job's secret, checked by the handler. */
+    {"POST",   "/api/v1/jobs/:jobName/ssh/report", pai_job_ssh_report_post, PAI_AUTH_NONE,
                PAI_BODY_JSON},
     {"GET",    "/api/v1/virtual-clusters", pai_vcs_get, PAI_AUTH_OPTIONAL, PAI_BODY_NONE},
     {"GET",    "/api/v1/virtual-clusters/:vcName", pai_vc_get, PAI_AUTH_OPTIONAL, PAI_BODY_NONE},
@@ -744,6 +766,8 @@ static int pai_handler(request_rec *r)
     rq.now = (apr_int64_t)apr_time_sec(r->request_time);
     rq.now_ms = (apr_int64_t)apr_time_as_msec(r->request_time);
     rq.launcher = pai_proc_launcher;
+    rq.base_url = ap_construct_url(r->pool, "", r);
+    rq.job_secret = apr_table_get(r->headers_in, "X-PAI-Job-Secret");
 
     rt = pai_route_find(r, rq.params, &known);
     if (!rt) {
@@ -770,6 +794,14 @@ static int pai_handler(request_rec *r)
     ap_args_to_table(r, &rq.query);
     if ((err = rt->fn(&rq)))
         return pai_render_error(r, err);
+    if (rq.text) {
+        r->status = rq.status;
+        ap_set_content_type(r, "text/plain; charset=utf-8");
+        apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+        ap_set_content_length(r, (apr_off_t)strlen(rq.text));
+        ap_rputs(rq.text, r);
+        return OK;
+    }
     if (!rq.result)
         return pai_render_error(r, pai_error_make(r->pool, PAI_ERR_INTERNAL,
                                 "handler gave no answer"));
@@ -809,6 +841,8 @@ static apr_status_t pai_sync_watchdog(int state, void *data, apr_pool_t *pool)
         env.port_lo = c->s.port_lo;
         env.port_hi = c->s.port_hi;
         env.log_dir = c->s.job_log_dir;
+        env.report_base = c->s.report_base;
+        env.job_user = c->s.job_user;
         e = pai_sync_bootstrapped ? NULL
             : pai_account_bootstrap(&db, pool, c->vcs, NULL, NULL, c->s.bcrypt_cost);
         pai_sync_bootstrapped = !e;

@@ -6,6 +6,7 @@
 #include <apr_general.h>
 #include "jobs.h"
 #include "vc.h"
+#include "sshkey.h"
 
 /* A job whose hand-over has not been confirmed for this long is given up on
  * (more than any launcher time-out). */
@@ -169,10 +170,18 @@ static pai_error *jobs_admit(const pai_jobs_env *env, apr_pool_t *p, pai_job_row
 static pai_error *job_launch(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j,
                              const pai_jobspec *spec)
 {
-    pai_launch l = {spec, j->username, j->retries, j->port_base};
+    pai_launch l = {spec, j->username, j->retries, j->port_base, NULL, NULL, NULL};
+    const char *private_key;
     apr_int64_t id = 0;
     pai_error *e;
 
+    if (env->report_base) {
+        if ((e = pai_store_ssh_keys_get(env->db, p, j->name, &private_key, &l.ssh_public_key,
+                                        &l.report_secret)))
+            return e;
+        l.report_url = apr_pstrcat(p, env->report_base, "/api/v1/jobs/", j->name, "/ssh/report",
+                                   NULL);
+    }
     if ((e = env->launcher->ops->submit(env->launcher->ctx, p, &l, &id)))
         return e;
     j->launcher_id = id;
@@ -186,6 +195,7 @@ static pai_error *job_launch(const pai_jobs_env *env, apr_pool_t *p, pai_job_row
 pai_error *pai_job_submit(const pai_jobs_env *env, apr_pool_t *p, const pai_identity *who,
                           const json_t *config, apr_int64_t now_ms, const char **name)
 {
+    const char *private_key = NULL, *public_key = NULL, *secret = NULL;
     pai_jobspec *spec;
     pai_job_row j;
     pai_error *e;
@@ -211,10 +221,19 @@ pai_error *pai_job_submit(const pai_jobs_env *env, apr_pool_t *p, const pai_iden
     j.config = pai_json_dump(p, spec->normalized);
     if ((e = jobs_check_fits(env, p, &j)))
         return e;
+    if (env->report_base &&
+        ((e = pai_ssh_keygen(p, apr_pstrcat(p, "pai-job-", j.name, NULL), &private_key,
+                             &public_key)) || (e = pai_random_hex(p, &secret))))
+        return e;
     /* The row comes first: a launcher job never exists without its record.
      * A job its VC has no room for now waits in the store, QUEUED. */
     if ((e = jobs_admit(env, p, &j, 1, 0, 1, "SUBMITTING", &admitted)))
         return e;
+    if (env->report_base &&
+        (e = pai_store_ssh_keys_put(env->db, p, j.name, private_key, public_key, secret))) {
+        pai_store_job_delete_unsubmitted(env->db, p, j.name);
+        return e;
+    }
     if (admitted && (e = job_launch(env, p, &j, spec))) {
         pai_store_job_delete_unsubmitted(env->db, p, j.name);
         return e;
@@ -412,6 +431,110 @@ pai_error *pai_job_config_view(const pai_jobs_env *env, apr_pool_t *p, const cha
     *out = pai_json_parse(p, j->config, strlen(j->config), &e);
     return *out ? NULL : pai_error_make(p, PAI_ERR_INTERNAL, "stored config of %s is unreadable",
                                         name);
+}
+
+pai_error *pai_job_ssh_view(const pai_jobs_env *env, apr_pool_t *p, const char *name,
+                            const char *base_url, json_t **out)
+{
+    apr_array_header_t *eps;
+    pai_job_row *j;
+    pai_error *e;
+    json_t *containers, *o;
+    int i;
+
+    if ((e = pai_store_job_get(env->db, p, name, &j)))
+        return e;
+    if (!j)
+        return job_not_found(p, name);
+    containers = json_array();
+    /* Only a running attempt's tasks have an sshd to reach. */
+    if (!strcmp(j->state, "RUNNING") &&
+        !pai_store_ssh_endpoints(env->db, p, name, j->retries, &eps)) {
+        for (i = 0; i < eps->nelts; i++) {
+            const pai_ssh_endpoint *ep = &APR_ARRAY_IDX(eps, i, pai_ssh_endpoint);
+            json_array_append_new(containers, json_pack("{s:s, s:s, s:s}",
+                "id", apr_psprintf(p, "%s-%d-%s-%d", name, j->retries, ep->role, ep->index),
+                "sshIp", ep->ip, "sshPort", apr_itoa(p, ep->port)));
+        }
+    }
+    o = json_pack("{s:o, s:{s:s, s:s, s:s, s:s}, s:s}",
+        "containers", containers,
+        "keyPair",
+        "folderPath", apr_pstrcat(p, "/api/v1/jobs/", name, "/ssh", NULL),
+        "publicKeyFileName", apr_pstrcat(p, name, ".pub", NULL),
+        "privateKeyFileName", name,
+        "privateKeyDirectDownloadLink", apr_pstrcat(p, base_url, "/api/v1/jobs/", name,
+                                                    "/ssh/key", NULL),
+        "username", env->job_user ? env->job_user : "");
+    *out = pai_json_pool(p, o);
+    return NULL;
+}
+
+pai_error *pai_job_ssh_key(const pai_jobs_env *env, apr_pool_t *p, const pai_identity *who,
+                           const char *name, const char **key)
+{
+    const char *pub, *secret;
+    pai_job_row *j;
+    pai_error *e;
+
+    if ((e = pai_store_job_get(env->db, p, name, &j)))
+        return e;
+    if (!j)
+        return job_not_found(p, name);
+    if (!who->admin && strcmp(who->username, j->username))
+        return pai_error_make(p, PAI_ERR_FORBIDDEN, "User %s is not allowed to read the key of "
+                              "job %s.", who->username, name);
+    if ((e = pai_store_ssh_keys_get(env->db, p, name, key, &pub, &secret)))
+        return e;
+    return *key ? NULL : pai_error_make(p, PAI_ERR_JOB_NOT_FOUND, "job %s has no SSH key", name);
+}
+
+pai_error *pai_job_ssh_report(const pai_jobs_env *env, apr_pool_t *p, const char *name,
+                              const char *secret, const json_t *body)
+{
+    static const char *const fields[] = {"attempt", "taskRole", "taskIndex", "ip", "port", NULL};
+    const char *priv, *pub, *want, *c;
+    pai_ssh_endpoint ep;
+    json_int_t attempt, index, port;
+    pai_jobspec *spec;
+    pai_job_row *j;
+    pai_error *e;
+    int r;
+
+    if ((e = pai_store_job_get(env->db, p, name, &j)))
+        return e;
+    if (!j)
+        return job_not_found(p, name);
+    if ((e = pai_store_ssh_keys_get(env->db, p, name, &priv, &pub, &want)))
+        return e;
+    if (!want || !secret || !pai_secret_equal(want, secret))
+        return pai_error_make(p, PAI_ERR_FORBIDDEN, "wrong secret for job %s", name);
+    if ((e = pai_field_only(p, body, NULL, fields)) ||
+        (e = pai_field_int(p, body, NULL, "attempt", 1, 0, &attempt, NULL)) ||
+        (e = pai_field_str(p, body, NULL, "taskRole", 1, &ep.role)) ||
+        (e = pai_field_int(p, body, NULL, "taskIndex", 1, 0, &index, NULL)) ||
+        (e = pai_field_str(p, body, NULL, "ip", 1, &ep.ip)) ||
+        (e = pai_field_int(p, body, NULL, "port", 1, 0, &port, NULL)) ||
+        (e = job_spec_of(p, j, &spec)))
+        return e;
+    for (c = ep.ip; *c; c++)
+        if (!strchr("0123456789abcdefABCDEF.:", *c))
+            break;
+    if (*c || !*ep.ip || strlen(ep.ip) > 45 || port < 1 || port > 65535)
+        return pai_error_make(p, PAI_ERR_INVALID, "field 'ip' or 'port' is not an address");
+    if (attempt != j->retries || !job_is_active(j))
+        return pai_error_make(p, PAI_ERR_INVALID, "attempt %" JSON_INTEGER_FORMAT " of job %s is "
+                              "not running", attempt, name);
+    for (r = 0; r < spec->roles->nelts; r++) {
+        const pai_task_role *tr = &APR_ARRAY_IDX(spec->roles, r, pai_task_role);
+        if (!strcmp(tr->name, ep.role) && index >= 0 && index < tr->task_number) {
+            ep.index = (int)index;
+            ep.port = (int)port;
+            return pai_store_ssh_endpoint_put(env->db, p, name, (int)attempt, &ep);
+        }
+    }
+    return pai_error_make(p, PAI_ERR_INVALID, "job %s has no task %s-%" JSON_INTEGER_FORMAT,
+                          name, ep.role, index);
 }
 
 pai_error *pai_vc_status_view(const pai_jobs_env *env, apr_pool_t *p, const char *name,

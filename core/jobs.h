@@ -13,6 +13,8 @@ typedef struct pai_jobs_env {
     pai_launcher *launcher;
     int port_lo, port_hi;        /* task ports are taken from this range */
     const char *log_dir;         /* where task logs live on the nodes */
+    const char *report_base;     /* URL tasks reach this server at; NULL: no sshd in tasks */
+    const char *job_user;        /* the account tasks (and SSH logins) run as */
 } pai_jobs_env;
 
 /* POST /jobs: validate, check the VC, store, hand to the launcher.  A job the
@@ -30,6 +32,16 @@ pai_error *pai_job_status_view(const pai_jobs_env *env, apr_pool_t *p, const cha
                                json_t **out);
 pai_error *pai_job_config_view(const pai_jobs_env *env, apr_pool_t *p, const char *name,
                                json_t **out);
+
+/* GET /jobs/:name/ssh: the running tasks' sshd addresses and where the key is. */
+pai_error *pai_job_ssh_view(const pai_jobs_env *env, apr_pool_t *p, const char *name,
+                            const char *base_url, json_t **out);
+/* GET /jobs/:name/ssh/key: the private key, for the job's owner or an admin. */
+pai_error *pai_job_ssh_key(const pai_jobs_env *env, apr_pool_t *p, const pai_identity *who,
+                           const char *name, const char **key);
+/* POST /jobs/:name/ssh/report from a task, with the job's secret. */
+pai_error *pai_job_ssh_report(const pai_jobs_env *env, apr_pool_t *p, const char *name,
+                              const char *secret, const json_t *body);
 
 /* GET /virtual-clusters (name NULL: all, keyed by name) and /virtual-clusters/:name. */
 pai_error *pai_vc_status_view(const pai_jobs_env *env, apr_pool_t *p, const char *name,

@@ -279,7 +279,8 @@ pai_error *pai_jobspec_parse(apr_pool_t *p, const json_t *c, pai_jobspec **out)
     return NULL;
 }
 
-/* Ports: every task gets its own slots, beginAt > 0 pins a label. */
+/* Ports: every task gets its own slots, beginAt > 0 pins a label; the last
+ * slot of each task is its sshd's. */
 static int ports_per_task(const pai_jobspec *s)
 {
     int r, i, most = 0;
@@ -291,7 +292,26 @@ static int ports_per_task(const pai_jobspec *s)
         if (n > most)
             most = n;
     }
-    return most;
+    return most + 1;
+}
+
+static int task_slot(const pai_jobspec *s, int role, int task)
+{
+    int g = 0, r;
+    for (r = 0; r < role; r++)
+        g += APR_ARRAY_IDX(s->roles, r, pai_task_role).task_number;
+    return g + task;
+}
+
+int pai_task_ssh_port(const pai_jobspec *s, int port_base, int role, int task)
+{
+    const pai_task_role *tr = &APR_ARRAY_IDX(s->roles, role, pai_task_role);
+    int i;
+    /* A portList label "ssh" is the sshd's port, as in OpenPAI. */
+    for (i = 0; i < tr->ports->nelts; i++)
+        if (!strcmp(APR_ARRAY_IDX(tr->ports, i, pai_port_spec).label, "ssh"))
+            return pai_task_port(s, port_base, role, task, i, 0);
+    return port_base + (task_slot(s, role, task) + 1) * ports_per_task(s) - 1;
 }
 
 int pai_job_port_span(const pai_jobspec *s)
@@ -303,13 +323,11 @@ int pai_task_port(const pai_jobspec *s, int port_base, int role, int task, int p
 {
     const pai_task_role *tr = &APR_ARRAY_IDX(s->roles, role, pai_task_role);
     const pai_port_spec *ps = &APR_ARRAY_IDX(tr->ports, port, pai_port_spec);
-    int g = 0, r, i, off = 0;
+    int g, i, off = 0;
 
     if (ps->begin_at)
         return ps->begin_at + k;
-    for (r = 0; r < role; r++)
-        g += APR_ARRAY_IDX(s->roles, r, pai_task_role).task_number;
-    g += task;
+    g = task_slot(s, role, task);
     for (i = 0; i < port; i++)
         off += APR_ARRAY_IDX(tr->ports, i, pai_port_spec).count;
     return port_base + g * ports_per_task(s) + off + k;

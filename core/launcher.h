@@ -14,6 +14,9 @@ typedef struct pai_launch {
     const char *username;        /* the PAI user who owns the job */
     int attempt;                 /* 0 for the first run, then one more per retry/START */
     int port_base;               /* first port of this attempt's range */
+    const char *ssh_public_key;  /* NULL: tasks start no sshd */
+    const char *report_url;      /* where tasks report their sshd's address */
+    const char *report_secret;   /* the job's secret for those reports */
 } pai_launch;
 
 typedef struct pai_launch_status {
@@ -68,6 +71,8 @@ pai_error *pai_launcher_slurm_create(apr_pool_t *p, const pai_slurm_conf *c,
 /* Ports of one task: the k-th port of label `port` of task `task` of role `role`.
  * Shared by the launcher (the environment) and the status view. */
 int pai_task_port(const pai_jobspec *s, int port_base, int role, int task, int port, int k);
+/* The port of a task's sshd. */
+int pai_task_ssh_port(const pai_jobspec *s, int port_base, int role, int task);
 /* How many consecutive ports an attempt reserves from port_base. */
 int pai_job_port_span(const pai_jobspec *s);
 

@@ -169,7 +169,7 @@ static const char *task_env(apr_pool_t *p, const pai_launch *l, int r, int t,
     const pai_jobspec *s = l->spec;
     const pai_task_role *tr = &APR_ARRAY_IDX(s->roles, r, pai_task_role);
     apr_array_header_t *w = apr_array_copy(p, common);
-    const char *ports = "", *ssh = "";
+    const char *ports = "";
     int i, k;
 
     env_word(w, p, "PAI_CURRENT_TASK_ROLE_NAME", tr->name);
@@ -191,16 +191,59 @@ static const char *task_env(apr_pool_t *p, const pai_launch *l, int r, int t,
             one = apr_psprintf(p, "%s%s%d", one, k ? "," : "",
                                pai_task_port(s, l->port_base, r, t, i, k));
         ports = apr_pstrcat(p, ports, i ? ";" : "", one, NULL);
-        if (!strcmp(ps->label, "ssh"))
-            ssh = apr_itoa(p, pai_task_port(s, l->port_base, r, t, i, 0));
     }
     env_word(w, p, "PAI_CONTAINER_HOST_PORT_LIST", ports);
-    env_word(w, p, "PAI_CONTAINER_SSH_PORT", ssh);
+    env_word(w, p, "PAI_CONTAINER_SSH_PORT", apr_itoa(p, pai_task_ssh_port(s, l->port_base, r, t)));
+    env_word(w, p, "PAI_JOB_ATTEMPT", apr_itoa(p, l->attempt));
+    if (l->ssh_public_key) {
+        env_word(w, p, "PAI_SSH_PUBLIC_KEY", l->ssh_public_key);
+        env_word(w, p, "PAI_SSH_REPORT_URL", l->report_url);
+        env_word(w, p, "PAI_SSH_SECRET", l->report_secret);
+        APR_ARRAY_PUSH(w, const char *) =
+            apr_psprintf(p, "\"PAI_TASK_SSH_DIR=$logdir/%s-%d.ssh\"", tr->name, t);
+    }
     env_word(w, p, "PAI_CONTAINER_ID",
              apr_psprintf(p, "%s-%d-%s-%d", s->job_name, l->attempt, tr->name, t));
     APR_ARRAY_PUSH(w, const char *) = "\"PAI_CONTAINER_HOST_IP=$host_ip\"";
     return apr_array_pstrcat(p, w, ' ');
 }
+
+/* Each task runs under this wrapper: an sshd for the job's key alone, on the
+ * task's port, as the job's account, while the command runs; the task reports
+ * where it listens with the job's secret, which the command never sees. */
+static const char task_wrapper[] =
+    "cat > \"$logdir/pai-task.sh\" <<'PAI_TASK_EOF'\n"
+    "#!/bin/bash\n"
+    "cmd=$1\n"
+    "secret=${PAI_SSH_SECRET:-}\n"
+    "unset PAI_SSH_SECRET\n"
+    "sshd_pid=\n"
+    "if [ -n \"${PAI_SSH_PUBLIC_KEY:-}\" ] && [ -x /usr/sbin/sshd ]; then\n"
+    "  d=$PAI_TASK_SSH_DIR\n"
+    "  mkdir -p \"$d\" && chmod 700 \"$d\"\n"
+    "  printf '%s\\n' \"$PAI_SSH_PUBLIC_KEY\" > \"$d/authorized_keys\"\n"
+    "  ssh-keygen -q -t ed25519 -N '' -f \"$d/host_key\" </dev/null\n"
+    "  export -p | grep -v -E '^declare -x (SSH_|PAI_SSH_|PAI_TASK_SSH_DIR|SLURM_|PWD=|OLDPWD=|SHLVL=)' > \"$d/env.sh\"\n"
+    "  printf '#!/bin/bash\\n. %s/env.sh\\ncd \"$PWD\"\\nif [ -n \"$SSH_ORIGINAL_COMMAND\" ]; then exec /bin/bash -c \"$SSH_ORIGINAL_COMMAND\"; else exec /bin/bash -l; fi\\n' \"$d\" > \"$d/login.sh\"\n"
+    "  chmod 700 \"$d/login.sh\"\n"
+    "  printf '%s\\n' \"Port $PAI_CONTAINER_SSH_PORT\" \"HostKey $d/host_key\" \\\n"
+    "    \"AuthorizedKeysFile $d/authorized_keys\" \"PidFile $d/sshd.pid\" \\\n"
+    "    'PasswordAuthentication no' 'KbdInteractiveAuthentication no' 'UsePAM no' \\\n"
+    "    'StrictModes no' \"AllowUsers $(id -un)\" \"ForceCommand $d/login.sh\" > \"$d/sshd_config\"\n"
+    "  /usr/sbin/sshd -f \"$d/sshd_config\" -D -e 2>>\"$d/sshd.log\" &\n"
+    "  sshd_pid=$!\n"
+    "  for _ in 1 2 3 4 5 6 7 8 9 10; do [ -s \"$d/sshd.pid\" ] && break; sleep 0.1; done\n"
+    "  curl -s -m 10 -o /dev/null -X POST -H 'Content-Type: application/json' \\\n"
+    "    -H \"X-PAI-Job-Secret: $secret\" \"$PAI_SSH_REPORT_URL\" \\\n"
+    "    -d \"{\\\"attempt\\\": $PAI_JOB_ATTEMPT, \\\"taskRole\\\": \\\"$PAI_CURRENT_TASK_ROLE_NAME\\\", \\\"taskIndex\\\": $PAI_TASK_INDEX, \\\"ip\\\": \\\"$PAI_CONTAINER_HOST_IP\\\", \\\"port\\\": $PAI_CONTAINER_SSH_PORT}\" \\\n"
+    "    || echo \"mod_pairest: could not report the sshd of this task\" >&2\n"
+    "fi\n"
+    "unset PAI_SSH_PUBLIC_KEY PAI_SSH_REPORT_URL PAI_TASK_SSH_DIR secret\n"
+    "/bin/bash -c \"$cmd\"\n"
+    "st=$?\n"
+    "if [ -n \"$sshd_pid\" ]; then kill \"$sshd_pid\" 2>/dev/null; wait \"$sshd_pid\" 2>/dev/null; fi\n"
+    "exit $st\n"
+    "PAI_TASK_EOF\n";
 
 /* One allocation sized to the sum of the roles (a gang: all start or none),
  * one `srun --exact` step per task, and FrameworkLauncher's completion rule:
@@ -223,9 +266,11 @@ static const char *batch_script(apr_pool_t *p, const pai_slurm_conf *c, const pa
         "exec >>\"$logdir/batch.log\" 2>&1\n"
         "host_ip=$(getent ahostsv4 \"$(hostname)\" 2>/dev/null | awk 'NR==1 {print $1}')\n"
         "[ -n \"$host_ip\" ] || host_ip=127.0.0.1\n"
-        "declare -A role_of=()\n",
+        "declare -A role_of=()\n"
+        "%s",
         s->job_name, l->attempt, l->username,
-        sq(p, apr_psprintf(p, "%s/%s/attempt-%d", c->log_dir, s->job_name, l->attempt)));
+        sq(p, apr_psprintf(p, "%s/%s/attempt-%d", c->log_dir, s->job_name, l->attempt)),
+        task_wrapper);
     for (r = 0; r < s->roles->nelts; r++) {
         const pai_task_role *tr = &APR_ARRAY_IDX(s->roles, r, pai_task_role);
         min_failed = apr_psprintf(p, "%s %d", min_failed, tr->min_failed);
@@ -236,7 +281,7 @@ static const char *batch_script(apr_pool_t *p, const pai_slurm_conf *c, const pa
             out = apr_pstrcat(p, out, apr_psprintf(p,
                 "srun --exact --ntasks=1 --nodes=1 --cpus-per-task=%d --mem=%d --gres=%s "
                 "--job-name=%s --output=%s --error=%s \\\n"
-                "  env %s \\\n  /bin/bash -c %s &\n"
+                "  env %s \\\n  /bin/bash \"$logdir/pai-task.sh\" %s &\n"
                 "role_of[$!]=%d\n",
                 tr->cpu_number, tr->memory_mb,
                 tr->gpu_number ? apr_psprintf(p, "gpu:%d", tr->gpu_number) : "none",

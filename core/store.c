@@ -57,6 +57,19 @@ static const char *const store_schema[] = {
     " nodes INTEGER NOT NULL,"
     " updated BIGINT NOT NULL,"
     " version BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS pai_job_keys ("
+    " name VARCHAR(128) NOT NULL PRIMARY KEY,"
+    " private_key MEDIUMTEXT NOT NULL,"
+    " public_key VARCHAR(1024) NOT NULL,"
+    " secret VARCHAR(128) NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS pai_ssh_endpoints ("
+    " name VARCHAR(128) NOT NULL,"
+    " attempt INTEGER NOT NULL,"
+    " role VARCHAR(64) NOT NULL,"
+    " task_index INTEGER NOT NULL,"
+    " ip VARCHAR(64) NOT NULL,"
+    " port INTEGER NOT NULL,"
+    " PRIMARY KEY (name, attempt, role, task_index))",
     "CREATE INDEX IF NOT EXISTS pai_jobs_created ON pai_jobs (created)",
     "CREATE INDEX IF NOT EXISTS pai_jobs_user ON pai_jobs (username, created)",
     "CREATE INDEX IF NOT EXISTS pai_jobs_state ON pai_jobs (state)",
@@ -75,6 +88,7 @@ typedef enum {
     ST_JOB_INSERT, ST_JOB_GET, ST_JOB_LIST, ST_JOB_LIST_USER, ST_JOB_LIST_ACTIVE, ST_JOB_SAVE,
     ST_JOB_DELETE_UNSUBMITTED, ST_JOB_SET_LAUNCHED, ST_JOB_LIST_ACTIVE_LIGHT, ST_JOB_LIST_QUEUED,
     ST_CLUSTER_GET, ST_CLUSTER_INSERT, ST_CLUSTER_SET, ST_CLUSTER_LOCK,
+    ST_KEYS_INSERT, ST_KEYS_GET, ST_KEYS_DELETE, ST_EP_DELETE, ST_EP_INSERT, ST_EP_LIST,
     ST__COUNT
 } store_stmt;
 
@@ -137,6 +151,20 @@ static const struct { const char *label; const char *sql; } store_sql[ST__COUNT]
         " updated = %lld, version = version + 1 WHERE id = 1"},
     [ST_CLUSTER_LOCK] = {"pai_cluster_lock",
         "UPDATE pai_cluster SET version = version + 1 WHERE id = 1"},
+    [ST_KEYS_INSERT] = {"pai_keys_insert",
+        "INSERT INTO pai_job_keys (name, private_key, public_key, secret) VALUES (%s, %s, %s, %s)"},
+    [ST_KEYS_GET] = {"pai_keys_get",
+        "SELECT private_key, public_key, secret FROM pai_job_keys WHERE name = %s"},
+    [ST_KEYS_DELETE] = {"pai_keys_delete", "DELETE FROM pai_job_keys WHERE name = %s"},
+    [ST_EP_DELETE] = {"pai_ep_delete",
+        "DELETE FROM pai_ssh_endpoints WHERE name = %s AND attempt = %d AND role = %s"
+        " AND task_index = %d"},
+    [ST_EP_INSERT] = {"pai_ep_insert",
+        "INSERT INTO pai_ssh_endpoints (name, attempt, role, task_index, ip, port)"
+        " VALUES (%s, %d, %s, %d, %s, %d)"},
+    [ST_EP_LIST] = {"pai_ep_list",
+        "SELECT role, task_index, ip, port FROM pai_ssh_endpoints WHERE name = %s AND attempt = %d"
+        " ORDER BY role, task_index"},
     [ST_JOB_SET_LAUNCHED] = {"pai_job_set_launched",
         "UPDATE pai_jobs SET launcher_id = %lld, sub_state = 'PENDING', version = version + 1"
         " WHERE name = %s AND retries = %d AND launcher_id = 0"},
@@ -685,5 +713,70 @@ pai_error *pai_store_job_set_launched(pai_db *db, apr_pool_t *p, const char *nam
 pai_error *pai_store_job_delete_unsubmitted(pai_db *db, apr_pool_t *p, const char *name)
 {
     const char *args[] = {name};
-    return store_exec(db, p, ST_JOB_DELETE_UNSUBMITTED, 1, args, NULL);
+    int n = 0;
+    pai_error *err = store_exec(db, p, ST_JOB_DELETE_UNSUBMITTED, 1, args, &n);
+    if (!err && n > 0)
+        err = store_exec(db, p, ST_KEYS_DELETE, 1, args, NULL);
+    return err;
+}
+
+pai_error *pai_store_ssh_keys_put(pai_db *db, apr_pool_t *p, const char *name,
+                                  const char *private_key, const char *public_key,
+                                  const char *secret)
+{
+    const char *args[] = {name, private_key, public_key, secret};
+    store_exec(db, p, ST_KEYS_DELETE, 1, args, NULL);
+    return store_exec(db, p, ST_KEYS_INSERT, 4, args, NULL);
+}
+
+pai_error *pai_store_ssh_keys_get(pai_db *db, apr_pool_t *p, const char *name,
+                                  const char **private_key, const char **public_key,
+                                  const char **secret)
+{
+    const char *args[] = {name};
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    pai_error *err;
+    int cur = 0;
+
+    *private_key = *public_key = *secret = NULL;
+    if ((err = store_select(db, p, ST_KEYS_GET, 1, args, &res)))
+        return err;
+    if ((row = store_row(db, p, res, &cur))) {
+        *private_key = apr_pstrdup(p, store_col(db, row, 0));
+        *public_key = apr_pstrdup(p, store_col(db, row, 1));
+        *secret = apr_pstrdup(p, store_col(db, row, 2));
+    }
+    return NULL;
+}
+
+pai_error *pai_store_ssh_endpoint_put(pai_db *db, apr_pool_t *p, const char *name, int attempt,
+                                      const pai_ssh_endpoint *ep)
+{
+    const char *args[] = {name, apr_itoa(p, attempt), ep->role, apr_itoa(p, ep->index), ep->ip,
+                          apr_itoa(p, ep->port)};
+    pai_error *err = store_exec(db, p, ST_EP_DELETE, 4, args, NULL);
+    return err ? err : store_exec(db, p, ST_EP_INSERT, 6, args, NULL);
+}
+
+pai_error *pai_store_ssh_endpoints(pai_db *db, apr_pool_t *p, const char *name, int attempt,
+                                   apr_array_header_t **out)
+{
+    const char *args[] = {name, apr_itoa(p, attempt)};
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    pai_error *err;
+    int cur = 0;
+
+    *out = apr_array_make(p, 4, sizeof(pai_ssh_endpoint));
+    if ((err = store_select(db, p, ST_EP_LIST, 2, args, &res)))
+        return err;
+    while ((row = store_row(db, p, res, &cur))) {
+        pai_ssh_endpoint *ep = apr_array_push(*out);
+        ep->role = apr_pstrdup(p, store_col(db, row, 0));
+        ep->index = atoi(store_col(db, row, 1));
+        ep->ip = apr_pstrdup(p, store_col(db, row, 2));
+        ep->port = atoi(store_col(db, row, 3));
+    }
+    return NULL;
 }

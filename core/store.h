@@ -97,6 +97,26 @@ pai_error *pai_store_job_list_active(pai_db *db, apr_pool_t *p, int with_config,
 /* Jobs queued inside mod_pairest, oldest hand-over first, with their config. */
 pai_error *pai_store_job_list_queued(pai_db *db, apr_pool_t *p, apr_array_header_t **out);
 
+/* A job's SSH key pair and the secret its tasks report with. */
+pai_error *pai_store_ssh_keys_put(pai_db *db, apr_pool_t *p, const char *name,
+                                  const char *private_key, const char *public_key,
+                                  const char *secret);
+/* The outputs are NULL when the job has none. */
+pai_error *pai_store_ssh_keys_get(pai_db *db, apr_pool_t *p, const char *name,
+                                  const char **private_key, const char **public_key,
+                                  const char **secret);
+/* Where a task's sshd listens, as the task reported it. */
+typedef struct pai_ssh_endpoint {
+    const char *role;
+    int index;
+    const char *ip;
+    int port;
+} pai_ssh_endpoint;
+pai_error *pai_store_ssh_endpoint_put(pai_db *db, apr_pool_t *p, const char *name, int attempt,
+                                      const pai_ssh_endpoint *ep);
+pai_error *pai_store_ssh_endpoints(pai_db *db, apr_pool_t *p, const char *name, int attempt,
+                                   apr_array_header_t **out);
+
 /* The cluster's size as the launcher last reported it (0s: not known yet). */
 typedef struct pai_cluster_size {
     apr_int64_t cpus, memory_mb, gpus, updated_ms;

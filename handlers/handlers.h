@@ -17,6 +17,8 @@ typedef struct pai_settings {
     int bcrypt_cost;
     int port_lo, port_hi;            /* task ports */
     const char *job_log_dir;         /* task logs on the nodes */
+    const char *report_base;         /* URL tasks reach this server at */
+    const char *job_user;            /* the account jobs and SSH logins run as */
 } pai_settings;
 
 typedef struct pai_req {
@@ -28,10 +30,13 @@ typedef struct pai_req {
     json_t *body;                    /* an object, or NULL for body-less routes */
     const char *params[4];           /* the route's :params, in order */
     apr_table_t *query;              /* decoded query arguments */
+    const char *base_url;            /* scheme://host:port this request came to */
+    const char *job_secret;          /* X-PAI-Job-Secret, from a task */
     apr_int64_t now;                 /* epoch seconds */
     apr_int64_t now_ms;
     int status;                      /* the handler's success status */
     json_t *result;                  /* bound to pool */
+    const char *text;                /* a plain-text answer instead (a key download) */
 } pai_req;
 
 typedef pai_error *(*pai_handler_fn)(pai_req *rq);
@@ -53,6 +58,9 @@ pai_error *pai_jobs_post(pai_req *rq);
 pai_error *pai_job_get(pai_req *rq);
 pai_error *pai_job_config_get(pai_req *rq);
 pai_error *pai_job_execution_put(pai_req *rq);
+pai_error *pai_job_ssh_get(pai_req *rq);
+pai_error *pai_job_ssh_key_get(pai_req *rq);
+pai_error *pai_job_ssh_report_post(pai_req *rq);
 /* vc.c */
 pai_error *pai_vcs_get(pai_req *rq);
 pai_error *pai_vc_get(pai_req *rq);

@@ -11,6 +11,8 @@ static pai_error *job_env(pai_req *rq, pai_jobs_env *env)
     env->port_lo = rq->cfg->port_lo;
     env->port_hi = rq->cfg->port_hi;
     env->log_dir = rq->cfg->job_log_dir;
+    env->report_base = rq->cfg->report_base;
+    env->job_user = rq->cfg->job_user;
     return NULL;
 }
 
@@ -93,5 +95,46 @@ pai_error *pai_job_execution_put(pai_req *rq)
         (err = pai_job_execute(&env, rq->pool, &rq->who, name, value, rq->now_ms)))
         return err;
     pai_reply_message(rq, 200, "execute job %s successfully", name);
+    return NULL;
+}
+
+pai_error *pai_job_ssh_get(pai_req *rq)
+{
+    const char *name;
+    pai_jobs_env env;
+    pai_error *err;
+    json_t *info;
+
+    if ((err = job_name_param(rq, &name)) || (err = job_env(rq, &env)) ||
+        (err = pai_job_ssh_view(&env, rq->pool, name, rq->base_url, &info)))
+        return err;
+    pai_reply(rq, 200, json_incref(info));
+    return NULL;
+}
+
+pai_error *pai_job_ssh_key_get(pai_req *rq)
+{
+    const char *name, *key;
+    pai_jobs_env env;
+    pai_error *err;
+
+    if ((err = job_name_param(rq, &name)) || (err = job_env(rq, &env)) ||
+        (err = pai_job_ssh_key(&env, rq->pool, &rq->who, name, &key)))
+        return err;
+    rq->status = 200;
+    rq->text = key;
+    return NULL;
+}
+
+pai_error *pai_job_ssh_report_post(pai_req *rq)
+{
+    const char *name;
+    pai_jobs_env env;
+    pai_error *err;
+
+    if ((err = job_name_param(rq, &name)) || (err = job_env(rq, &env)) ||
+        (err = pai_job_ssh_report(&env, rq->pool, name, rq->job_secret, rq->body)))
+        return err;
+    pai_reply_message(rq, 200, "reported");
     return NULL;
 }

@@ -14,6 +14,8 @@ static pai_error *vc_view(pai_req *rq, const char *name)
     env.port_lo = rq->cfg->port_lo;
     env.port_hi = rq->cfg->port_hi;
     env.log_dir = rq->cfg->job_log_dir;
+    env.report_base = rq->cfg->report_base;
+    env.job_user = rq->cfg->job_user;
     if ((err = pai_vc_status_view(&env, rq->pool, name, &v)))
         return err;
     pai_reply(rq, 200, json_incref(v));

@@ -11,7 +11,7 @@ pkgs=(
   slurmctld slurmd slurm-client slurmrestd slurm-wlm-jwt-plugin munge
   check pkg-config gcc make
   python3-pytest python3-requests
-  curl util-linux passwd
+  curl util-linux passwd openssh-server openssh-client
 )
 
 missing=()

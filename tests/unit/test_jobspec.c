@@ -34,11 +34,13 @@ START_TEST(defaults_and_demand)
     ck_assert_int_eq(r->min_succeeded, 0);
     ck_assert(json_is_null(json_object_get(json_array_get(
         json_object_get(s->normalized, "taskRoles"), 1), "minFailedTaskCount")));
-    /* ports: distinct per task, inside the span */
-    ck_assert_int_eq(pai_job_port_span(s), 6);
+    /* ports: distinct per task, inside the span; the last slot is sshd's */
+    ck_assert_int_eq(pai_job_port_span(s), 9);
     ck_assert_int_eq(pai_task_port(s, 20000, 0, 0, 0, 0), 20000);
     ck_assert_int_eq(pai_task_port(s, 20000, 0, 0, 0, 1), 20001);
-    ck_assert_int_eq(pai_task_port(s, 20000, 0, 1, 0, 0), 20002);
+    ck_assert_int_eq(pai_task_ssh_port(s, 20000, 0, 0), 20002);
+    ck_assert_int_eq(pai_task_port(s, 20000, 0, 1, 0, 0), 20003);
+    ck_assert_int_eq(pai_task_ssh_port(s, 20000, 1, 0), 20008);
 }
 END_TEST
 
