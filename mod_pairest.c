@@ -836,13 +836,7 @@ static apr_status_t pai_sync_watchdog(int state, void *data, apr_pool_t *pool)
         db.handle = dbd->handle;
         db.prepared = dbd->prepared;
         db.conn_pool = dbd->pool;
-        env.db = &db;
-        env.launcher = pai_proc_launcher;
-        env.port_lo = c->s.port_lo;
-        env.port_hi = c->s.port_hi;
-        env.log_dir = c->s.job_log_dir;
-        env.report_base = c->s.report_base;
-        env.job_user = c->s.job_user;
+        pai_jobs_env_init(&env, &c->s, &db, pai_proc_launcher);
         e = pai_sync_bootstrapped ? NULL
             : pai_account_bootstrap(&db, pool, c->vcs, NULL, NULL, c->s.bcrypt_cost);
         pai_sync_bootstrapped = !e;

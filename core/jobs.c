@@ -30,6 +30,23 @@ static int job_port_base(const pai_jobs_env *env, const pai_jobspec *s)
     return env->port_lo + (int)(r % (apr_uint32_t)room);
 }
 
+/* Moves j on to a fresh attempt, QUEUED for admission. */
+static void job_new_attempt(const pai_jobs_env *env, pai_job_row *j, const pai_jobspec *spec,
+                            apr_int64_t now_ms)
+{
+    j->retries++;
+    j->state = "WAITING";
+    j->sub_state = "QUEUED";
+    j->launcher_id = 0;
+    j->port_base = job_port_base(env, spec);
+    j->host = "";
+    j->launched = j->completed = 0;
+    j->has_exit = 0;
+    j->exit_code = 0;
+    j->diagnostics = "";
+    j->submitted = now_ms;
+}
+
 static pai_error *job_spec_of(apr_pool_t *p, const pai_job_row *j, pai_jobspec **spec)
 {
     pai_error *e;
@@ -289,18 +306,8 @@ pai_error *pai_job_execute(const pai_jobs_env *env, apr_pool_t *p, const pai_ide
     if ((e = job_spec_of(p, j, &spec)))
         return e;
     j->execution_type = "START";
-    j->retries++;
     j->run_retries = 0;
-    j->state = "WAITING";
-    j->sub_state = "QUEUED";
-    j->launcher_id = 0;
-    j->port_base = job_port_base(env, spec);
-    j->host = "";
-    j->launched = j->completed = 0;
-    j->has_exit = 0;
-    j->exit_code = 0;
-    j->diagnostics = "";
-    j->submitted = now_ms;
+    job_new_attempt(env, j, spec, now_ms);
     if ((e = jobs_check_fits(env, p, j)) ||
         (e = jobs_admit(env, p, j, 0, prev.retries, 1, "ADMITTED", &saved)))
         return e;
@@ -597,18 +604,9 @@ static void sync_next_attempt(const pai_jobs_env *env, apr_pool_t *p, pai_job_ro
     (void)rep;
     if (job_spec_of(p, j, &spec))
         return;
-    j->retries++;
     if (auto_retry)
         j->run_retries++;
-    j->state = "WAITING";
-    j->sub_state = "QUEUED";
-    j->launcher_id = 0;
-    j->port_base = job_port_base(env, spec);
-    j->host = "";
-    j->launched = j->completed = 0;
-    j->has_exit = 0;
-    j->diagnostics = "";
-    j->submitted = now_ms;
+    job_new_attempt(env, j, spec, now_ms);
     /* The admission pass of this same cycle hands it on when its VC has room. */
     if (!pai_store_job_save(env->db, p, j, was, &saved) && saved)
         rep->resubmitted++;

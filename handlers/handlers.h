@@ -41,6 +41,10 @@ typedef struct pai_req {
 
 typedef pai_error *(*pai_handler_fn)(pai_req *rq);
 
+/* The jobs layer's view of this server: its settings, a database, a launcher. */
+void pai_jobs_env_init(pai_jobs_env *env, const pai_settings *cfg, pai_db *db,
+                       pai_launcher *launcher);
+
 /* Success answers: a JSON value, or OpenPAI's {"message": ...}. */
 void pai_reply(pai_req *rq, int status, json_t *body);
 void pai_reply_message(pai_req *rq, int status, const char *fmt, ...)

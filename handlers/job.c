@@ -6,13 +6,7 @@ static pai_error *job_env(pai_req *rq, pai_jobs_env *env)
 {
     if (!rq->launcher)
         return pai_error_make(rq->pool, PAI_ERR_LAUNCHER_DOWN, "no launcher is configured");
-    env->db = rq->db;
-    env->launcher = rq->launcher;
-    env->port_lo = rq->cfg->port_lo;
-    env->port_hi = rq->cfg->port_hi;
-    env->log_dir = rq->cfg->job_log_dir;
-    env->report_base = rq->cfg->report_base;
-    env->job_user = rq->cfg->job_user;
+    pai_jobs_env_init(env, rq->cfg, rq->db, rq->launcher);
     return NULL;
 }
 

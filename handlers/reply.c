@@ -1,4 +1,5 @@
-/* Success results for the responder: the only way a handler answers. */
+/* Success results for the responder (the only way a handler answers), and the
+ * jobs environment every job and VC handler and the sync start from. */
 #include <apr_strings.h>
 #include "handlers.h"
 
@@ -17,4 +18,16 @@ void pai_reply_message(pai_req *rq, int status, const char *fmt, ...)
     msg = apr_pvsprintf(rq->pool, fmt, ap);
     va_end(ap);
     pai_reply(rq, status, json_pack("{s:s}", "message", msg));
+}
+
+void pai_jobs_env_init(pai_jobs_env *env, const pai_settings *cfg, pai_db *db,
+                       pai_launcher *launcher)
+{
+    env->db = db;
+    env->launcher = launcher;
+    env->port_lo = cfg->port_lo;
+    env->port_hi = cfg->port_hi;
+    env->log_dir = cfg->job_log_dir;
+    env->report_base = cfg->report_base;
+    env->job_user = cfg->job_user;
 }

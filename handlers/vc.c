@@ -9,13 +9,7 @@ static pai_error *vc_view(pai_req *rq, const char *name)
 
     if (!rq->launcher)
         return pai_error_make(rq->pool, PAI_ERR_LAUNCHER_DOWN, "no launcher is configured");
-    env.db = rq->db;
-    env.launcher = rq->launcher;
-    env.port_lo = rq->cfg->port_lo;
-    env.port_hi = rq->cfg->port_hi;
-    env.log_dir = rq->cfg->job_log_dir;
-    env.report_base = rq->cfg->report_base;
-    env.job_user = rq->cfg->job_user;
+    pai_jobs_env_init(&env, rq->cfg, rq->db, rq->launcher);
     if ((err = pai_vc_status_view(&env, rq->pool, name, &v)))
         return err;
     pai_reply(rq, 200, json_incref(v));
