@@ -205,7 +205,8 @@ static pai_error *job_launch(const pai_jobs_env *env, apr_pool_t *p, pai_job_row
     j->sub_state = "PENDING";
     /* Slurm has the job now: a failure to record its id is mended by the sync,
      * which adopts the job by its tag. */
-    pai_store_job_set_launched(env->db, p, j->name, j->retries, id);
+    if (!pai_store_job_set_launched(env->db, p, j->name, j->retries, id))
+        j->version++;
     return NULL;
 }
 
@@ -313,6 +314,7 @@ pai_error *pai_job_execute(const pai_jobs_env *env, apr_pool_t *p, const pai_ide
         return e;
     if (saved && (e = job_launch(env, p, j, spec))) {
         /* Not taken: the job stays as it was before the START. */
+        prev.version = j->version;
         pai_store_job_save(env->db, p, &prev, j->retries, &saved);
         return e;
     }

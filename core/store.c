@@ -77,6 +77,7 @@ static const char *const store_schema[] = {
 };
 #define STORE_MYSQL_TABLE_OPTIONS " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
 
+#define JOB_SELECT JOB_COLS ", version"
 #define JOB_COLS "name, username, vc, state, sub_state, execution_type, retries, run_retries," \
     " launcher_id, port_base, host, created, launched, completed, has_exit, exit_code," \
     " diagnostics, cpus, memory_mb, gpus, submitted"
@@ -123,23 +124,23 @@ static const struct { const char *label; const char *sql; } store_sql[ST__COUNT]
         "INSERT INTO pai_jobs (" JOB_COLS ", config) VALUES (%s, %s, %s, %s, %s, %s, %d, %d,"
         " %lld, %d, %s, %lld, %lld, %lld, %d, %d, %s, %lld, %lld, %lld, %lld, %s)"},
     [ST_JOB_GET] = {"pai_job_get",
-        "SELECT " JOB_COLS ", config FROM pai_jobs WHERE name = %s"},
+        "SELECT " JOB_SELECT ", config FROM pai_jobs WHERE name = %s"},
     [ST_JOB_LIST] = {"pai_job_list",
-        "SELECT " JOB_COLS " FROM pai_jobs ORDER BY created DESC, name"},
+        "SELECT " JOB_SELECT " FROM pai_jobs ORDER BY created DESC, name"},
     [ST_JOB_LIST_USER] = {"pai_job_list_user",
-        "SELECT " JOB_COLS " FROM pai_jobs WHERE username = %s ORDER BY created DESC, name"},
+        "SELECT " JOB_SELECT " FROM pai_jobs WHERE username = %s ORDER BY created DESC, name"},
     [ST_JOB_LIST_ACTIVE] = {"pai_job_list_active",
-        "SELECT " JOB_COLS ", config FROM pai_jobs WHERE state IN ('WAITING', 'RUNNING')"},
+        "SELECT " JOB_SELECT ", config FROM pai_jobs WHERE state IN ('WAITING', 'RUNNING')"},
     [ST_JOB_SAVE] = {"pai_job_save",
         "UPDATE pai_jobs SET state = %s, sub_state = %s, execution_type = %s, retries = %d,"
         " run_retries = %d, launcher_id = %lld, port_base = %d, host = %s, launched = %lld,"
         " completed = %lld, has_exit = %d, exit_code = %d, diagnostics = %s, submitted = %lld,"
         " version = version + 1"   /* MySQL counts changed rows, not matched ones */
-        " WHERE name = %s AND retries = %d"},
+        " WHERE name = %s AND retries = %d AND version = %lld"},
     [ST_JOB_LIST_ACTIVE_LIGHT] = {"pai_job_list_active_light",
-        "SELECT " JOB_COLS " FROM pai_jobs WHERE state IN ('WAITING', 'RUNNING')"},
+        "SELECT " JOB_SELECT " FROM pai_jobs WHERE state IN ('WAITING', 'RUNNING')"},
     [ST_JOB_LIST_QUEUED] = {"pai_job_list_queued",
-        "SELECT " JOB_COLS ", config FROM pai_jobs WHERE state = 'WAITING' AND sub_state = 'QUEUED'"
+        "SELECT " JOB_SELECT ", config FROM pai_jobs WHERE state = 'WAITING' AND sub_state = 'QUEUED'"
         " ORDER BY submitted, name"},
     [ST_CLUSTER_GET] = {"pai_cluster_get",
         "SELECT cpus, memory_mb, gpus, nodes, updated FROM pai_cluster WHERE id = 1"},
@@ -550,7 +551,8 @@ static pai_job_row *store_job_row(pai_db *db, apr_pool_t *p, apr_dbd_row_t *row,
     j->port_base = I(9); j->host = S(10); j->created = L(11); j->launched = L(12);
     j->completed = L(13); j->has_exit = I(14); j->exit_code = I(15); j->diagnostics = S(16);
     j->cpus = L(17); j->memory_mb = L(18); j->gpus = L(19); j->submitted = L(20);
-    j->config = with_config ? S(21) : "";
+    j->version = L(21);
+    j->config = with_config ? S(22) : "";
 #undef S
 #undef I
 #undef L
@@ -688,10 +690,11 @@ pai_error *pai_store_admission_end(pai_db *db, apr_pool_t *p, apr_dbd_transactio
     return commit && rv ? store_fail(db, p, rv, "commit") : NULL;
 }
 
-pai_error *pai_store_job_save(pai_db *db, apr_pool_t *p, const pai_job_row *j,
+pai_error *pai_store_job_save(pai_db *db, apr_pool_t *p, pai_job_row *j,
                               int expected_retries, int *saved)
 {
-    const char *args[16];
+    const char *args[17];
+    pai_error *err;
 
     args[0] = j->state; args[1] = j->sub_state; args[2] = j->execution_type;
     args[3] = apr_itoa(p, j->retries); args[4] = apr_itoa(p, j->run_retries);
@@ -699,8 +702,10 @@ pai_error *pai_store_job_save(pai_db *db, apr_pool_t *p, const pai_job_row *j,
     args[8] = i64(p, j->launched); args[9] = i64(p, j->completed);
     args[10] = apr_itoa(p, j->has_exit); args[11] = apr_itoa(p, j->exit_code);
     args[12] = j->diagnostics; args[13] = i64(p, j->submitted); args[14] = j->name;
-    args[15] = apr_itoa(p, expected_retries);
-    return store_exec(db, p, ST_JOB_SAVE, 16, args, saved);
+    args[15] = apr_itoa(p, expected_retries); args[16] = i64(p, j->version);
+    if (!(err = store_exec(db, p, ST_JOB_SAVE, 17, args, saved)) && *saved)
+        j->version++;
+    return err;
 }
 
 pai_error *pai_store_job_set_launched(pai_db *db, apr_pool_t *p, const char *name, int retries,

@@ -82,6 +82,7 @@ typedef struct pai_job_row {
     const char *diagnostics;
     apr_int64_t cpus, memory_mb, gpus;           /* the job's demand */
     const char *config;           /* normalized JSON; "" in lists */
+    apr_int64_t version;          /* bumped by every write: saves are checked against it */
 } pai_job_row;
 
 /* PAI_ERR_JOB_DUPLICATE when the name is taken. */
@@ -130,9 +131,10 @@ pai_error *pai_store_cluster_set(pai_db *db, apr_pool_t *p, const pai_cluster_si
 pai_error *pai_store_admission_begin(pai_db *db, apr_pool_t *p, apr_dbd_transaction_t **tx);
 pai_error *pai_store_admission_end(pai_db *db, apr_pool_t *p, apr_dbd_transaction_t *tx,
                                    int commit);
-/* Writes every mutable column if the row is still at attempt `expected_retries`;
- * *saved is 0 when another writer moved it on. */
-pai_error *pai_store_job_save(pai_db *db, apr_pool_t *p, const pai_job_row *j,
+/* Writes every mutable column if the row is still at attempt `expected_retries`
+ * and nobody wrote it since j was read (j->version); then j->version moves on.
+ * *saved is 0 when another writer came first. */
+pai_error *pai_store_job_save(pai_db *db, apr_pool_t *p, pai_job_row *j,
                               int expected_retries, int *saved);
 /* Records the launcher's id if none is recorded yet for this attempt. */
 pai_error *pai_store_job_set_launched(pai_db *db, apr_pool_t *p, const char *name, int retries,

@@ -171,6 +171,32 @@ START_TEST(vcs_follow_the_configuration)
 }
 END_TEST
 
+START_TEST(job_saves_are_checked)
+{
+    pai_job_row j, *a, *b;
+    int saved = 0;
+
+    memset(&j, 0, sizeof(j));
+    j.name = "race"; j.username = "u"; j.vc = "default"; j.state = "RUNNING";
+    j.sub_state = "RUNNING"; j.execution_type = "START"; j.host = ""; j.diagnostics = "";
+    j.config = "{}";
+    ck_assert_ptr_null(pai_store_job_insert(&db, ut_pool, &j));
+    ck_assert_int_eq(pai_store_job_insert(&db, ut_pool, &j)->code, PAI_ERR_JOB_DUPLICATE);
+    ck_assert_ptr_null(pai_store_job_get(&db, ut_pool, "race", &a));   /* the sync reads */
+    ck_assert_ptr_null(pai_store_job_get(&db, ut_pool, "race", &b));   /* a STOP reads */
+    b->state = "STOPPED";
+    ck_assert_ptr_null(pai_store_job_save(&db, ut_pool, b, 0, &saved));
+    ck_assert_int_eq(saved, 1);
+    a->sub_state = "COMPLETING";                                         /* stale: refused */
+    ck_assert_ptr_null(pai_store_job_save(&db, ut_pool, a, 0, &saved));
+    ck_assert_int_eq(saved, 0);
+    ck_assert_ptr_null(pai_store_job_get(&db, ut_pool, "race", &a));
+    ck_assert_str_eq(a->state, "STOPPED");
+    ck_assert_ptr_null(pai_store_job_save(&db, ut_pool, b, 1, &saved));  /* wrong attempt */
+    ck_assert_int_eq(saved, 0);
+}
+END_TEST
+
 Suite *suite_store(void)
 {
     Suite *s = suite_create("store");
@@ -181,6 +207,7 @@ Suite *suite_store(void)
     tcase_add_test(tc, user_rules);
     tcase_add_test(tc, grants);
     tcase_add_test(tc, vcs_follow_the_configuration);
+    tcase_add_test(tc, job_saves_are_checked);
     suite_add_tcase(s, tc);
     return s;
 }
