@@ -56,9 +56,14 @@ static pai_error *job_spec_of(apr_pool_t *p, const pai_job_row *j, pai_jobspec *
     return pai_jobspec_parse(p, c, spec);
 }
 
-static pai_error *job_not_found(apr_pool_t *p, const char *name)
+/* The job, or the seed's 404 JobNotFound. */
+static pai_error *job_find(const pai_jobs_env *env, apr_pool_t *p, const char *name,
+                           pai_job_row **j)
 {
-    return pai_error_make(p, PAI_ERR_JOB_NOT_FOUND, "could not find job %s", name);
+    pai_error *e = pai_store_job_get(env->db, p, name, j);
+    if (!e && !*j)
+        e = pai_error_make(p, PAI_ERR_JOB_NOT_FOUND, "could not find job %s", name);
+    return e;
 }
 
 /* ---- admission ------------------------------------------------------------ */
@@ -270,10 +275,8 @@ pai_error *pai_job_execute(const pai_jobs_env *env, apr_pool_t *p, const pai_ide
 
     if (strcmp(value, "START") && strcmp(value, "STOP"))
         return pai_error_make(p, PAI_ERR_INVALID, "field 'value' must be START or STOP");
-    if ((e = pai_store_job_get(env->db, p, name, &j)))
+    if ((e = job_find(env, p, name, &j)))
         return e;
-    if (!j)
-        return job_not_found(p, name);
     if (!who->admin && strcmp(who->username, j->username))
         return pai_error_make(p, PAI_ERR_FORBIDDEN, "User %s is not allowed to execute job %s.",
                               who->username, name);
@@ -375,10 +378,8 @@ pai_error *pai_job_status_view(const pai_jobs_env *env, apr_pool_t *p, const cha
     pai_error *e;
     int r, t, i, k;
 
-    if ((e = pai_store_job_get(env->db, p, name, &j)))
+    if ((e = job_find(env, p, name, &j)))
         return e;
-    if (!j)
-        return job_not_found(p, name);
     if ((e = job_spec_of(p, j, &spec)))
         return e;
     st = job_summary(j);
@@ -433,10 +434,8 @@ pai_error *pai_job_config_view(const pai_jobs_env *env, apr_pool_t *p, const cha
     pai_job_row *j;
     pai_error *e;
 
-    if ((e = pai_store_job_get(env->db, p, name, &j)))
+    if ((e = job_find(env, p, name, &j)))
         return e;
-    if (!j)
-        return job_not_found(p, name);
     *out = pai_json_parse(p, j->config, strlen(j->config), &e);
     return *out ? NULL : pai_error_make(p, PAI_ERR_INTERNAL, "stored config of %s is unreadable",
                                         name);
@@ -451,10 +450,8 @@ pai_error *pai_job_ssh_view(const pai_jobs_env *env, apr_pool_t *p, const char *
     json_t *containers, *o;
     int i;
 
-    if ((e = pai_store_job_get(env->db, p, name, &j)))
+    if ((e = job_find(env, p, name, &j)))
         return e;
-    if (!j)
-        return job_not_found(p, name);
     containers = json_array();
     /* Only a running attempt's tasks have an sshd to reach. */
     if (!strcmp(j->state, "RUNNING") &&
@@ -486,10 +483,8 @@ pai_error *pai_job_ssh_key(const pai_jobs_env *env, apr_pool_t *p, const pai_ide
     pai_job_row *j;
     pai_error *e;
 
-    if ((e = pai_store_job_get(env->db, p, name, &j)))
+    if ((e = job_find(env, p, name, &j)))
         return e;
-    if (!j)
-        return job_not_found(p, name);
     if (!who->admin && strcmp(who->username, j->username))
         return pai_error_make(p, PAI_ERR_FORBIDDEN, "User %s is not allowed to read the key of "
                               "job %s.", who->username, name);
@@ -510,10 +505,8 @@ pai_error *pai_job_ssh_report(const pai_jobs_env *env, apr_pool_t *p, const char
     pai_error *e;
     int r;
 
-    if ((e = pai_store_job_get(env->db, p, name, &j)))
+    if ((e = job_find(env, p, name, &j)))
         return e;
-    if (!j)
-        return job_not_found(p, name);
     if ((e = pai_store_ssh_keys_get(env->db, p, name, &priv, &pub, &want)))
         return e;
     if (!want || !secret || !pai_secret_equal(want, secret))
