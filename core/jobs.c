@@ -347,7 +347,7 @@ static json_t *job_summary(const pai_job_row *j)
     return o;
 }
 
-pai_error *pai_job_list_view(const pai_jobs_env *env, apr_pool_t *p, const char *username,
+pai_error *pai_job_list_view(const pai_jobs_env *env, apr_pool_t *p, const pai_job_filter *f,
                              json_t **out)
 {
     apr_array_header_t *rows;
@@ -355,7 +355,7 @@ pai_error *pai_job_list_view(const pai_jobs_env *env, apr_pool_t *p, const char 
     json_t *a;
     int i;
 
-    if ((e = pai_store_job_list(env->db, p, username, &rows)))
+    if ((e = pai_store_job_page(env->db, p, f, &rows)))
         return e;
     a = pai_json_pool(p, json_array());
     for (i = 0; i < rows->nelts; i++)

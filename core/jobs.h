@@ -26,7 +26,7 @@ pai_error *pai_job_execute(const pai_jobs_env *env, apr_pool_t *p, const pai_ide
                            const char *name, const char *value, apr_int64_t now_ms);
 
 /* The read views (store only, never the launcher). */
-pai_error *pai_job_list_view(const pai_jobs_env *env, apr_pool_t *p, const char *username,
+pai_error *pai_job_list_view(const pai_jobs_env *env, apr_pool_t *p, const pai_job_filter *f,
                              json_t **out);
 pai_error *pai_job_status_view(const pai_jobs_env *env, apr_pool_t *p, const char *name,
                                json_t **out);

@@ -73,6 +73,8 @@ static const char *const store_schema[] = {
     "CREATE INDEX IF NOT EXISTS pai_jobs_created ON pai_jobs (created)",
     "CREATE INDEX IF NOT EXISTS pai_jobs_user ON pai_jobs (username, created)",
     "CREATE INDEX IF NOT EXISTS pai_jobs_state ON pai_jobs (state)",
+    "CREATE INDEX IF NOT EXISTS pai_jobs_state_created ON pai_jobs (state, created)",
+    "CREATE INDEX IF NOT EXISTS pai_jobs_vc_created ON pai_jobs (vc, created)",
     NULL
 };
 #define STORE_MYSQL_TABLE_OPTIONS " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
@@ -86,7 +88,7 @@ typedef enum {
     ST_USER_GET, ST_USER_INSERT, ST_USER_SET_PASSWORD, ST_USER_SET_ADMIN,
     ST_USER_DELETE, ST_GRANTS_DELETE, ST_GRANT_INSERT, ST_GRANTS_GET,
     ST_VC_GET, ST_VC_LIST, ST_VC_INSERT, ST_VC_UPDATE, ST_VC_DELETE,
-    ST_JOB_INSERT, ST_JOB_GET, ST_JOB_LIST, ST_JOB_LIST_USER, ST_JOB_LIST_ACTIVE, ST_JOB_SAVE,
+    ST_JOB_INSERT, ST_JOB_GET, ST_JOB_LIST_ACTIVE, ST_JOB_SAVE,
     ST_JOB_DELETE_UNSUBMITTED, ST_JOB_SET_LAUNCHED, ST_JOB_LIST_ACTIVE_LIGHT, ST_JOB_LIST_QUEUED,
     ST_CLUSTER_GET, ST_CLUSTER_INSERT, ST_CLUSTER_SET, ST_CLUSTER_LOCK,
     ST_KEYS_INSERT, ST_KEYS_GET, ST_KEYS_DELETE, ST_EP_DELETE, ST_EP_INSERT, ST_EP_LIST,
@@ -125,10 +127,6 @@ static const struct { const char *label; const char *sql; } store_sql[ST__COUNT]
         " %lld, %d, %s, %lld, %lld, %lld, %d, %d, %s, %lld, %lld, %lld, %lld, %s)"},
     [ST_JOB_GET] = {"pai_job_get",
         "SELECT " JOB_SELECT ", config FROM pai_jobs WHERE name = %s"},
-    [ST_JOB_LIST] = {"pai_job_list",
-        "SELECT " JOB_SELECT " FROM pai_jobs ORDER BY created DESC, name"},
-    [ST_JOB_LIST_USER] = {"pai_job_list_user",
-        "SELECT " JOB_SELECT " FROM pai_jobs WHERE username = %s ORDER BY created DESC, name"},
     [ST_JOB_LIST_ACTIVE] = {"pai_job_list_active",
         "SELECT " JOB_SELECT ", config FROM pai_jobs WHERE state IN ('WAITING', 'RUNNING')"},
     [ST_JOB_SAVE] = {"pai_job_save",
@@ -188,18 +186,23 @@ static pai_error *store_fail(pai_db *db, apr_pool_t *p, int rv, const char *what
 /* Statements are prepared on first use on each connection and kept in the
  * connection's own cache: statements prepared once at startup go stale for
  * good after a schema change (SQLite) or a server restart (MySQL). */
-static apr_dbd_prepared_t *store_prepare(pai_db *db, store_stmt st, int fresh)
+static apr_dbd_prepared_t *store_prepare_sql(pai_db *db, const char *label, const char *sql,
+                                             int fresh)
 {
     apr_dbd_prepared_t *stmt = fresh ? NULL
-        : apr_hash_get(db->prepared, store_sql[st].label, APR_HASH_KEY_STRING);
+        : apr_hash_get(db->prepared, label, APR_HASH_KEY_STRING);
 
     if (!stmt) {
-        if (apr_dbd_prepare(db->driver, db->conn_pool, db->handle, store_sql[st].sql,
-                            store_sql[st].label, &stmt) != 0)
+        if (apr_dbd_prepare(db->driver, db->conn_pool, db->handle, sql, label, &stmt) != 0)
             return NULL;
-        apr_hash_set(db->prepared, store_sql[st].label, APR_HASH_KEY_STRING, stmt);
+        apr_hash_set(db->prepared, label, APR_HASH_KEY_STRING, stmt);
     }
     return stmt;
+}
+
+static apr_dbd_prepared_t *store_prepare(pai_db *db, store_stmt st, int fresh)
+{
+    return store_prepare_sql(db, store_sql[st].label, store_sql[st].sql, fresh);
 }
 
 /* Runs a statement; retries once with a freshly prepared one. */
@@ -617,12 +620,49 @@ static pai_error *store_job_rows(pai_db *db, apr_pool_t *p, store_stmt st, int n
     return NULL;
 }
 
-pai_error *pai_store_job_list(pai_db *db, apr_pool_t *p, const char *username,
+/* One statement per combination of filters, prepared on first use like the
+ * others.  Arguments are bound typed (apr_dbd's binary mode): MariaDB ignores
+ * a LIMIT bound as a string without a word. */
+pai_error *pai_store_job_page(pai_db *db, apr_pool_t *p, const pai_job_filter *f,
                               apr_array_header_t **out)
 {
-    const char *args[] = {username};
-    return username ? store_job_rows(db, p, ST_JOB_LIST_USER, 1, args, 0, out)
-                    : store_job_rows(db, p, ST_JOB_LIST, 0, NULL, 0, out);
+    const void *args[5];
+    const char *sql = "SELECT " JOB_SELECT " FROM pai_jobs", *glue = " WHERE ";
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row;
+    int mask = 0, n = 0, cur = 0, attempt, rv = -1;
+
+    if (f->username) {
+        sql = apr_pstrcat(p, sql, glue, "username = %s", NULL); glue = " AND ";
+        args[n++] = f->username; mask |= 1;
+    }
+    if (f->state) {
+        sql = apr_pstrcat(p, sql, glue, "state = %s", NULL); glue = " AND ";
+        args[n++] = f->state; mask |= 2;
+    }
+    if (f->vc) {
+        sql = apr_pstrcat(p, sql, glue, "vc = %s", NULL);
+        args[n++] = f->vc; mask |= 4;
+    }
+    sql = apr_pstrcat(p, sql, " ORDER BY created DESC, name", NULL);
+    if (f->limit > 0) {
+        sql = apr_pstrcat(p, sql, " LIMIT %d OFFSET %d", NULL);
+        args[n++] = &f->limit;
+        args[n++] = &f->offset;
+        mask |= 8;
+    }
+    *out = apr_array_make(p, f->limit > 0 ? f->limit : 16, sizeof(pai_job_row *));
+    for (attempt = 0; attempt < 2 && rv; attempt++) {
+        apr_dbd_prepared_t *stmt = store_prepare_sql(db, apr_psprintf(p, "pai_job_page_%d", mask),
+                                                     sql, attempt > 0);
+        if (stmt)
+            rv = apr_dbd_pbselect(db->driver, p, db->handle, &res, stmt, 1, args);
+    }
+    if (rv)
+        return store_fail(db, p, rv, "pai_job_page");
+    while ((row = store_row(db, p, res, &cur)))
+        APR_ARRAY_PUSH(*out, pai_job_row *) = store_job_row(db, p, row, 0);
+    return NULL;
 }
 
 pai_error *pai_store_job_list_active(pai_db *db, apr_pool_t *p, int with_config,

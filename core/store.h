@@ -89,9 +89,14 @@ typedef struct pai_job_row {
 pai_error *pai_store_job_insert(pai_db *db, apr_pool_t *p, const pai_job_row *j);
 /* *out NULL when absent. */
 pai_error *pai_store_job_get(pai_db *db, apr_pool_t *p, const char *name, pai_job_row **out);
-/* Newest first; username NULL for all.  Rows carry no config. */
-pai_error *pai_store_job_list(pai_db *db, apr_pool_t *p, const char *username,
+/* A page of the job list, newest first; NULL filters match all, limit 0: no limit. */
+typedef struct pai_job_filter {
+    const char *username, *state, *vc;
+    int offset, limit;
+} pai_job_filter;
+pai_error *pai_store_job_page(pai_db *db, apr_pool_t *p, const pai_job_filter *f,
                               apr_array_header_t **out);
+
 /* Jobs still WAITING or RUNNING, with their config if asked. */
 pai_error *pai_store_job_list_active(pai_db *db, apr_pool_t *p, int with_config,
                                      apr_array_header_t **out);

@@ -1,4 +1,6 @@
 /* /api/v1/jobs: list, submit, status, config, and START/STOP. */
+#include <stdlib.h>
+#include <string.h>
 #include <apr_strings.h>
 #include "handlers.h"
 
@@ -18,17 +20,57 @@ static pai_error *job_name_param(pai_req *rq, const char **name)
         : pai_error_make(rq->pool, PAI_ERR_JOB_NOT_FOUND, "could not find job %s", *name);
 }
 
+/* A query number in [lo, hi]; absent leaves *out as it is. */
+static pai_error *query_int(pai_req *rq, const char *key, int lo, int hi, int *out)
+{
+    const char *v = rq->query ? apr_table_get(rq->query, key) : NULL;
+    char *end;
+    long n;
+
+    if (!v)
+        return NULL;
+    n = strtol(v, &end, 10);
+    if (!*v || *end || n < lo || n > hi)
+        return pai_error_make(rq->pool, PAI_ERR_INVALID, "parameter '%s' must be an integer "
+                              "from %d to %d", key, lo, hi);
+    *out = (int)n;
+    return NULL;
+}
+
+/* GET /jobs: the seed's full list; with ?username= ?state= ?virtualCluster=
+ * it is filtered, with ?limit= (and ?offset=) paged. */
 pai_error *pai_jobs_get(pai_req *rq)
 {
-    const char *user = rq->query ? apr_table_get(rq->query, "username") : NULL;
+    static const char *const states[] = {"WAITING", "RUNNING", "SUCCEEDED", "STOPPED", "FAILED",
+                                         "UNKNOWN", NULL};
+    pai_job_filter f = {NULL, NULL, NULL, 0, 0};
+    const char *const *st;
     pai_jobs_env env;
     pai_error *err;
     json_t *list;
 
-    if (user && !pai_username_valid(user))
+    if (rq->query) {
+        f.username = apr_table_get(rq->query, "username");
+        f.state = apr_table_get(rq->query, "state");
+        f.vc = apr_table_get(rq->query, "virtualCluster");
+    }
+    if (f.username && !pai_username_valid(f.username))
         return pai_error_make(rq->pool, PAI_ERR_INVALID, "parameter 'username' must match [_A-Za-z0-9]+");
+    if (f.vc && !pai_username_valid(f.vc))
+        return pai_error_make(rq->pool, PAI_ERR_INVALID,
+                              "parameter 'virtualCluster' must match [A-Za-z0-9_]+");
+    for (st = states; f.state && *st && strcmp(*st, f.state); st++)
+        ;
+    if (f.state && !*st)
+        return pai_error_make(rq->pool, PAI_ERR_INVALID, "parameter 'state' must be one of "
+                              "WAITING, RUNNING, SUCCEEDED, STOPPED, FAILED, UNKNOWN");
+    if ((err = query_int(rq, "limit", 1, 1000, &f.limit)) ||
+        (err = query_int(rq, "offset", 0, 1000000000, &f.offset)))
+        return err;
+    if (f.offset && !f.limit)
+        return pai_error_make(rq->pool, PAI_ERR_INVALID, "parameter 'offset' needs 'limit'");
     if ((err = job_env(rq, &env)) ||
-        (err = pai_job_list_view(&env, rq->pool, user, &list)))
+        (err = pai_job_list_view(&env, rq->pool, &f, &list)))
         return err;
     pai_reply(rq, 200, json_incref(list));
     return NULL;

@@ -392,3 +392,36 @@ def test_zz_report_timings(api):
     for backend, what, running, done in TIMINGS:
         print("\nTIMING %s %s: RUNNING after %.2f s, SUCCEEDED after %.2f s"
               % (backend, what, running, done))
+
+
+def test_list_paging_and_filters(api):
+    user, tok = api.make_user()
+    names = [submit_ok(api, tok, job(api.unique("page"))) for _ in range(5)]
+    for n in names:
+        wait_state(api, n, {"SUCCEEDED"})
+    newest_first = list(reversed(names))
+
+    def page(**params):
+        r = api.call("GET", "/api/v1/jobs", params=params)
+        assert r.status_code == 200, r.text
+        return [j["name"] for j in r.json()]
+    assert page(username=user) == newest_first
+    assert page(username=user, limit=2) == newest_first[:2]
+    assert page(username=user, limit=2, offset=2) == newest_first[2:4]
+    assert page(username=user, limit=2, offset=4) == newest_first[4:]
+    assert page(username=user, limit=2, offset=6) == []
+    assert page(username=user, state="SUCCEEDED") == newest_first
+    assert page(username=user, state="RUNNING") == []
+    assert page(username=user, virtualCluster="default", limit=3) == newest_first[:3]
+    assert page(username=user, virtualCluster="vc2") == []
+    in_vc2 = submit_ok(api, api.admin_token, job(api.unique("pagevc2"), virtualCluster="vc2"))
+    assert in_vc2 in page(virtualCluster="vc2")
+    assert all(j["virtualCluster"] == "vc2"
+               for j in api.call("GET", "/api/v1/jobs", params={"virtualCluster": "vc2"}).json())
+    assert len(page(limit=1)) == 1
+    for params, word in [({"state": "DONE"}, "state"), ({"limit": 0}, "limit"),
+                         ({"limit": 1001}, "limit"), ({"limit": "x"}, "limit"),
+                         ({"limit": 5, "offset": -1}, "offset"), ({"offset": 3}, "offset"),
+                         ({"virtualCluster": "a b"}, "virtualCluster")]:
+        assert_error(api.call("GET", "/api/v1/jobs", params=params), 400,
+                     "InvalidParametersError", word)
