@@ -25,6 +25,14 @@ stop_pid() {
 }
 
 stop() {
+  # Jobs first: a task outlives slurmd otherwise (its slurmstepd keeps running).
+  if alive "$dir/slurmctld.pid" && alive "$dir/slurmd.pid"; then
+    scancel --partition=pai --full 2>/dev/null || true
+    for _ in $(seq 1 100); do
+      [ -z "$(squeue -h -t running,completing,pending -o %i 2>/dev/null)" ] && break
+      sleep 0.1
+    done
+  fi
   stop_pid "$dir/slurmrestd.pid"
   stop_pid "$dir/slurmd.pid"
   stop_pid "$dir/slurmctld.pid"
