@@ -705,22 +705,23 @@ static pai_error *pai_authenticate(request_rec *r, pai_req *rq, pai_auth level)
     return NULL;
 }
 
-/* Schema and first admin, once per process; cheap to repeat if racing. */
+/* Schema, VCs and first admin, once per process; cheap to repeat if racing. */
 static volatile int pai_bootstrapped;
 
-static pai_error *pai_open_db(request_rec *r, const pai_server_conf *c, pai_db *db)
+/* A pai_db over mod_dbd's connection, bootstrapped; for requests and the sync. */
+static pai_error *pai_db_ready(const pai_server_conf *c, ap_dbd_t *dbd, apr_pool_t *p,
+                               pai_db *db)
 {
-    ap_dbd_t *dbd = pai_dbd_acquire(r);
     pai_error *err;
 
     if (!dbd)
-        return pai_error_make(r->pool, PAI_ERR_DB, "the database is not reachable");
+        return pai_error_make(p, PAI_ERR_DB, "the database is not reachable");
     db->driver = dbd->driver;
     db->handle = dbd->handle;
     db->prepared = dbd->prepared;
     db->conn_pool = dbd->pool;
     if (!pai_bootstrapped) {
-        if ((err = pai_account_bootstrap(db, r->pool, c->vcs, c->admin_user, c->admin_password,
+        if ((err = pai_account_bootstrap(db, p, c->vcs, c->admin_user, c->admin_password,
                                          c->s.bcrypt_cost)))
             return err;
         pai_bootstrapped = 1;
@@ -788,7 +789,7 @@ static int pai_handler(request_rec *r)
                                 "no such endpoint: %s", r->uri));
     }
     if ((err = pai_parse_body(r, rt, c->body_limit, &rq.body)) ||
-        (err = pai_open_db(r, c, &db)) ||
+        (err = pai_db_ready(c, pai_dbd_acquire(r), r->pool, &db)) ||
         (err = pai_authenticate(r, &rq, rt->auth)))
         return pai_render_error(r, err);
     ap_args_to_table(r, &rq.query);
@@ -811,7 +812,6 @@ static int pai_handler(request_rec *r)
 /* ---- the background sync (one process of all, on mod_watchdog) ---------- */
 
 static pai_sync_state pai_sync_st;
-static int pai_sync_bootstrapped;
 
 static apr_status_t pai_sync_watchdog(int state, void *data, apr_pool_t *pool)
 {
@@ -828,26 +828,17 @@ static apr_status_t pai_sync_watchdog(int state, void *data, apr_pool_t *pool)
     /* Anything but APR_SUCCESS would stop the callback for good. */
     if (state != AP_WATCHDOG_STATE_RUNNING || !pai_proc_launcher)
         return APR_SUCCESS;
-    if (!(dbd = pai_dbd_open_fn(pool, s))) {
-        e = pai_error_make(pool, PAI_ERR_DB, "the database is not reachable");
-    }
-    else {
-        db.driver = dbd->driver;
-        db.handle = dbd->handle;
-        db.prepared = dbd->prepared;
-        db.conn_pool = dbd->pool;
+    dbd = pai_dbd_open_fn(pool, s);
+    if (!(e = pai_db_ready(c, dbd, pool, &db))) {
         pai_jobs_env_init(&env, &c->s, &db, pai_proc_launcher);
-        e = pai_sync_bootstrapped ? NULL
-            : pai_account_bootstrap(&db, pool, c->vcs, NULL, NULL, c->s.bcrypt_cost);
-        pai_sync_bootstrapped = !e;
-        if (!e)
-            e = pai_sync_cycle(&env, pool, &pai_sync_st, apr_time_as_msec(apr_time_now()), &rep);
-        pai_dbd_close_fn(s, dbd);
+        e = pai_sync_cycle(&env, pool, &pai_sync_st, apr_time_as_msec(apr_time_now()), &rep);
         if (!e && (rep.adopted || rep.cancelled || rep.lost || rep.resubmitted))
             ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "PAI0200: sync: %d updated, %d adopted, "
                          "%d cancelled, %d retried, %d admitted, %d lost", rep.updated,
                          rep.adopted, rep.cancelled, rep.resubmitted, rep.admitted, rep.lost);
     }
+    if (dbd)
+        pai_dbd_close_fn(s, dbd);
     /* An outage is logged when it starts and once a minute while it lasts. */
     if (e && (strcmp(last_msg, e->message) || apr_time_now() - last_log > apr_time_from_sec(60))) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "PAI0201: sync failed: %s", e->message);

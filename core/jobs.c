@@ -69,6 +69,26 @@ static pai_error *job_find(const pai_jobs_env *env, apr_pool_t *p, const char *n
 /* ---- admission ------------------------------------------------------------ */
 
 /* The cluster's size: stored by the sync; asked of the launcher if unknown. */
+/* Asks the launcher for the cluster's size and keeps it in the store. */
+static pai_error *jobs_capacity_refresh(const pai_jobs_env *env, apr_pool_t *p,
+                                        apr_int64_t now_ms, pai_capacity *c)
+{
+    pai_cluster_size cs;
+    pai_error *e;
+
+    if ((e = env->launcher->ops->capacity(env->launcher->ctx, p, c)))
+        return e;
+    cs.cpus = c->cpus;
+    cs.memory_mb = c->memory_mb;
+    cs.gpus = c->gpus;
+    cs.nodes = c->nodes;
+    cs.updated_ms = now_ms;
+    /* The stored size is a cache: failing to keep it does not fail the caller. */
+    pai_store_cluster_set(env->db, p, &cs);
+    return NULL;
+}
+
+/* The cluster's size: stored by the sync; asked of the launcher if unknown. */
 static pai_error *jobs_capacity(const pai_jobs_env *env, apr_pool_t *p, pai_capacity *c)
 {
     pai_cluster_size cs;
@@ -76,17 +96,8 @@ static pai_error *jobs_capacity(const pai_jobs_env *env, apr_pool_t *p, pai_capa
 
     if ((e = pai_store_cluster_get(env->db, p, &cs)))
         return e;
-    if (cs.cpus == 0) {
-        if ((e = env->launcher->ops->capacity(env->launcher->ctx, p, c)))
-            return e;
-        cs.cpus = c->cpus;
-        cs.memory_mb = c->memory_mb;
-        cs.gpus = c->gpus;
-        cs.nodes = c->nodes;
-        cs.updated_ms = apr_time_as_msec(apr_time_now());
-        pai_store_cluster_set(env->db, p, &cs);
-        return NULL;
-    }
+    if (cs.cpus == 0)
+        return jobs_capacity_refresh(env, p, apr_time_as_msec(apr_time_now()), c);
     c->cpus = cs.cpus;
     c->memory_mb = cs.memory_mb;
     c->gpus = cs.gpus;
@@ -134,10 +145,11 @@ static void demand_of(const pai_job_row *j, pai_demand *d)
     d->gpus = j->gpus;
 }
 
-/* A 400 when the job can never fit its VC. */
-static pai_error *jobs_check_fits(const pai_jobs_env *env, apr_pool_t *p, const pai_job_row *j)
+/* A 400 when the job can never fit its VC; *c is the cluster's size, for
+ * the admission that follows. */
+static pai_error *jobs_check_fits(const pai_jobs_env *env, apr_pool_t *p, const pai_job_row *j,
+                                  pai_capacity *c)
 {
-    pai_capacity c;
     pai_demand d;
     pai_vc *vc;
     pai_error *e;
@@ -146,29 +158,28 @@ static pai_error *jobs_check_fits(const pai_jobs_env *env, apr_pool_t *p, const 
         return e;
     if (!vc)
         return pai_error_make(p, PAI_ERR_NO_VC_SUBMIT, "Virtual cluster %s not found.", j->vc);
-    if ((e = jobs_capacity(env, p, &c)))
+    if ((e = jobs_capacity(env, p, c)))
         return e;
     demand_of(j, &d);
-    return pai_vc_check_fits(p, &c, vc, &d);
+    return pai_vc_check_fits(p, c, vc, &d);
 }
 
 /* Under the admission lock: whether j may go to the launcher now, first come
  * first served within its VC.  Writes j (insert or save) before the lock goes. */
-static pai_error *jobs_admit(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j,
-                             int insert, int expected_retries, int behind_queue,
+static pai_error *jobs_admit(const pai_jobs_env *env, apr_pool_t *p, const pai_capacity *c,
+                             pai_job_row *j, int insert, int expected_retries, int behind_queue,
                              const char *go_state, int *admitted)
 {
     apr_dbd_transaction_t *tx;
     apr_array_header_t *vcs;
     apr_hash_t *usage;
     pai_vc_usage *u;
-    pai_capacity c;
     pai_demand d;
     pai_error *e;
     int saved = 1;
 
     *admitted = 0;
-    if ((e = jobs_capacity(env, p, &c)) || (e = pai_store_admission_begin(env->db, p, &tx)))
+    if ((e = pai_store_admission_begin(env->db, p, &tx)))
         return e;
     if (!(e = jobs_usage(env, p, &usage)) && !(e = pai_store_vc_list(env->db, p, &vcs))) {
         u = apr_hash_get(usage, j->vc, APR_HASH_KEY_STRING);
@@ -176,7 +187,7 @@ static pai_error *jobs_admit(const pai_jobs_env *env, apr_pool_t *p, pai_job_row
         /* A request's job goes behind those already queued in its VC (the
          * sync's pass takes them in order itself). */
         *admitted = !(behind_queue && u && u->n_queued > 0) &&
-                    pai_vc_admissible(&c, vcs, usage, j->vc, &d);
+                    pai_vc_admissible(c, vcs, usage, j->vc, &d);
         j->sub_state = *admitted ? go_state : "QUEUED";
         e = insert ? pai_store_job_insert(env->db, p, j)
                    : pai_store_job_save(env->db, p, j, expected_retries, &saved);
@@ -219,6 +230,7 @@ pai_error *pai_job_submit(const pai_jobs_env *env, apr_pool_t *p, const pai_iden
                           const json_t *config, apr_int64_t now_ms, const char **name)
 {
     const char *private_key = NULL, *public_key = NULL, *secret = NULL;
+    pai_capacity cluster;
     pai_jobspec *spec;
     pai_job_row j;
     pai_error *e;
@@ -242,7 +254,7 @@ pai_error *pai_job_submit(const pai_jobs_env *env, apr_pool_t *p, const pai_iden
     j.memory_mb = spec->total_memory_mb;
     j.gpus = spec->total_gpus;
     j.config = pai_json_dump(p, spec->normalized);
-    if ((e = jobs_check_fits(env, p, &j)))
+    if ((e = jobs_check_fits(env, p, &j, &cluster)))
         return e;
     if (env->report_base &&
         ((e = pai_ssh_keygen(p, apr_pstrcat(p, "pai-job-", j.name, NULL), &private_key,
@@ -250,7 +262,7 @@ pai_error *pai_job_submit(const pai_jobs_env *env, apr_pool_t *p, const pai_iden
         return e;
     /* The row comes first: a launcher job never exists without its record.
      * A job its VC has no room for now waits in the store, QUEUED. */
-    if ((e = jobs_admit(env, p, &j, 1, 0, 1, "SUBMITTING", &admitted)))
+    if ((e = jobs_admit(env, p, &cluster, &j, 1, 0, 1, "SUBMITTING", &admitted)))
         return e;
     if (env->report_base &&
         (e = pai_store_ssh_keys_put(env->db, p, j.name, private_key, public_key, secret))) {
@@ -269,6 +281,7 @@ pai_error *pai_job_execute(const pai_jobs_env *env, apr_pool_t *p, const pai_ide
                            const char *name, const char *value, apr_int64_t now_ms)
 {
     pai_job_row *j, prev;
+    pai_capacity cluster;
     pai_jobspec *spec;
     pai_error *e;
     int saved = 0;
@@ -312,8 +325,8 @@ pai_error *pai_job_execute(const pai_jobs_env *env, apr_pool_t *p, const pai_ide
     j->execution_type = "START";
     j->run_retries = 0;
     job_new_attempt(env, j, spec, now_ms);
-    if ((e = jobs_check_fits(env, p, j)) ||
-        (e = jobs_admit(env, p, j, 0, prev.retries, 1, "ADMITTED", &saved)))
+    if ((e = jobs_check_fits(env, p, j, &cluster)) ||
+        (e = jobs_admit(env, p, &cluster, j, 0, prev.retries, 1, "ADMITTED", &saved)))
         return e;
     if (saved && (e = job_launch(env, p, j, spec))) {
         /* Not taken: the job stays as it was before the START. */
@@ -614,9 +627,11 @@ static void sync_admit_queued(const pai_jobs_env *env, apr_pool_t *p, apr_int64_
 {
     apr_array_header_t *queued;
     apr_hash_t *blocked = apr_hash_make(p);
+    pai_capacity cluster;
     int i;
 
-    if (pai_store_job_list_queued(env->db, p, &queued))
+    if (pai_store_job_list_queued(env->db, p, &queued) || queued->nelts == 0 ||
+        jobs_capacity(env, p, &cluster))
         return;
     for (i = 0; i < queued->nelts; i++) {
         pai_job_row *j = APR_ARRAY_IDX(queued, i, pai_job_row *);
@@ -626,7 +641,8 @@ static void sync_admit_queued(const pai_jobs_env *env, apr_pool_t *p, apr_int64_
         if (apr_hash_get(blocked, j->vc, APR_HASH_KEY_STRING) || job_spec_of(p, j, &spec))
             continue;
         j->submitted = now_ms;
-        if (jobs_admit(env, p, j, 0, j->retries, 0, "ADMITTED", &admitted) || !admitted) {
+        if (jobs_admit(env, p, &cluster, j, 0, j->retries, 0, "ADMITTED", &admitted) ||
+            !admitted) {
             apr_hash_set(blocked, j->vc, APR_HASH_KEY_STRING, j);
             continue;
         }
@@ -644,19 +660,10 @@ static void sync_admit_queued(const pai_jobs_env *env, apr_pool_t *p, apr_int64_
 static void sync_capacity(const pai_jobs_env *env, apr_pool_t *p, pai_sync_state *st,
                           apr_int64_t now_ms)
 {
-    pai_cluster_size cs;
     pai_capacity c;
 
-    if (st->cycles % 5 != 1 && st->cycles > 1)
-        return;
-    if (env->launcher->ops->capacity(env->launcher->ctx, p, &c))
-        return;
-    cs.cpus = c.cpus;
-    cs.memory_mb = c.memory_mb;
-    cs.gpus = c.gpus;
-    cs.nodes = c.nodes;
-    cs.updated_ms = now_ms;
-    pai_store_cluster_set(env->db, p, &cs);
+    if (st->cycles % 5 == 1 || st->cycles <= 1)
+        jobs_capacity_refresh(env, p, now_ms, &c);
 }
 
 static void sync_apply(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j,

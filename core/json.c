@@ -130,12 +130,6 @@ const char *pai_json_str(const json_t *o, const char *key)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-json_t *pai_json_obj(const json_t *o, const char *key)
-{
-    json_t *v = json_object_get(o, key);
-    return json_is_object(v) ? v : NULL;
-}
-
 json_t *pai_json_arr(const json_t *o, const char *key)
 {
     json_t *v = json_object_get(o, key);
@@ -262,9 +256,4 @@ void pai_json_set_str(json_t *o, const char *key, const char *val)
 void pai_json_set_int(json_t *o, const char *key, json_int_t val)
 {
     json_object_set_new(o, key, json_integer(val));
-}
-
-void pai_json_set_bool(json_t *o, const char *key, int val)
-{
-    json_object_set_new(o, key, json_boolean(val));
 }

@@ -20,7 +20,6 @@ char *pai_json_dump(apr_pool_t *p, const json_t *j);
 
 /* Shape-checked readers: NULL or 0 on absence or a wrong type. */
 const char *pai_json_str(const json_t *o, const char *key);
-json_t *pai_json_obj(const json_t *o, const char *key);
 json_t *pai_json_arr(const json_t *o, const char *key);
 int pai_json_int(const json_t *o, const char *key, json_int_t *out);
 
@@ -41,6 +40,5 @@ pai_error *pai_field_only(apr_pool_t *p, const json_t *o, const char *where,
 /* Object setters that take ownership of the new value (no refcount juggling). */
 void pai_json_set_str(json_t *o, const char *key, const char *val);
 void pai_json_set_int(json_t *o, const char *key, json_int_t val);
-void pai_json_set_bool(json_t *o, const char *key, int val);
 
 #endif

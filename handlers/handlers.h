@@ -44,6 +44,8 @@ typedef pai_error *(*pai_handler_fn)(pai_req *rq);
 /* The jobs layer's view of this server: its settings, a database, a launcher. */
 void pai_jobs_env_init(pai_jobs_env *env, const pai_settings *cfg, pai_db *db,
                        pai_launcher *launcher);
+/* The same for a request; 503 when this process has no launcher. */
+pai_error *pai_req_jobs_env(pai_req *rq, pai_jobs_env *env);
 
 /* Success answers: a JSON value, or OpenPAI's {"message": ...}. */
 void pai_reply(pai_req *rq, int status, json_t *body);

@@ -31,3 +31,11 @@ void pai_jobs_env_init(pai_jobs_env *env, const pai_settings *cfg, pai_db *db,
     env->report_base = cfg->report_base;
     env->job_user = cfg->job_user;
 }
+
+pai_error *pai_req_jobs_env(pai_req *rq, pai_jobs_env *env)
+{
+    if (!rq->launcher)
+        return pai_error_make(rq->pool, PAI_ERR_LAUNCHER_DOWN, "no launcher is configured");
+    pai_jobs_env_init(env, rq->cfg, rq->db, rq->launcher);
+    return NULL;
+}

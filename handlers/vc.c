@@ -7,10 +7,8 @@ static pai_error *vc_view(pai_req *rq, const char *name)
     json_t *v;
     pai_error *err;
 
-    if (!rq->launcher)
-        return pai_error_make(rq->pool, PAI_ERR_LAUNCHER_DOWN, "no launcher is configured");
-    pai_jobs_env_init(&env, rq->cfg, rq->db, rq->launcher);
-    if ((err = pai_vc_status_view(&env, rq->pool, name, &v)))
+    if ((err = pai_req_jobs_env(rq, &env)) ||
+        (err = pai_vc_status_view(&env, rq->pool, name, &v)))
         return err;
     pai_reply(rq, 200, json_incref(v));
     return NULL;
