@@ -193,6 +193,9 @@ static apr_dbd_prepared_t *store_prepare_sql(pai_db *db, const char *label, cons
         : apr_hash_get(db->prepared, label, APR_HASH_KEY_STRING);
 
     if (!stmt) {
+        /* The cache lives as long as the connection; apr_hash keeps the key's
+         * pointer, so the key must too (page labels are made per request). */
+        label = apr_pstrdup(db->conn_pool, label);
         if (apr_dbd_prepare(db->driver, db->conn_pool, db->handle, sql, label, &stmt) != 0)
             return NULL;
         apr_hash_set(db->prepared, label, APR_HASH_KEY_STRING, stmt);
