@@ -7,9 +7,19 @@ HTTPD_INC := $(shell $(APXS) -q INCLUDEDIR 2>/dev/null)
 APR_INC   := $(shell apr-1-config --includes --cppflags 2>/dev/null) $(shell apu-1-config --includes 2>/dev/null)
 APR_LIBS  := $(shell apr-1-config --link-ld --libs 2>/dev/null) $(shell apu-1-config --link-ld --libs 2>/dev/null)
 
+# SAN=1: AddressSanitizer and UBSan, built apart in build-san/; `make test SAN=1`
+# runs the whole API suite with that module loaded into httpd.
 SAN ?=
+B         := build
 ifeq ($(SAN),1)
-SANFLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer
+SANFLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+B         := build-san
+# The workers write their reports here (they run as the service user).
+SANLOGS   := /tmp/pairest-san
+export PAI_MODULE   := $(CURDIR)/$(B)/mod_pairest.so
+export SAN_PRELOAD  := $(shell $(CC) -print-file-name=libasan.so 2>/dev/null)
+export ASAN_OPTIONS := detect_leaks=0:log_path=$(SANLOGS)/asan
+export UBSAN_OPTIONS := print_stacktrace=1:log_path=$(SANLOGS)/ubsan
 endif
 
 CFLAGS    ?= -O2 -g
@@ -17,21 +27,20 @@ CFLAGS    += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -fPIC -fvisibility=h
 CPPFLAGS  += $(APR_INC)
 LIBS      := -ljansson -ljwt -lcurl
 
-B         := build
 CORE_SRC  := $(wildcard core/*.c)
 CORE_OBJ  := $(patsubst core/%.c,$(B)/core/%.o,$(CORE_SRC))
 MOD_SRC   := mod_pairest.c $(wildcard handlers/*.c)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 PYTEST    := /usr/bin/python3 -m pytest
 
-.PHONY: all deps build run stop test unit api check-layers clean
+.PHONY: all deps build run stop test unit api check-layers clean fuzz fuzz-build
 
 all: build
 
 deps:
 	@scripts/deps.sh
 
-build: $(B)/mod_pairest.so $(B)/paiconf
+build: $(B)/mod_pairest.so build/paiconf
 
 $(B)/core/%.o: core/%.c core/*.h
 	@mkdir -p $(B)/core
@@ -43,9 +52,10 @@ $(B)/libpairest.a: $(CORE_OBJ)
 $(B)/mod_pairest.so: $(MOD_SRC) handlers/*.h $(B)/libpairest.a
 	$(CC) $(CPPFLAGS) -I$(HTTPD_INC) -I. $(CFLAGS) -shared -o $@ $(MOD_SRC) $(B)/libpairest.a $(LIBS) $(SANFLAGS)
 
-$(B)/paiconf: tools/paiconf.c
-	@mkdir -p $(B)
-	$(CC) $(CFLAGS) -o $@ $< -lyaml
+# The yaml reader run by scripts/run.sh: one plain build whatever SAN says.
+build/paiconf: tools/paiconf.c
+	@mkdir -p build
+	$(CC) -O2 -g -Wall -o $@ $< -lyaml
 
 $(B)/unit_tests: $(UNIT_SRC) tests/unit/*.h $(B)/libpairest.a
 	$(CC) $(CPPFLAGS) -I. $(CFLAGS) -o $@ $(UNIT_SRC) $(B)/libpairest.a $(LIBS) $(APR_LIBS) \
@@ -69,10 +79,42 @@ unit: $(B)/unit_tests
 	$(B)/unit_tests
 
 api: build
+ifeq ($(SAN),1)
+	rm -rf $(SANLOGS) && mkdir -p $(SANLOGS) && chmod 1777 $(SANLOGS)
+	test -f "$(SAN_PRELOAD)"
+endif
 	$(PYTEST) -v tests/api
+ifeq ($(SAN),1)
+	@if [ -n "$$(ls -A $(SANLOGS))" ]; then \
+	    echo "sanitizer reports:"; head -n 60 $(SANLOGS)/*; exit 1; fi
+	@echo "sanitizers: no report from the module under the API suite"
+endif
 
 test: deps
 	@$(MAKE) --no-print-directory build check-layers unit api
 
+# libFuzzer targets over core/ (clang, with ASan and UBSan).  `make fuzz` runs
+# each for FUZZ_TIME seconds from the checked-in seeds; findings land in var/fuzz/.
+FUZZ_TARGETS := body jobspec jwt route
+FUZZ_TIME    ?= 15
+FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+
+fuzz-build: $(patsubst %,build-fuzz/fuzz_%,$(FUZZ_TARGETS))
+
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(CORE_SRC) core/*.h
+	@mkdir -p build-fuzz
+	clang $(CPPFLAGS) -I. -std=gnu11 $(FUZZ_FLAGS) -o $@ $< $(CORE_SRC) $(LIBS) $(APR_LIBS)
+
+fuzz: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+	    mkdir -p var/fuzz/$$t var/fuzz/findings; \
+	    echo "fuzz: $$t for $(FUZZ_TIME) s"; \
+	    build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_TIME) -print_final_stats=1 -max_len=65536 \
+	        -artifact_prefix=var/fuzz/findings/$$t- var/fuzz/$$t tests/fuzz/corpus/$$t \
+	        > var/fuzz/$$t.log 2>&1 \
+	      || { tail -n 40 var/fuzz/$$t.log; exit 1; }; \
+	    grep -E '^stat::number_of_executed_units|^Done' var/fuzz/$$t.log | tr '\n' ' '; echo; \
+	done
+
 clean:
-	rm -rf $(B)
+	rm -rf build build-san build-fuzz

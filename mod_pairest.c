@@ -20,6 +20,7 @@
 #include <curl/curl.h>
 
 #include "core/route.h"
+#include "core/audit.h"
 #include "handlers/handlers.h"
 
 #define PAI_HANDLER "pairest"
@@ -61,6 +62,10 @@ typedef struct pai_server_conf {
 #define PAI_DEF_PORT_HI            29999
 #define PAI_DEF_SYNC_INTERVAL      1000
 #define PAI_DEF_REPORT_URL         "http://127.0.0.1:9186"
+#define PAI_DEF_LOGIN_USER_MAX     10
+#define PAI_DEF_LOGIN_USER_WINDOW  300
+#define PAI_DEF_LOGIN_ADDR_MAX     100
+#define PAI_DEF_LOGIN_ADDR_WINDOW  300
 
 static void *pai_create_server_conf(apr_pool_t *p, server_rec *s)
 {
@@ -73,6 +78,7 @@ static void *pai_create_server_conf(apr_pool_t *p, server_rec *s)
     c->s.port_lo = c->s.port_hi = PAI_UNSET;
     c->launcher_timeout = PAI_UNSET;
     c->sync_interval = PAI_UNSET;
+    c->s.login_limits.user_max = c->s.login_limits.addr_max = PAI_UNSET;
     return c;
 }
 
@@ -100,6 +106,12 @@ static void *pai_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     c->slurm_key_file = PAI_MERGE_PTR(slurm_key_file);
     c->vcs = PAI_MERGE_PTR(vcs);
     c->s.report_base = PAI_MERGE_PTR(s.report_base);
+    c->s.login_limits = add->s.login_limits.user_max != PAI_UNSET ? add->s.login_limits
+                                                                  : base->s.login_limits;
+    if (add->s.login_limits.addr_max != PAI_UNSET) {
+        c->s.login_limits.addr_max = add->s.login_limits.addr_max;
+        c->s.login_limits.addr_window = add->s.login_limits.addr_window;
+    }
     return c;
 }
 
@@ -253,6 +265,28 @@ static const char *pai_set_port_range(cmd_parms *cmd, void *d, const char *lo, c
     return NULL;
 }
 
+/* PaiLoginLimitUser / PaiLoginLimitAddress COUNT SECONDS (COUNT 0: no limit). */
+static const char *pai_set_login_limit(cmd_parms *cmd, void *d, const char *count,
+                                       const char *secs)
+{
+    pai_login_limits *l = &pai_sconf(cmd)->s.login_limits;
+    apr_int64_t n = 0, w = 0;
+    const char *err;
+    (void)d;
+    if ((err = pai_parse_int(cmd, count, 0, 1000000, &n)) ||
+        (err = pai_parse_int(cmd, secs, 1, 86400, &w)))
+        return err;
+    if (cmd->info) {
+        l->addr_max = (int)n;
+        l->addr_window = w;
+    }
+    else {
+        l->user_max = (int)n;
+        l->user_window = w;
+    }
+    return NULL;
+}
+
 static const char *pai_add_vc(cmd_parms *cmd, void *d, const char *name, const char *cap,
                               const char *maxcap)
 {
@@ -341,6 +375,12 @@ static const command_rec pai_cmds[] = {
                   "http://127.0.0.1:9186)"),
     AP_INIT_TAKE1("PaiSyncInterval", pai_set_sync_interval, NULL, RSRC_CONF,
                   "milliseconds between two syncs with the launcher, 100..60000 (default 1000)"),
+    AP_INIT_TAKE2("PaiLoginLimitUser", pai_set_login_limit, NULL, RSRC_CONF,
+                  "failed logins of one user from one address allowed per window: COUNT "
+                  "SECONDS (default 10 300; 0 disables)"),
+    AP_INIT_TAKE2("PaiLoginLimitAddress", pai_set_login_limit, (void *)1, RSRC_CONF,
+                  "failed logins from one client address allowed per window: COUNT SECONDS "
+                  "(default 100 300; 0 disables)"),
     {NULL}
 };
 
@@ -408,6 +448,9 @@ static apr_status_t pai_make_secret_file(apr_pool_t *p, const char *path)
     return APR_STATUS_IS_EEXIST(rv) ? APR_SUCCESS : rv;
 }
 
+/* Bound to the routing table further down. */
+static const pai_handler_fn pai_route_fns[PAI_R_COUNT];
+
 static int pai_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                            server_rec *s)
 {
@@ -422,6 +465,15 @@ static int pai_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
                      "PAI0001: mod_dbd is not loaded; mod_pairest stores everything through it");
         return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    {
+        int i;
+        for (i = 0; i < PAI_R_COUNT; i++)
+            if (!pai_route_fns[i]) {
+                ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "PAI0002: no handler for %s %s",
+                             pai_routes[i].method, pai_routes[i].pattern);
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
     }
     for (; s; s = s->next) {
         pai_server_conf *c = ap_get_module_config(s->module_config, &pairest_module);
@@ -481,6 +533,14 @@ static int pai_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
         if (c->s.port_lo == PAI_UNSET) { c->s.port_lo = PAI_DEF_PORT_LO; c->s.port_hi = PAI_DEF_PORT_HI; }
         if (c->launcher_timeout == PAI_UNSET) c->launcher_timeout = PAI_DEF_LAUNCHER_TIMEOUT;
         if (c->sync_interval == PAI_UNSET) c->sync_interval = PAI_DEF_SYNC_INTERVAL;
+        if (c->s.login_limits.user_max == PAI_UNSET) {
+            c->s.login_limits.user_max = PAI_DEF_LOGIN_USER_MAX;
+            c->s.login_limits.user_window = PAI_DEF_LOGIN_USER_WINDOW;
+        }
+        if (c->s.login_limits.addr_max == PAI_UNSET) {
+            c->s.login_limits.addr_max = PAI_DEF_LOGIN_ADDR_MAX;
+            c->s.login_limits.addr_window = PAI_DEF_LOGIN_ADDR_WINDOW;
+        }
         if (!c->s.report_base) c->s.report_base = PAI_DEF_REPORT_URL;
         c->s.job_user = c->slurm.job_user;
         c->slurm.timeout_ms = (long)c->launcher_timeout * 1000;
@@ -558,6 +618,9 @@ static int pai_render_error(request_rec *r, const pai_error *e)
                   pai_error_name(e->code), e->message);
     if (status == HTTP_UNAUTHORIZED)
         apr_table_setn(r->err_headers_out, "WWW-Authenticate", "Bearer");
+    if (e->retry_after > 0)
+        apr_table_setn(r->err_headers_out, "Retry-After",
+                       apr_ltoa(r->pool, e->retry_after));
     /* A client that sent more than we read cannot reuse the connection. */
     if (status == HTTP_REQUEST_ENTITY_TOO_LARGE)
         r->connection->keepalive = AP_CONN_CLOSE;
@@ -566,39 +629,24 @@ static int pai_render_error(request_rec *r, const pai_error *e)
 
 /* ---- the routing table ------------------------------------------------ */
 
-typedef enum { PAI_AUTH_NONE, PAI_AUTH_OPTIONAL, PAI_AUTH_USER, PAI_AUTH_ADMIN } pai_auth;
-typedef enum { PAI_BODY_NONE, PAI_BODY_JSON, PAI_BODY_JSON_OR_FORM } pai_body;
-
-typedef struct pai_route {
-    const char *method;
-    const char *pattern;
-    pai_handler_fn fn;
-    pai_auth auth;
-    pai_body body;
-} pai_route;
-
-static const pai_route pai_routes[] = {
-    {"POST",   "/api/v1/token", pai_token_post, PAI_AUTH_NONE, PAI_BODY_JSON_OR_FORM},
-    {"PUT",    "/api/v1/user", pai_user_put, PAI_AUTH_USER, PAI_BODY_JSON},
-    {"DELETE", "/api/v1/user", pai_user_delete, PAI_AUTH_ADMIN, PAI_BODY_JSON},
-    {"PUT",    "/api/v1/user/:username/virtualClusters", pai_user_vcs_put, PAI_AUTH_ADMIN,
-               PAI_BODY_JSON},
-    {"GET",    "/api/v1/jobs", pai_jobs_get, PAI_AUTH_OPTIONAL, PAI_BODY_NONE},
-    {"POST",   "/api/v1/jobs", pai_jobs_post, PAI_AUTH_USER, PAI_BODY_JSON},
-    {"GET",    "/api/v1/jobs/:jobName", pai_job_get, PAI_AUTH_OPTIONAL, PAI_BODY_NONE},
-    {"GET",    "/api/v1/jobs/:jobName/config", pai_job_config_get, PAI_AUTH_OPTIONAL,
-               PAI_BODY_NONE},
-    {"PUT",    "/api/v1/jobs/:jobName/executionType", pai_job_execution_put, PAI_AUTH_USER,
-               PAI_BODY_JSON},
-    {"GET",    "/api/v1/jobs/:jobName/ssh", pai_job_ssh_get, PAI_AUTH_OPTIONAL, PAI_BODY_NONE},
-    {"GET",    "/api/v1/jobs/:jobName/ssh/key", pai_job_ssh_key_get, PAI_AUTH_USER, PAI_BODY_NONE},
-    /* Tasks authenticate with their job's secret, checked by the handler. */
-    {"POST",   "/api/v1/jobs/:jobName/ssh/report", pai_job_ssh_report_post, PAI_AUTH_NONE,
-               PAI_BODY_JSON},
-    {"GET",    "/api/v1/virtual-clusters", pai_vcs_get, PAI_AUTH_OPTIONAL, PAI_BODY_NONE},
-    {"GET",    "/api/v1/virtual-clusters/:vcName", pai_vc_get, PAI_AUTH_OPTIONAL, PAI_BODY_NONE},
+/* The table itself (paths, methods, auth, body) is core/route.c's. */
+static const pai_handler_fn pai_route_fns[PAI_R_COUNT] = {
+    [PAI_R_TOKEN_POST] = pai_token_post,
+    [PAI_R_USER_PUT] = pai_user_put,
+    [PAI_R_USER_DELETE] = pai_user_delete,
+    [PAI_R_USER_VCS_PUT] = pai_user_vcs_put,
+    [PAI_R_JOBS_GET] = pai_jobs_get,
+    [PAI_R_JOBS_POST] = pai_jobs_post,
+    [PAI_R_JOB_GET] = pai_job_get,
+    [PAI_R_JOB_CONFIG_GET] = pai_job_config_get,
+    [PAI_R_JOB_EXECUTION_PUT] = pai_job_execution_put,
+    [PAI_R_JOB_SSH_GET] = pai_job_ssh_get,
+    [PAI_R_JOB_SSH_KEY_GET] = pai_job_ssh_key_get,
+    [PAI_R_JOB_SSH_REPORT_POST] = pai_job_ssh_report_post,
+    [PAI_R_VCS_GET] = pai_vcs_get,
+    [PAI_R_VC_GET] = pai_vc_get,
+    [PAI_R_AUDIT_GET] = pai_audit_get,
 };
-#define PAI_NROUTES (sizeof(pai_routes) / sizeof(pai_routes[0]))
 
 /* ---- request steps ---------------------------------------------------- */
 
@@ -729,33 +777,66 @@ static pai_error *pai_db_ready(const pai_server_conf *c, ap_dbd_t *dbd, apr_pool
     return NULL;
 }
 
-static const pai_route *pai_route_find(request_rec *r, const char *params[4], int *path_known)
+/* Body, database, caller, then the endpoint's handler: the first error wins. */
+static pai_error *pai_dispatch(request_rec *r, const pai_server_conf *c, pai_req *rq, int id,
+                               int *db_ok)
 {
-    apr_size_t i;
+    const pai_route *rt = &pai_routes[id];
+    pai_error *err;
 
-    *path_known = 0;
-    for (i = 0; i < PAI_NROUTES; i++) {
-        const char *tmp[PAI_ROUTE_MAX_PARAMS];
-        if (!pai_route_match(r->pool, pai_routes[i].pattern, r->uri, tmp))
-            continue;
-        *path_known = 1;
-        if (!strcmp(pai_routes[i].method, r->method) ||
-            (r->method_number == M_GET && r->header_only && !strcmp(pai_routes[i].method, "GET"))) {
-            memcpy(params, tmp, sizeof(tmp));
-            return &pai_routes[i];
-        }
-    }
+    if ((err = pai_parse_body(r, rt, c->body_limit, &rq->body)) ||
+        (err = pai_db_ready(c, pai_dbd_acquire(r), r->pool, rq->db)))
+        return err;
+    *db_ok = 1;
+    if ((err = pai_authenticate(r, rq, rt->auth)))
+        return err;
+    ap_args_to_table(r, &rq->query);
+    if ((err = pai_route_fns[id](rq)))
+        return err;
+    if (!rq->text && !rq->result)
+        return pai_error_make(r->pool, PAI_ERR_INTERNAL, "handler gave no answer");
     return NULL;
+}
+
+static int pai_render_text(request_rec *r, int status, const char *text)
+{
+    r->status = status;
+    ap_set_content_type(r, "text/plain; charset=utf-8");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    ap_set_content_length(r, (apr_off_t)strlen(text));
+    ap_rputs(text, r);
+    return OK;
+}
+
+/* The audit row goes to the database; when it cannot, to the error log, so
+ * that no state-changing call goes unrecorded. */
+static void pai_audit_record(request_rec *r, const pai_req *rq, const pai_route *rt,
+                             pai_db *db, const pai_error *err)
+{
+    int status = err ? pai_error_status(err->code) : rq->status;
+    pai_audit_row *a = pai_audit_describe(r->pool, rt, rq->params, rq->body,
+                                          rq->who.username, rq->client_ip, status,
+                                          err ? pai_error_name(err->code) : NULL,
+                                          err ? err->message : NULL,
+                                          (apr_int64_t)apr_time_as_msec(apr_time_now()));
+    pai_error *e = db ? pai_store_audit_add(db, r->pool, a)
+                      : pai_error_make(r->pool, PAI_ERR_DB, "no database");
+
+    if (e)
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      "PAI0110: audit record not stored (%s): %s %s by '%s' from %s -> %d %s",
+                      e->message, a->action, a->target, a->actor, a->address, a->outcome,
+                      a->detail);
 }
 
 static int pai_handler(request_rec *r)
 {
     const pai_server_conf *c;
-    const pai_route *rt;
     pai_req rq;
     pai_db db;
     pai_error *err;
-    int known;
+    const char *allow;
+    int id, rc, db_ok = 0;
 
     if (!r->handler || strcmp(r->handler, PAI_HANDLER) != 0)
         return DECLINED;
@@ -769,18 +850,11 @@ static int pai_handler(request_rec *r)
     rq.launcher = pai_proc_launcher;
     rq.base_url = ap_construct_url(r->pool, "", r);
     rq.job_secret = apr_table_get(r->headers_in, "X-PAI-Job-Secret");
+    rq.client_ip = r->useragent_ip;
 
-    rt = pai_route_find(r, rq.params, &known);
-    if (!rt) {
-        if (known) {
-            apr_size_t i;
-            const char *allow = NULL;
-            for (i = 0; i < PAI_NROUTES; i++) {
-                const char *tmp[PAI_ROUTE_MAX_PARAMS];
-                if (pai_route_match(r->pool, pai_routes[i].pattern, r->uri, tmp))
-                    allow = allow ? apr_pstrcat(r->pool, allow, ", ", pai_routes[i].method, NULL)
-                                  : pai_routes[i].method;
-            }
+    id = pai_route_find(r->pool, r->method, r->uri, rq.params, &allow);
+    if (id < 0) {
+        if (allow) {
             apr_table_setn(r->headers_out, "Allow", allow);
             return pai_render_error(r, pai_error_make(r->pool, PAI_ERR_METHOD,
                                     "method %s is not allowed on %s", r->method, r->uri));
@@ -788,25 +862,13 @@ static int pai_handler(request_rec *r)
         return pai_render_error(r, pai_error_make(r->pool, PAI_ERR_NOT_FOUND,
                                 "no such endpoint: %s", r->uri));
     }
-    if ((err = pai_parse_body(r, rt, c->body_limit, &rq.body)) ||
-        (err = pai_db_ready(c, pai_dbd_acquire(r), r->pool, &db)) ||
-        (err = pai_authenticate(r, &rq, rt->auth)))
-        return pai_render_error(r, err);
-    ap_args_to_table(r, &rq.query);
-    if ((err = rt->fn(&rq)))
-        return pai_render_error(r, err);
-    if (rq.text) {
-        r->status = rq.status;
-        ap_set_content_type(r, "text/plain; charset=utf-8");
-        apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-        ap_set_content_length(r, (apr_off_t)strlen(rq.text));
-        ap_rputs(rq.text, r);
-        return OK;
-    }
-    if (!rq.result)
-        return pai_render_error(r, pai_error_make(r->pool, PAI_ERR_INTERNAL,
-                                "handler gave no answer"));
-    return pai_render(r, rq.status, rq.result);
+    err = pai_dispatch(r, c, &rq, id, &db_ok);
+    rc = err ? pai_render_error(r, err)
+       : rq.text ? pai_render_text(r, rq.status, rq.text)
+       : pai_render(r, rq.status, rq.result);
+    if (pai_routes[id].audit.action)
+        pai_audit_record(r, &rq, &pai_routes[id], db_ok ? &db : NULL, err);
+    return rc;
 }
 
 /* ---- the background sync (one process of all, on mod_watchdog) ---------- */
@@ -815,7 +877,7 @@ static pai_sync_state pai_sync_st;
 
 static apr_status_t pai_sync_watchdog(int state, void *data, apr_pool_t *pool)
 {
-    static apr_time_t last_log;
+    static apr_time_t last_log, last_expiry;
     static char last_msg[256];
     server_rec *s = data;
     pai_server_conf *c = ap_get_module_config(s->module_config, &pairest_module);
@@ -836,6 +898,13 @@ static apr_status_t pai_sync_watchdog(int state, void *data, apr_pool_t *pool)
             ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "PAI0200: sync: %d updated, %d adopted, "
                          "%d cancelled, %d retried, %d admitted, %d lost", rep.updated,
                          rep.adopted, rep.cancelled, rep.resubmitted, rep.admitted, rep.lost);
+        /* Login-failure windows that ended are forgotten once a minute. */
+        if (!e && apr_time_now() - last_expiry > apr_time_from_sec(60)) {
+            const pai_login_limits *l = &c->s.login_limits;
+            apr_int64_t keep = l->user_window > l->addr_window ? l->user_window : l->addr_window;
+            pai_store_login_failures_expire(&db, pool, apr_time_sec(apr_time_now()) - keep);
+            last_expiry = apr_time_now();
+        }
     }
     if (dbd)
         pai_dbd_close_fn(s, dbd);

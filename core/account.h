@@ -22,8 +22,19 @@ pai_error *pai_account_bootstrap(pai_db *db, apr_pool_t *p, const apr_array_head
                                  const char *admin_user, const char *admin_password,
                                  int bcrypt_cost);
 
-/* Checks the password and signs a token valid for `lifetime` seconds. */
+/* Failed logins allowed per window of seconds: per username from one client
+ * address, and per client address whatever the name (max 0: no limit). */
+typedef struct pai_login_limits {
+    int user_max;
+    apr_int64_t user_window;
+    int addr_max;
+    apr_int64_t addr_window;
+} pai_login_limits;
+
+/* Checks the password and signs a token valid for `lifetime` seconds.  Over
+ * a limit it answers 429 with retry_after, before looking at the password. */
 pai_error *pai_account_login(pai_db *db, apr_pool_t *p, const pai_secret *secret,
+                             const pai_login_limits *limits, const char *address,
                              const char *username, const char *password,
                              apr_int64_t lifetime, apr_int64_t now,
                              const char **token, int *admin);

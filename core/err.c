@@ -22,6 +22,7 @@ static const struct { int status; const char *name; } pai_errors[PAI_ERR__COUNT]
     [PAI_ERR_METHOD]           = {405, "MethodNotAllowedError"},
     [PAI_ERR_TOO_LARGE]        = {413, "RequestEntityTooLargeError"},
     [PAI_ERR_MEDIA_TYPE]       = {415, "UnsupportedMediaTypeError"},
+    [PAI_ERR_TOO_MANY]         = {429, "TooManyRequestsError"},
     [PAI_ERR_LAUNCHER_DOWN]    = {503, "LauncherUnavailableError"},
     [PAI_ERR_LAUNCHER_BAD]     = {502, "LauncherError"},
     [PAI_ERR_LAUNCHER_TIMEOUT] = {504, "LauncherTimeoutError"},
@@ -36,6 +37,7 @@ pai_error *pai_error_make(apr_pool_t *p, pai_errcode code, const char *fmt, ...)
     va_start(ap, fmt);
     e->code = (code >= 0 && code < PAI_ERR__COUNT) ? code : PAI_ERR_INTERNAL;
     e->message = apr_pvsprintf(p, fmt, ap);
+    e->retry_after = 0;
     va_end(ap);
     return e;
 }

@@ -25,6 +25,7 @@ typedef enum {
     PAI_ERR_METHOD,              /* 405 MethodNotAllowedError */
     PAI_ERR_TOO_LARGE,           /* 413 RequestEntityTooLargeError */
     PAI_ERR_MEDIA_TYPE,          /* 415 UnsupportedMediaTypeError */
+    PAI_ERR_TOO_MANY,            /* 429 TooManyRequestsError (retry_after set) */
     PAI_ERR_LAUNCHER_DOWN,       /* 503 LauncherUnavailableError */
     PAI_ERR_LAUNCHER_BAD,        /* 502 LauncherError: launcher answered nonsense */
     PAI_ERR_LAUNCHER_TIMEOUT,    /* 504 LauncherTimeoutError */
@@ -36,6 +37,7 @@ typedef enum {
 typedef struct pai_error {
     pai_errcode code;
     const char *message;
+    long retry_after;            /* seconds, for a Retry-After header; 0: none */
 } pai_error;
 
 /* Allocates the error in p; the message is printf-formatted. */

@@ -230,10 +230,12 @@ static const char task_wrapper[] =
     "    \"AuthorizedKeysFile $d/authorized_keys\" \"PidFile $d/sshd.pid\" \\\n"
     "    'PasswordAuthentication no' 'KbdInteractiveAuthentication no' 'UsePAM no' \\\n"
     "    'StrictModes no' \"AllowUsers $(id -un)\" \"ForceCommand $d/login.sh\" > \"$d/sshd_config\"\n"
-    "  /usr/sbin/sshd -f \"$d/sshd_config\" -D -e 2>>\"$d/sshd.log\" &\n"
+    /* Not on the step's stdout: a lingering holder keeps Slurm's step (and the
+     * job) COMPLETING until slurmstepd gives up on its IO a minute later. */
+    "  /usr/sbin/sshd -f \"$d/sshd_config\" -D -e </dev/null >>\"$d/sshd.log\" 2>&1 &\n"
     "  sshd_pid=$!\n"
     "  for _ in 1 2 3 4 5 6 7 8 9 10; do [ -s \"$d/sshd.pid\" ] && break; sleep 0.1; done\n"
-    "  curl -s -m 10 -o /dev/null -X POST -H 'Content-Type: application/json' \\\n"
+    "  curl -s -m 10 -o /dev/null </dev/null -X POST -H 'Content-Type: application/json' \\\n"
     "    -H \"X-PAI-Job-Secret: $secret\" \"$PAI_SSH_REPORT_URL\" \\\n"
     "    -d \"{\\\"attempt\\\": $PAI_JOB_ATTEMPT, \\\"taskRole\\\": \\\"$PAI_CURRENT_TASK_ROLE_NAME\\\", \\\"taskIndex\\\": $PAI_TASK_INDEX, \\\"ip\\\": \\\"$PAI_CONTAINER_HOST_IP\\\", \\\"port\\\": $PAI_CONTAINER_SSH_PORT}\" \\\n"
     "    || echo \"mod_pairest: could not report the sshd of this task\" >&2\n"
@@ -241,7 +243,11 @@ static const char task_wrapper[] =
     "unset PAI_SSH_PUBLIC_KEY PAI_SSH_REPORT_URL PAI_TASK_SSH_DIR secret\n"
     "/bin/bash -c \"$cmd\"\n"
     "st=$?\n"
-    "if [ -n \"$sshd_pid\" ]; then kill \"$sshd_pid\" 2>/dev/null; wait \"$sshd_pid\" 2>/dev/null; fi\n"
+    "if [ -n \"$sshd_pid\" ]; then\n"
+    "  kill \"$sshd_pid\" 2>/dev/null\n"
+    "  for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 \"$sshd_pid\" 2>/dev/null || break; sleep 0.1; done\n"
+    "  kill -KILL \"$sshd_pid\" 2>/dev/null; wait \"$sshd_pid\" 2>/dev/null\n"
+    "fi\n"
     "exit $st\n"
     "PAI_TASK_EOF\n";
 

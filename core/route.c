@@ -1,7 +1,36 @@
-/* Matching request paths against the routing table's patterns. */
+/* The API's routing table, and matching request paths against it. */
 #include <string.h>
 #include <apr_strings.h>
 #include "route.h"
+
+const pai_route pai_routes[PAI_R_COUNT] = {
+    [PAI_R_TOKEN_POST] = {"POST", "/api/v1/token", PAI_AUTH_NONE, PAI_BODY_JSON_OR_FORM,
+                         {"token.issue", "username", "expiration"}},
+    [PAI_R_USER_PUT] = {"PUT", "/api/v1/user", PAI_AUTH_USER, PAI_BODY_JSON,
+                       {"user.put", "username", "admin"}},
+    [PAI_R_USER_DELETE] = {"DELETE", "/api/v1/user", PAI_AUTH_ADMIN, PAI_BODY_JSON,
+                          {"user.delete", "username", NULL}},
+    [PAI_R_USER_VCS_PUT] = {"PUT", "/api/v1/user/:username/virtualClusters", PAI_AUTH_ADMIN,
+                            PAI_BODY_JSON, {"user.virtualClusters", ":0", "virtualClusters"}},
+    [PAI_R_JOBS_GET] = {"GET", "/api/v1/jobs", PAI_AUTH_OPTIONAL, PAI_BODY_NONE},
+    [PAI_R_JOBS_POST] = {"POST", "/api/v1/jobs", PAI_AUTH_USER, PAI_BODY_JSON,
+                        {"job.submit", "jobName", "virtualCluster"}},
+    [PAI_R_JOB_GET] = {"GET", "/api/v1/jobs/:jobName", PAI_AUTH_OPTIONAL, PAI_BODY_NONE},
+    [PAI_R_JOB_CONFIG_GET] = {"GET", "/api/v1/jobs/:jobName/config", PAI_AUTH_OPTIONAL,
+                              PAI_BODY_NONE},
+    [PAI_R_JOB_EXECUTION_PUT] = {"PUT", "/api/v1/jobs/:jobName/executionType", PAI_AUTH_USER,
+                                 PAI_BODY_JSON, {"job.executionType", ":0", "value"}},
+    [PAI_R_JOB_SSH_GET] = {"GET", "/api/v1/jobs/:jobName/ssh", PAI_AUTH_OPTIONAL, PAI_BODY_NONE},
+    [PAI_R_JOB_SSH_KEY_GET] = {"GET", "/api/v1/jobs/:jobName/ssh/key", PAI_AUTH_USER,
+                               PAI_BODY_NONE},
+    /* Tasks authenticate with their job's secret, checked by the handler. */
+    [PAI_R_JOB_SSH_REPORT_POST] = {"POST", "/api/v1/jobs/:jobName/ssh/report", PAI_AUTH_NONE,
+                                   PAI_BODY_JSON, {"job.ssh.report", ":0", "taskRole"}},
+    [PAI_R_VCS_GET] = {"GET", "/api/v1/virtual-clusters", PAI_AUTH_OPTIONAL, PAI_BODY_NONE},
+    [PAI_R_VC_GET] = {"GET", "/api/v1/virtual-clusters/:vcName", PAI_AUTH_OPTIONAL,
+                      PAI_BODY_NONE},
+    [PAI_R_AUDIT_GET] = {"GET", "/api/v1/audit", PAI_AUTH_ADMIN, PAI_BODY_NONE},
+};
 
 int pai_route_match(apr_pool_t *p, const char *pattern, const char *path,
                     const char *params[PAI_ROUTE_MAX_PARAMS])
@@ -27,4 +56,26 @@ int pai_route_match(apr_pool_t *p, const char *pattern, const char *path,
     if (*pt)
         return 0;
     return *pa == '\0' || (pa[0] == '/' && pa[1] == '\0');
+}
+
+int pai_route_find(apr_pool_t *p, const char *method, const char *path,
+                   const char *params[PAI_ROUTE_MAX_PARAMS], const char **allow)
+{
+    /* HEAD is GET without a body: httpd drops the body for us. */
+    const char *want = strcmp(method, "HEAD") ? method : "GET";
+    int i;
+
+    *allow = NULL;
+    for (i = 0; i < PAI_R_COUNT; i++) {
+        const char *tmp[PAI_ROUTE_MAX_PARAMS];
+        if (!pai_route_match(p, pai_routes[i].pattern, path, tmp))
+            continue;
+        if (!strcmp(pai_routes[i].method, want)) {
+            memcpy(params, tmp, sizeof(tmp));
+            return i;
+        }
+        *allow = *allow ? apr_pstrcat(p, *allow, ", ", pai_routes[i].method, NULL)
+                        : pai_routes[i].method;
+    }
+    return -1;
 }

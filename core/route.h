@@ -1,4 +1,5 @@
-/* Path patterns for the routing table: "/api/v1/jobs/:jobName" style. */
+/* The API's routing table and path matching ("/api/v1/jobs/:jobName" style):
+ * httpd-free so the fuzzer and unit tests exercise the very table httpd uses. */
 #ifndef PAI_ROUTE_H
 #define PAI_ROUTE_H
 
@@ -6,9 +7,55 @@
 
 #define PAI_ROUTE_MAX_PARAMS 4
 
+typedef enum { PAI_AUTH_NONE, PAI_AUTH_OPTIONAL, PAI_AUTH_USER, PAI_AUTH_ADMIN } pai_auth;
+typedef enum { PAI_BODY_NONE, PAI_BODY_JSON, PAI_BODY_JSON_OR_FORM } pai_body;
+
+/* One id per endpoint; the glue binds a handler to each. */
+typedef enum {
+    PAI_R_TOKEN_POST,
+    PAI_R_USER_PUT,
+    PAI_R_USER_DELETE,
+    PAI_R_USER_VCS_PUT,
+    PAI_R_JOBS_GET,
+    PAI_R_JOBS_POST,
+    PAI_R_JOB_GET,
+    PAI_R_JOB_CONFIG_GET,
+    PAI_R_JOB_EXECUTION_PUT,
+    PAI_R_JOB_SSH_GET,
+    PAI_R_JOB_SSH_KEY_GET,
+    PAI_R_JOB_SSH_REPORT_POST,
+    PAI_R_VCS_GET,
+    PAI_R_VC_GET,
+    PAI_R_AUDIT_GET,
+    PAI_R_COUNT
+} pai_route_id;
+
+/* A state-changing route is audited: the action's name, and where the target
+ * and a detail come from (":0" the first path parameter, else a body field). */
+typedef struct pai_route_audit {
+    const char *action;
+    const char *target;
+    const char *detail;
+} pai_route_audit;
+
+typedef struct pai_route {
+    const char *method;
+    const char *pattern;
+    pai_auth auth;
+    pai_body body;
+    pai_route_audit audit;        /* action NULL: not audited (reads) */
+} pai_route;
+
+extern const pai_route pai_routes[PAI_R_COUNT];
+
 /* 1 when path matches pattern (one trailing slash tolerated); the :params
  * are copied into params[] in order.  A :param matches one non-empty segment. */
 int pai_route_match(apr_pool_t *p, const char *pattern, const char *path,
                     const char *params[PAI_ROUTE_MAX_PARAMS]);
+
+/* The route for method and path (HEAD finds GET's), with its params; or -1,
+ * and then *allow lists the methods the path has (NULL: no such path). */
+int pai_route_find(apr_pool_t *p, const char *method, const char *path,
+                   const char *params[PAI_ROUTE_MAX_PARAMS], const char **allow);
 
 #endif

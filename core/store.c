@@ -70,6 +70,22 @@ static const char *const store_schema[] = {
     " ip VARCHAR(64) NOT NULL,"
     " port INTEGER NOT NULL,"
     " PRIMARY KEY (name, attempt, role, task_index))",
+    /* Failed logins per key ("u:" user@address, "a:" address) in a fixed window. */
+    "CREATE TABLE IF NOT EXISTS pai_login_failures ("
+    " fkey VARCHAR(160) NOT NULL PRIMARY KEY,"
+    " window_start BIGINT NOT NULL,"
+    " failures INTEGER NOT NULL)",
+    /* Every state-changing call; the id orders them (AUTO_INCREMENT on MySQL). */
+    "CREATE TABLE IF NOT EXISTS pai_audit ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " at BIGINT NOT NULL,"
+    " actor VARCHAR(64) NOT NULL,"
+    " address VARCHAR(64) NOT NULL,"
+    " action VARCHAR(32) NOT NULL,"
+    " target VARCHAR(255) NOT NULL,"
+    " outcome INTEGER NOT NULL,"
+    " detail VARCHAR(255) NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS pai_audit_actor ON pai_audit (actor, id)",
     "CREATE INDEX IF NOT EXISTS pai_jobs_created ON pai_jobs (created)",
     "CREATE INDEX IF NOT EXISTS pai_jobs_user ON pai_jobs (username, created)",
     "CREATE INDEX IF NOT EXISTS pai_jobs_state ON pai_jobs (state)",
@@ -92,6 +108,8 @@ typedef enum {
     ST_JOB_DELETE_UNSUBMITTED, ST_JOB_SET_LAUNCHED, ST_JOB_LIST_ACTIVE_LIGHT, ST_JOB_LIST_QUEUED,
     ST_CLUSTER_GET, ST_CLUSTER_INSERT, ST_CLUSTER_SET, ST_CLUSTER_LOCK,
     ST_KEYS_INSERT, ST_KEYS_GET, ST_KEYS_DELETE, ST_EP_DELETE, ST_EP_INSERT, ST_EP_LIST,
+    ST_LOGIN_GET, ST_LOGIN_BUMP, ST_LOGIN_INSERT, ST_LOGIN_CLEAR, ST_LOGIN_EXPIRE,
+    ST_AUDIT_INSERT,
     ST__COUNT
 } store_stmt;
 
@@ -167,6 +185,22 @@ static const struct { const char *label; const char *sql; } store_sql[ST__COUNT]
     [ST_JOB_SET_LAUNCHED] = {"pai_job_set_launched",
         "UPDATE pai_jobs SET launcher_id = %lld, sub_state = 'PENDING', version = version + 1"
         " WHERE name = %s AND retries = %d AND launcher_id = 0"},
+    [ST_LOGIN_GET] = {"pai_login_get",
+        "SELECT window_start, failures FROM pai_login_failures WHERE fkey = %s"},
+    /* failures first: MySQL evaluates SET left to right with the new values. */
+    [ST_LOGIN_BUMP] = {"pai_login_bump",
+        "UPDATE pai_login_failures SET"
+        " failures = CASE WHEN window_start <= %lld THEN 1 ELSE failures + 1 END,"
+        " window_start = CASE WHEN window_start <= %lld THEN %lld ELSE window_start END"
+        " WHERE fkey = %s"},
+    [ST_LOGIN_INSERT] = {"pai_login_insert",
+        "INSERT INTO pai_login_failures (fkey, window_start, failures) VALUES (%s, %lld, 1)"},
+    [ST_LOGIN_CLEAR] = {"pai_login_clear", "DELETE FROM pai_login_failures WHERE fkey = %s"},
+    [ST_LOGIN_EXPIRE] = {"pai_login_expire",
+        "DELETE FROM pai_login_failures WHERE window_start < %lld"},
+    [ST_AUDIT_INSERT] = {"pai_audit_insert",
+        "INSERT INTO pai_audit (at, actor, address, action, target, outcome, detail)"
+        " VALUES (%lld, %s, %s, %s, %s, %d, %s)"},
     [ST_JOB_DELETE_UNSUBMITTED] = {"pai_job_delete_unsubmitted",
         "DELETE FROM pai_jobs WHERE name = %s AND launcher_id = 0 AND retries = 0"},
 };
@@ -289,8 +323,15 @@ pai_error *pai_store_init(pai_db *db, apr_pool_t *p)
                 ;
     }
     for (ddl = store_schema; *ddl; ddl++) {
-        const char *sql = store_is_mysql(db) && !strncmp(*ddl, "CREATE TABLE", 12)
-                          ? apr_pstrcat(p, *ddl, STORE_MYSQL_TABLE_OPTIONS, NULL) : *ddl;
+        const char *sql = *ddl;
+        if (store_is_mysql(db) && !strncmp(sql, "CREATE TABLE", 12)) {
+            const char *ai = strstr(sql, "INTEGER PRIMARY KEY AUTOINCREMENT");
+            if (ai)
+                sql = apr_pstrcat(p, apr_pstrmemdup(p, sql, (apr_size_t)(ai - sql)),
+                                  "BIGINT PRIMARY KEY AUTO_INCREMENT",
+                                  ai + strlen("INTEGER PRIMARY KEY AUTOINCREMENT"), NULL);
+            sql = apr_pstrcat(p, sql, STORE_MYSQL_TABLE_OPTIONS, NULL);
+        }
         rv = apr_dbd_query(db->driver, db->handle, &n, sql);
         if (rv)
             return store_fail(db, p, rv, "schema");
@@ -825,6 +866,128 @@ pai_error *pai_store_ssh_endpoints(pai_db *db, apr_pool_t *p, const char *name, 
         ep->index = atoi(store_col(db, row, 1));
         ep->ip = apr_pstrdup(p, store_col(db, row, 2));
         ep->port = atoi(store_col(db, row, 3));
+    }
+    return NULL;
+}
+
+/* ---- failed logins --------------------------------------------------------- */
+
+pai_error *pai_store_login_failures(pai_db *db, apr_pool_t *p, const char *key,
+                                    apr_int64_t *window_start, int *failures)
+{
+    const char *args[] = {key};
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    pai_error *err;
+    int cur = 0;
+
+    *window_start = 0;
+    *failures = 0;
+    if ((err = store_select(db, p, ST_LOGIN_GET, 1, args, &res)))
+        return err;
+    if ((row = store_row(db, p, res, &cur))) {
+        *window_start = apr_atoi64(store_col(db, row, 0));
+        *failures = atoi(store_col(db, row, 1));
+        while (store_row(db, p, res, &cur))
+            ;
+    }
+    return NULL;
+}
+
+pai_error *pai_store_login_failure_add(pai_db *db, apr_pool_t *p, const char *key,
+                                       apr_int64_t now, apr_int64_t window)
+{
+    const char *expired = i64(p, now - window), *snow = i64(p, now);
+    const char *bump[] = {expired, expired, snow, key};
+    const char *ins[] = {key, snow};
+    pai_error *err;
+    int n = 0;
+
+    if ((err = store_exec(db, p, ST_LOGIN_BUMP, 4, bump, &n)) || n > 0)
+        return err;
+    /* No row yet; when another process inserts it first, count on its row. */
+    if (store_exec(db, p, ST_LOGIN_INSERT, 2, ins, NULL))
+        return store_exec(db, p, ST_LOGIN_BUMP, 4, bump, &n);
+    return NULL;
+}
+
+pai_error *pai_store_login_failures_clear(pai_db *db, apr_pool_t *p, const char *key)
+{
+    const char *args[] = {key};
+    return store_exec(db, p, ST_LOGIN_CLEAR, 1, args, NULL);
+}
+
+pai_error *pai_store_login_failures_expire(pai_db *db, apr_pool_t *p, apr_int64_t before)
+{
+    const char *args[] = {i64(p, before)};
+    return store_exec(db, p, ST_LOGIN_EXPIRE, 1, args, NULL);
+}
+
+/* ---- audit log ------------------------------------------------------------- */
+
+/* Cut to the column's size on a character boundary (the columns are UTF-8). */
+static const char *store_clip(apr_pool_t *p, const char *s, apr_size_t max)
+{
+    apr_size_t n = s ? strlen(s) : 0;
+    if (!s)
+        return "";
+    if (n <= max)
+        return s;
+    while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
+        max--;
+    return apr_pstrmemdup(p, s, max);
+}
+
+pai_error *pai_store_audit_add(pai_db *db, apr_pool_t *p, const pai_audit_row *a)
+{
+    const char *args[] = {i64(p, a->at_ms), store_clip(p, a->actor, 64),
+                          store_clip(p, a->address, 64), store_clip(p, a->action, 32),
+                          store_clip(p, a->target, 255), apr_itoa(p, a->outcome),
+                          store_clip(p, a->detail, 255)};
+    return store_exec(db, p, ST_AUDIT_INSERT, 7, args, NULL);
+}
+
+/* Newest first; typed binding for LIMIT as in the job page. */
+pai_error *pai_store_audit_page(pai_db *db, apr_pool_t *p, const pai_audit_filter *f,
+                                apr_array_header_t **out)
+{
+    const void *args[4];
+    const char *sql = "SELECT id, at, actor, address, action, target, outcome, detail"
+                      " FROM pai_audit", *glue = " WHERE ";
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row;
+    int mask = 0, n = 0, cur = 0, attempt, rv = -1;
+
+    if (f->actor) {
+        sql = apr_pstrcat(p, sql, glue, "actor = %s", NULL); glue = " AND ";
+        args[n++] = f->actor; mask |= 1;
+    }
+    if (f->action) {
+        sql = apr_pstrcat(p, sql, glue, "action = %s", NULL);
+        args[n++] = f->action; mask |= 2;
+    }
+    sql = apr_pstrcat(p, sql, " ORDER BY id DESC LIMIT %d OFFSET %d", NULL);
+    args[n++] = &f->limit;
+    args[n++] = &f->offset;
+    *out = apr_array_make(p, f->limit, sizeof(pai_audit_row));
+    for (attempt = 0; attempt < 2 && rv; attempt++) {
+        apr_dbd_prepared_t *stmt = store_prepare_sql(db, apr_psprintf(p, "pai_audit_page_%d", mask),
+                                                     sql, attempt > 0);
+        if (stmt)
+            rv = apr_dbd_pbselect(db->driver, p, db->handle, &res, stmt, 1, args);
+    }
+    if (rv)
+        return store_fail(db, p, rv, "pai_audit_page");
+    while ((row = store_row(db, p, res, &cur))) {
+        pai_audit_row *a = apr_array_push(*out);
+        a->id = apr_atoi64(store_col(db, row, 0));
+        a->at_ms = apr_atoi64(store_col(db, row, 1));
+        a->actor = apr_pstrdup(p, store_col(db, row, 2));
+        a->address = apr_pstrdup(p, store_col(db, row, 3));
+        a->action = apr_pstrdup(p, store_col(db, row, 4));
+        a->target = apr_pstrdup(p, store_col(db, row, 5));
+        a->outcome = atoi(store_col(db, row, 6));
+        a->detail = apr_pstrdup(p, store_col(db, row, 7));
     }
     return NULL;
 }

@@ -147,4 +147,31 @@ pai_error *pai_store_job_set_launched(pai_db *db, apr_pool_t *p, const char *nam
 /* Removes a job whose first submission never reached the launcher. */
 pai_error *pai_store_job_delete_unsubmitted(pai_db *db, apr_pool_t *p, const char *name);
 
+/* Failed logins under a key, counted in a fixed window of seconds. */
+pai_error *pai_store_login_failures(pai_db *db, apr_pool_t *p, const char *key,
+                                    apr_int64_t *window_start, int *failures);
+/* One more failure; a window older than `window` seconds starts over at 1. */
+pai_error *pai_store_login_failure_add(pai_db *db, apr_pool_t *p, const char *key,
+                                       apr_int64_t now, apr_int64_t window);
+pai_error *pai_store_login_failures_clear(pai_db *db, apr_pool_t *p, const char *key);
+/* Forgets windows that started before `before` (epoch seconds). */
+pai_error *pai_store_login_failures_expire(pai_db *db, apr_pool_t *p, apr_int64_t before);
+
+/* One audited call: who (""= anonymous), from where, what, on what, and the
+ * HTTP status it ended with. */
+typedef struct pai_audit_row {
+    apr_int64_t id;               /* set by the store */
+    apr_int64_t at_ms;
+    const char *actor, *address, *action, *target, *detail;
+    int outcome;
+} pai_audit_row;
+typedef struct pai_audit_filter {
+    const char *actor, *action;   /* NULL: any */
+    int offset, limit;
+} pai_audit_filter;
+pai_error *pai_store_audit_add(pai_db *db, apr_pool_t *p, const pai_audit_row *a);
+/* Newest first: an array of pai_audit_row. */
+pai_error *pai_store_audit_page(pai_db *db, apr_pool_t *p, const pai_audit_filter *f,
+                                apr_array_header_t **out);
+
 #endif

@@ -19,6 +19,7 @@ typedef struct pai_settings {
     const char *job_log_dir;         /* task logs on the nodes */
     const char *report_base;         /* URL tasks reach this server at */
     const char *job_user;            /* the account jobs and SSH logins run as */
+    pai_login_limits login_limits;
 } pai_settings;
 
 typedef struct pai_req {
@@ -32,6 +33,7 @@ typedef struct pai_req {
     apr_table_t *query;              /* decoded query arguments */
     const char *base_url;            /* scheme://host:port this request came to */
     const char *job_secret;          /* X-PAI-Job-Secret, from a task */
+    const char *client_ip;           /* the caller's address (mod_remoteip's, if used) */
     apr_int64_t now;                 /* epoch seconds */
     apr_int64_t now_ms;
     int status;                      /* the handler's success status */
@@ -52,6 +54,9 @@ void pai_reply(pai_req *rq, int status, json_t *body);
 void pai_reply_message(pai_req *rq, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* A query number in [lo, hi]; absent leaves *out as it is. */
+pai_error *pai_query_int(pai_req *rq, const char *key, int lo, int hi, int *out);
+
 /* token.c */
 pai_error *pai_token_post(pai_req *rq);
 /* user.c */
@@ -70,5 +75,7 @@ pai_error *pai_job_ssh_report_post(pai_req *rq);
 /* vc.c */
 pai_error *pai_vcs_get(pai_req *rq);
 pai_error *pai_vc_get(pai_req *rq);
+/* audit.c */
+pai_error *pai_audit_get(pai_req *rq);
 
 #endif

@@ -12,23 +12,6 @@ static pai_error *job_name_param(pai_req *rq, const char **name)
         : pai_error_make(rq->pool, PAI_ERR_JOB_NOT_FOUND, "could not find job %s", *name);
 }
 
-/* A query number in [lo, hi]; absent leaves *out as it is. */
-static pai_error *query_int(pai_req *rq, const char *key, int lo, int hi, int *out)
-{
-    const char *v = rq->query ? apr_table_get(rq->query, key) : NULL;
-    char *end;
-    long n;
-
-    if (!v)
-        return NULL;
-    n = strtol(v, &end, 10);
-    if (!*v || *end || n < lo || n > hi)
-        return pai_error_make(rq->pool, PAI_ERR_INVALID, "parameter '%s' must be an integer "
-                              "from %d to %d", key, lo, hi);
-    *out = (int)n;
-    return NULL;
-}
-
 /* GET /jobs: the seed's full list; with ?username= ?state= ?virtualCluster=
  * it is filtered, with ?limit= (and ?offset=) paged. */
 pai_error *pai_jobs_get(pai_req *rq)
@@ -56,8 +39,8 @@ pai_error *pai_jobs_get(pai_req *rq)
     if (f.state && !*st)
         return pai_error_make(rq->pool, PAI_ERR_INVALID, "parameter 'state' must be one of "
                               "WAITING, RUNNING, SUCCEEDED, STOPPED, FAILED, UNKNOWN");
-    if ((err = query_int(rq, "limit", 1, 1000, &f.limit)) ||
-        (err = query_int(rq, "offset", 0, 1000000000, &f.offset)))
+    if ((err = pai_query_int(rq, "limit", 1, 1000, &f.limit)) ||
+        (err = pai_query_int(rq, "offset", 0, 1000000000, &f.offset)))
         return err;
     if (f.offset && !f.limit)
         return pai_error_make(rq->pool, PAI_ERR_INVALID, "parameter 'offset' needs 'limit'");

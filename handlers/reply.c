@@ -1,5 +1,6 @@
 /* Success results for the responder (the only way a handler answers), and the
  * jobs environment every job and VC handler and the sync start from. */
+#include <stdlib.h>
 #include <apr_strings.h>
 #include "handlers.h"
 
@@ -37,5 +38,22 @@ pai_error *pai_req_jobs_env(pai_req *rq, pai_jobs_env *env)
     if (!rq->launcher)
         return pai_error_make(rq->pool, PAI_ERR_LAUNCHER_DOWN, "no launcher is configured");
     pai_jobs_env_init(env, rq->cfg, rq->db, rq->launcher);
+    return NULL;
+}
+
+/* A query number in [lo, hi]; absent leaves *out as it is. */
+pai_error *pai_query_int(pai_req *rq, const char *key, int lo, int hi, int *out)
+{
+    const char *v = rq->query ? apr_table_get(rq->query, key) : NULL;
+    char *end;
+    long n;
+
+    if (!v)
+        return NULL;
+    n = strtol(v, &end, 10);
+    if (!*v || *end || n < lo || n > hi)
+        return pai_error_make(rq->pool, PAI_ERR_INVALID, "parameter '%s' must be an integer "
+                              "from %d to %d", key, lo, hi);
+    *out = (int)n;
     return NULL;
 }

@@ -18,8 +18,9 @@ pai_error *pai_token_post(pai_req *rq)
         return pai_error_make(rq->pool, PAI_ERR_INVALID,
                               "field 'expiration' must be between 60 and %" APR_INT64_T_FMT
                               " seconds", rq->cfg->token_max_lifetime);
-    if ((err = pai_account_login(rq->db, rq->pool, &rq->cfg->secret, username, password,
-                                 expiration, rq->now, &token, &admin)))
+    if ((err = pai_account_login(rq->db, rq->pool, &rq->cfg->secret, &rq->cfg->login_limits,
+                                 rq->client_ip, username, password, expiration, rq->now,
+                                 &token, &admin)))
         return err;
     pai_reply(rq, 200, json_pack("{s:s, s:s, s:b}", "token", token, "user", username,
                                  "admin", admin));

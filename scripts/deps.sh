@@ -9,7 +9,7 @@ pkgs=(
   libjansson-dev libjwt-dev libcurl4-openssl-dev libyaml-dev
   mariadb-server mariadb-client
   slurmctld slurmd slurm-client slurmrestd slurm-wlm-jwt-plugin munge
-  check pkg-config gcc make
+  check pkg-config gcc make clang libclang-rt-14-dev wrk valgrind lua5.1
   python3-pytest python3-requests
   curl util-linux passwd openssh-server openssh-client
 )

@@ -2,7 +2,9 @@
 # Starts or stops one mod_pairest httpd instance living in its own folder.
 #   httpd.sh start INSTDIR   (reads PAI_LISTEN, PAI_DB, PAI_DB_PARAMS, PAI_ADMIN_USERNAME,
 #                             PAI_RUNAS, PAI_JOB_USER, PAI_BCRYPT_COST, PAI_SLURM_DIR,
-#                             PAI_VIRTUAL_CLUSTERS)
+#                             PAI_VIRTUAL_CLUSTERS, PAI_LOGIN_LIMIT_USER and
+#                             _ADDRESS ("COUNT SECONDS"), and PAI_MODULE: the
+#                             module to load, build/mod_pairest.so unless set)
 #   httpd.sh stop INSTDIR
 # The instance folder must already hold admin.password (and may hold jwt.secret).
 set -euo pipefail
@@ -61,10 +63,14 @@ start() {
       -e "s|@DBDINIT@|$init|g" -e "s|@ADMINUSER@|${PAI_ADMIN_USERNAME:-admin}|g" \
       -e "s|@BCRYPTCOST@|${PAI_BCRYPT_COST:-10}|g" -e "s|@SLURMDIR@|$slurmdir|g" \
       -e "s|@JOBSDIR@|$jobsdir|g" -e "s|@JOBUSER@|$jobuser|g" \
+      -e "s|@MODULE@|${PAI_MODULE:-$root/build/mod_pairest.so}|g" \
+      -e "s|@LOGINLIMITUSER@|${PAI_LOGIN_LIMIT_USER:-10 300}|g" \
+      -e "s|@LOGINLIMITADDRESS@|${PAI_LOGIN_LIMIT_ADDRESS:-100 300}|g" \
       "$root/conf/httpd.conf.in" > "$inst/httpd.conf"
   chmod 600 "$inst/httpd.conf"
   env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin ${SAN_PRELOAD:+LD_PRELOAD=$SAN_PRELOAD} \
-      ${ASAN_OPTIONS:+ASAN_OPTIONS=$ASAN_OPTIONS} /usr/sbin/apache2 -f "$inst/httpd.conf" -k start \
+      ${ASAN_OPTIONS:+ASAN_OPTIONS=$ASAN_OPTIONS} ${UBSAN_OPTIONS:+UBSAN_OPTIONS=$UBSAN_OPTIONS} \
+      /usr/sbin/apache2 -f "$inst/httpd.conf" -k start \
     || { echo "httpd did not start; from $inst/logs/error.log:" >&2
          tail -n 3 "$inst/logs/error.log" >&2; exit 1; }
   for _ in $(seq 1 100); do running && break; sleep 0.1; done

@@ -19,6 +19,9 @@ SLURM_PORTS = {"sqlite3": 26817, "mysql": 27817}
 # vc1 may borrow idle room; vc2 is capped at its share; `default` gets the rest.
 VIRTUAL_CLUSTERS = "vc1 25 100; vc2 50 50"
 MARIADB_PORT = 13306
+# Failed logins allowed per window: one user from one address; one address.
+LOGIN_LIMIT_USER = "4 30"
+LOGIN_LIMIT_ADDRESS = "25 30"
 ADMIN = "admin"
 # An error-log line that means something broke, whatever the test expected.
 BAD_LOG = re.compile(r"exit signal|AH00052|AH00060|Segmentation|\[pairest:(crit|alert|emerg)\]")
@@ -110,13 +113,15 @@ def api(request):
     os.chmod(os.path.join(inst, "admin.password"), 0o600)
     env = dict(os.environ, PAI_LISTEN="127.0.0.1:%d" % PORTS[backend], PAI_DB=backend,
                PAI_ADMIN_USERNAME=ADMIN, PAI_SLURM_DIR=slurmdir,
-               PAI_SLURM_PORT=str(SLURM_PORTS[backend]), PAI_VIRTUAL_CLUSTERS=VIRTUAL_CLUSTERS)
+               PAI_SLURM_PORT=str(SLURM_PORTS[backend]), PAI_VIRTUAL_CLUSTERS=VIRTUAL_CLUSTERS,
+               PAI_LOGIN_LIMIT_USER=LOGIN_LIMIT_USER, PAI_LOGIN_LIMIT_ADDRESS=LOGIN_LIMIT_ADDRESS)
     sh("scripts/slurm.sh", "start", slurmdir, env=env)
     mariadb_dir = None
     if backend == "mysql":
         mariadb_dir, params = start_mariadb()
         env["PAI_DB_PARAMS"] = params
     sh("scripts/httpd.sh", "start", inst, env=env)
+    assert_sanitized(inst)
     a = Api(backend, "http://127.0.0.1:%d" % PORTS[backend], password, inst, statedir)
     a.env = env
     yield a
@@ -127,6 +132,17 @@ def api(request):
     with open(os.path.join(inst, "logs", "error.log")) as f:
         bad = [line for line in f if BAD_LOG.search(line)]
     assert not bad, "error log of %s:\n%s" % (backend, "".join(bad))
+
+
+def assert_sanitized(inst):
+    """Under `make test SAN=1`, prove the sanitized module is what httpd runs."""
+    if not os.environ.get("SAN_PRELOAD"):
+        return
+    with open(os.path.join(inst, "httpd.pid")) as f:
+        pid = f.read().strip()
+    with open("/proc/%s/maps" % pid) as f:
+        maps = f.read()
+    assert "libasan" in maps and os.environ["PAI_MODULE"] in maps, "httpd runs without ASan"
 
 
 def assert_error(r, status, name, message_part=None):

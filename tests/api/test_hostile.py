@@ -122,6 +122,7 @@ def test_authorization_matrix(api):
          dict(none=403, user=403, other=403, admin=403)),
         ("GET", "/api/v1/virtual-clusters", None, dict(none=200, user=200, other=200, admin=200)),
         ("GET", "/api/v1/virtual-clusters/vc1", None, dict(none=200, user=200, other=200, admin=200)),
+        ("GET", "/api/v1/audit", None, dict(none=401, user=401, other=401, admin=200)),
     ]
     for method, path, body, expect in rows:
         for who_name in ("none", "user", "other", "admin"):

@@ -28,11 +28,32 @@ START_TEST(route_table)
 }
 END_TEST
 
+START_TEST(route_find)
+{
+    const char *params[PAI_ROUTE_MAX_PARAMS], *allow;
+
+    ck_assert_int_eq(pai_route_find(ut_pool, "GET", "/api/v1/jobs/j1/ssh", params, &allow),
+                     PAI_R_JOB_SSH_GET);
+    ck_assert_str_eq(params[0], "j1");
+    ck_assert_int_eq(pai_route_find(ut_pool, "HEAD", "/api/v1/jobs", params, &allow),
+                     PAI_R_JOBS_GET);
+    ck_assert_int_eq(pai_route_find(ut_pool, "PATCH", "/api/v1/user", params, &allow), -1);
+    ck_assert_str_eq(allow, "PUT, DELETE");
+    ck_assert_int_eq(pai_route_find(ut_pool, "GET", "/api/v1/nothing", params, &allow), -1);
+    ck_assert_ptr_null(allow);
+    /* every state-changing route is audited, no read is */
+    for (int i = 0; i < PAI_R_COUNT; i++)
+        ck_assert_msg(!strcmp(pai_routes[i].method, "GET") == !pai_routes[i].audit.action,
+                      "%s %s", pai_routes[i].method, pai_routes[i].pattern);
+}
+END_TEST
+
 Suite *suite_route(void)
 {
     Suite *s = suite_create("route");
     TCase *tc = tcase_create("route");
     tcase_add_test(tc, route_table);
+    tcase_add_test(tc, route_find);
     suite_add_tcase(s, tc);
     return s;
 }

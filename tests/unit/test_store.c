@@ -31,6 +31,7 @@ static void db_close(void)
 }
 
 static const pai_secret SECRET = {(const unsigned char *)"0123456789abcdef0123456789abcdef", 32};
+static const pai_login_limits NO_LIMITS = {0, 1, 0, 1};
 
 START_TEST(bootstrap_is_idempotent)
 {
@@ -55,11 +56,11 @@ START_TEST(login_and_revocation)
     ck_assert(created);
     e = pai_account_put(&db, ut_pool, &admin, &c, 4, &created);
     ck_assert_int_eq(e->code, PAI_ERR_CONFLICT_USER);
-    e = pai_account_login(&db, ut_pool, &SECRET, "bob", "wrongpw", 60, 1000, &tok, &isadmin);
+    e = pai_account_login(&db, ut_pool, &SECRET, &NO_LIMITS, "10.0.0.1", "bob", "wrongpw", 60, 1000, &tok, &isadmin);
     ck_assert_int_eq(e->code, PAI_ERR_AUTH_FAILED);
-    e = pai_account_login(&db, ut_pool, &SECRET, "nobody", "bobpass1", 60, 1000, &tok, &isadmin);
+    e = pai_account_login(&db, ut_pool, &SECRET, &NO_LIMITS, "10.0.0.1", "nobody", "bobpass1", 60, 1000, &tok, &isadmin);
     ck_assert_int_eq(e->code, PAI_ERR_AUTH_FAILED);
-    ck_assert_ptr_null(pai_account_login(&db, ut_pool, &SECRET, "bob", "bobpass1", 60,
+    ck_assert_ptr_null(pai_account_login(&db, ut_pool, &SECRET, &NO_LIMITS, "10.0.0.1", "bob", "bobpass1", 60,
                                          apr_time_sec(apr_time_now()), &tok, &isadmin));
     ck_assert(!isadmin);
     ck_assert_ptr_null(pai_account_authenticate(&db, ut_pool, &SECRET, tok,
@@ -72,7 +73,7 @@ START_TEST(login_and_revocation)
     ck_assert_ptr_null(pai_account_put(&db, ut_pool, &who, &c, 4, &created));
     e = pai_account_authenticate(&db, ut_pool, &SECRET, tok, apr_time_sec(apr_time_now()), &who);
     ck_assert_int_eq(e->code, PAI_ERR_UNAUTHORIZED);
-    ck_assert_ptr_null(pai_account_login(&db, ut_pool, &SECRET, "bob", "bobpass2", 60,
+    ck_assert_ptr_null(pai_account_login(&db, ut_pool, &SECRET, &NO_LIMITS, "10.0.0.1", "bob", "bobpass2", 60,
                                          apr_time_sec(apr_time_now()), &tok2, &isadmin));
 
     /* deleted and made again under the same name: the old token stays dead */
@@ -197,6 +198,76 @@ START_TEST(job_saves_are_checked)
 }
 END_TEST
 
+/* Limits count per user and address, answer 429 with Retry-After before the
+ * password is looked at, spare other addresses, and reset on success. */
+START_TEST(login_rate_limits)
+{
+    pai_identity admin = {"root_admin", 1};
+    pai_user_change c = {"carol", "carolpass", -1, 0};
+    pai_login_limits lim = {3, 60, 5, 60};
+    const char *tok;
+    int created, isadmin, i;
+    pai_error *e;
+
+    ck_assert_ptr_null(pai_account_put(&db, ut_pool, &admin, &c, 4, &created));
+    for (i = 0; i < 3; i++) {
+        e = pai_account_login(&db, ut_pool, &SECRET, &lim, "10.0.0.7", "carol", "nope!!", 60,
+                              5000 + i, &tok, &isadmin);
+        ck_assert_int_eq(e->code, PAI_ERR_AUTH_FAILED);
+    }
+    /* even the right password is refused now, with the time left */
+    e = pai_account_login(&db, ut_pool, &SECRET, &lim, "10.0.0.7", "carol", "carolpass", 60,
+                          5010, &tok, &isadmin);
+    ck_assert_int_eq(e->code, PAI_ERR_TOO_MANY);
+    ck_assert_int_eq(e->retry_after, 50);
+    /* the same user from elsewhere is not blocked */
+    ck_assert_ptr_null(pai_account_login(&db, ut_pool, &SECRET, &lim, "10.0.0.8", "carol",
+                                         "carolpass", 60, 5010, &tok, &isadmin));
+    /* the window ends */
+    ck_assert_ptr_null(pai_account_login(&db, ut_pool, &SECRET, &lim, "10.0.0.7", "carol",
+                                         "carolpass", 60, 5060, &tok, &isadmin));
+    /* per address: unknown names count too, then everyone from there waits */
+    for (i = 0; i < 5; i++) {
+        e = pai_account_login(&db, ut_pool, &SECRET, &lim, "10.0.0.9", apr_psprintf(ut_pool, "x%d", i),
+                              "whatever", 60, 6000, &tok, &isadmin);
+        ck_assert_int_eq(e->code, PAI_ERR_AUTH_FAILED);
+    }
+    e = pai_account_login(&db, ut_pool, &SECRET, &lim, "10.0.0.9", "carol", "carolpass", 60,
+                          6001, &tok, &isadmin);
+    ck_assert_int_eq(e->code, PAI_ERR_TOO_MANY);
+    ck_assert_ptr_null(pai_store_login_failures_expire(&db, ut_pool, 7000));
+    ck_assert_ptr_null(pai_account_login(&db, ut_pool, &SECRET, &lim, "10.0.0.9", "carol",
+                                         "carolpass", 60, 6001, &tok, &isadmin));
+}
+END_TEST
+
+START_TEST(audit_rows_page_newest_first)
+{
+    pai_audit_filter f = {NULL, NULL, 0, 2};
+    apr_array_header_t *rows;
+    int i;
+
+    for (i = 0; i < 3; i++) {
+        pai_audit_row a = {0, 1000 + i, i ? "alice" : "", "127.0.0.1", "job.submit",
+                           apr_psprintf(ut_pool, "job%d", i), "vc1", 201};
+        ck_assert_ptr_null(pai_store_audit_add(&db, ut_pool, &a));
+    }
+    ck_assert_ptr_null(pai_store_audit_page(&db, ut_pool, &f, &rows));
+    ck_assert_int_eq(rows->nelts, 2);
+    ck_assert_str_eq(APR_ARRAY_IDX(rows, 0, pai_audit_row).target, "job2");
+    ck_assert_str_eq(APR_ARRAY_IDX(rows, 1, pai_audit_row).target, "job1");
+    f.offset = 2;
+    ck_assert_ptr_null(pai_store_audit_page(&db, ut_pool, &f, &rows));
+    ck_assert_int_eq(rows->nelts, 1);
+    ck_assert_str_eq(APR_ARRAY_IDX(rows, 0, pai_audit_row).actor, "");
+    f.offset = 0;
+    f.actor = "alice";
+    f.limit = 10;
+    ck_assert_ptr_null(pai_store_audit_page(&db, ut_pool, &f, &rows));
+    ck_assert_int_eq(rows->nelts, 2);
+}
+END_TEST
+
 Suite *suite_store(void)
 {
     Suite *s = suite_create("store");
@@ -208,6 +279,8 @@ Suite *suite_store(void)
     tcase_add_test(tc, grants);
     tcase_add_test(tc, vcs_follow_the_configuration);
     tcase_add_test(tc, job_saves_are_checked);
+    tcase_add_test(tc, login_rate_limits);
+    tcase_add_test(tc, audit_rows_page_newest_first);
     suite_add_tcase(s, tc);
     return s;
 }
