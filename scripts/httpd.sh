@@ -44,7 +44,11 @@ start() {
     sqlite3)
       params=${PAI_DB_PARAMS:-$datadir/pairest.db}
       # One line: a pragma that returns a row ends the DBDInitSQL list.
-      init='DBDInitSQL "PRAGMA busy_timeout=5000; PRAGMA synchronous=NORMAL"' ;;
+      # A short busy_timeout: apr_dbd_sqlite3 holds one process-wide mutex
+      # while SQLite waits for a lock, so a long wait also stalls the thread
+      # of that process that holds the lock (deadlocked for minutes under load).
+      # The driver itself retries a busy statement, with the mutex released.
+      init='DBDInitSQL "PRAGMA busy_timeout=25; PRAGMA synchronous=NORMAL"' ;;
     mysql)
       params=${PAI_DB_PARAMS:?PAI_DB_PARAMS is needed for mysql}
       init='' ;;

@@ -27,6 +27,21 @@ ADMIN = "admin"
 BAD_LOG = re.compile(r"exit signal|AH00052|AH00060|Segmentation|\[pairest:(crit|alert|emerg)\]")
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "mysql_only: runs against the MariaDB instance only")
+
+
+def pytest_collection_modifyitems(config, items):
+    """A mysql_only test is not collected for SQLite at all (not skipped)."""
+    keep, drop = [], []
+    for item in items:
+        param = getattr(getattr(item, "callspec", None), "params", {}).get("api")
+        (drop if item.get_closest_marker("mysql_only") and param == "sqlite3" else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 def sh(*args, env=None):
     subprocess.run(args, check=True, env=env, cwd=ROOT)
 
