@@ -33,7 +33,7 @@ MOD_SRC   := mod_pairest.c $(wildcard handlers/*.c)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 PYTEST    := /usr/bin/python3 -m pytest
 
-.PHONY: all deps build run stop test unit api check-layers clean fuzz fuzz-build
+.PHONY: all deps build run stop test test-long unit api check-layers clean fuzz fuzz-build
 
 all: build
 
@@ -115,6 +115,11 @@ fuzz: fuzz-build
 	      || { tail -n 40 var/fuzz/$$t.log; exit 1; }; \
 	    grep -E '^stat::number_of_executed_units|^Done' var/fuzz/$$t.log | tr '\n' ' '; echo; \
 	done
+
+# What CI runs after `make test`: the API suite under the sanitizers, then fuzzing.
+test-long: deps
+	@$(MAKE) --no-print-directory test SAN=1
+	@$(MAKE) --no-print-directory fuzz FUZZ_TIME=$(FUZZ_TIME)
 
 clean:
 	rm -rf build build-san build-fuzz
