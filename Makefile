@@ -33,7 +33,8 @@ MOD_SRC   := mod_pairest.c $(wildcard handlers/*.c)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 PYTEST    := /usr/bin/python3 -m pytest
 
-.PHONY: all deps build run stop test test-long unit api check-layers clean fuzz fuzz-build
+.PHONY: all deps build run stop test test-long unit api check-layers clean fuzz fuzz-build \
+        bench bench-smoke
 
 all: build
 
@@ -51,6 +52,10 @@ $(B)/libpairest.a: $(CORE_OBJ)
 
 $(B)/mod_pairest.so: $(MOD_SRC) handlers/*.h $(B)/libpairest.a
 	$(CC) $(CPPFLAGS) -I$(HTTPD_INC) -I. $(CFLAGS) -shared -o $@ $(MOD_SRC) $(B)/libpairest.a $(LIBS) $(SANFLAGS)
+
+# The benchmark's fixture: a job history seeded through the store layer.
+$(B)/seedjobs: tools/seedjobs.c $(B)/libpairest.a
+	$(CC) $(CPPFLAGS) -I. $(CFLAGS) -o $@ $< $(B)/libpairest.a $(LIBS) $(APR_LIBS) $(SANFLAGS)
 
 # The yaml reader run by scripts/run.sh: one plain build whatever SAN says.
 build/paiconf: tools/paiconf.c
@@ -116,10 +121,20 @@ fuzz: fuzz-build
 	    grep -E '^stat::number_of_executed_units|^Done' var/fuzz/$$t.log | tr '\n' ' '; echo; \
 	done
 
+# bench/bench.py starts its own servers; --quick is the smoke CI runs.
+bench: deps
+	@$(MAKE) --no-print-directory build build/seedjobs
+	/usr/bin/python3 bench/bench.py
+
+bench-smoke: deps
+	@$(MAKE) --no-print-directory build build/seedjobs
+	/usr/bin/python3 bench/bench.py --quick
+
 # What CI runs after `make test`: the API suite under the sanitizers, then fuzzing.
 test-long: deps
 	@$(MAKE) --no-print-directory test SAN=1
 	@$(MAKE) --no-print-directory fuzz FUZZ_TIME=$(FUZZ_TIME)
+	@$(MAKE) --no-print-directory bench-smoke
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -14,6 +14,7 @@
 #include <ap_mpm.h>
 #include <apr_strings.h>
 #include <apr_file_io.h>
+#include <apr_shm.h>
 #include <apr_dbd.h>
 #include <mod_dbd.h>
 #include <mod_watchdog.h>
@@ -21,6 +22,7 @@
 
 #include "core/route.h"
 #include "core/audit.h"
+#include "core/authcache.h"
 #include "handlers/handlers.h"
 
 #define PAI_HANDLER "pairest"
@@ -43,6 +45,7 @@ typedef struct pai_server_conf {
     const char *slurm_key_file;
     apr_int64_t launcher_timeout;    /* seconds */
     apr_int64_t sync_interval;       /* milliseconds */
+    apr_int64_t auth_cache_ttl;      /* milliseconds; 0: every call asks the database */
     apr_array_header_t *vcs;         /* pai_vc as declared; `default` added at start */
 } pai_server_conf;
 
@@ -62,6 +65,7 @@ typedef struct pai_server_conf {
 #define PAI_DEF_PORT_HI            29999
 #define PAI_DEF_SYNC_INTERVAL      1000
 #define PAI_DEF_REPORT_URL         "http://127.0.0.1:9186"
+#define PAI_DEF_AUTH_CACHE_TTL     1000
 #define PAI_DEF_LOGIN_USER_MAX     10
 #define PAI_DEF_LOGIN_USER_WINDOW  300
 #define PAI_DEF_LOGIN_ADDR_MAX     100
@@ -78,6 +82,7 @@ static void *pai_create_server_conf(apr_pool_t *p, server_rec *s)
     c->s.port_lo = c->s.port_hi = PAI_UNSET;
     c->launcher_timeout = PAI_UNSET;
     c->sync_interval = PAI_UNSET;
+    c->auth_cache_ttl = PAI_UNSET;
     c->s.login_limits.user_max = c->s.login_limits.addr_max = PAI_UNSET;
     return c;
 }
@@ -100,6 +105,7 @@ static void *pai_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     c->s.job_log_dir = PAI_MERGE_PTR(s.job_log_dir);
     c->launcher_timeout = PAI_MERGE(launcher_timeout);
     c->sync_interval = PAI_MERGE(sync_interval);
+    c->auth_cache_ttl = PAI_MERGE(auth_cache_ttl);
     c->slurm.url = PAI_MERGE_PTR(slurm.url);
     c->slurm.job_user = PAI_MERGE_PTR(slurm.job_user);
     c->slurm.partition = PAI_MERGE_PTR(slurm.partition);
@@ -265,6 +271,12 @@ static const char *pai_set_port_range(cmd_parms *cmd, void *d, const char *lo, c
     return NULL;
 }
 
+static const char *pai_set_auth_cache_ttl(cmd_parms *cmd, void *d, const char *arg)
+{
+    (void)d;
+    return pai_parse_int(cmd, arg, 0, 60000, &pai_sconf(cmd)->auth_cache_ttl);
+}
+
 /* PaiLoginLimitUser / PaiLoginLimitAddress COUNT SECONDS (COUNT 0: no limit). */
 static const char *pai_set_login_limit(cmd_parms *cmd, void *d, const char *count,
                                        const char *secs)
@@ -375,6 +387,9 @@ static const command_rec pai_cmds[] = {
                   "http://127.0.0.1:9186)"),
     AP_INIT_TAKE1("PaiSyncInterval", pai_set_sync_interval, NULL, RSRC_CONF,
                   "milliseconds between two syncs with the launcher, 100..60000 (default 1000)"),
+    AP_INIT_TAKE1("PaiAuthCacheTTL", pai_set_auth_cache_ttl, NULL, RSRC_CONF,
+                  "milliseconds a verified token is trusted without asking the database, "
+                  "0..60000 (default 1000); user changes on this host end it at once"),
     AP_INIT_TAKE2("PaiLoginLimitUser", pai_set_login_limit, NULL, RSRC_CONF,
                   "failed logins of one user from one address allowed per window: COUNT "
                   "SECONDS (default 10 300; 0 disables)"),
@@ -394,6 +409,10 @@ static APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *pai_wd_register_call
 
 /* This process's launcher, made in child_init (its HTTP handles are per process). */
 static pai_launcher *pai_proc_launcher;
+/* Verified tokens of this process, and the host-wide epoch that user changes
+ * move (shared memory made before the children fork). */
+static pai_auth_cache *pai_proc_auth_cache;
+static apr_shm_t *pai_epoch_shm;
 static apr_status_t pai_sync_watchdog(int state, void *data, apr_pool_t *pool);
 
 /* Reads a small secret file, trailing white space dropped. */
@@ -475,6 +494,15 @@ static int pai_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
                 return HTTP_INTERNAL_SERVER_ERROR;
             }
     }
+    /* Anonymous shared memory: inherited by every child of this generation. */
+    if (apr_shm_create(&pai_epoch_shm, sizeof(apr_uint32_t), NULL, pconf) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "PAI0003: no shared memory for the token cache; every call asks the database");
+        pai_epoch_shm = NULL;
+    }
+    else {
+        *(apr_uint32_t *)apr_shm_baseaddr_get(pai_epoch_shm) = 0;
+    }
     for (; s; s = s->next) {
         pai_server_conf *c = ap_get_module_config(s->module_config, &pairest_module);
         char *secret;
@@ -533,6 +561,7 @@ static int pai_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
         if (c->s.port_lo == PAI_UNSET) { c->s.port_lo = PAI_DEF_PORT_LO; c->s.port_hi = PAI_DEF_PORT_HI; }
         if (c->launcher_timeout == PAI_UNSET) c->launcher_timeout = PAI_DEF_LAUNCHER_TIMEOUT;
         if (c->sync_interval == PAI_UNSET) c->sync_interval = PAI_DEF_SYNC_INTERVAL;
+        if (c->auth_cache_ttl == PAI_UNSET) c->auth_cache_ttl = PAI_DEF_AUTH_CACHE_TTL;
         if (c->s.login_limits.user_max == PAI_UNSET) {
             c->s.login_limits.user_max = PAI_DEF_LOGIN_USER_MAX;
             c->s.login_limits.user_window = PAI_DEF_LOGIN_USER_WINDOW;
@@ -589,6 +618,9 @@ static void pai_child_init(apr_pool_t *pchild, server_rec *s)
     if (e)
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "PAI0009: no launcher in this process: %s",
                      e->message);
+    if (pai_epoch_shm)
+        pai_proc_auth_cache = pai_auth_cache_create(pchild, apr_shm_baseaddr_get(pai_epoch_shm),
+                                                    c->auth_cache_ttl);
 }
 
 /* ---- the responder ---------------------------------------------------- */
@@ -744,8 +776,8 @@ static pai_error *pai_authenticate(request_rec *r, pai_req *rq, pai_auth level)
                                   "Guest is not allowed to do this operation.");
         return NULL;
     }
-    if ((err = pai_account_authenticate(rq->db, r->pool, &rq->cfg->secret, token, rq->now,
-                                        &rq->who)))
+    if ((err = pai_account_authenticate(rq->db, rq->auth_cache, r->pool, &rq->cfg->secret,
+                                        token, rq->now, &rq->who)))
         return err;
     r->user = apr_pstrdup(r->pool, rq->who.username);
     if (level == PAI_AUTH_ADMIN && !rq->who.admin)
@@ -848,6 +880,7 @@ static int pai_handler(request_rec *r)
     rq.now = (apr_int64_t)apr_time_sec(r->request_time);
     rq.now_ms = (apr_int64_t)apr_time_as_msec(r->request_time);
     rq.launcher = pai_proc_launcher;
+    rq.auth_cache = pai_proc_auth_cache;
     rq.base_url = ap_construct_url(r->pool, "", r);
     rq.job_secret = apr_table_get(r->headers_in, "X-PAI-Job-Secret");
     rq.client_ip = r->useragent_ip;

@@ -2,6 +2,7 @@
 #include <string.h>
 #include <apr_strings.h>
 #include "account.h"
+#include "authcache.h"
 
 /* A valid bcrypt hash of a random string, checked when the user does not
  * exist, so that a failed login takes as long either way. */
@@ -93,13 +94,20 @@ pai_error *pai_account_login(pai_db *db, apr_pool_t *p, const pai_secret *secret
     return pai_token_issue(p, secret->key, secret->len, &c, token);
 }
 
-pai_error *pai_account_authenticate(pai_db *db, apr_pool_t *p, const pai_secret *secret,
-                                    const char *token, apr_int64_t now, pai_identity *who)
+pai_error *pai_account_authenticate(pai_db *db, pai_auth_cache *cache, apr_pool_t *p,
+                                    const pai_secret *secret, const char *token,
+                                    apr_int64_t now, pai_identity *who)
 {
+    apr_int64_t now_ms = apr_time_as_msec(apr_time_now());
+    apr_uint32_t epoch;
     pai_claims c;
     pai_user *u;
     pai_error *err;
 
+    if (pai_auth_cache_get(cache, p, token, now_ms, who))
+        return NULL;
+    /* Read before the database: a change committed meanwhile moves it on. */
+    epoch = cache ? pai_auth_cache_epoch(cache) : 0;
     if ((err = pai_token_verify(p, secret->key, secret->len, token, now, &c)))
         return err;
     if ((err = pai_store_user_get(db, p, c.username, &u)))
@@ -111,10 +119,11 @@ pai_error *pai_account_authenticate(pai_db *db, apr_pool_t *p, const pai_secret 
                               "token revoked: the password has changed since it was issued");
     who->username = u->username;
     who->admin = u->admin;
+    pai_auth_cache_put(cache, token, who, c.exp, epoch, now_ms);
     return NULL;
 }
 
-pai_error *pai_account_put(pai_db *db, apr_pool_t *p, const pai_identity *who,
+pai_error *pai_account_put(pai_db *db, pai_auth_cache *cache, apr_pool_t *p, const pai_identity *who,
                            const pai_user_change *c, int bcrypt_cost, int *created)
 {
     const char *hash = NULL;
@@ -148,10 +157,12 @@ pai_error *pai_account_put(pai_db *db, apr_pool_t *p, const pai_identity *who,
         *created = 1;
         return NULL;
     }
-    return pai_store_user_update(db, p, c->username, hash, who->admin ? c->admin : -1);
+    if (!(err = pai_store_user_update(db, p, c->username, hash, who->admin ? c->admin : -1)))
+        pai_auth_cache_bump(cache);
+    return err;
 }
 
-pai_error *pai_account_remove(pai_db *db, apr_pool_t *p, const char *username)
+pai_error *pai_account_remove(pai_db *db, pai_auth_cache *cache, apr_pool_t *p, const char *username)
 {
     pai_user *u;
     pai_error *err;
@@ -165,7 +176,9 @@ pai_error *pai_account_remove(pai_db *db, apr_pool_t *p, const char *username)
     if (u->admin)
         return pai_error_make(p, PAI_ERR_REMOVE_ADMIN, "Admin %s is not allowed to remove.",
                               username);
-    return pai_store_user_delete(db, p, username);
+    if (!(err = pai_store_user_delete(db, p, username)))
+        pai_auth_cache_bump(cache);
+    return err;
 }
 
 pai_error *pai_account_set_vcs(pai_db *db, apr_pool_t *p, const char *username,

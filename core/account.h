@@ -11,6 +11,8 @@ typedef struct pai_identity {
     int admin;
 } pai_identity;
 
+typedef struct pai_auth_cache pai_auth_cache;   /* authcache.h; NULL: none */
+
 typedef struct pai_secret {
     const unsigned char *key;
     apr_size_t len;
@@ -41,8 +43,9 @@ pai_error *pai_account_login(pai_db *db, apr_pool_t *p, const pai_secret *secret
 
 /* Verifies a bearer token and that it still belongs to a live account whose
  * password has not changed since it was issued. */
-pai_error *pai_account_authenticate(pai_db *db, apr_pool_t *p, const pai_secret *secret,
-                                    const char *token, apr_int64_t now, pai_identity *who);
+pai_error *pai_account_authenticate(pai_db *db, pai_auth_cache *cache, apr_pool_t *p,
+                                    const pai_secret *secret, const char *token,
+                                    apr_int64_t now, pai_identity *who);
 
 typedef struct pai_user_change {
     const char *username;
@@ -52,10 +55,10 @@ typedef struct pai_user_change {
 } pai_user_change;
 
 /* PUT /user.  *created says which it was. */
-pai_error *pai_account_put(pai_db *db, apr_pool_t *p, const pai_identity *who,
+pai_error *pai_account_put(pai_db *db, pai_auth_cache *cache, apr_pool_t *p, const pai_identity *who,
                            const pai_user_change *c, int bcrypt_cost, int *created);
 /* DELETE /user (the caller is an admin). */
-pai_error *pai_account_remove(pai_db *db, apr_pool_t *p, const char *username);
+pai_error *pai_account_remove(pai_db *db, pai_auth_cache *cache, apr_pool_t *p, const char *username);
 /* PUT /user/:username/virtualClusters with OpenPAI's comma list. */
 pai_error *pai_account_set_vcs(pai_db *db, apr_pool_t *p, const char *username,
                                const char *list);

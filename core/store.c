@@ -86,11 +86,13 @@ static const char *const store_schema[] = {
     " outcome INTEGER NOT NULL,"
     " detail VARCHAR(255) NOT NULL)",
     "CREATE INDEX IF NOT EXISTS pai_audit_actor ON pai_audit (actor, id)",
-    "CREATE INDEX IF NOT EXISTS pai_jobs_created ON pai_jobs (created)",
-    "CREATE INDEX IF NOT EXISTS pai_jobs_user ON pai_jobs (username, created)",
-    "CREATE INDEX IF NOT EXISTS pai_jobs_state ON pai_jobs (state)",
-    "CREATE INDEX IF NOT EXISTS pai_jobs_state_created ON pai_jobs (state, created)",
-    "CREATE INDEX IF NOT EXISTS pai_jobs_vc_created ON pai_jobs (vc, created)",
+    /* Pages walk one of these backwards and stop after LIMIT rows: the name
+     * breaks ties in the ORDER BY, so it must be in the index too, or the
+     * database sorts every matching row for each page. */
+    "CREATE INDEX IF NOT EXISTS pai_jobs_page ON pai_jobs (created, name)",
+    "CREATE INDEX IF NOT EXISTS pai_jobs_user_page ON pai_jobs (username, created, name)",
+    "CREATE INDEX IF NOT EXISTS pai_jobs_state_page ON pai_jobs (state, created, name)",
+    "CREATE INDEX IF NOT EXISTS pai_jobs_vc_page ON pai_jobs (vc, created, name)",
     NULL
 };
 #define STORE_MYSQL_TABLE_OPTIONS " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
@@ -688,7 +690,7 @@ pai_error *pai_store_job_page(pai_db *db, apr_pool_t *p, const pai_job_filter *f
         sql = apr_pstrcat(p, sql, glue, "vc = %s", NULL);
         args[n++] = f->vc; mask |= 4;
     }
-    sql = apr_pstrcat(p, sql, " ORDER BY created DESC, name", NULL);
+    sql = apr_pstrcat(p, sql, " ORDER BY created DESC, name DESC", NULL);
     if (f->limit > 0) {
         sql = apr_pstrcat(p, sql, " LIMIT %d OFFSET %d", NULL);
         args[n++] = &f->limit;

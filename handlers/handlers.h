@@ -27,6 +27,7 @@ typedef struct pai_req {
     const pai_settings *cfg;
     pai_db *db;
     pai_launcher *launcher;          /* this process's; NULL if it could not be made */
+    pai_auth_cache *auth_cache;      /* this process's verified tokens; may be NULL */
     pai_identity who;                /* who.username NULL: anonymous */
     json_t *body;                    /* an object, or NULL for body-less routes */
     const char *params[4];           /* the route's :params, in order */

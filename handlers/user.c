@@ -16,7 +16,7 @@ pai_error *pai_user_put(pai_req *rq)
         return err;
     if (has_admin)
         c.admin = admin;
-    if ((err = pai_account_put(rq->db, rq->pool, &rq->who, &c, rq->cfg->bcrypt_cost, &created)))
+    if ((err = pai_account_put(rq->db, rq->auth_cache, rq->pool, &rq->who, &c, rq->cfg->bcrypt_cost, &created)))
         return err;
     pai_reply_message(rq, 201, "update successfully");
     return NULL;
@@ -30,7 +30,7 @@ pai_error *pai_user_delete(pai_req *rq)
 
     if ((err = pai_field_only(rq->pool, rq->body, NULL, fields)) ||
         (err = pai_field_str(rq->pool, rq->body, NULL, "username", 1, &username)) ||
-        (err = pai_account_remove(rq->db, rq->pool, username)))
+        (err = pai_account_remove(rq->db, rq->auth_cache, rq->pool, username)))
         return err;
     pai_reply_message(rq, 200, "remove successfully");
     return NULL;

@@ -6,6 +6,7 @@
 #include <apr_base64.h>
 #include "tests.h"
 #include "core/auth.h"
+#include "core/authcache.h"
 
 static const unsigned char KEY[] = "0123456789abcdef0123456789abcdef-unit";
 #define KEYLEN (sizeof(KEY) - 1)
@@ -142,11 +143,37 @@ START_TEST(names)
 }
 END_TEST
 
+/* Cached tokens: fresh for the TTL, never past their exp, gone on a bump. */
+START_TEST(auth_cache_rules)
+{
+    static apr_uint32_t epoch;
+    pai_auth_cache *c = pai_auth_cache_create(ut_pool, &epoch, 1000);
+    pai_identity who = {"alice", 1}, got;
+    apr_uint32_t e0 = pai_auth_cache_epoch(c);
+
+    ck_assert(!pai_auth_cache_get(c, ut_pool, "tok", 10000, &got));
+    pai_auth_cache_put(c, "tok", &who, 20, e0, 10000);       /* exp at 20 s */
+    ck_assert(pai_auth_cache_get(c, ut_pool, "tok", 10500, &got));
+    ck_assert_str_eq(got.username, "alice");
+    ck_assert(got.admin);
+    ck_assert(!pai_auth_cache_get(c, ut_pool, "tok", 11000, &got));     /* TTL over */
+    pai_auth_cache_put(c, "tok", &who, 20, e0, 19500);
+    ck_assert(!pai_auth_cache_get(c, ut_pool, "tok", 20000, &got));     /* token expired */
+    pai_auth_cache_put(c, "tok", &who, 30, e0, 21000);
+    pai_auth_cache_bump(c);
+    ck_assert(!pai_auth_cache_get(c, ut_pool, "tok", 21001, &got));     /* a user changed */
+    /* verified at the old epoch, stored after the change: still not trusted */
+    pai_auth_cache_put(c, "tok", &who, 30, e0, 21002);
+    ck_assert(!pai_auth_cache_get(c, ut_pool, "tok", 21003, &got));
+}
+END_TEST
+
 Suite *suite_auth(void)
 {
     Suite *s = suite_create("auth");
     TCase *tc = tcase_create("auth");
     tcase_add_test(tc, token_roundtrip);
+    tcase_add_test(tc, auth_cache_rules);
     tcase_add_test(tc, token_refusals);
     tcase_add_test(tc, token_short_secret_refused);
     tcase_add_test(tc, password_hash_and_check);

@@ -52,9 +52,9 @@ START_TEST(login_and_revocation)
     int created, isadmin;
     pai_error *e;
 
-    ck_assert_ptr_null(pai_account_put(&db, ut_pool, &admin, &c, 4, &created));
+    ck_assert_ptr_null(pai_account_put(&db, NULL, ut_pool, &admin, &c, 4, &created));
     ck_assert(created);
-    e = pai_account_put(&db, ut_pool, &admin, &c, 4, &created);
+    e = pai_account_put(&db, NULL, ut_pool, &admin, &c, 4, &created);
     ck_assert_int_eq(e->code, PAI_ERR_CONFLICT_USER);
     e = pai_account_login(&db, ut_pool, &SECRET, &NO_LIMITS, "10.0.0.1", "bob", "wrongpw", 60, 1000, &tok, &isadmin);
     ck_assert_int_eq(e->code, PAI_ERR_AUTH_FAILED);
@@ -63,24 +63,24 @@ START_TEST(login_and_revocation)
     ck_assert_ptr_null(pai_account_login(&db, ut_pool, &SECRET, &NO_LIMITS, "10.0.0.1", "bob", "bobpass1", 60,
                                          apr_time_sec(apr_time_now()), &tok, &isadmin));
     ck_assert(!isadmin);
-    ck_assert_ptr_null(pai_account_authenticate(&db, ut_pool, &SECRET, tok,
+    ck_assert_ptr_null(pai_account_authenticate(&db, NULL, ut_pool, &SECRET, tok,
                                                 apr_time_sec(apr_time_now()), &who));
     ck_assert_str_eq(who.username, "bob");
 
     /* bob changes his own password: the old token dies, a new one works */
     c.modify = 1;
     c.password = "bobpass2";
-    ck_assert_ptr_null(pai_account_put(&db, ut_pool, &who, &c, 4, &created));
-    e = pai_account_authenticate(&db, ut_pool, &SECRET, tok, apr_time_sec(apr_time_now()), &who);
+    ck_assert_ptr_null(pai_account_put(&db, NULL, ut_pool, &who, &c, 4, &created));
+    e = pai_account_authenticate(&db, NULL, ut_pool, &SECRET, tok, apr_time_sec(apr_time_now()), &who);
     ck_assert_int_eq(e->code, PAI_ERR_UNAUTHORIZED);
     ck_assert_ptr_null(pai_account_login(&db, ut_pool, &SECRET, &NO_LIMITS, "10.0.0.1", "bob", "bobpass2", 60,
                                          apr_time_sec(apr_time_now()), &tok2, &isadmin));
 
     /* deleted and made again under the same name: the old token stays dead */
-    ck_assert_ptr_null(pai_account_remove(&db, ut_pool, "bob"));
+    ck_assert_ptr_null(pai_account_remove(&db, NULL, ut_pool, "bob"));
     c.modify = 0;
-    ck_assert_ptr_null(pai_account_put(&db, ut_pool, &admin, &c, 4, &created));
-    e = pai_account_authenticate(&db, ut_pool, &SECRET, tok2, apr_time_sec(apr_time_now()), &who);
+    ck_assert_ptr_null(pai_account_put(&db, NULL, ut_pool, &admin, &c, 4, &created));
+    e = pai_account_authenticate(&db, NULL, ut_pool, &SECRET, tok2, apr_time_sec(apr_time_now()), &who);
     ck_assert_ptr_nonnull(e);
 }
 END_TEST
@@ -92,33 +92,33 @@ START_TEST(user_rules)
     int created;
     pai_error *e;
 
-    ck_assert_ptr_null(pai_account_put(&db, ut_pool, &admin, &c, 4, &created));
+    ck_assert_ptr_null(pai_account_put(&db, NULL, ut_pool, &admin, &c, 4, &created));
     /* a user may not create users, change others, or make themselves admin */
     c.username = "dave";
-    e = pai_account_put(&db, ut_pool, &carol, &c, 4, &created);
+    e = pai_account_put(&db, NULL, ut_pool, &carol, &c, 4, &created);
     ck_assert_int_eq(e->code, PAI_ERR_FORBIDDEN);
     c.username = "carol"; c.modify = 1; c.admin = 1;
-    e = pai_account_put(&db, ut_pool, &carol, &c, 4, &created);
+    e = pai_account_put(&db, NULL, ut_pool, &carol, &c, 4, &created);
     ck_assert_int_eq(e->code, PAI_ERR_FORBIDDEN);
     c.username = "root_admin"; c.admin = -1;
-    e = pai_account_put(&db, ut_pool, &carol, &c, 4, &created);
+    e = pai_account_put(&db, NULL, ut_pool, &carol, &c, 4, &created);
     ck_assert_int_eq(e->code, PAI_ERR_FORBIDDEN);
     /* validation */
     c.username = "bad name"; c.modify = 0;
-    e = pai_account_put(&db, ut_pool, &admin, &c, 4, &created);
+    e = pai_account_put(&db, NULL, ut_pool, &admin, &c, 4, &created);
     ck_assert_int_eq(e->code, PAI_ERR_INVALID);
     c.username = "erin"; c.password = "short";
-    e = pai_account_put(&db, ut_pool, &admin, &c, 4, &created);
+    e = pai_account_put(&db, NULL, ut_pool, &admin, &c, 4, &created);
     ck_assert_int_eq(e->code, PAI_ERR_INVALID);
     c.password = NULL;
-    e = pai_account_put(&db, ut_pool, &admin, &c, 4, &created);
+    e = pai_account_put(&db, NULL, ut_pool, &admin, &c, 4, &created);
     ck_assert_int_eq(e->code, PAI_ERR_INVALID);
     /* update of an absent user; removal rules */
     c.password = "erinpass"; c.modify = 1;
-    e = pai_account_put(&db, ut_pool, &admin, &c, 4, &created);
+    e = pai_account_put(&db, NULL, ut_pool, &admin, &c, 4, &created);
     ck_assert_int_eq(e->code, PAI_ERR_NO_USER);
-    ck_assert_int_eq(pai_account_remove(&db, ut_pool, "root_admin")->code, PAI_ERR_REMOVE_ADMIN);
-    ck_assert_int_eq(pai_account_remove(&db, ut_pool, "nobody")->code, PAI_ERR_NO_USER);
+    ck_assert_int_eq(pai_account_remove(&db, NULL, ut_pool, "root_admin")->code, PAI_ERR_REMOVE_ADMIN);
+    ck_assert_int_eq(pai_account_remove(&db, NULL, ut_pool, "nobody")->code, PAI_ERR_NO_USER);
 }
 END_TEST
 
@@ -129,7 +129,7 @@ START_TEST(grants)
     apr_array_header_t *g;
     int created;
 
-    ck_assert_ptr_null(pai_account_put(&db, ut_pool, &admin, &c, 4, &created));
+    ck_assert_ptr_null(pai_account_put(&db, NULL, ut_pool, &admin, &c, 4, &created));
     ck_assert_int_eq(pai_account_set_vcs(&db, ut_pool, "frank", "nosuch")->code, PAI_ERR_NO_VC);
     ck_assert_int_eq(pai_account_set_vcs(&db, ut_pool, "frank", "a;b")->code, PAI_ERR_INVALID);
     ck_assert_int_eq(pai_account_set_vcs(&db, ut_pool, "ghost", "default")->code, PAI_ERR_NO_USER);
@@ -159,7 +159,7 @@ START_TEST(vcs_follow_the_configuration)
     ck_assert_ptr_null(pai_store_vc_list(&db, ut_pool, &have));
     ck_assert_int_eq(have->nelts, 2);
     ck_assert_int_eq(APR_ARRAY_IDX(have, 1, pai_vc).max_capacity, 60);
-    ck_assert_ptr_null(pai_account_put(&db, ut_pool, &admin, &c, 4, &created));
+    ck_assert_ptr_null(pai_account_put(&db, NULL, ut_pool, &admin, &c, 4, &created));
     ck_assert_int_eq(pai_account_may_use_vc(&db, ut_pool, &gina, "vc1")->code, PAI_ERR_FORBIDDEN);
     ck_assert_ptr_null(pai_account_set_vcs(&db, ut_pool, "gina", "vc1"));
     ck_assert_ptr_null(pai_account_may_use_vc(&db, ut_pool, &gina, "vc1"));
@@ -209,7 +209,7 @@ START_TEST(login_rate_limits)
     int created, isadmin, i;
     pai_error *e;
 
-    ck_assert_ptr_null(pai_account_put(&db, ut_pool, &admin, &c, 4, &created));
+    ck_assert_ptr_null(pai_account_put(&db, NULL, ut_pool, &admin, &c, 4, &created));
     for (i = 0; i < 3; i++) {
         e = pai_account_login(&db, ut_pool, &SECRET, &lim, "10.0.0.7", "carol", "nope!!", 60,
                               5000 + i, &tok, &isadmin);

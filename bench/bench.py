@@ -1,0 +1,349 @@
+#!/usr/bin/python3
+"""mod_pairest's benchmark: starts its own httpd + one-node Slurm (and a static-file
+httpd with the same MPM settings as the ceiling), runs the scenarios of issue 6
+with wrk, prints a table, and stops what it started.
+
+  bench/bench.py            full run: 3 runs of 10 s per figure, 60 s of submissions
+  bench/bench.py --quick    CI smoke: every scenario once, briefly, no targets
+
+Scenarios: (a) GET /jobs/:name with a token; (b) GET /jobs over 10,000 and
+100,000 seeded jobs; (c) POST /token; (d) submissions/s through to Slurm;
+(e) delay from a change in Slurm to GET /jobs/:name; (f) httpd RSS across
+200,000 requests."""
+import argparse
+import json
+import os
+import re
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+import requests
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+VAR = os.path.join(ROOT, "var")
+PORT, STATIC_PORT, SLURM_PORT = 19486, 19487, 29917
+BASE = "http://127.0.0.1:%d" % PORT
+CONNS = 32
+WRK_THREADS = 2
+
+
+def sh(*args, env=None, capture=False):
+    r = subprocess.run(args, check=True, env=env, cwd=ROOT, text=True,
+                       capture_output=capture)
+    return r.stdout if capture else None
+
+
+def statedir(inst):
+    return sh("scripts/statedir.sh", inst, capture=True).strip()
+
+
+# ---- wrk ---------------------------------------------------------------------
+
+UNIT = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def wrk(url, seconds, conns=CONNS, script=None, headers=(), env=None):
+    """Runs wrk; returns dict(rps, p50, p99 in ms, non2xx, out)."""
+    cmd = ["wrk", "-t%d" % WRK_THREADS, "-c%d" % conns, "-d%ds" % seconds, "--latency"]
+    for h in headers:
+        cmd += ["-H", h]
+    if script:
+        cmd += ["-s", os.path.join(ROOT, "bench", script)]
+    cmd.append(url)
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True,
+                         env=dict(os.environ, **(env or {}))).stdout
+    lat = dict(re.findall(r"^\s+(50|99)(?:\.000)?%\s+([\d.]+\w+)", out, re.M))
+
+    def ms(v):
+        m = re.match(r"([\d.]+)(\w+)", v)
+        return float(m.group(1)) * UNIT[m.group(2)]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return dict(rps=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+                p50=ms(lat["50"]), p99=ms(lat["99"]),
+                non2xx=int(non2xx.group(1)) if non2xx else 0,
+                requests=int(re.search(r"(\d+) requests in", out).group(1)), out=out)
+
+
+def median_of(runs, key):
+    return statistics.median(r[key] for r in runs)
+
+
+# ---- the servers -------------------------------------------------------------
+
+class Bench:
+    def __init__(self, quick):
+        self.quick = quick
+        self.inst = os.path.join(VAR, "bench")
+        self.static = os.path.join(VAR, "bench-static")
+        self.env = None
+        self.password = secrets.token_urlsafe(12)
+
+    def start(self):
+        self.stop()
+        shutil.rmtree(self.inst, ignore_errors=True)
+        shutil.rmtree(self.static, ignore_errors=True)
+        os.makedirs(self.inst)
+        self.state = statedir(self.inst)
+        shutil.rmtree(os.path.join(self.state, "db"), ignore_errors=True)
+        self.slurmdir = os.path.join(self.state, "slurm")
+        with open(os.path.join(self.inst, "admin.password"), "w") as f:
+            f.write(self.password + "\n")
+        os.chmod(os.path.join(self.inst, "admin.password"), 0o600)
+        # A big fake node: admission never holds the benchmark's jobs back, and
+        # the partition is set DOWN while (d) runs so that Slurm queues them all.
+        self.env = dict(os.environ, PAI_LISTEN="127.0.0.1:%d" % PORT, PAI_DB="sqlite3",
+                        PAI_ADMIN_USERNAME="admin", PAI_SLURM_DIR=self.slurmdir,
+                        PAI_SLURM_PORT=str(SLURM_PORT), PAI_SLURM_CPUS="4096",
+                        PAI_SLURM_MEMORY_MB=str(4096 * 1024), PAI_LOGIN_LIMIT_USER="0 60",
+                        PAI_LOGIN_LIMIT_ADDRESS="0 60")
+        sh("scripts/slurm.sh", "start", self.slurmdir, env=self.env)
+        sh("scripts/httpd.sh", "start", self.inst, env=self.env)
+        self.start_static()
+
+    def start_static(self):
+        """The ceiling: the same apache2 and MPM settings, a 200-byte file."""
+        os.makedirs(os.path.join(self.static, "logs"))
+        docs = os.path.join(statedir(self.static), "htdocs")
+        os.makedirs(docs, exist_ok=True)
+        with open(os.path.join(docs, "static.txt"), "w") as f:
+            f.write("x" * 199 + "\n")
+        with open(os.path.join(ROOT, "conf", "httpd.conf.in")) as f:
+            template = f.read()
+        mpm = template[template.index("StartServers"):template.index("AllowEncodedSlashes")]
+        mpm = "\n".join(l for l in mpm.splitlines() if not l.startswith("#"))
+        conf = "\n".join([
+            'ServerRoot "%s"' % self.static, "ServerName 127.0.0.1",
+            "Listen 127.0.0.1:%d" % STATIC_PORT, 'PidFile "%s/httpd.pid"' % self.static,
+            'ErrorLog "%s/logs/error.log"' % self.static, "User pairest", "Group pairest",
+            "LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so",
+            "LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so",
+            mpm,
+            'LogFormat "%a %u [%t] \\"%r\\" %>s %b %D" pairest',
+            'CustomLog "%s/logs/access.log" pairest' % self.static,
+            'DocumentRoot "%s"' % docs,
+            '<Directory "%s">\n    Require all granted\n</Directory>' % docs, ""])
+        with open(os.path.join(self.static, "httpd.conf"), "w") as f:
+            f.write(conf)
+        sh("/usr/sbin/apache2", "-f", os.path.join(self.static, "httpd.conf"), "-k", "start")
+        for _ in range(100):
+            try:
+                if requests.get("http://127.0.0.1:%d/static.txt" % STATIC_PORT).ok:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.1)
+        raise SystemExit("the static httpd did not start")
+
+    def stop(self):
+        pid = os.path.join(self.static, "httpd.pid")
+        if os.path.exists(pid):
+            with open(pid) as f:
+                p = int(f.read())
+            try:
+                os.kill(p, 15)
+                for _ in range(100):
+                    os.kill(p, 0)
+                    time.sleep(0.1)
+            except ProcessLookupError:
+                pass
+        if os.path.isdir(self.inst):
+            sh("scripts/httpd.sh", "stop", self.inst)
+            sh("scripts/slurm.sh", "stop", os.path.join(statedir(self.inst), "slurm"))
+
+    # -- helpers --
+
+    def token(self, user="admin", password=None):
+        r = requests.post(BASE + "/api/v1/token", json={"username": user,
+                          "password": password or self.password})
+        r.raise_for_status()
+        return r.json()["token"]
+
+    def slurm(self, *args):
+        return sh(*args, env=dict(os.environ, SLURM_CONF=os.path.join(self.slurmdir,
+                                                                      "slurm.conf")),
+                  capture=True)
+
+    def seed(self, count, first):
+        db = os.path.join(self.state, "db", "pairest.db")
+        sh(os.path.join(ROOT, "build", "seedjobs"), "sqlite3", db, str(count), str(first))
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(db + suffix):
+                shutil.chown(db + suffix, "pairest", "pairest")
+
+    def httpd_rss_kb(self):
+        with open(os.path.join(self.inst, "httpd.pid")) as f:
+            master = int(f.read())
+        pids = [master] + [int(p) for p in sh("pgrep", "-P", str(master), capture=True).split()]
+        total = 0
+        for p in pids:
+            with open("/proc/%d/status" % p) as f:
+                total += int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+        return total, len(pids)
+
+
+def wait_state(tok, name, states, timeout=60, poll=0.02):
+    s = requests.Session()
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        st = s.get(BASE + "/api/v1/jobs/" + name, headers={"Authorization": "Bearer " + tok}).json()
+        if st["state"] in states:
+            return st, time.time()
+        time.sleep(poll)
+    raise SystemExit("%s never reached %s" % (name, states))
+
+
+# ---- scenarios ---------------------------------------------------------------
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="CI smoke: brief, no targets")
+    args = ap.parse_args()
+    quick = args.quick
+    secs = 2 if quick else 10
+    nruns = 1 if quick else 3
+    rows = []
+    b = Bench(quick)
+    t_start = time.time()
+    try:
+        b.start()
+        admin = b.token()
+        auth = "Authorization: Bearer " + admin
+        # One finished job to read in (a).
+        r = requests.post(BASE + "/api/v1/jobs", headers={"Authorization": "Bearer " + admin},
+                          json={"jobName": "bench_job", "image": "x",
+                                "taskRoles": [{"name": "main", "command": "true"}]})
+        assert r.status_code == 201, r.text
+        wait_state(admin, "bench_job", {"SUCCEEDED"})
+
+        # (a) and the ceiling, alternated within one run; (c)'s cost of the token
+        # is (a) with a token against the same call without one.
+        a_runs, anon_runs, static_runs = [], [], []
+        for _ in range(nruns):
+            static_runs.append(wrk("http://127.0.0.1:%d/static.txt" % STATIC_PORT, secs))
+            a_runs.append(wrk(BASE + "/api/v1/jobs/bench_job", secs, headers=[auth]))
+            anon_runs.append(wrk(BASE + "/api/v1/jobs/bench_job", secs))
+        for r in a_runs + anon_runs + static_runs:
+            assert r["non2xx"] == 0, r["out"]
+        ceiling = median_of(static_runs, "rps")
+        a_rps, a_p99 = median_of(a_runs, "rps"), median_of(a_runs, "p99")
+        anon_rps = median_of(anon_runs, "rps")
+        rows.append(("ceiling: static 200-byte file", "-", "%.0f req/s, p99 %.2f ms"
+                     % (ceiling, median_of(static_runs, "p99"))))
+        rows.append(("(a) GET /jobs/:name, token, 32 conns", ">= 50% of ceiling, p99 < 10 ms",
+                     "%.0f req/s = %.0f%%, p99 %.2f ms" % (a_rps, 100 * a_rps / ceiling, a_p99)))
+        token_cost = 100 * (1 - a_rps / anon_rps)
+        rows.append(("(c) token validation on (a)", "< 5% of (a)",
+                     "%.1f%% (%.0f req/s without a token)" % (token_cost, anon_rps)))
+
+        # (c) POST /token
+        env = {"PAI_BENCH_USER": "admin", "PAI_BENCH_PASSWORD": b.password}
+        c_runs = [wrk(BASE + "/api/v1/token", secs, conns=8, script="token.lua", env=env)
+                  for _ in range(nruns)]
+        assert all(r["non2xx"] == 0 for r in c_runs), c_runs[0]["out"]
+        rows.append(("(c) POST /token (bcrypt cost 10), 8 conns", "bounded by bcrypt",
+                     "%.0f req/s, p99 %.0f ms" % (median_of(c_runs, "rps"),
+                                                  median_of(c_runs, "p99"))))
+
+        # (b) the job list over a seeded history
+        small, large = (1000, 5000) if quick else (10000, 100000)
+        b.seed(small - 1, 0)       # + bench_job
+        full = []
+        s = requests.Session()
+        for _ in range(3 if quick else 10):
+            t0 = time.time()
+            r = s.get(BASE + "/api/v1/jobs")
+            full.append((time.time() - t0) * 1000)
+            assert r.status_code == 200 and len(r.json()) == small, len(r.json())
+        rows.append(("(b) GET /jobs unpaged, %d jobs" % small, "< 150 ms",
+                     "median %.0f ms, max %.0f ms (%d calls, %.1f MB)"
+                     % (statistics.median(full), max(full), len(full), len(r.content) / 1e6)))
+        b.seed(large - small, small - 1)
+        page = [wrk(BASE + "/api/v1/jobs?limit=100", secs) for _ in range(nruns)]
+        page_user = [wrk(BASE + "/api/v1/jobs?limit=100&offset=200&username=histuser_7", secs)
+                     for _ in range(nruns)]
+        assert all(r["non2xx"] == 0 for r in page + page_user)
+        assert len(s.get(BASE + "/api/v1/jobs?limit=100").json()) == 100
+        rows.append(("(b) GET /jobs?limit=100 of %d jobs" % large, "p99 < 20 ms",
+                     "%.0f req/s, p99 %.2f ms" % (median_of(page, "rps"), median_of(page, "p99"))))
+        rows.append(("(b) ... &offset=200&username=histuser_7", "p99 < 20 ms",
+                     "%.0f req/s, p99 %.2f ms" % (median_of(page_user, "rps"),
+                                                  median_of(page_user, "p99"))))
+
+        # (d) submissions through to Slurm, the partition DOWN so Slurm keeps them
+        b.slurm("scontrol", "update", "PartitionName=pai", "State=DOWN")
+        d_secs = 3 if quick else 60
+        prefix = "bsub%s" % secrets.token_hex(2)
+        d = wrk(BASE + "/api/v1/jobs", d_secs, conns=8, script="submit.lua",
+                env={"PAI_BENCH_TOKEN": admin, "PAI_BENCH_PREFIX": prefix})
+        codes = {int(c): int(n) for c, n in re.findall(r"^STATUS (\d+) (\d+)", d["out"], re.M)}
+        created = codes.get(201, 0)
+        assert created > 0 and set(codes) == {201}, codes
+        # wrk does not count answers still in flight when it stops: compare
+        # the jobs the database holds with Slurm's, once those calls are done.
+        for _ in range(30):
+            time.sleep(0.5)
+            stored = ["pai:%s:0" % j["name"] for j in s.get(BASE + "/api/v1/jobs",
+                      params={"username": "admin"}).json() if j["name"].startswith(prefix)]
+            in_slurm = [c for c in b.slurm("squeue", "-h", "-t", "all", "-o", "%k").split()
+                        if c.startswith("pai:" + prefix)]
+            if set(in_slurm) == set(stored):
+                break
+        assert len(in_slurm) == len(set(in_slurm)), "a job reached Slurm twice"
+        assert set(in_slurm) == set(stored), (len(in_slurm), len(stored))
+        assert created <= len(stored) <= created + 8, (created, len(stored))
+        rows.append(("(d) submissions accepted into Slurm, %d s" % d_secs, ">= 50/s, all in Slurm",
+                     "%.1f/s, %d of %d in Slurm, p99 %.0f ms"
+                     % (created / d_secs, len(in_slurm), created, d["p99"])))
+        b.slurm("scancel", "--partition=pai")
+        b.slurm("scontrol", "update", "PartitionName=pai", "State=UP")
+
+        # (e) a change made in Slurm (scancel) until GET /jobs/:name shows it
+        delays = []
+        for i in range(1 if quick else 5):
+            name = "bench_e_%d" % i
+            r = requests.post(BASE + "/api/v1/jobs", headers={"Authorization": "Bearer " + admin},
+                              json={"jobName": name, "image": "x",
+                                    "taskRoles": [{"name": "main", "command": "sleep 300"}]})
+            assert r.status_code == 201, r.text
+            st, _ = wait_state(admin, name, {"RUNNING"}, timeout=120)
+            t0 = time.time()
+            b.slurm("scancel", st["appId"])
+            _, t1 = wait_state(admin, name, {"STOPPED", "FAILED", "SUCCEEDED"})
+            delays.append(t1 - t0)
+        rows.append(("(e) scancel in Slurm -> seen in GET /jobs/:name", "<= 2 s",
+                     "median %.2f s, max %.2f s (%d)" % (statistics.median(delays), max(delays),
+                                                         len(delays))))
+
+        # (f) resident memory of all httpd processes across many requests
+        total = 20000 if quick else 200000
+        wrk(BASE + "/api/v1/jobs/bench_job", 2, headers=[auth])      # warm every thread
+        before, nproc = b.httpd_rss_kb()
+        done, t0 = 0, time.time()
+        while done < total:
+            r = wrk(BASE + "/api/v1/jobs/bench_job", 5, headers=[auth])
+            assert r["non2xx"] == 0
+            done += r["requests"]
+        after, nproc2 = b.httpd_rss_kb()
+        growth = 100.0 * (after - before) / before
+        rows.append(("(f) httpd RSS over %d requests" % done, "growth < 5%",
+                     "%.1f MB -> %.1f MB (%+.1f%%), %d processes"
+                     % (before / 1024, after / 1024, growth, nproc2)))
+        assert nproc == nproc2, "processes came or went: %d -> %d" % (nproc, nproc2)
+    finally:
+        b.stop()
+
+    width = max(len(r[0]) for r in rows)
+    print("\nmod_pairest benchmark, %s, %s, %d CPUs, %s mode, %.0f s"
+          % (time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), os.uname().nodename,
+             os.cpu_count(), "quick" if quick else "full", time.time() - t_start))
+    print("%-*s | %-32s | %s" % (width, "scenario", "target", "measured (median of %d)" % nruns))
+    for name, target, value in rows:
+        print("%-*s | %-32s | %s" % (width, name, target, value))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
