@@ -108,6 +108,7 @@ static void *pai_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     c->auth_cache_ttl = PAI_MERGE(auth_cache_ttl);
     c->slurm.url = PAI_MERGE_PTR(slurm.url);
     c->slurm.job_user = PAI_MERGE_PTR(slurm.job_user);
+    c->slurm.per_user = add->slurm.per_user || base->slurm.per_user;
     c->slurm.partition = PAI_MERGE_PTR(slurm.partition);
     c->slurm_key_file = PAI_MERGE_PTR(slurm_key_file);
     c->vcs = PAI_MERGE_PTR(vcs);
@@ -219,6 +220,18 @@ static const char *pai_set_job_user(cmd_parms *cmd, void *d, const char *arg)
     if (!strcmp(arg, "root"))
         return "PaiSlurmUser: jobs never run as root";
     return pai_set_name(cmd, arg, &pai_sconf(cmd)->slurm.job_user);
+}
+
+static const char *pai_set_user_mapping(cmd_parms *cmd, void *d, const char *arg)
+{
+    (void)d;
+    if (!strcmp(arg, "same-name"))
+        pai_sconf(cmd)->slurm.per_user = 1;
+    else if (!strcmp(arg, "service"))
+        pai_sconf(cmd)->slurm.per_user = 0;
+    else
+        return "PaiSlurmUserMapping: service (every job as PaiSlurmUser) or same-name";
+    return NULL;
 }
 
 static const char *pai_set_partition(cmd_parms *cmd, void *d, const char *arg)
@@ -372,6 +385,9 @@ static const command_rec pai_cmds[] = {
                   "Slurm's auth/jwt key, read as root at start (mints the launcher's tokens)"),
     AP_INIT_TAKE1("PaiSlurmUser", pai_set_job_user, NULL, RSRC_CONF,
                   "the Unix account jobs run as (default paijob; never root)"),
+    AP_INIT_TAKE1("PaiSlurmUserMapping", pai_set_user_mapping, NULL, RSRC_CONF,
+                  "service: every job runs as PaiSlurmUser (default); same-name: as the "
+                  "Unix account named like its PAI user (never root)"),
     AP_INIT_TAKE1("PaiSlurmPartition", pai_set_partition, NULL, RSRC_CONF,
                   "the Slurm partition jobs go to (default pai)"),
     AP_INIT_TAKE1("PaiLauncherTimeout", pai_set_launcher_timeout, NULL, RSRC_CONF,
@@ -413,6 +429,9 @@ static pai_launcher *pai_proc_launcher;
  * move (shared memory made before the children fork). */
 static pai_auth_cache *pai_proc_auth_cache;
 static apr_shm_t *pai_epoch_shm;
+/* This process's name in the sync lease: host, pid and a random part. */
+static const char *pai_lease_holder;
+static int pai_lease_held;
 static apr_status_t pai_sync_watchdog(int state, void *data, apr_pool_t *pool);
 
 /* Reads a small secret file, trailing white space dropped. */
@@ -572,6 +591,7 @@ static int pai_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
         }
         if (!c->s.report_base) c->s.report_base = PAI_DEF_REPORT_URL;
         c->s.job_user = c->slurm.job_user;
+        c->s.per_user = c->slurm.per_user;
         c->slurm.timeout_ms = (long)c->launcher_timeout * 1000;
         c->slurm.log_dir = c->s.job_log_dir;
         {
@@ -618,6 +638,14 @@ static void pai_child_init(apr_pool_t *pchild, server_rec *s)
     if (e)
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "PAI0009: no launcher in this process: %s",
                      e->message);
+    {
+        char host[APRMAXHOSTLEN + 1] = "";
+        apr_uint32_t r = 0;
+        apr_gethostname(host, sizeof(host), pchild);
+        apr_generate_random_bytes((unsigned char *)&r, sizeof(r));
+        pai_lease_holder = apr_psprintf(pchild, "%.100s/%" APR_PID_T_FMT "/%08x", host,
+                                        getpid(), r);
+    }
     if (pai_epoch_shm)
         pai_proc_auth_cache = pai_auth_cache_create(pchild, apr_shm_baseaddr_get(pai_epoch_shm),
                                                     c->auth_cache_ttl);
@@ -842,17 +870,23 @@ static int pai_render_text(request_rec *r, int status, const char *text)
 
 /* The audit row goes to the database; when it cannot, to the error log, so
  * that no state-changing call goes unrecorded. */
-static void pai_audit_record(request_rec *r, const pai_req *rq, const pai_route *rt,
-                             pai_db *db, const pai_error *err)
+static void pai_audit_record(request_rec *r, const pai_server_conf *c, const pai_req *rq,
+                             const pai_route *rt, pai_db *db, const pai_error *err)
 {
+    pai_db fresh;
     int status = err ? pai_error_status(err->code) : rq->status;
     pai_audit_row *a = pai_audit_describe(r->pool, rt, rq->params, rq->body,
                                           rq->who.username, rq->client_ip, status,
                                           err ? pai_error_name(err->code) : NULL,
                                           err ? err->message : NULL,
                                           (apr_int64_t)apr_time_as_msec(apr_time_now()));
-    pai_error *e = db ? pai_store_audit_add(db, r->pool, a)
-                      : pai_error_make(r->pool, PAI_ERR_DB, "no database");
+    pai_error *e = NULL;
+
+    /* A call refused before it reached the database (a bad body) still counts. */
+    if (!db && !(e = pai_db_ready(c, pai_dbd_acquire(r), r->pool, &fresh)))
+        db = &fresh;
+    if (db)
+        e = pai_store_audit_add(db, r->pool, a);
 
     if (e)
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
@@ -900,13 +934,19 @@ static int pai_handler(request_rec *r)
        : rq.text ? pai_render_text(r, rq.status, rq.text)
        : pai_render(r, rq.status, rq.result);
     if (pai_routes[id].audit.action)
-        pai_audit_record(r, &rq, &pai_routes[id], db_ok ? &db : NULL, err);
+        pai_audit_record(r, c, &rq, &pai_routes[id], db_ok ? &db : NULL, err);
     return rc;
 }
 
 /* ---- the background sync (one process of all, on mod_watchdog) ---------- */
 
 static pai_sync_state pai_sync_st;
+
+/* Long enough for a few missed renewals, short enough for a quick takeover. */
+static apr_int64_t pai_lease_ttl(const pai_server_conf *c)
+{
+    return c->sync_interval * 5 > 3000 ? c->sync_interval * 5 : 3000;
+}
 
 static apr_status_t pai_sync_watchdog(int state, void *data, apr_pool_t *pool)
 {
@@ -919,12 +959,25 @@ static apr_status_t pai_sync_watchdog(int state, void *data, apr_pool_t *pool)
     pai_error *e = NULL;
     ap_dbd_t *dbd;
     pai_db db;
+    int held = 0;
 
     /* Anything but APR_SUCCESS would stop the callback for good. */
     if (state != AP_WATCHDOG_STATE_RUNNING || !pai_proc_launcher)
         return APR_SUCCESS;
     dbd = pai_dbd_open_fn(pool, s);
-    if (!(e = pai_db_ready(c, dbd, pool, &db))) {
+    if (!(e = pai_db_ready(c, dbd, pool, &db)) &&
+        !(e = pai_store_lease_take(&db, pool, "sync", pai_lease_holder,
+                                   apr_time_as_msec(apr_time_now()), pai_lease_ttl(c), &held)) &&
+        held != pai_lease_held) {
+        /* One server of all runs the loop; the others stand by and take over
+         * once the holder stops renewing. */
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, held
+                     ? "PAI0204: this server now runs the sync and admission loop (lease %s)"
+                     : "PAI0205: another server runs the sync and admission loop now (was %s)",
+                     pai_lease_holder);
+        pai_lease_held = held;
+    }
+    if (!e && held) {
         pai_jobs_env_init(&env, &c->s, &db, pai_proc_launcher);
         e = pai_sync_cycle(&env, pool, &pai_sync_st, apr_time_as_msec(apr_time_now()), &rep);
         if (!e && (rep.adopted || rep.cancelled || rep.lost || rep.resubmitted))

@@ -105,7 +105,7 @@ static pai_error *jobs_capacity(const pai_jobs_env *env, apr_pool_t *p, pai_capa
     return NULL;
 }
 
-/* What each VC holds and waits for, from the active jobs. */
+/* What each VC holds and waits for, from the active jobs' totals. */
 static pai_error *jobs_usage(const pai_jobs_env *env, apr_pool_t *p, apr_hash_t **out)
 {
     apr_array_header_t *rows;
@@ -113,26 +113,26 @@ static pai_error *jobs_usage(const pai_jobs_env *env, apr_pool_t *p, apr_hash_t 
     pai_error *e;
     int i;
 
-    if ((e = pai_store_job_list_active(env->db, p, 0, &rows)))
+    if ((e = pai_store_active_totals(env->db, p, &rows)))
         return e;
     for (i = 0; i < rows->nelts; i++) {
-        pai_job_row *j = APR_ARRAY_IDX(rows, i, pai_job_row *);
-        pai_vc_usage *u = apr_hash_get(h, j->vc, APR_HASH_KEY_STRING);
+        const pai_active_total *t = &APR_ARRAY_IDX(rows, i, pai_active_total);
+        pai_vc_usage *u = apr_hash_get(h, t->vc, APR_HASH_KEY_STRING);
         if (!u) {
             u = apr_pcalloc(p, sizeof(*u));
-            apr_hash_set(h, j->vc, APR_HASH_KEY_STRING, u);
+            apr_hash_set(h, t->vc, APR_HASH_KEY_STRING, u);
         }
-        if (!strcmp(j->sub_state, "QUEUED")) {
-            u->n_queued++;
-            u->n_waiting++;
+        if (t->queued) {
+            u->n_queued += t->jobs;
+            u->n_waiting += t->jobs;
             continue;
         }
-        u->n_admitted++;
-        u->admitted.cpus += j->cpus;
-        u->admitted.memory_mb += j->memory_mb;
-        u->admitted.gpus += j->gpus;
-        if (!strcmp(j->state, "WAITING"))
-            u->n_waiting++;
+        u->n_admitted += t->jobs;
+        u->admitted.cpus += t->cpus;
+        u->admitted.memory_mb += t->memory_mb;
+        u->admitted.gpus += t->gpus;
+        if (t->waiting)
+            u->n_waiting += t->jobs;
     }
     *out = h;
     return NULL;
@@ -298,7 +298,8 @@ pai_error *pai_job_execute(const pai_jobs_env *env, apr_pool_t *p, const pai_ide
         j->execution_type = "STOP";
         if (job_is_active(j)) {
             if (j->launcher_id &&
-                (e = env->launcher->ops->cancel(env->launcher->ctx, p, j->launcher_id)))
+                (e = env->launcher->ops->cancel(env->launcher->ctx, p, j->launcher_id,
+                                                j->username)))
                 return e;
             /* Resources are free for others from now on; the launcher's
              * CANCELLED confirms it on the next sync. */
@@ -484,7 +485,7 @@ pai_error *pai_job_ssh_view(const pai_jobs_env *env, apr_pool_t *p, const char *
         "privateKeyFileName", name,
         "privateKeyDirectDownloadLink", apr_pstrcat(p, base_url, "/api/v1/jobs/", name,
                                                     "/ssh/key", NULL),
-        "username", env->job_user ? env->job_user : "");
+        "username", env->per_user ? j->username : env->job_user ? env->job_user : "");
     *out = pai_json_pool(p, o);
     return NULL;
 }
@@ -709,7 +710,7 @@ pai_error *pai_sync_cycle(const pai_jobs_env *env, apr_pool_t *p, pai_sync_state
     pai_error *e;
 
     memset(rep, 0, sizeof(*rep));
-    if ((e = pai_store_job_list_active(env->db, p, 1, &active)))
+    if ((e = pai_store_job_list_active(env->db, p, &active)))
         return e;
 
     /* Slurm answers "no change" for update_time at or after its last change, in
@@ -739,7 +740,7 @@ pai_error *pai_sync_cycle(const pai_jobs_env *env, apr_pool_t *p, pai_sync_state
         if (!ours || (!strcmp(j->execution_type, "STOP") && s->active)) {
             /* An orphan (its submission was given up), a stale attempt, or a job
              * the user stopped: it must not hold resources. */
-            if (s->active && !ops->cancel(env->launcher->ctx, p, s->id))
+            if (s->active && !ops->cancel(env->launcher->ctx, p, s->id, s->user))
                 rep->cancelled++;
             if (!ours)
                 continue;

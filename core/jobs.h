@@ -15,6 +15,7 @@ typedef struct pai_jobs_env {
     const char *log_dir;         /* where task logs live on the nodes */
     const char *report_base;     /* URL tasks reach this server at; NULL: no sshd in tasks */
     const char *job_user;        /* the account tasks (and SSH logins) run as */
+    int per_user;                /* 1: as the job owner's same-named account instead */
 } pai_jobs_env;
 
 /* POST /jobs: validate, check the VC, store, hand to the launcher.  A job the

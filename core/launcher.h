@@ -31,6 +31,7 @@ typedef struct pai_launch_status {
     int exit_code;               /* the job's exit code, not a wait status */
     const char *diagnostics;
     const char *host;            /* address of the node running the job, or "" */
+    const char *user;            /* the account the job runs as */
 } pai_launch_status;
 
 typedef struct pai_capacity {
@@ -41,8 +42,9 @@ typedef struct pai_capacity {
 typedef struct pai_launcher_ops {
     const char *name;
     pai_error *(*submit)(void *ctx, apr_pool_t *p, const pai_launch *l, apr_int64_t *id);
-    /* Cancelling a job the launcher no longer knows is a success. */
-    pai_error *(*cancel)(void *ctx, apr_pool_t *p, apr_int64_t id);
+    /* Cancelling a job the launcher no longer knows is a success.  user: the
+     * job's owner as the launcher knows it (pai_launch_status.user). */
+    pai_error *(*cancel)(void *ctx, apr_pool_t *p, apr_int64_t id, const char *user);
     /* Every job of ours the launcher knows (pai_launch_status).  With since > 0
      * and nothing changed since then, *unchanged is set and out is empty. */
     pai_error *(*list)(void *ctx, apr_pool_t *p, apr_int64_t since, int *unchanged,
@@ -59,7 +61,8 @@ typedef struct pai_slurm_conf {
     const char *url;             /* unix:/path/slurmrestd.sock or http(s)://host:port */
     const unsigned char *jwt_key;/* Slurm's auth/jwt key: tokens are minted per call */
     apr_size_t jwt_key_len;
-    const char *job_user;        /* the Unix account jobs run as */
+    const char *job_user;        /* the Unix account jobs run as (the service account) */
+    int per_user;                /* 1: each job runs as its PAI user's same-named account */
     const char *partition;
     long timeout_ms;
     const char *log_dir;         /* per-job logs: <log_dir>/<job>/attempt-<n>/ on the nodes */
@@ -67,6 +70,8 @@ typedef struct pai_slurm_conf {
 
 pai_error *pai_launcher_slurm_create(apr_pool_t *p, const pai_slurm_conf *c,
                                      pai_launcher **out);
+/* The Unix account a PAI user's jobs run as; NULL when it may not be used. */
+const char *pai_slurm_account(const pai_slurm_conf *c, const char *pai_user);
 
 /* Ports of one task: the k-th port of label `port` of task `task` of role `role`.
  * Shared by the launcher (the environment) and the status view. */

@@ -22,8 +22,18 @@ typedef struct slurm_ctx {
 
 /* ---- credentials --------------------------------------------------------- */
 
-/* A short-lived Slurm JWT naming the job account (Slurm's auth/jwt: HS256, sun). */
-static pai_error *slurm_headers(slurm_ctx *c, apr_pool_t *p, apr_array_header_t **out)
+const char *pai_slurm_account(const pai_slurm_conf *c, const char *pai_user)
+{
+    if (!c->per_user)
+        return c->job_user;
+    /* A PAI user called root must not get a root shell on the nodes. */
+    return pai_user && *pai_user && strcmp(pai_user, "root") ? pai_user : NULL;
+}
+
+/* A short-lived Slurm JWT naming `user` (Slurm's auth/jwt: HS256, sun).  The
+ * module holds the key, so it can speak for every account it maps to. */
+static pai_error *slurm_headers(slurm_ctx *c, apr_pool_t *p, const char *user,
+                                apr_array_header_t **out)
 {
     apr_array_header_t *h = apr_array_make(p, 2, sizeof(const char *));
     apr_int64_t now = apr_time_sec(apr_time_now());
@@ -31,7 +41,7 @@ static pai_error *slurm_headers(slurm_ctx *c, apr_pool_t *p, apr_array_header_t 
     char *tok = NULL;
 
     if (jwt_new(&jwt) == 0 &&
-        jwt_add_grant(jwt, "sun", c->conf.job_user) == 0 &&
+        jwt_add_grant(jwt, "sun", user) == 0 &&
         jwt_add_grant_int(jwt, "iat", (long)now) == 0 &&
         jwt_add_grant_int(jwt, "exp", (long)(now + 120)) == 0 &&
         jwt_set_alg(jwt, JWT_ALG_HS256, c->conf.jwt_key, (int)c->conf.jwt_key_len) == 0)
@@ -39,7 +49,7 @@ static pai_error *slurm_headers(slurm_ctx *c, apr_pool_t *p, apr_array_header_t 
     jwt_free(jwt);
     if (!tok)
         return pai_error_make(p, PAI_ERR_INTERNAL, "cannot sign a Slurm token");
-    APR_ARRAY_PUSH(h, const char *) = apr_pstrcat(p, "X-SLURM-USER-NAME: ", c->conf.job_user, NULL);
+    APR_ARRAY_PUSH(h, const char *) = apr_pstrcat(p, "X-SLURM-USER-NAME: ", user, NULL);
     APR_ARRAY_PUSH(h, const char *) = apr_pstrcat(p, "X-SLURM-USER-TOKEN: ", tok, NULL);
     free(tok);
     *out = h;
@@ -73,14 +83,16 @@ static pai_error *slurm_reply_error(apr_pool_t *p, const json_t *reply, long sta
                           msg ? ": " : "", msg ? msg : "");
 }
 
-static pai_error *slurm_call(slurm_ctx *c, apr_pool_t *p, const char *method, const char *path,
-                             const char *body, pai_http_response *resp, json_t **reply)
+/* One call to slurmrestd as `user` (the service account when NULL). */
+static pai_error *slurm_call(slurm_ctx *c, apr_pool_t *p, const char *user, const char *method,
+                             const char *path, const char *body, pai_http_response *resp,
+                             json_t **reply)
 {
     apr_array_header_t *h = NULL;
     pai_error *e;
 
     *reply = NULL;
-    if ((e = slurm_headers(c, p, &h)) ||
+    if ((e = slurm_headers(c, p, user ? user : c->conf.job_user, &h)) ||
         (e = pai_http_call(c->http, p, method, path, h, body, resp)))
         return e;
     if (resp->len)
@@ -268,7 +280,12 @@ static const char *batch_script(apr_pool_t *p, const pai_slurm_conf *c, const pa
         "#!/bin/bash\n"
         "# mod_pairest: job %s, attempt %d, of %s\n"
         "logdir=%s\n"
+        /* Nobody else's business: with one account per user, this keeps the
+         * job's files from the other users' tasks. */
+        "umask 077\n"
         "mkdir -p \"$logdir\" || exit 70\n"
+        /* Tasks start in their attempt's own folder (private, see umask). */
+        "cd \"$logdir\" || exit 70\n"
         "exec >>\"$logdir/batch.log\" 2>&1\n"
         "host_ip=$(getent ahostsv4 \"$(hostname)\" 2>/dev/null | awk 'NR==1 {print $1}')\n"
         "[ -n \"$host_ip\" ] || host_ip=127.0.0.1\n"
@@ -338,11 +355,15 @@ static pai_error *slurm_submit(void *ctxv, apr_pool_t *p, const pai_launch *l, a
 {
     slurm_ctx *c = ctxv;
     const pai_jobspec *s = l->spec;
+    const char *user = pai_slurm_account(&c->conf, l->username);
     pai_http_response resp;
     json_t *req, *job, *reply;
     json_int_t jid;
     pai_error *e;
 
+    if (!user)
+        return pai_error_make(p, PAI_ERR_FORBIDDEN, "jobs of user %s cannot run: no account of "
+                              "that name may be used", l->username);
     job = json_pack("{s:s, s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:i, s:I, s:I, s:s, s:b}",
                     "name", s->job_name,
                     "partition", c->conf.partition,
@@ -362,7 +383,7 @@ static pai_error *slurm_submit(void *ctxv, apr_pool_t *p, const pai_launch *l, a
         pai_json_set_str(job, "gres", apr_psprintf(p, "gpu:%" APR_INT64_T_FMT, s->total_gpus));
     req = pai_json_pool(p, json_pack("{s:s, s:o}", "script", batch_script(p, &c->conf, l),
                                      "job", job));
-    if ((e = slurm_call(c, p, "POST", SLURM_API "/job/submit", pai_json_dump(p, req), &resp,
+    if ((e = slurm_call(c, p, user, "POST", SLURM_API "/job/submit", pai_json_dump(p, req), &resp,
                         &reply)))
         return e;
     /* A job id means Slurm took it, whatever else "errors" says. */
@@ -373,14 +394,14 @@ static pai_error *slurm_submit(void *ctxv, apr_pool_t *p, const pai_launch *l, a
     return slurm_reply_error(p, reply, resp.status, "submit");
 }
 
-static pai_error *slurm_cancel(void *ctxv, apr_pool_t *p, apr_int64_t id)
+static pai_error *slurm_cancel(void *ctxv, apr_pool_t *p, apr_int64_t id, const char *user)
 {
     slurm_ctx *c = ctxv;
     pai_http_response resp;
     json_t *reply, *errs;
     pai_error *e;
 
-    if ((e = slurm_call(c, p, "DELETE",
+    if ((e = slurm_call(c, p, pai_slurm_account(&c->conf, user), "DELETE",
                         apr_psprintf(p, SLURM_API "/job/%" APR_INT64_T_FMT, id), NULL, &resp,
                         &reply)))
         return e;
@@ -455,6 +476,7 @@ static int slurm_parse_job(apr_pool_t *p, json_t *j, pai_launch_status *out)
     if (pai_json_int(j, "start_time", &t) && t > 0 && strcmp(st, "PENDING")) out->start_ms = t * 1000;
     if (!out->active && pai_json_int(j, "end_time", &t) && t > 0) out->end_ms = t * 1000;
     out->host = apr_pstrdup(p, pai_json_str(j, "batch_host") ? pai_json_str(j, "batch_host") : "");
+    out->user = apr_pstrdup(p, pai_json_str(j, "user_name") ? pai_json_str(j, "user_name") : "");
     out->diagnostics = reason && strcmp(reason, "None")
         ? apr_psprintf(p, "%s: %s", st, reason)
         : apr_pstrdup(p, st);
@@ -477,7 +499,7 @@ static void slurm_resolve_hosts(slurm_ctx *c, apr_pool_t *p, apr_array_header_t 
         addr = apr_hash_get(c->node_addr, st->host, APR_HASH_KEY_STRING);
         if (!addr && !fetched) {
             fetched = 1;
-            if (!slurm_call(c, p, "GET", SLURM_API "/nodes", NULL, &resp, &reply) &&
+            if (!slurm_call(c, p, NULL, "GET", SLURM_API "/nodes", NULL, &resp, &reply) &&
                 resp.status == 200 && reply && (nodes = pai_json_arr(reply, "nodes"))) {
                 json_array_foreach(nodes, k, n) {
                     const char *name = pai_json_str(n, "name"), *a = pai_json_str(n, "address");
@@ -504,7 +526,7 @@ static pai_error *slurm_list(void *ctxv, apr_pool_t *p, apr_int64_t since, int *
 
     *unchanged = 0;
     *out = apr_array_make(p, 16, sizeof(pai_launch_status));
-    if ((e = slurm_call(c, p, "GET", since > 0
+    if ((e = slurm_call(c, p, NULL, "GET", since > 0
                         ? apr_psprintf(p, SLURM_API "/jobs?update_time=%" APR_INT64_T_FMT, since)
                         : SLURM_API "/jobs", NULL, &resp, &reply)))
         return e;
@@ -534,7 +556,7 @@ static pai_error *slurm_capacity(void *ctxv, apr_pool_t *p, pai_capacity *out)
     size_t i;
 
     memset(out, 0, sizeof(*out));
-    if ((e = slurm_call(c, p, "GET", SLURM_API "/nodes", NULL, &resp, &reply)))
+    if ((e = slurm_call(c, p, NULL, "GET", SLURM_API "/nodes", NULL, &resp, &reply)))
         return e;
     if (resp.status != 200 || !reply || !(nodes = pai_json_arr(reply, "nodes")))
         return slurm_reply_error(p, reply, resp.status, "list nodes");

@@ -70,6 +70,11 @@ static const char *const store_schema[] = {
     " ip VARCHAR(64) NOT NULL,"
     " port INTEGER NOT NULL,"
     " PRIMARY KEY (name, attempt, role, task_index))",
+    /* Who runs the one sync and admission loop of all servers, until when. */
+    "CREATE TABLE IF NOT EXISTS pai_lease ("
+    " name VARCHAR(32) NOT NULL PRIMARY KEY,"
+    " holder VARCHAR(160) NOT NULL,"
+    " expires BIGINT NOT NULL)",
     /* Failed logins per key ("u:" user@address, "a:" address) in a fixed window. */
     "CREATE TABLE IF NOT EXISTS pai_login_failures ("
     " fkey VARCHAR(160) NOT NULL PRIMARY KEY,"
@@ -107,11 +112,11 @@ typedef enum {
     ST_USER_DELETE, ST_GRANTS_DELETE, ST_GRANT_INSERT, ST_GRANTS_GET,
     ST_VC_GET, ST_VC_LIST, ST_VC_INSERT, ST_VC_UPDATE, ST_VC_DELETE,
     ST_JOB_INSERT, ST_JOB_GET, ST_JOB_LIST_ACTIVE, ST_JOB_SAVE,
-    ST_JOB_DELETE_UNSUBMITTED, ST_JOB_SET_LAUNCHED, ST_JOB_LIST_ACTIVE_LIGHT, ST_JOB_LIST_QUEUED,
+    ST_JOB_DELETE_UNSUBMITTED, ST_JOB_SET_LAUNCHED, ST_JOB_LIST_QUEUED,
     ST_CLUSTER_GET, ST_CLUSTER_INSERT, ST_CLUSTER_SET, ST_CLUSTER_LOCK,
     ST_KEYS_INSERT, ST_KEYS_GET, ST_KEYS_DELETE, ST_EP_DELETE, ST_EP_INSERT, ST_EP_LIST,
     ST_LOGIN_GET, ST_LOGIN_BUMP, ST_LOGIN_INSERT, ST_LOGIN_CLEAR, ST_LOGIN_EXPIRE,
-    ST_AUDIT_INSERT,
+    ST_AUDIT_INSERT, ST_ACTIVE_TOTALS, ST_LEASE_INSERT, ST_LEASE_TAKE, ST_LEASE_GET,
     ST__COUNT
 } store_stmt;
 
@@ -155,8 +160,6 @@ static const struct { const char *label; const char *sql; } store_sql[ST__COUNT]
         " completed = %lld, has_exit = %d, exit_code = %d, diagnostics = %s, submitted = %lld,"
         " version = version + 1"   /* MySQL counts changed rows, not matched ones */
         " WHERE name = %s AND retries = %d AND version = %lld"},
-    [ST_JOB_LIST_ACTIVE_LIGHT] = {"pai_job_list_active_light",
-        "SELECT " JOB_SELECT " FROM pai_jobs WHERE state IN ('WAITING', 'RUNNING')"},
     [ST_JOB_LIST_QUEUED] = {"pai_job_list_queued",
         "SELECT " JOB_SELECT ", config FROM pai_jobs WHERE state = 'WAITING' AND sub_state = 'QUEUED'"
         " ORDER BY submitted, name"},
@@ -200,6 +203,20 @@ static const struct { const char *label; const char *sql; } store_sql[ST__COUNT]
     [ST_LOGIN_CLEAR] = {"pai_login_clear", "DELETE FROM pai_login_failures WHERE fkey = %s"},
     [ST_LOGIN_EXPIRE] = {"pai_login_expire",
         "DELETE FROM pai_login_failures WHERE window_start < %lld"},
+    /* Summed in the database: the admission lock is held meanwhile, and the
+     * active jobs may be thousands. */
+    [ST_ACTIVE_TOTALS] = {"pai_active_totals",
+        "SELECT vc, CASE WHEN sub_state = 'QUEUED' THEN 1 ELSE 0 END, state, COUNT(*),"
+        " SUM(cpus), SUM(memory_mb), SUM(gpus) FROM pai_jobs"
+        " WHERE state IN ('WAITING', 'RUNNING')"
+        " GROUP BY vc, CASE WHEN sub_state = 'QUEUED' THEN 1 ELSE 0 END, state"},
+    [ST_LEASE_INSERT] = {"pai_lease_insert",
+        "INSERT INTO pai_lease (name, holder, expires) VALUES (%s, '', 0)"},
+    /* Renewed by its holder, taken over by anyone once expired. */
+    [ST_LEASE_TAKE] = {"pai_lease_take",
+        "UPDATE pai_lease SET holder = %s, expires = %lld"
+        " WHERE name = %s AND (holder = %s OR expires < %lld)"},
+    [ST_LEASE_GET] = {"pai_lease_get", "SELECT holder, expires FROM pai_lease WHERE name = %s"},
     [ST_AUDIT_INSERT] = {"pai_audit_insert",
         "INSERT INTO pai_audit (at, actor, address, action, target, outcome, detail)"
         " VALUES (%lld, %s, %s, %s, %s, %d, %s)"},
@@ -246,7 +263,7 @@ static apr_dbd_prepared_t *store_prepare(pai_db *db, store_stmt st, int fresh)
 
 /* Runs a statement; retries once with a freshly prepared one. */
 static int store_run(pai_db *db, apr_pool_t *p, store_stmt st, int nargs,
-                     const char **args, int *nrows, apr_dbd_results_t **res)
+                     const char **args, int *nrows, apr_dbd_results_t **res, int random)
 {
     int attempt, rv = -1;
 
@@ -257,7 +274,7 @@ static int store_run(pai_db *db, apr_pool_t *p, store_stmt st, int nargs,
             continue;
         if (res) {
             *res = NULL;
-            rv = apr_dbd_pselect(db->driver, p, db->handle, res, stmt, 1, nargs, args);
+            rv = apr_dbd_pselect(db->driver, p, db->handle, res, stmt, random, nargs, args);
         }
         else {
             rv = apr_dbd_pquery(db->driver, p, db->handle, &n, stmt, nargs, args);
@@ -273,14 +290,24 @@ static int store_run(pai_db *db, apr_pool_t *p, store_stmt st, int nargs,
 static pai_error *store_exec(pai_db *db, apr_pool_t *p, store_stmt st, int nargs,
                              const char **args, int *nrows)
 {
-    int rv = store_run(db, p, st, nargs, args, nrows, NULL);
+    int rv = store_run(db, p, st, nargs, args, nrows, NULL, 0);
     return rv ? store_fail(db, p, rv, store_sql[st].label) : NULL;
 }
 
+/* For a row or two, read with store_row (random access: the rest may stay unread). */
 static pai_error *store_select(pai_db *db, apr_pool_t *p, store_stmt st, int nargs,
                                const char **args, apr_dbd_results_t **res)
 {
-    int rv = store_run(db, p, st, nargs, args, NULL, res);
+    int rv = store_run(db, p, st, nargs, args, NULL, res, 1);
+    return rv ? store_fail(db, p, rv, store_sql[st].label) : NULL;
+}
+
+/* For lists, read to the end with store_next: both drivers seek a random-access
+ * row by walking from the first, which made a list of n rows cost n^2. */
+static pai_error *store_select_all(pai_db *db, apr_pool_t *p, store_stmt st, int nargs,
+                                   const char **args, apr_dbd_results_t **res)
+{
+    int rv = store_run(db, p, st, nargs, args, NULL, res, 0);
     return rv ? store_fail(db, p, rv, store_sql[st].label) : NULL;
 }
 
@@ -290,6 +317,12 @@ static apr_dbd_row_t *store_row(pai_db *db, apr_pool_t *p, apr_dbd_results_t *re
 {
     apr_dbd_row_t *row = NULL;
     return apr_dbd_get_row(db->driver, p, res, &row, ++*cursor) == 0 ? row : NULL;
+}
+
+static apr_dbd_row_t *store_next(pai_db *db, apr_pool_t *p, apr_dbd_results_t *res)
+{
+    apr_dbd_row_t *row = NULL;
+    return apr_dbd_get_row(db->driver, p, res, &row, -1) == 0 ? row : NULL;
 }
 
 static const char *store_col(pai_db *db, apr_dbd_row_t *row, int col)
@@ -495,12 +528,11 @@ pai_error *pai_store_vc_list(pai_db *db, apr_pool_t *p, apr_array_header_t **out
     apr_dbd_results_t *res;
     apr_dbd_row_t *row;
     pai_error *err;
-    int cur = 0;
 
     *out = apr_array_make(p, 4, sizeof(pai_vc));
-    if ((err = store_select(db, p, ST_VC_LIST, 0, NULL, &res)))
+    if ((err = store_select_all(db, p, ST_VC_LIST, 0, NULL, &res)))
         return err;
-    while ((row = store_row(db, p, res, &cur)))
+    while ((row = store_next(db, p, res)))
         APR_ARRAY_PUSH(*out, pai_vc) = *store_vc_row(db, p, row);
     return NULL;
 }
@@ -577,12 +609,11 @@ pai_error *pai_store_grants_get(pai_db *db, apr_pool_t *p, const char *username,
     apr_dbd_results_t *res;
     apr_dbd_row_t *row;
     pai_error *err;
-    int cur = 0;
 
     *out = apr_array_make(p, 4, sizeof(const char *));
-    if ((err = store_select(db, p, ST_GRANTS_GET, 1, args, &res)))
+    if ((err = store_select_all(db, p, ST_GRANTS_GET, 1, args, &res)))
         return err;
-    while ((row = store_row(db, p, res, &cur)))
+    while ((row = store_next(db, p, res)))
         APR_ARRAY_PUSH(*out, const char *) = apr_pstrdup(p, store_col(db, row, 0));
     return NULL;
 }
@@ -656,12 +687,11 @@ static pai_error *store_job_rows(pai_db *db, apr_pool_t *p, store_stmt st, int n
     apr_dbd_results_t *res;
     apr_dbd_row_t *row;
     pai_error *err;
-    int cur = 0;
 
     *out = apr_array_make(p, 16, sizeof(pai_job_row *));
-    if ((err = store_select(db, p, st, nargs, args, &res)))
+    if ((err = store_select_all(db, p, st, nargs, args, &res)))
         return err;
-    while ((row = store_row(db, p, res, &cur)))
+    while ((row = store_next(db, p, res)))
         APR_ARRAY_PUSH(*out, pai_job_row *) = store_job_row(db, p, row, with_config);
     return NULL;
 }
@@ -676,7 +706,7 @@ pai_error *pai_store_job_page(pai_db *db, apr_pool_t *p, const pai_job_filter *f
     const char *sql = "SELECT " JOB_SELECT " FROM pai_jobs", *glue = " WHERE ";
     apr_dbd_results_t *res = NULL;
     apr_dbd_row_t *row;
-    int mask = 0, n = 0, cur = 0, attempt, rv = -1;
+    int mask = 0, n = 0, attempt, rv = -1;
 
     if (f->username) {
         sql = apr_pstrcat(p, sql, glue, "username = %s", NULL); glue = " AND ";
@@ -702,20 +732,40 @@ pai_error *pai_store_job_page(pai_db *db, apr_pool_t *p, const pai_job_filter *f
         apr_dbd_prepared_t *stmt = store_prepare_sql(db, apr_psprintf(p, "pai_job_page_%d", mask),
                                                      sql, attempt > 0);
         if (stmt)
-            rv = apr_dbd_pbselect(db->driver, p, db->handle, &res, stmt, 1, args);
+            rv = apr_dbd_pbselect(db->driver, p, db->handle, &res, stmt, 0, args);
     }
     if (rv)
         return store_fail(db, p, rv, "pai_job_page");
-    while ((row = store_row(db, p, res, &cur)))
+    while ((row = store_next(db, p, res)))
         APR_ARRAY_PUSH(*out, pai_job_row *) = store_job_row(db, p, row, 0);
     return NULL;
 }
 
-pai_error *pai_store_job_list_active(pai_db *db, apr_pool_t *p, int with_config,
-                                     apr_array_header_t **out)
+pai_error *pai_store_job_list_active(pai_db *db, apr_pool_t *p, apr_array_header_t **out)
 {
-    return with_config ? store_job_rows(db, p, ST_JOB_LIST_ACTIVE, 0, NULL, 1, out)
-                       : store_job_rows(db, p, ST_JOB_LIST_ACTIVE_LIGHT, 0, NULL, 0, out);
+    return store_job_rows(db, p, ST_JOB_LIST_ACTIVE, 0, NULL, 1, out);
+}
+
+pai_error *pai_store_active_totals(pai_db *db, apr_pool_t *p, apr_array_header_t **out)
+{
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    pai_error *err;
+
+    *out = apr_array_make(p, 8, sizeof(pai_active_total));
+    if ((err = store_select_all(db, p, ST_ACTIVE_TOTALS, 0, NULL, &res)))
+        return err;
+    while ((row = store_next(db, p, res))) {
+        pai_active_total *t = apr_array_push(*out);
+        t->vc = apr_pstrdup(p, store_col(db, row, 0));
+        t->queued = atoi(store_col(db, row, 1));
+        t->waiting = !strcmp(store_col(db, row, 2), "WAITING");
+        t->jobs = atoi(store_col(db, row, 3));
+        t->cpus = apr_atoi64(store_col(db, row, 4));
+        t->memory_mb = apr_atoi64(store_col(db, row, 5));
+        t->gpus = apr_atoi64(store_col(db, row, 6));
+    }
+    return NULL;
 }
 
 pai_error *pai_store_job_list_queued(pai_db *db, apr_pool_t *p, apr_array_header_t **out)
@@ -857,18 +907,58 @@ pai_error *pai_store_ssh_endpoints(pai_db *db, apr_pool_t *p, const char *name, 
     apr_dbd_results_t *res;
     apr_dbd_row_t *row;
     pai_error *err;
-    int cur = 0;
 
     *out = apr_array_make(p, 4, sizeof(pai_ssh_endpoint));
-    if ((err = store_select(db, p, ST_EP_LIST, 2, args, &res)))
+    if ((err = store_select_all(db, p, ST_EP_LIST, 2, args, &res)))
         return err;
-    while ((row = store_row(db, p, res, &cur))) {
+    while ((row = store_next(db, p, res))) {
         pai_ssh_endpoint *ep = apr_array_push(*out);
         ep->role = apr_pstrdup(p, store_col(db, row, 0));
         ep->index = atoi(store_col(db, row, 1));
         ep->ip = apr_pstrdup(p, store_col(db, row, 2));
         ep->port = atoi(store_col(db, row, 3));
     }
+    return NULL;
+}
+
+/* ---- the lease ------------------------------------------------------------- */
+
+pai_error *pai_store_lease_take(pai_db *db, apr_pool_t *p, const char *name, const char *holder,
+                                apr_int64_t now_ms, apr_int64_t ttl_ms, int *held)
+{
+    const char *snow = i64(p, now_ms);
+    const char *take[] = {holder, i64(p, now_ms + ttl_ms), name, holder, snow};
+    const char *get[] = {name};
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    pai_error *err;
+    int n = 0, cur = 0;
+
+    *held = 0;
+    if ((err = store_exec(db, p, ST_LEASE_TAKE, 5, take, &n)))
+        return err;
+    if (n > 0) {
+        *held = 1;
+        return NULL;
+    }
+    /* No row changed: not ours, or (MySQL counts changed rows) renewed in
+     * the same millisecond; or the row is missing. */
+    if ((err = store_select(db, p, ST_LEASE_GET, 1, get, &res)))
+        return err;
+    if ((row = store_row(db, p, res, &cur))) {
+        *held = !strcmp(store_col(db, row, 0), holder) &&
+                apr_atoi64(store_col(db, row, 1)) >= now_ms;
+        while (store_row(db, p, res, &cur))
+            ;
+        return NULL;
+    }
+    {
+        const char *ins[] = {name};
+        store_exec(db, p, ST_LEASE_INSERT, 1, ins, NULL);   /* a racing server may win */
+    }
+    if ((err = store_exec(db, p, ST_LEASE_TAKE, 5, take, &n)))
+        return err;
+    *held = n > 0;
     return NULL;
 }
 
@@ -958,7 +1048,7 @@ pai_error *pai_store_audit_page(pai_db *db, apr_pool_t *p, const pai_audit_filte
                       " FROM pai_audit", *glue = " WHERE ";
     apr_dbd_results_t *res = NULL;
     apr_dbd_row_t *row;
-    int mask = 0, n = 0, cur = 0, attempt, rv = -1;
+    int mask = 0, n = 0, attempt, rv = -1;
 
     if (f->actor) {
         sql = apr_pstrcat(p, sql, glue, "actor = %s", NULL); glue = " AND ";
@@ -976,11 +1066,11 @@ pai_error *pai_store_audit_page(pai_db *db, apr_pool_t *p, const pai_audit_filte
         apr_dbd_prepared_t *stmt = store_prepare_sql(db, apr_psprintf(p, "pai_audit_page_%d", mask),
                                                      sql, attempt > 0);
         if (stmt)
-            rv = apr_dbd_pbselect(db->driver, p, db->handle, &res, stmt, 1, args);
+            rv = apr_dbd_pbselect(db->driver, p, db->handle, &res, stmt, 0, args);
     }
     if (rv)
         return store_fail(db, p, rv, "pai_audit_page");
-    while ((row = store_row(db, p, res, &cur))) {
+    while ((row = store_next(db, p, res))) {
         pai_audit_row *a = apr_array_push(*out);
         a->id = apr_atoi64(store_col(db, row, 0));
         a->at_ms = apr_atoi64(store_col(db, row, 1));

@@ -97,9 +97,18 @@ typedef struct pai_job_filter {
 pai_error *pai_store_job_page(pai_db *db, apr_pool_t *p, const pai_job_filter *f,
                               apr_array_header_t **out);
 
-/* Jobs still WAITING or RUNNING, with their config if asked. */
-pai_error *pai_store_job_list_active(pai_db *db, apr_pool_t *p, int with_config,
-                                     apr_array_header_t **out);
+/* Jobs still WAITING or RUNNING, with their config. */
+pai_error *pai_store_job_list_active(pai_db *db, apr_pool_t *p, apr_array_header_t **out);
+/* The active jobs summed per VC, queued or not, and state. */
+typedef struct pai_active_total {
+    const char *vc;
+    int queued;                   /* sub_state QUEUED: waiting inside mod_pairest */
+    int waiting;                  /* state WAITING (else RUNNING) */
+    int jobs;
+    apr_int64_t cpus, memory_mb, gpus;
+} pai_active_total;
+pai_error *pai_store_active_totals(pai_db *db, apr_pool_t *p, apr_array_header_t **out);
+
 /* Jobs queued inside mod_pairest, oldest hand-over first, with their config. */
 pai_error *pai_store_job_list_queued(pai_db *db, apr_pool_t *p, apr_array_header_t **out);
 
@@ -146,6 +155,11 @@ pai_error *pai_store_job_set_launched(pai_db *db, apr_pool_t *p, const char *nam
                                       apr_int64_t launcher_id);
 /* Removes a job whose first submission never reached the launcher. */
 pai_error *pai_store_job_delete_unsubmitted(pai_db *db, apr_pool_t *p, const char *name);
+
+/* A lease in the database: *held is 1 when `holder` has it (renewed, or taken
+ * over after it expired) until now_ms + ttl_ms.  The first call makes it. */
+pai_error *pai_store_lease_take(pai_db *db, apr_pool_t *p, const char *name, const char *holder,
+                                apr_int64_t now_ms, apr_int64_t ttl_ms, int *held);
 
 /* Failed logins under a key, counted in a fixed window of seconds. */
 pai_error *pai_store_login_failures(pai_db *db, apr_pool_t *p, const char *key,

@@ -19,6 +19,7 @@ typedef struct pai_settings {
     const char *job_log_dir;         /* task logs on the nodes */
     const char *report_base;         /* URL tasks reach this server at */
     const char *job_user;            /* the account jobs and SSH logins run as */
+    int per_user;                    /* 1: each user's jobs run as their own account */
     pai_login_limits login_limits;
 } pai_settings;
 

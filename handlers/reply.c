@@ -31,6 +31,7 @@ void pai_jobs_env_init(pai_jobs_env *env, const pai_settings *cfg, pai_db *db,
     env->log_dir = cfg->job_log_dir;
     env->report_base = cfg->report_base;
     env->job_user = cfg->job_user;
+    env->per_user = cfg->per_user;
 }
 
 pai_error *pai_req_jobs_env(pai_req *rq, pai_jobs_env *env)

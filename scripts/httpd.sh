@@ -2,9 +2,10 @@
 # Starts or stops one mod_pairest httpd instance living in its own folder.
 #   httpd.sh start INSTDIR   (reads PAI_LISTEN, PAI_DB, PAI_DB_PARAMS, PAI_ADMIN_USERNAME,
 #                             PAI_RUNAS, PAI_JOB_USER, PAI_BCRYPT_COST, PAI_SLURM_DIR,
-#                             PAI_VIRTUAL_CLUSTERS, PAI_LOGIN_LIMIT_USER and
+#                             PAI_VIRTUAL_CLUSTERS, PAI_USER_MAPPING, PAI_LOGIN_LIMIT_USER and
 #                             _ADDRESS ("COUNT SECONDS"), and PAI_MODULE: the
-#                             module to load, build/mod_pairest.so unless set)
+#                             module to load, build/mod_pairest.so unless set;
+#                             PAI_VALGRIND=LOGFILE runs one process under memcheck)
 #   httpd.sh stop INSTDIR
 # The instance folder must already hold admin.password (and may hold jwt.secret).
 set -euo pipefail
@@ -18,7 +19,8 @@ stop() {
   running || { rm -f "$inst/httpd.pid"; return 0; }
   local pid; pid=$(cat "$inst/httpd.pid")
   kill -TERM "$pid"
-  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  # valgrind needs a while to write its report
+  for _ in $(seq 1 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; fi
   rm -f "$inst/httpd.pid"
 }
@@ -38,7 +40,11 @@ start() {
   datadir=$base/db jobsdir=$base/jobs slurmdir=${PAI_SLURM_DIR:-$base/slurm}
   mkdir -p "$inst/logs" "$inst/run" "$datadir" "$jobsdir"
   chown "$runas:" "$datadir" "$inst/run"
-  chown "$jobuser:" "$jobsdir"; chmod 755 "$jobsdir"
+  # One account per user (PAI_USER_MAPPING=same-name): each makes its own job
+  # folders in a sticky, world-writable parent; the folders themselves are 0700.
+  local mapping=${PAI_USER_MAPPING:-service}
+  if [ "$mapping" = same-name ]; then chmod 1777 "$jobsdir"
+  else chown "$jobuser:" "$jobsdir"; chmod 755 "$jobsdir"; fi
   local params init
   case "$db" in
     sqlite3)
@@ -68,21 +74,33 @@ start() {
       -e "s|@BCRYPTCOST@|${PAI_BCRYPT_COST:-10}|g" -e "s|@SLURMDIR@|$slurmdir|g" \
       -e "s|@JOBSDIR@|$jobsdir|g" -e "s|@JOBUSER@|$jobuser|g" \
       -e "s|@MODULE@|${PAI_MODULE:-$root/build/mod_pairest.so}|g" \
-      -e "s|@LOGINLIMITUSER@|${PAI_LOGIN_LIMIT_USER:-10 300}|g" \
+      -e "s|@LOGINLIMITUSER@|${PAI_LOGIN_LIMIT_USER:-10 300}|g" -e "s|@USERMAPPING@|$mapping|g" \
       -e "s|@LOGINLIMITADDRESS@|${PAI_LOGIN_LIMIT_ADDRESS:-100 300}|g" \
       "$root/conf/httpd.conf.in" > "$inst/httpd.conf"
   chmod 600 "$inst/httpd.conf"
-  env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin ${SAN_PRELOAD:+LD_PRELOAD=$SAN_PRELOAD} \
-      ${ASAN_OPTIONS:+ASAN_OPTIONS=$ASAN_OPTIONS} ${UBSAN_OPTIONS:+UBSAN_OPTIONS=$UBSAN_OPTIONS} \
-      /usr/sbin/apache2 -f "$inst/httpd.conf" -k start \
-    || { echo "httpd did not start; from $inst/logs/error.log:" >&2
-         tail -n 3 "$inst/logs/error.log" >&2; exit 1; }
-  for _ in $(seq 1 100); do running && break; sleep 0.1; done
+  local waits=100
+  ulimit -c unlimited 2>/dev/null || true
+  if [ -n "${PAI_VALGRIND:-}" ]; then
+    # One process (-X) under memcheck; its report is written when it stops.
+    mkdir -p "$(dirname "$PAI_VALGRIND")"
+    setsid env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin valgrind --leak-check=full \
+        --show-leak-kinds=definite --errors-for-leak-kinds=definite --num-callers=30 \
+        --log-file="$PAI_VALGRIND" /usr/sbin/apache2 -X -f "$inst/httpd.conf" \
+        </dev/null >/dev/null 2>&1 &
+    waits=600
+  else
+    env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin ${SAN_PRELOAD:+LD_PRELOAD=$SAN_PRELOAD} \
+        ${ASAN_OPTIONS:+ASAN_OPTIONS=$ASAN_OPTIONS} ${UBSAN_OPTIONS:+UBSAN_OPTIONS=$UBSAN_OPTIONS} \
+        /usr/sbin/apache2 -f "$inst/httpd.conf" -k start \
+      || { echo "httpd did not start; from $inst/logs/error.log:" >&2
+           tail -n 3 "$inst/logs/error.log" >&2; exit 1; }
+  fi
+  for _ in $(seq 1 $waits); do running && break; sleep 0.1; done
   running || { echo "httpd did not start; see $inst/logs/error.log" >&2; tail -5 "$inst/logs/error.log" >&2 || true; exit 1; }
   # Until the port answers, the instance is not up.
   local host=${listen%:*} port=${listen##*:}
   [ "$host" = "$listen" ] && host=127.0.0.1
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 $waits); do
     curl -s -o /dev/null "http://$host:$port/api/v1/" && return 0
     sleep 0.1
   done

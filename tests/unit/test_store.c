@@ -268,6 +268,27 @@ START_TEST(audit_rows_page_newest_first)
 }
 END_TEST
 
+/* One holder at a time; the holder renews; another takes over once it expired. */
+START_TEST(lease_one_holder)
+{
+    int held;
+
+    ck_assert_ptr_null(pai_store_lease_take(&db, ut_pool, "sync", "A", 1000, 5000, &held));
+    ck_assert_ptr_null(pai_store_lease_take(&db, ut_pool, "sync", "A", 1000, 5000, &held));
+    ck_assert(held);
+    ck_assert_ptr_null(pai_store_lease_take(&db, ut_pool, "sync", "B", 2000, 5000, &held));
+    ck_assert(!held);
+    ck_assert_ptr_null(pai_store_lease_take(&db, ut_pool, "sync", "A", 4000, 5000, &held));
+    ck_assert(held);                                  /* renewed until 9000 */
+    ck_assert_ptr_null(pai_store_lease_take(&db, ut_pool, "sync", "B", 8999, 5000, &held));
+    ck_assert(!held);
+    ck_assert_ptr_null(pai_store_lease_take(&db, ut_pool, "sync", "B", 9001, 5000, &held));
+    ck_assert(held);                                  /* A stopped renewing */
+    ck_assert_ptr_null(pai_store_lease_take(&db, ut_pool, "sync", "A", 9002, 5000, &held));
+    ck_assert(!held);
+}
+END_TEST
+
 Suite *suite_store(void)
 {
     Suite *s = suite_create("store");
@@ -280,6 +301,7 @@ Suite *suite_store(void)
     tcase_add_test(tc, vcs_follow_the_configuration);
     tcase_add_test(tc, job_saves_are_checked);
     tcase_add_test(tc, login_rate_limits);
+    tcase_add_test(tc, lease_one_holder);
     tcase_add_test(tc, audit_rows_page_newest_first);
     suite_add_tcase(s, tc);
     return s;

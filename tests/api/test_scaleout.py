@@ -1,0 +1,233 @@
+"""Several servers on one MariaDB and one Slurm: B (and C) beside the mysql
+instance A of conftest, each its own httpd, config and processes.
+
+A job submitted through one is seen, stopped and started through the other at
+once; tokens work on both; one sync and admission loop runs across them (a
+lease in the database) and moves when its holder dies; and with
+PaiSlurmUserMapping same-name, one user's tasks cannot read another's files."""
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import BAD_LOG, VAR, Api, assert_error, sh
+from test_faults import Burst, check_nothing_lost, children
+from test_jobs import job, submit_ok, wait_idle, wait_state
+
+pytestmark = pytest.mark.mysql_only
+PORT_B, PORT_C = 19188, 19189
+
+
+def start_server(api, name, port, **extra):
+    """Another server on A's database, Slurm and secrets."""
+    inst = os.path.join(VAR, "test-mysql-" + name)
+    sh("scripts/httpd.sh", "stop", inst)
+    shutil.rmtree(inst, ignore_errors=True)
+    os.makedirs(inst)
+    for f in ("admin.password", "jwt.secret"):
+        shutil.copy2(os.path.join(api.instdir, f), os.path.join(inst, f))
+    env = dict(api.env, PAI_LISTEN="127.0.0.1:%d" % port, **extra)
+    sh("scripts/httpd.sh", "start", inst, env=env)
+    srv = Api(api.backend, "http://127.0.0.1:%d" % port, api.admin_password, inst, api.statedir)
+    srv.env = env
+    return srv
+
+
+def stop_server(srv):
+    sh("scripts/httpd.sh", "stop", srv.instdir)
+    with open(os.path.join(srv.instdir, "logs", "error.log")) as f:
+        bad = [line for line in f if BAD_LOG.search(line)]
+    assert not bad, "".join(bad)
+
+
+@pytest.fixture(scope="module")
+def b(api):
+    srv = start_server(api, "b", PORT_B)
+    yield srv
+    stop_server(srv)
+
+
+def mysql(api, sql):
+    sock = os.path.join(VAR, "test-mariadb", "mysqld.sock")
+    return subprocess.run(["mariadb", "--no-defaults", "--socket=" + sock, "-u", "root", "-N",
+                           "pairest", "-e", sql], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def master_of(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+def lease_holder(api):
+    """(pid, expires_ms) of the process holding the sync lease."""
+    holder, expires = mysql(api, "SELECT holder, expires FROM pai_lease WHERE name = 'sync'").split()
+    return int(holder.split("/")[1]), int(expires)
+
+
+def pid_of(srv):
+    with open(os.path.join(srv.instdir, "httpd.pid")) as f:
+        return int(f.read())
+
+
+def test_one_server_submits_the_other_reads_stops_starts(api, b):
+    user, tok_a = api.make_user()
+    tok_b = b.login(user, "secret123")           # the same secret: both accept both
+    name = submit_ok(api, tok_a, job(api.unique("xsrv"), "sleep 300"))
+    r = b.call("GET", "/api/v1/jobs/" + name, tok_b)
+    assert r.status_code == 200 and r.json()["name"] == name, r.text
+    assert r.json()["username"] == user
+    wait_state(b, name, {"RUNNING"})
+    r = b.call("PUT", "/api/v1/jobs/%s/executionType" % name, tok_a, json={"value": "STOP"})
+    assert r.status_code == 200, r.text
+    assert wait_state(api, name, {"STOPPED"})["state"] == "STOPPED"
+    r = api.call("PUT", "/api/v1/jobs/%s/executionType" % name, tok_b, json={"value": "START"})
+    assert r.status_code == 200, r.text
+    st = wait_state(b, name, {"RUNNING"})
+    assert st["retries"] == 1
+    r = b.call("PUT", "/api/v1/jobs/%s/executionType" % name, tok_b, json={"value": "STOP"})
+    assert r.status_code == 200
+    # a user change through B ends A's trust in the old token within its cache TTL
+    r = b.call("PUT", "/api/v1/user", api.admin_token,
+               json={"username": user, "password": "another123", "modify": True})
+    assert r.status_code == 201, r.text
+    time.sleep(1.2)                               # PaiAuthCacheTTL 1000
+    assert_error(api.call("GET", "/api/v1/audit", tok_a), 401, "UnauthorizedUserError")
+
+
+def test_exactly_one_lease_holder(api, b):
+    pid, expires = lease_holder(api)
+    assert master_of(pid) in (pid_of(api), pid_of(b))
+    assert expires > time.time() * 1000
+    assert mysql(api, "SELECT COUNT(*) FROM pai_lease") == "1"
+    # it stays with its holder while the holder lives
+    time.sleep(3)
+    assert lease_holder(api)[0] == pid
+
+
+def test_kill_the_lease_holder_during_a_burst(api, b):
+    """SIGKILL to the holder's whole httpd while both take submissions that
+    queue (the cluster is full): the other takes the lease over within
+    seconds, admits the queue, and every 201 runs exactly once in Slurm."""
+    wait_idle(api, timeout=120)
+    # Fill the cluster so that the burst queues behind it.
+    owner, tok = api.make_user()
+    filler = [submit_ok(api, tok, job(api.unique("fill"), "sleep 20", taskRoles=[
+        {"name": "main", "taskNumber": 1, "cpuNumber": 2, "memoryMB": 128,
+         "command": "sleep 20"}])) for _ in range(2)]
+    pid, _ = lease_holder(api)
+    holder = api if master_of(pid) == pid_of(api) else b
+    other = b if holder is api else api
+    bursts = [Burst(srv, api.unique("lease"), threads=1, pause=0.5, command="sleep 1")
+              for srv in (api, b)]
+    try:
+        for burst in bursts:
+            burst.wait_submitted(4)
+        master = pid_of(holder)
+        for p in [master] + children(master):
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        t_kill = time.time()
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            try:
+                new_pid, _ = lease_holder(api)
+                if master_of(new_pid) == pid_of(other):
+                    break
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.2)
+        takeover = time.time() - t_kill
+        assert takeover < 15, "no server took the lease over"
+        burst_other = bursts[1] if other is b else bursts[0]
+        burst_other.wait_submitted(len(burst_other.results) + 4)
+    finally:
+        results = []
+        for burst in bursts:
+            results += burst.finish()
+        # the killed server comes back for the tests that follow
+        sh("scripts/httpd.sh", "start", holder.instdir, env=holder.env)
+    queued_then_run = check_nothing_lost(other, bursts[0], [r for r in results
+                                                             if r[0].startswith(bursts[0].prefix)])
+    check_nothing_lost(other, bursts[1], [r for r in results if r[0].startswith(bursts[1].prefix)])
+    for name in filler:
+        wait_state(other, name, {"SUCCEEDED"}, timeout=120)
+    print("\nSCALEOUT lease holder killed: taken over in %.1f s; %d submissions, %d accepted, "
+          "0 lost" % (takeover, len(results), len([r for r in results if r[1] == 201])))
+    assert queued_then_run
+
+
+def unix_user(name):
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", name], check=True)
+
+
+def test_per_user_accounts_isolate_jobs(api):
+    """Server C maps each PAI user to the same-named Unix account: a task of
+    user A can read neither a file written by a task of user B nor signal it."""
+    c = start_server(api, "c", PORT_C, PAI_USER_MAPPING="same-name")
+    try:
+        names = {}
+        for who in ("isoa", "isob"):
+            name = "pai_%s_%s" % (who, os.urandom(3).hex())
+            unix_user(name)
+            r = c.call("PUT", "/api/v1/user", c.admin_token,
+                       json={"username": name, "password": "secret123", "modify": False})
+            assert r.status_code == 201, r.text
+            names[who] = (name, c.login(name, "secret123"))
+        wait_idle(api, timeout=120)
+        b_user, b_tok = names["isob"]
+        a_user, a_tok = names["isoa"]
+        # B's task writes a secret (with the default umask of the job) and waits.
+        jb = submit_ok(c, b_tok, job(c.unique("isob"),
+                                     "echo s3cret > secret.txt; echo $$ > pid.txt; "
+                                     "pwd > where.txt; sleep 60"))
+        stb = wait_state(c, jb, {"RUNNING"})
+        logdir = os.path.dirname(stb["taskRoles"]["main"]["taskStatuses"][0]["containerLog"])
+        for _ in range(100):
+            if os.path.exists(os.path.join(logdir, "pid.txt")):
+                break
+            time.sleep(0.1)
+        # the task ran as B's own account
+        assert pwd.getpwuid(os.stat(os.path.join(logdir, "secret.txt")).st_uid).pw_name == b_user
+        victim_pid = open(os.path.join(logdir, "pid.txt")).read().strip()
+        # A's task tries to read it and to signal B's task; it reports what happened.
+        probe = ("id -un > who.txt; "
+                 "if cat %s/secret.txt > stolen.txt 2>/dev/null; then echo READ; else echo DENIED; fi"
+                 " > read.txt; "
+                 "if kill -0 %s 2>/dev/null; then echo SIGNALLED; else echo DENIED; fi > kill.txt"
+                 % (logdir, victim_pid))
+        ja = submit_ok(c, a_tok, job(c.unique("isoa"), probe))
+        sta = wait_state(c, ja, {"SUCCEEDED", "FAILED"})
+        assert sta["state"] == "SUCCEEDED", sta
+        adir = os.path.dirname(sta["taskRoles"]["main"]["taskStatuses"][0]["containerLog"])
+        assert open(os.path.join(adir, "who.txt")).read().strip() == a_user
+        assert open(os.path.join(adir, "read.txt")).read().strip() == "DENIED"
+        assert open(os.path.join(adir, "kill.txt")).read().strip() == "DENIED"
+        # B's job was not disturbed; its owner stops it
+        assert wait_state(c, jb, {"RUNNING"})["state"] == "RUNNING"
+        r = c.call("PUT", "/api/v1/jobs/%s/executionType" % jb, b_tok, json={"value": "STOP"})
+        assert r.status_code == 200, r.text
+        assert wait_state(c, jb, {"STOPPED"})["state"] == "STOPPED"
+        # the SSH view names the job's own account
+        r = c.call("GET", "/api/v1/jobs/%s/ssh" % ja)
+        assert r.json()["username"] == a_user
+        # a PAI user called root never gets a job on the nodes
+        r = c.call("PUT", "/api/v1/user", c.admin_token,
+                   json={"username": "root", "password": "secret123", "modify": False})
+        assert r.status_code == 201, r.text
+        rtok = c.login("root", "secret123")
+        assert_error(c.call("POST", "/api/v1/jobs", rtok, json=job(c.unique("asroot"), "id")),
+                     403, "ForbiddenUserError")
+        r = c.call("DELETE", "/api/v1/user", c.admin_token, json={"username": "root"})
+        assert r.status_code == 200, r.text
+    finally:
+        stop_server(c)
