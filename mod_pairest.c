@@ -432,6 +432,8 @@ static apr_shm_t *pai_epoch_shm;
 /* This process's name in the sync lease: host, pid and a random part. */
 static const char *pai_lease_holder;
 static int pai_lease_held;
+/* SQLite's writers of this process, one at a time (see store.c). */
+static apr_thread_mutex_t *pai_proc_write_lock;
 static apr_status_t pai_sync_watchdog(int state, void *data, apr_pool_t *pool);
 
 /* Reads a small secret file, trailing white space dropped. */
@@ -646,6 +648,9 @@ static void pai_child_init(apr_pool_t *pchild, server_rec *s)
         pai_lease_holder = apr_psprintf(pchild, "%.100s/%" APR_PID_T_FMT "/%08x", host,
                                         getpid(), r);
     }
+    if (apr_thread_mutex_create(&pai_proc_write_lock, APR_THREAD_MUTEX_NESTED, pchild)
+            != APR_SUCCESS)
+        pai_proc_write_lock = NULL;
     if (pai_epoch_shm)
         pai_proc_auth_cache = pai_auth_cache_create(pchild, apr_shm_baseaddr_get(pai_epoch_shm),
                                                     c->auth_cache_ttl);
@@ -828,6 +833,7 @@ static pai_error *pai_db_ready(const pai_server_conf *c, ap_dbd_t *dbd, apr_pool
     db->handle = dbd->handle;
     db->prepared = dbd->prepared;
     db->conn_pool = dbd->pool;
+    db->write_lock = strcmp(apr_dbd_name(dbd->driver), "sqlite3") ? NULL : pai_proc_write_lock;
     if (!pai_bootstrapped) {
         if ((err = pai_account_bootstrap(db, p, c->vcs, c->admin_user, c->admin_password,
                                          c->s.bcrypt_cost)))

@@ -236,6 +236,39 @@ static pai_error *store_fail(pai_db *db, apr_pool_t *p, int rv, const char *what
                           msg ? msg : "unknown");
 }
 
+/* SQLite: one writer per process at a time, whole transactions included.
+ * apr_dbd_sqlite3 runs every statement of a process under one mutex, so a
+ * writer waiting for SQLite's lock inside it would stall the very thread that
+ * holds the lock (a deadlock until the busy timeout).  Writers of one process
+ * queue here instead; across processes SQLite's busy timeout does the rest. */
+static void store_write_lock(pai_db *db)
+{
+    if (db->write_lock)
+        apr_thread_mutex_lock(db->write_lock);
+}
+
+static void store_write_unlock(pai_db *db)
+{
+    if (db->write_lock)
+        apr_thread_mutex_unlock(db->write_lock);
+}
+
+static int store_tx_start(pai_db *db, apr_pool_t *p, apr_dbd_transaction_t **tx)
+{
+    int rv;
+    store_write_lock(db);
+    if ((rv = apr_dbd_transaction_start(db->driver, p, db->handle, tx)))
+        store_write_unlock(db);
+    return rv;
+}
+
+static int store_tx_end(pai_db *db, apr_pool_t *p, apr_dbd_transaction_t *tx)
+{
+    int rv = apr_dbd_transaction_end(db->driver, p, tx);
+    store_write_unlock(db);
+    return rv;
+}
+
 /* Statements are prepared on first use on each connection and kept in the
  * connection's own cache: statements prepared once at startup go stale for
  * good after a schema change (SQLite) or a server restart (MySQL). */
@@ -290,7 +323,10 @@ static int store_run(pai_db *db, apr_pool_t *p, store_stmt st, int nargs,
 static pai_error *store_exec(pai_db *db, apr_pool_t *p, store_stmt st, int nargs,
                              const char **args, int *nrows)
 {
-    int rv = store_run(db, p, st, nargs, args, nrows, NULL, 0);
+    int rv;
+    store_write_lock(db);
+    rv = store_run(db, p, st, nargs, args, nrows, NULL, 0);
+    store_write_unlock(db);
     return rv ? store_fail(db, p, rv, store_sql[st].label) : NULL;
 }
 
@@ -452,7 +488,7 @@ pai_error *pai_store_user_update(pai_db *db, apr_pool_t *p, const char *username
     pai_user *u;
     int rv;
 
-    rv = apr_dbd_transaction_start(db->driver, p, db->handle, &tx);
+    rv = store_tx_start(db, p, &tx);
     if (rv)
         return store_fail(db, p, rv, "begin");
     err = pai_store_user_get(db, p, username, &u);
@@ -468,7 +504,7 @@ pai_error *pai_store_user_update(pai_db *db, apr_pool_t *p, const char *username
     }
     if (err)
         apr_dbd_transaction_mode_set(db->driver, tx, APR_DBD_TRANSACTION_ROLLBACK);
-    rv = apr_dbd_transaction_end(db->driver, p, tx);
+    rv = store_tx_end(db, p, tx);
     if (!err && rv)
         err = store_fail(db, p, rv, "commit");
     return err;
@@ -481,7 +517,7 @@ pai_error *pai_store_user_delete(pai_db *db, apr_pool_t *p, const char *username
     pai_error *err;
     int n = 0, rv;
 
-    rv = apr_dbd_transaction_start(db->driver, p, db->handle, &tx);
+    rv = store_tx_start(db, p, &tx);
     if (rv)
         return store_fail(db, p, rv, "begin");
     err = store_exec(db, p, ST_GRANTS_DELETE, 1, args, NULL);
@@ -491,7 +527,7 @@ pai_error *pai_store_user_delete(pai_db *db, apr_pool_t *p, const char *username
         err = pai_error_make(p, PAI_ERR_NO_USER, "User %s not found.", username);
     if (err)
         apr_dbd_transaction_mode_set(db->driver, tx, APR_DBD_TRANSACTION_ROLLBACK);
-    rv = apr_dbd_transaction_end(db->driver, p, tx);
+    rv = store_tx_end(db, p, tx);
     if (!err && rv)
         err = store_fail(db, p, rv, "commit");
     return err;
@@ -586,7 +622,7 @@ pai_error *pai_store_grants_set(pai_db *db, apr_pool_t *p, const char *username,
     pai_error *err;
     int i, rv;
 
-    rv = apr_dbd_transaction_start(db->driver, p, db->handle, &tx);
+    rv = store_tx_start(db, p, &tx);
     if (rv)
         return store_fail(db, p, rv, "begin");
     err = store_exec(db, p, ST_GRANTS_DELETE, 1, args, NULL);
@@ -596,7 +632,7 @@ pai_error *pai_store_grants_set(pai_db *db, apr_pool_t *p, const char *username,
     }
     if (err)
         apr_dbd_transaction_mode_set(db->driver, tx, APR_DBD_TRANSACTION_ROLLBACK);
-    rv = apr_dbd_transaction_end(db->driver, p, tx);
+    rv = store_tx_end(db, p, tx);
     if (!err && rv)
         err = store_fail(db, p, rv, "commit");
     return err;
@@ -806,11 +842,11 @@ pai_error *pai_store_admission_begin(pai_db *db, apr_pool_t *p, apr_dbd_transact
     int rv;
 
     *tx = NULL;
-    if ((rv = apr_dbd_transaction_start(db->driver, p, db->handle, tx)))
+    if ((rv = store_tx_start(db, p, tx)))
         return store_fail(db, p, rv, "begin");
     if ((err = store_exec(db, p, ST_CLUSTER_LOCK, 0, NULL, NULL))) {
         apr_dbd_transaction_mode_set(db->driver, *tx, APR_DBD_TRANSACTION_ROLLBACK);
-        apr_dbd_transaction_end(db->driver, p, *tx);
+        store_tx_end(db, p, *tx);
         *tx = NULL;
     }
     return err;
@@ -822,7 +858,7 @@ pai_error *pai_store_admission_end(pai_db *db, apr_pool_t *p, apr_dbd_transactio
     int rv;
     if (!commit)
         apr_dbd_transaction_mode_set(db->driver, tx, APR_DBD_TRANSACTION_ROLLBACK);
-    rv = apr_dbd_transaction_end(db->driver, p, tx);
+    rv = store_tx_end(db, p, tx);
     return commit && rv ? store_fail(db, p, rv, "commit") : NULL;
 }
 

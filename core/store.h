@@ -7,6 +7,7 @@
 #include <apr_hash.h>
 #include <apr_tables.h>
 #include <apr_dbd.h>
+#include <apr_thread_mutex.h>
 #include "err.h"
 
 /* A borrowed connection.  `prepared` caches statements for the life of the
@@ -17,6 +18,7 @@ typedef struct pai_db {
     apr_dbd_t *handle;
     apr_hash_t *prepared;
     apr_pool_t *conn_pool;
+    apr_thread_mutex_t *write_lock;  /* SQLite: the process's one writer (nested); or NULL */
 } pai_db;
 
 typedef struct pai_user {

@@ -50,11 +50,9 @@ start() {
     sqlite3)
       params=${PAI_DB_PARAMS:-$datadir/pairest.db}
       # One line: a pragma that returns a row ends the DBDInitSQL list.
-      # A short busy_timeout: apr_dbd_sqlite3 holds one process-wide mutex
-      # while SQLite waits for a lock, so a long wait also stalls the thread
-      # of that process that holds the lock (deadlocked for minutes under load).
-      # The driver itself retries a busy statement, with the mutex released.
-      init='DBDInitSQL "PRAGMA busy_timeout=25; PRAGMA synchronous=NORMAL"' ;;
+      # The module lets one writer per process at a time at SQLite (see
+      # store.c), so a writer waits here only for other processes.
+      init='DBDInitSQL "PRAGMA busy_timeout=5000; PRAGMA synchronous=NORMAL"' ;;
     mysql)
       params=${PAI_DB_PARAMS:?PAI_DB_PARAMS is needed for mysql}
       init='' ;;

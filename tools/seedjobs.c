@@ -44,6 +44,7 @@ int main(int argc, char **argv)
     db.handle = handle;
     db.prepared = apr_hash_make(conn);
     db.conn_pool = conn;
+    db.write_lock = NULL;
     if ((e = pai_store_init(&db, conn))) {
         fprintf(stderr, "seedjobs: %s\n", e->message);
         return 1;

@@ -20,6 +20,9 @@ static void db_open(void)
     ck_assert_int_eq(apr_dbd_open_ex(db.driver, ut_pool, dbpath, &db.handle, &err), APR_SUCCESS);
     db.prepared = apr_hash_make(ut_pool);
     db.conn_pool = ut_pool;
+    /* as httpd has it for SQLite: writes, transactions included, nest */
+    ck_assert_int_eq(apr_thread_mutex_create(&db.write_lock, APR_THREAD_MUTEX_NESTED, ut_pool),
+                     APR_SUCCESS);
     ck_assert_ptr_null(pai_account_bootstrap(&db, ut_pool, NULL, "root_admin", "rootpass", 4));
 }
 
