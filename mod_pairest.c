@@ -23,6 +23,7 @@
 #include "core/route.h"
 #include "core/audit.h"
 #include "core/authcache.h"
+#include "core/viewcache.h"
 #include "handlers/handlers.h"
 
 #define PAI_HANDLER "pairest"
@@ -428,6 +429,7 @@ static pai_launcher *pai_proc_launcher;
 /* Verified tokens of this process, and the host-wide epoch that user changes
  * move (shared memory made before the children fork). */
 static pai_auth_cache *pai_proc_auth_cache;
+static pai_view_cache *pai_proc_views;
 static apr_shm_t *pai_epoch_shm;
 /* This process's name in the sync lease: host, pid and a random part. */
 static const char *pai_lease_holder;
@@ -648,6 +650,7 @@ static void pai_child_init(apr_pool_t *pchild, server_rec *s)
         pai_lease_holder = apr_psprintf(pchild, "%.100s/%" APR_PID_T_FMT "/%08x", host,
                                         getpid(), r);
     }
+    pai_proc_views = pai_view_cache_create(pchild, 4096);
     if (apr_thread_mutex_create(&pai_proc_write_lock, APR_THREAD_MUTEX_NESTED, pchild)
             != APR_SUCCESS)
         pai_proc_write_lock = NULL;
@@ -859,15 +862,15 @@ static pai_error *pai_dispatch(request_rec *r, const pai_server_conf *c, pai_req
     ap_args_to_table(r, &rq->query);
     if ((err = pai_route_fns[id](rq)))
         return err;
-    if (!rq->text && !rq->result)
+    if (!rq->text && !rq->json_text && !rq->result)
         return pai_error_make(r->pool, PAI_ERR_INTERNAL, "handler gave no answer");
     return NULL;
 }
 
-static int pai_render_text(request_rec *r, int status, const char *text)
+static int pai_render_text(request_rec *r, int status, const char *type, const char *text)
 {
     r->status = status;
-    ap_set_content_type(r, "text/plain; charset=utf-8");
+    ap_set_content_type(r, type);
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
     ap_set_content_length(r, (apr_off_t)strlen(text));
     ap_rputs(text, r);
@@ -921,6 +924,7 @@ static int pai_handler(request_rec *r)
     rq.now_ms = (apr_int64_t)apr_time_as_msec(r->request_time);
     rq.launcher = pai_proc_launcher;
     rq.auth_cache = pai_proc_auth_cache;
+    rq.views = pai_proc_views;
     rq.base_url = ap_construct_url(r->pool, "", r);
     rq.job_secret = apr_table_get(r->headers_in, "X-PAI-Job-Secret");
     rq.client_ip = r->useragent_ip;
@@ -937,7 +941,9 @@ static int pai_handler(request_rec *r)
     }
     err = pai_dispatch(r, c, &rq, id, &db_ok);
     rc = err ? pai_render_error(r, err)
-       : rq.text ? pai_render_text(r, rq.status, rq.text)
+       : rq.text ? pai_render_text(r, rq.status, "text/plain; charset=utf-8", rq.text)
+       : rq.json_text ? pai_render_text(r, rq.status, "application/json; charset=utf-8",
+                                        rq.json_text)
        : pai_render(r, rq.status, rq.result);
     if (pai_routes[id].audit.action)
         pai_audit_record(r, c, &rq, &pai_routes[id], db_ok ? &db : NULL, err);

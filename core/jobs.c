@@ -5,6 +5,7 @@
 #include <apr_hash.h>
 #include <apr_general.h>
 #include "jobs.h"
+#include "viewcache.h"
 #include "vc.h"
 #include "sshkey.h"
 
@@ -383,17 +384,14 @@ static int job_finished(const pai_job_row *j)
     return !job_is_active(j) && strcmp(j->state, "UNKNOWN");
 }
 
-pai_error *pai_job_status_view(const pai_jobs_env *env, apr_pool_t *p, const char *name,
-                               json_t **out)
+static pai_error *job_status_json(const pai_jobs_env *env, apr_pool_t *p, const pai_job_row *j,
+                                  json_t **out)
 {
-    pai_job_row *j;
     pai_jobspec *spec;
     json_t *st, *roles, *top;
     pai_error *e;
     int r, t, i, k;
 
-    if ((e = job_find(env, p, name, &j)))
-        return e;
     if ((e = job_spec_of(p, j, &spec)))
         return e;
     st = job_summary(j);
@@ -439,6 +437,28 @@ pai_error *pai_job_status_view(const pai_jobs_env *env, apr_pool_t *p, const cha
     json_object_set_new(top, "jobStatus", st);
     json_object_set_new(top, "taskRoles", roles);
     *out = top;
+    return NULL;
+}
+
+pai_error *pai_job_status_text(const pai_jobs_env *env, apr_pool_t *p, const char *name,
+                               const char **text)
+{
+    pai_job_row *j;
+    json_t *o;
+    pai_error *e;
+    const char *key;
+
+    if ((e = job_find(env, p, name, &j)))
+        return e;
+    /* The row's version moves with every write; its creation time tells a
+     * job from an earlier one of the same name. */
+    key = apr_psprintf(p, "%s@%" APR_INT64_T_FMT, j->name, j->created);
+    if ((*text = pai_view_cache_get(env->views, p, key, j->version)))
+        return NULL;
+    if ((e = job_status_json(env, p, j, &o)))
+        return e;
+    *text = pai_json_dump(p, o);
+    pai_view_cache_put(env->views, key, j->version, *text);
     return NULL;
 }
 

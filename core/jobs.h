@@ -16,6 +16,7 @@ typedef struct pai_jobs_env {
     const char *report_base;     /* URL tasks reach this server at; NULL: no sshd in tasks */
     const char *job_user;        /* the account tasks (and SSH logins) run as */
     int per_user;                /* 1: as the job owner's same-named account instead */
+    struct pai_view_cache *views;/* this process's rendered views; may be NULL */
 } pai_jobs_env;
 
 /* POST /jobs: validate, check the VC, store, hand to the launcher.  A job the
@@ -29,8 +30,9 @@ pai_error *pai_job_execute(const pai_jobs_env *env, apr_pool_t *p, const pai_ide
 /* The read views (store only, never the launcher). */
 pai_error *pai_job_list_view(const pai_jobs_env *env, apr_pool_t *p, const pai_job_filter *f,
                              json_t **out);
-pai_error *pai_job_status_view(const pai_jobs_env *env, apr_pool_t *p, const char *name,
-                               json_t **out);
+/* GET /jobs/:name as JSON text (rendered once per change of the job). */
+pai_error *pai_job_status_text(const pai_jobs_env *env, apr_pool_t *p, const char *name,
+                               const char **text);
 pai_error *pai_job_config_view(const pai_jobs_env *env, apr_pool_t *p, const char *name,
                                json_t **out);
 

@@ -1,64 +1,107 @@
-/* Key pairs by running ssh-keygen in a private temporary folder. */
+/* Per-job ed25519 key pairs, made in-process with libcrypto and written in
+ * OpenSSH's formats (PROTOCOL.key): no ssh-keygen process per submission. */
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/evp.h>
 #include <apr_strings.h>
-#include <apr_file_io.h>
-#include <apr_thread_proc.h>
+#include <apr_base64.h>
 #include <apr_general.h>
 #include "sshkey.h"
 
-static pai_error *read_all(apr_pool_t *p, const char *path, const char **out)
-{
-    apr_file_t *f;
-    apr_finfo_t fi;
+/* A growing byte buffer for SSH wire encoding (uint32 lengths, big-endian). */
+typedef struct sshbuf {
+    unsigned char b[512];
     apr_size_t n;
-    char *buf;
+} sshbuf;
 
-    if (apr_file_open(&f, path, APR_FOPEN_READ, 0, p) != APR_SUCCESS)
-        return pai_error_make(p, PAI_ERR_INTERNAL, "ssh-keygen wrote no %s", path);
-    apr_file_info_get(&fi, APR_FINFO_SIZE, f);
-    n = (apr_size_t)fi.size;
-    buf = apr_palloc(p, n + 1);
-    apr_file_read_full(f, buf, n, &n);
-    apr_file_close(f);
-    buf[n] = '\0';
-    *out = buf;
-    return NULL;
+static void put_u32(sshbuf *w, apr_uint32_t v)
+{
+    w->b[w->n++] = (unsigned char)(v >> 24);
+    w->b[w->n++] = (unsigned char)(v >> 16);
+    w->b[w->n++] = (unsigned char)(v >> 8);
+    w->b[w->n++] = (unsigned char)v;
+}
+
+static void put_bytes(sshbuf *w, const void *d, apr_size_t len)
+{
+    memcpy(w->b + w->n, d, len);
+    w->n += len;
+}
+
+static void put_string(sshbuf *w, const void *d, apr_size_t len)
+{
+    put_u32(w, (apr_uint32_t)len);
+    put_bytes(w, d, len);
+}
+
+static char *b64(apr_pool_t *p, const unsigned char *d, apr_size_t len)
+{
+    char *out = apr_palloc(p, apr_base64_encode_len((int)len));
+    apr_base64_encode_binary(out, d, (int)len);
+    return out;
 }
 
 pai_error *pai_ssh_keygen(apr_pool_t *p, const char *comment, const char **private_key,
                           const char **public_key)
 {
-    const char *tmp, *dir, *key, *args[12];
-    apr_procattr_t *attr;
-    apr_proc_t proc;
-    apr_exit_why_e why;
-    pai_error *e = NULL;
-    char *templ;
-    int code = -1;
+    static const char type[] = "ssh-ed25519";
+    unsigned char pk[32], sk[64];
+    size_t pklen = sizeof(pk), sklen = 32;
+    sshbuf pub = {{0}, 0}, priv = {{0}, 0}, file = {{0}, 0};
+    apr_uint32_t check;
+    EVP_PKEY *key;
+    char *text, *out;
+    apr_size_t clen = strlen(comment), i, tlen;
+    unsigned char pad = 1;
 
-    if (apr_temp_dir_get(&tmp, p) != APR_SUCCESS)
-        tmp = "/tmp";
-    templ = apr_pstrcat(p, tmp, "/pairest-key-XXXXXX", NULL);
-    if (!(dir = mkdtemp(templ)))
-        return pai_error_make(p, PAI_ERR_INTERNAL, "cannot make a folder for a job key");
-    key = apr_pstrcat(p, dir, "/key", NULL);
-    args[0] = "ssh-keygen"; args[1] = "-q"; args[2] = "-t"; args[3] = "ed25519";
-    args[4] = "-N"; args[5] = ""; args[6] = "-C"; args[7] = comment; args[8] = "-f";
-    args[9] = key; args[10] = NULL;
-    if (apr_procattr_create(&attr, p) != APR_SUCCESS ||
-        apr_procattr_cmdtype_set(attr, APR_PROGRAM_PATH) != APR_SUCCESS ||
-        apr_procattr_io_set(attr, APR_NO_PIPE, APR_NO_PIPE, APR_NO_PIPE) != APR_SUCCESS ||
-        apr_proc_create(&proc, "ssh-keygen", args, NULL, attr, p) != APR_SUCCESS ||
-        apr_proc_wait(&proc, &code, &why, APR_WAIT) != APR_CHILD_DONE || why != APR_PROC_EXIT ||
-        code != 0)
-        e = pai_error_make(p, PAI_ERR_INTERNAL, "ssh-keygen failed (is openssh-client installed?)");
-    if (!e && !(e = read_all(p, key, private_key)))
-        e = read_all(p, apr_pstrcat(p, key, ".pub", NULL), public_key);
-    apr_file_remove(key, p);
-    apr_file_remove(apr_pstrcat(p, key, ".pub", NULL), p);
-    apr_dir_remove(dir, p);
-    return e;
+    if (clen > 200)
+        return pai_error_make(p, PAI_ERR_INTERNAL, "key comment too long");
+    key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    if (!key || EVP_PKEY_get_raw_private_key(key, sk, &sklen) != 1 || sklen != 32 ||
+        EVP_PKEY_get_raw_public_key(key, pk, &pklen) != 1 || pklen != 32) {
+        EVP_PKEY_free(key);
+        return pai_error_make(p, PAI_ERR_INTERNAL, "cannot make an ed25519 key");
+    }
+    EVP_PKEY_free(key);
+    memcpy(sk + 32, pk, 32);           /* OpenSSH keeps seed || public */
+    apr_generate_random_bytes((unsigned char *)&check, sizeof(check));
+
+    put_string(&pub, type, sizeof(type) - 1);
+    put_string(&pub, pk, sizeof(pk));
+
+    put_u32(&priv, check);
+    put_u32(&priv, check);
+    put_string(&priv, type, sizeof(type) - 1);
+    put_string(&priv, pk, sizeof(pk));
+    put_string(&priv, sk, sizeof(sk));
+    put_string(&priv, comment, clen);
+    while (priv.n % 8)                 /* cipher "none": blocks of 8 */
+        priv.b[priv.n++] = pad++;
+
+    put_bytes(&file, "openssh-key-v1", 15);     /* with its NUL */
+    put_string(&file, "none", 4);
+    put_string(&file, "none", 4);
+    put_string(&file, "", 0);
+    put_u32(&file, 1);
+    put_string(&file, pub.b, pub.n);
+    put_string(&file, priv.b, priv.n);
+    memset(sk, 0, sizeof(sk));
+    memset(priv.b, 0, sizeof(priv.b));
+
+    text = b64(p, file.b, file.n);
+    memset(file.b, 0, sizeof(file.b));
+    tlen = strlen(text);
+    out = apr_palloc(p, tlen + tlen / 70 + 80);
+    strcpy(out, "-----BEGIN OPENSSH PRIVATE KEY-----\n");
+    for (i = 0; i < tlen; i += 70) {
+        strncat(out, text + i, 70);
+        strcat(out, "\n");
+    }
+    strcat(out, "-----END OPENSSH PRIVATE KEY-----\n");
+    memset(text, 0, tlen);
+    *private_key = out;
+    *public_key = apr_pstrcat(p, type, " ", b64(p, pub.b, pub.n), " ", comment, "\n", NULL);
+    return NULL;
 }
 
 pai_error *pai_random_hex(apr_pool_t *p, const char **out)

@@ -1,4 +1,4 @@
-/* Per-job SSH key pairs (Debian's ssh-keygen) and per-job report secrets. */
+/* Per-job SSH key pairs (ed25519, OpenSSH formats) and per-job report secrets. */
 #ifndef PAI_SSHKEY_H
 #define PAI_SSHKEY_H
 

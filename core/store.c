@@ -294,13 +294,15 @@ static apr_dbd_prepared_t *store_prepare(pai_db *db, store_stmt st, int fresh)
     return store_prepare_sql(db, store_sql[st].label, store_sql[st].sql, fresh);
 }
 
-/* Runs a statement; retries once with a freshly prepared one. */
+/* Runs a statement; retries with a freshly prepared one (a schema change by
+ * another process, or a MySQL server restart, outdates a prepared statement;
+ * while processes make the schema at start, that may happen twice). */
 static int store_run(pai_db *db, apr_pool_t *p, store_stmt st, int nargs,
                      const char **args, int *nrows, apr_dbd_results_t **res, int random)
 {
     int attempt, rv = -1;
 
-    for (attempt = 0; attempt < 2; attempt++) {
+    for (attempt = 0; attempt < 3; attempt++) {
         apr_dbd_prepared_t *stmt = store_prepare(db, st, attempt > 0);
         int n = 0;
         if (!stmt)

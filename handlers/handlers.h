@@ -41,6 +41,8 @@ typedef struct pai_req {
     int status;                      /* the handler's success status */
     json_t *result;                  /* bound to pool */
     const char *text;                /* a plain-text answer instead (a key download) */
+    const char *json_text;           /* or JSON already rendered (a cached view) */
+    struct pai_view_cache *views;    /* this process's rendered views; may be NULL */
 } pai_req;
 
 typedef pai_error *(*pai_handler_fn)(pai_req *rq);

@@ -66,15 +66,15 @@ pai_error *pai_jobs_post(pai_req *rq)
 
 pai_error *pai_job_get(pai_req *rq)
 {
-    const char *name;
+    const char *name, *text;
     pai_jobs_env env;
     pai_error *err;
-    json_t *st;
 
     if ((err = job_name_param(rq, &name)) || (err = pai_req_jobs_env(rq, &env)) ||
-        (err = pai_job_status_view(&env, rq->pool, name, &st)))
+        (err = pai_job_status_text(&env, rq->pool, name, &text)))
         return err;
-    pai_reply(rq, 200, json_incref(st));
+    rq->status = 200;
+    rq->json_text = text;
     return NULL;
 }
 

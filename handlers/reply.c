@@ -32,6 +32,7 @@ void pai_jobs_env_init(pai_jobs_env *env, const pai_settings *cfg, pai_db *db,
     env->report_base = cfg->report_base;
     env->job_user = cfg->job_user;
     env->per_user = cfg->per_user;
+    env->views = NULL;
 }
 
 pai_error *pai_req_jobs_env(pai_req *rq, pai_jobs_env *env)
@@ -39,6 +40,7 @@ pai_error *pai_req_jobs_env(pai_req *rq, pai_jobs_env *env)
     if (!rq->launcher)
         return pai_error_make(rq->pool, PAI_ERR_LAUNCHER_DOWN, "no launcher is configured");
     pai_jobs_env_init(env, rq->cfg, rq->db, rq->launcher);
+    env->views = rq->views;
     return NULL;
 }
 

@@ -6,7 +6,7 @@ set -euo pipefail
 pkgs=(
   apache2 apache2-dev libapr1-dev libaprutil1-dev
   libaprutil1-dbd-sqlite3 libaprutil1-dbd-mysql sqlite3
-  libjansson-dev libjwt-dev libcurl4-openssl-dev libyaml-dev
+  libjansson-dev libjwt-dev libcurl4-openssl-dev libssl-dev libyaml-dev
   mariadb-server mariadb-client
   slurmctld slurmd slurm-client slurmrestd slurm-wlm-jwt-plugin munge
   check pkg-config gcc make clang libclang-rt-14-dev wrk valgrind lua5.1

@@ -1,12 +1,15 @@
 /* Tokens and passwords: every way a token can be wrong is refused. */
 #include <string.h>
 #include <stdlib.h>
+#include <unistd.h>
+#include <stdio.h>
 #include <jwt.h>
 #include <apr_strings.h>
 #include <apr_base64.h>
 #include "tests.h"
 #include "core/auth.h"
 #include "core/authcache.h"
+#include "core/sshkey.h"
 
 static const unsigned char KEY[] = "0123456789abcdef0123456789abcdef-unit";
 #define KEYLEN (sizeof(KEY) - 1)
@@ -168,12 +171,40 @@ START_TEST(auth_cache_rules)
 }
 END_TEST
 
+/* The in-process key pair is one OpenSSH itself reads: ssh-keygen -y derives
+ * the same public key from the private file. */
+START_TEST(ssh_key_pair_is_openssh)
+{
+    const char *priv, *pub;
+    char path[] = "/tmp/pairest-unit-key-XXXXXX", line[512] = "";
+    FILE *f;
+    int fd;
+
+    ck_assert_ptr_null(pai_ssh_keygen(ut_pool, "pai-job-unit", &priv, &pub));
+    ck_assert(!strncmp(priv, "-----BEGIN OPENSSH PRIVATE KEY-----\n", 36));
+    ck_assert(!strncmp(pub, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI", 37));
+    ck_assert(strstr(pub, " pai-job-unit\n"));
+    fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, priv, strlen(priv)), (int)strlen(priv));
+    close(fd);
+    f = popen(apr_psprintf(ut_pool, "ssh-keygen -y -f %s", path), "r");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_ptr_nonnull(fgets(line, sizeof(line), f));
+    pclose(f);
+    unlink(path);
+    /* ssh-keygen -y prints "type base64 comment" */
+    ck_assert(!strncmp(line, pub, strlen("ssh-ed25519 ") + 68));
+}
+END_TEST
+
 Suite *suite_auth(void)
 {
     Suite *s = suite_create("auth");
     TCase *tc = tcase_create("auth");
     tcase_add_test(tc, token_roundtrip);
     tcase_add_test(tc, auth_cache_rules);
+    tcase_add_test(tc, ssh_key_pair_is_openssh);
     tcase_add_test(tc, token_refusals);
     tcase_add_test(tc, token_short_secret_refused);
     tcase_add_test(tc, password_hash_and_check);

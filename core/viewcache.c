@@ -1,0 +1,77 @@
+/* The rendered-view cache: a hash under a mutex in a pool of its own. */
+#include <string.h>
+#include <apr_hash.h>
+#include <apr_strings.h>
+#include <apr_thread_mutex.h>
+#include "viewcache.h"
+
+typedef struct view_entry {
+    apr_int64_t version;
+    char *text;
+    apr_size_t len;
+} view_entry;
+
+struct pai_view_cache {
+    apr_pool_t *pool;
+    apr_hash_t *entries;         /* key -> view_entry */
+    apr_thread_mutex_t *lock;
+    unsigned int max;
+    apr_size_t bytes;            /* text held, to bound a few huge views too */
+};
+
+#define VIEWCACHE_MAX_BYTES (16 * 1024 * 1024)
+
+pai_view_cache *pai_view_cache_create(apr_pool_t *p, unsigned int max)
+{
+    pai_view_cache *c = apr_pcalloc(p, sizeof(*c));
+
+    if (apr_pool_create(&c->pool, p) != APR_SUCCESS ||
+        apr_thread_mutex_create(&c->lock, APR_THREAD_MUTEX_DEFAULT, p) != APR_SUCCESS)
+        return NULL;
+    c->entries = apr_hash_make(c->pool);
+    c->max = max;
+    return c;
+}
+
+const char *pai_view_cache_get(pai_view_cache *c, apr_pool_t *p, const char *key,
+                               apr_int64_t version)
+{
+    const char *out = NULL;
+    view_entry *e;
+
+    if (!c)
+        return NULL;
+    apr_thread_mutex_lock(c->lock);
+    e = apr_hash_get(c->entries, key, APR_HASH_KEY_STRING);
+    if (e && e->version == version)
+        out = apr_pstrmemdup(p, e->text, e->len);
+    apr_thread_mutex_unlock(c->lock);
+    return out;
+}
+
+void pai_view_cache_put(pai_view_cache *c, const char *key, apr_int64_t version,
+                        const char *text)
+{
+    apr_size_t len = strlen(text);
+    view_entry *e;
+
+    if (!c)
+        return;
+    apr_thread_mutex_lock(c->lock);
+    if (apr_hash_count(c->entries) >= c->max || c->bytes + len > VIEWCACHE_MAX_BYTES) {
+        apr_pool_clear(c->pool);
+        c->entries = apr_hash_make(c->pool);
+        c->bytes = 0;
+    }
+    e = apr_hash_get(c->entries, key, APR_HASH_KEY_STRING);
+    if (!e) {
+        e = apr_palloc(c->pool, sizeof(*e));
+        apr_hash_set(c->entries, apr_pstrdup(c->pool, key), APR_HASH_KEY_STRING, e);
+    }
+    /* A replaced text stays in the pool until the next start-over. */
+    e->version = version;
+    e->text = apr_pstrmemdup(c->pool, text, len);
+    e->len = len;
+    c->bytes += len;
+    apr_thread_mutex_unlock(c->lock);
+}
