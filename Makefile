@@ -146,6 +146,7 @@ valgrind: build
 test-long: deps
 	@$(MAKE) --no-print-directory test SAN=1
 	@$(MAKE) --no-print-directory fuzz FUZZ_TIME=$(FUZZ_TIME)
+	@$(MAKE) --no-print-directory valgrind
 	@$(MAKE) --no-print-directory bench-smoke
 
 clean:

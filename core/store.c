@@ -658,6 +658,24 @@ pai_error *pai_store_grants_get(pai_db *db, apr_pool_t *p, const char *username,
 
 /* ---- jobs ---------------------------------------------------------------- */
 
+/* A list shows a summary of each job: only these columns are read for it. */
+#define JOB_SUMMARY "name, username, vc, state, sub_state, execution_type, retries, created," \
+    " completed, has_exit, exit_code"
+
+static pai_job_row *store_job_summary_row(pai_db *db, apr_pool_t *p, apr_dbd_row_t *row)
+{
+    pai_job_row *j = apr_pcalloc(p, sizeof(*j));
+#define S(i) apr_pstrdup(p, store_col(db, row, i))
+    j->name = S(0); j->username = S(1); j->vc = S(2); j->state = S(3); j->sub_state = S(4);
+    j->execution_type = S(5); j->retries = atoi(store_col(db, row, 6));
+    j->created = apr_atoi64(store_col(db, row, 7));
+    j->completed = apr_atoi64(store_col(db, row, 8));
+    j->has_exit = atoi(store_col(db, row, 9)); j->exit_code = atoi(store_col(db, row, 10));
+    j->host = j->diagnostics = j->config = "";
+#undef S
+    return j;
+}
+
 static pai_job_row *store_job_row(pai_db *db, apr_pool_t *p, apr_dbd_row_t *row, int with_config)
 {
     pai_job_row *j = apr_pcalloc(p, sizeof(*j));
@@ -741,7 +759,7 @@ pai_error *pai_store_job_page(pai_db *db, apr_pool_t *p, const pai_job_filter *f
                               apr_array_header_t **out)
 {
     const void *args[5];
-    const char *sql = "SELECT " JOB_SELECT " FROM pai_jobs", *glue = " WHERE ";
+    const char *sql = "SELECT " JOB_SUMMARY " FROM pai_jobs", *glue = " WHERE ";
     apr_dbd_results_t *res = NULL;
     apr_dbd_row_t *row;
     int mask = 0, n = 0, attempt, rv = -1;
@@ -775,7 +793,7 @@ pai_error *pai_store_job_page(pai_db *db, apr_pool_t *p, const pai_job_filter *f
     if (rv)
         return store_fail(db, p, rv, "pai_job_page");
     while ((row = store_next(db, p, res)))
-        APR_ARRAY_PUSH(*out, pai_job_row *) = store_job_row(db, p, row, 0);
+        APR_ARRAY_PUSH(*out, pai_job_row *) = store_job_summary_row(db, p, row);
     return NULL;
 }
 

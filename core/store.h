@@ -91,7 +91,9 @@ typedef struct pai_job_row {
 pai_error *pai_store_job_insert(pai_db *db, apr_pool_t *p, const pai_job_row *j);
 /* *out NULL when absent. */
 pai_error *pai_store_job_get(pai_db *db, apr_pool_t *p, const char *name, pai_job_row **out);
-/* A page of the job list, newest first; NULL filters match all, limit 0: no limit. */
+/* A page of the job list, newest first; NULL filters match all, limit 0: no limit.
+ * The rows hold the summary fields only (name, owner, VC, states, retries,
+ * created, completed, exit). */
 typedef struct pai_job_filter {
     const char *username, *state, *vc;
     int offset, limit;
