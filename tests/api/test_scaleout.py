@@ -63,9 +63,19 @@ def master_of(pid):
         return int(f.read().rsplit(")", 1)[1].split()[1])
 
 
-def lease_holder(api):
-    """(pid, expires_ms) of the process holding the sync lease."""
-    holder, expires = mysql(api, "SELECT holder, expires FROM pai_lease WHERE name = 'sync'").split()
+def lease_holder(api, timeout=15):
+    """(pid, expires_ms) of the process holding the sync lease (the first sync
+    of a fresh database makes the row)."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            row = mysql(api, "SELECT holder, expires FROM pai_lease WHERE name = 'sync'").split()
+        except subprocess.CalledProcessError:
+            row = []              # no table yet: nothing has touched the database
+        if len(row) == 2 or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    holder, expires = row
     return int(holder.split("/")[1]), int(expires)
 
 
