@@ -752,46 +752,66 @@ static pai_error *store_job_rows(pai_db *db, apr_pool_t *p, store_stmt st, int n
     return NULL;
 }
 
-/* One statement per combination of filters, prepared on first use like the
- * others.  Arguments are bound typed (apr_dbd's binary mode): MariaDB ignores
- * a LIMIT bound as a string without a word. */
+/* A list query with optional equality filters and a typed LIMIT/OFFSET: one
+ * statement per combination of filters (the label names it), prepared on first
+ * use like the others, and read to the end.  Arguments are bound typed
+ * (apr_dbd's binary mode): MariaDB ignores a LIMIT bound as a string. */
+typedef struct store_query {
+    const char *sql, *glue;
+    const void *args[8];
+    int n, bit, mask;
+} store_query;
+
+static void store_query_filter(store_query *q, apr_pool_t *p, const char *column,
+                               const char *value)
+{
+    if (value) {
+        q->sql = apr_pstrcat(p, q->sql, q->glue, column, " = %s", NULL);
+        q->glue = " AND ";
+        q->args[q->n++] = value;
+        q->mask |= 1 << q->bit;
+    }
+    q->bit++;
+}
+
+static pai_error *store_query_run(pai_db *db, apr_pool_t *p, store_query *q, const char *label,
+                                  const char *order, const int *limit, const int *offset,
+                                  apr_dbd_results_t **res)
+{
+    const char *sql = apr_pstrcat(p, q->sql, order, NULL);
+    int attempt, rv = -1;
+
+    if (*limit > 0) {
+        sql = apr_pstrcat(p, sql, " LIMIT %d OFFSET %d", NULL);
+        q->args[q->n++] = limit;
+        q->args[q->n++] = offset;
+        q->mask |= 1 << q->bit;
+    }
+    *res = NULL;
+    for (attempt = 0; attempt < 3 && rv; attempt++) {
+        apr_dbd_prepared_t *stmt = store_prepare_sql(db, apr_psprintf(p, "%s_%d", label, q->mask),
+                                                     sql, attempt > 0);
+        if (stmt)
+            rv = apr_dbd_pbselect(db->driver, p, db->handle, res, stmt, 0, q->args);
+    }
+    return rv ? store_fail(db, p, rv, label) : NULL;
+}
+
 pai_error *pai_store_job_page(pai_db *db, apr_pool_t *p, const pai_job_filter *f,
                               apr_array_header_t **out)
 {
-    const void *args[5];
-    const char *sql = "SELECT " JOB_SUMMARY " FROM pai_jobs", *glue = " WHERE ";
-    apr_dbd_results_t *res = NULL;
+    store_query q = {"SELECT " JOB_SUMMARY " FROM pai_jobs", " WHERE ", {0}, 0, 0, 0};
+    apr_dbd_results_t *res;
     apr_dbd_row_t *row;
-    int mask = 0, n = 0, attempt, rv = -1;
+    pai_error *err;
 
-    if (f->username) {
-        sql = apr_pstrcat(p, sql, glue, "username = %s", NULL); glue = " AND ";
-        args[n++] = f->username; mask |= 1;
-    }
-    if (f->state) {
-        sql = apr_pstrcat(p, sql, glue, "state = %s", NULL); glue = " AND ";
-        args[n++] = f->state; mask |= 2;
-    }
-    if (f->vc) {
-        sql = apr_pstrcat(p, sql, glue, "vc = %s", NULL);
-        args[n++] = f->vc; mask |= 4;
-    }
-    sql = apr_pstrcat(p, sql, " ORDER BY created DESC, name DESC", NULL);
-    if (f->limit > 0) {
-        sql = apr_pstrcat(p, sql, " LIMIT %d OFFSET %d", NULL);
-        args[n++] = &f->limit;
-        args[n++] = &f->offset;
-        mask |= 8;
-    }
+    store_query_filter(&q, p, "username", f->username);
+    store_query_filter(&q, p, "state", f->state);
+    store_query_filter(&q, p, "vc", f->vc);
+    if ((err = store_query_run(db, p, &q, "pai_job_page", " ORDER BY created DESC, name DESC",
+                               &f->limit, &f->offset, &res)))
+        return err;
     *out = apr_array_make(p, f->limit > 0 ? f->limit : 16, sizeof(pai_job_row *));
-    for (attempt = 0; attempt < 2 && rv; attempt++) {
-        apr_dbd_prepared_t *stmt = store_prepare_sql(db, apr_psprintf(p, "pai_job_page_%d", mask),
-                                                     sql, attempt > 0);
-        if (stmt)
-            rv = apr_dbd_pbselect(db->driver, p, db->handle, &res, stmt, 0, args);
-    }
-    if (rv)
-        return store_fail(db, p, rv, "pai_job_page");
     while ((row = store_next(db, p, res)))
         APR_ARRAY_PUSH(*out, pai_job_row *) = store_job_summary_row(db, p, row);
     return NULL;
@@ -1095,37 +1115,22 @@ pai_error *pai_store_audit_add(pai_db *db, apr_pool_t *p, const pai_audit_row *a
     return store_exec(db, p, ST_AUDIT_INSERT, 7, args, NULL);
 }
 
-/* Newest first; typed binding for LIMIT as in the job page. */
+/* Newest first (the id orders the records). */
 pai_error *pai_store_audit_page(pai_db *db, apr_pool_t *p, const pai_audit_filter *f,
                                 apr_array_header_t **out)
 {
-    const void *args[4];
-    const char *sql = "SELECT id, at, actor, address, action, target, outcome, detail"
-                      " FROM pai_audit", *glue = " WHERE ";
-    apr_dbd_results_t *res = NULL;
+    store_query q = {"SELECT id, at, actor, address, action, target, outcome, detail"
+                     " FROM pai_audit", " WHERE ", {0}, 0, 0, 0};
+    apr_dbd_results_t *res;
     apr_dbd_row_t *row;
-    int mask = 0, n = 0, attempt, rv = -1;
+    pai_error *err;
 
-    if (f->actor) {
-        sql = apr_pstrcat(p, sql, glue, "actor = %s", NULL); glue = " AND ";
-        args[n++] = f->actor; mask |= 1;
-    }
-    if (f->action) {
-        sql = apr_pstrcat(p, sql, glue, "action = %s", NULL);
-        args[n++] = f->action; mask |= 2;
-    }
-    sql = apr_pstrcat(p, sql, " ORDER BY id DESC LIMIT %d OFFSET %d", NULL);
-    args[n++] = &f->limit;
-    args[n++] = &f->offset;
-    *out = apr_array_make(p, f->limit, sizeof(pai_audit_row));
-    for (attempt = 0; attempt < 2 && rv; attempt++) {
-        apr_dbd_prepared_t *stmt = store_prepare_sql(db, apr_psprintf(p, "pai_audit_page_%d", mask),
-                                                     sql, attempt > 0);
-        if (stmt)
-            rv = apr_dbd_pbselect(db->driver, p, db->handle, &res, stmt, 0, args);
-    }
-    if (rv)
-        return store_fail(db, p, rv, "pai_audit_page");
+    store_query_filter(&q, p, "actor", f->actor);
+    store_query_filter(&q, p, "action", f->action);
+    if ((err = store_query_run(db, p, &q, "pai_audit_page", " ORDER BY id DESC", &f->limit,
+                               &f->offset, &res)))
+        return err;
+    *out = apr_array_make(p, f->limit > 0 ? f->limit : 16, sizeof(pai_audit_row));
     while ((row = store_next(db, p, res))) {
         pai_audit_row *a = apr_array_push(*out);
         a->id = apr_atoi64(store_col(db, row, 0));
