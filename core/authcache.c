@@ -29,7 +29,7 @@ pai_auth_cache *pai_auth_cache_create(apr_pool_t *p, volatile apr_uint32_t *epoc
 {
     pai_auth_cache *c = apr_pcalloc(p, sizeof(*c));
 
-    if (apr_pool_create(&c->pool, p) != APR_SUCCESS ||
+    if (pai_pool_private(p, &c->pool) != APR_SUCCESS ||
         apr_thread_mutex_create(&c->lock, APR_THREAD_MUTEX_DEFAULT, p) != APR_SUCCESS)
         return NULL;
     c->entries = apr_hash_make(c->pool);

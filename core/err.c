@@ -1,5 +1,6 @@
 /* The error table: every API error's HTTP status and OpenPAI name, in one place. */
 #include <apr_strings.h>
+#include <apr_allocator.h>
 #include "err.h"
 
 static const struct { int status; const char *name; } pai_errors[PAI_ERR__COUNT] = {
@@ -51,4 +52,19 @@ const char *pai_error_name(pai_errcode code)
 {
     return (code >= 0 && code < PAI_ERR__COUNT) ? pai_errors[code].name
                                                 : "InternalServerError";
+}
+
+apr_status_t pai_pool_private(apr_pool_t *parent, apr_pool_t **out)
+{
+    apr_allocator_t *a;
+    apr_status_t rv;
+
+    if ((rv = apr_allocator_create(&a)) != APR_SUCCESS)
+        return rv;
+    if ((rv = apr_pool_create_ex(out, parent, NULL, a)) != APR_SUCCESS) {
+        apr_allocator_destroy(a);
+        return rv;
+    }
+    apr_allocator_owner_set(a, *out);
+    return APR_SUCCESS;
 }

@@ -599,7 +599,7 @@ pai_error *pai_launcher_slurm_create(apr_pool_t *p, const pai_slurm_conf *conf,
     c->conf = *conf;
     /* A pool of the cache's own: the sync thread fills it while request
      * threads use p, and APR pools are not thread-safe. */
-    if (apr_pool_create(&c->pool, p) != APR_SUCCESS)
+    if (pai_pool_private(p, &c->pool) != APR_SUCCESS)
         return pai_error_make(p, PAI_ERR_INTERNAL, "no memory for the launcher");
     c->node_addr = apr_hash_make(c->pool);
     if ((e = pai_http_create(p, conf->url, conf->timeout_ms, &c->http)))

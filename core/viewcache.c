@@ -3,6 +3,7 @@
 #include <apr_hash.h>
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
+#include "err.h"
 #include "viewcache.h"
 
 typedef struct view_entry {
@@ -25,7 +26,7 @@ pai_view_cache *pai_view_cache_create(apr_pool_t *p, unsigned int max)
 {
     pai_view_cache *c = apr_pcalloc(p, sizeof(*c));
 
-    if (apr_pool_create(&c->pool, p) != APR_SUCCESS ||
+    if (pai_pool_private(p, &c->pool) != APR_SUCCESS ||
         apr_thread_mutex_create(&c->lock, APR_THREAD_MUTEX_DEFAULT, p) != APR_SUCCESS)
         return NULL;
     c->entries = apr_hash_make(c->pool);
