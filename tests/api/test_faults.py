@@ -197,7 +197,7 @@ def test_slurmctld_down_30s_during_burst(api):
     wait_idle(api, timeout=120)
     # Short jobs, so the cluster has room when slurmctld goes: submissions then
     # meet the outage instead of queueing behind jobs it cannot finish.
-    burst = Burst(api, api.unique("ctld"), pause=1.5, command="true")
+    burst = Burst(api, api.unique("ctld"), pause=3.0, command="true")
     try:
         burst.wait_submitted(5)
         with open(os.path.join(api.slurmdir, "slurmctld.pid")) as f:
