@@ -69,7 +69,6 @@ static pai_error *job_find(const pai_jobs_env *env, apr_pool_t *p, const char *n
 
 /* ---- admission ------------------------------------------------------------ */
 
-/* The cluster's size: stored by the sync; asked of the launcher if unknown. */
 /* Asks the launcher for the cluster's size and keeps it in the store. */
 static pai_error *jobs_capacity_refresh(const pai_jobs_env *env, apr_pool_t *p,
                                         apr_int64_t now_ms, pai_capacity *c)
