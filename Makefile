@@ -18,7 +18,9 @@ B         := build-san
 SANLOGS   := /tmp/pairest-san
 export PAI_MODULE   := $(CURDIR)/$(B)/mod_pairest.so
 export SAN_PRELOAD  := $(shell $(CC) -print-file-name=libasan.so 2>/dev/null)
-export ASAN_OPTIONS := detect_leaks=0:log_path=$(SANLOGS)/asan
+# allow_user_segv_handler=0: ASan keeps its SIGSEGV handler over httpd's, so a
+# crash in a child is a report with a stack, not just "exit signal" in the log.
+export ASAN_OPTIONS := detect_leaks=0:allow_user_segv_handler=0:log_path=$(SANLOGS)/asan
 export UBSAN_OPTIONS := print_stacktrace=1:log_path=$(SANLOGS)/ubsan
 endif
 

@@ -436,6 +436,12 @@ static const char *pai_lease_holder;
 static int pai_lease_held;
 /* SQLite's writers of this process, one at a time (see store.c). */
 static apr_thread_mutex_t *pai_proc_write_lock;
+/* The sync runs on mod_watchdog's thread, which is joined only when the process
+ * exits, after the child's pool (launcher, caches, mod_dbd's connections) is
+ * gone.  An ending child closes this gate first: it waits for a running cycle,
+ * and no cycle starts after.  Made in the process pool, which outlives the thread. */
+static apr_thread_mutex_t *pai_sync_gate;
+static int pai_sync_closed;
 static apr_status_t pai_sync_watchdog(int state, void *data, apr_pool_t *pool);
 
 /* Reads a small secret file, trailing white space dropped. */
@@ -635,6 +641,15 @@ static int pai_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
     return OK;
 }
 
+static apr_status_t pai_sync_close(void *data)
+{
+    (void)data;
+    apr_thread_mutex_lock(pai_sync_gate);
+    pai_sync_closed = 1;
+    apr_thread_mutex_unlock(pai_sync_gate);
+    return APR_SUCCESS;
+}
+
 static void pai_child_init(apr_pool_t *pchild, server_rec *s)
 {
     pai_server_conf *c = ap_get_module_config(s->module_config, &pairest_module);
@@ -657,6 +672,12 @@ static void pai_child_init(apr_pool_t *pchild, server_rec *s)
     if (pai_epoch_shm)
         pai_proc_auth_cache = pai_auth_cache_create(pchild, apr_shm_baseaddr_get(pai_epoch_shm),
                                                     c->auth_cache_ttl);
+    /* A pre-cleanup runs before any of pchild's subpools or cleanups go. */
+    if (apr_thread_mutex_create(&pai_sync_gate, APR_THREAD_MUTEX_DEFAULT, s->process->pool)
+            == APR_SUCCESS)
+        apr_pool_pre_cleanup_register(pchild, NULL, pai_sync_close);
+    else
+        pai_sync_gate = NULL;
 }
 
 /* ---- the responder ---------------------------------------------------- */
@@ -974,8 +995,13 @@ static apr_status_t pai_sync_watchdog(int state, void *data, apr_pool_t *pool)
     int held = 0;
 
     /* Anything but APR_SUCCESS would stop the callback for good. */
-    if (state != AP_WATCHDOG_STATE_RUNNING || !pai_proc_launcher)
+    if (state != AP_WATCHDOG_STATE_RUNNING || !pai_sync_gate)
         return APR_SUCCESS;
+    apr_thread_mutex_lock(pai_sync_gate);
+    if (pai_sync_closed || !pai_proc_launcher) {
+        apr_thread_mutex_unlock(pai_sync_gate);
+        return APR_SUCCESS;
+    }
     dbd = pai_dbd_open_fn(pool, s);
     if (!(e = pai_db_ready(c, dbd, pool, &db)) &&
         !(e = pai_store_lease_take(&db, pool, "sync", pai_lease_holder,
@@ -1006,6 +1032,7 @@ static apr_status_t pai_sync_watchdog(int state, void *data, apr_pool_t *pool)
     }
     if (dbd)
         pai_dbd_close_fn(s, dbd);
+    apr_thread_mutex_unlock(pai_sync_gate);
     /* An outage is logged when it starts and once a minute while it lasts. */
     if (e && (strcmp(last_msg, e->message) || apr_time_now() - last_log > apr_time_from_sec(60))) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "PAI0201: sync failed: %s", e->message);

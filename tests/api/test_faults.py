@@ -240,3 +240,42 @@ def test_mariadb_restart_during_burst(api):
     # after the restart, the service is whole again: a submission goes through
     r = api.call("GET", "/api/v1/jobs", params={"username": burst.user})
     assert r.status_code == 200
+
+
+def error_log_since(api, offset):
+    with open(os.path.join(api.instdir, "logs", "error.log")) as f:
+        f.seek(offset)
+        return f.read()
+
+
+def test_graceful_restart_while_the_sync_waits_on_slurm(api):
+    """Children replaced while the background sync is inside a launcher call:
+    the exiting child must not free what the sync still uses (a child once
+    crashed this way after a graceful restart)."""
+    from conftest import BAD_LOG
+    from test_guard import replace_children
+    wait_idle(api, timeout=120)
+    log = os.path.join(api.instdir, "logs", "error.log")
+    offset = os.path.getsize(log)
+    with open(os.path.join(api.slurmdir, "slurmrestd.pid")) as f:
+        restd = int(f.read())
+    os.kill(restd, signal.SIGSTOP)
+    try:
+        time.sleep(2.5)          # PaiSyncInterval is 1 s: a cycle now waits on slurmrestd
+        replace_children(api)    # reads need no launcher, so this returns at once
+        time.sleep(2)
+    finally:
+        os.kill(restd, signal.SIGCONT)
+    # The stopped sync's answer comes back; the old child then ends.
+    time.sleep(4)
+    bad = [line for line in error_log_since(api, offset).splitlines() if BAD_LOG.search(line)]
+    assert not bad, "\n".join(bad)
+    # and the sync runs on in the new children: a job goes through
+    name = api.unique("gr")
+    _, token = api.make_user()
+    r = api.call("POST", "/api/v1/jobs", token, json=job(name, "true"))
+    assert r.status_code == 201, r.text
+    deadline = time.time() + 60
+    while api.call("GET", "/api/v1/jobs/" + name).json()["state"] != "SUCCEEDED":
+        assert time.time() < deadline, api.call("GET", "/api/v1/jobs/" + name).text
+        time.sleep(0.5)
