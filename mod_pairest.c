@@ -443,6 +443,7 @@ static apr_thread_mutex_t *pai_proc_write_lock;
 static apr_thread_mutex_t *pai_sync_gate;
 static int pai_sync_closed;
 static apr_status_t pai_sync_watchdog(int state, void *data, apr_pool_t *pool);
+static apr_status_t pai_sync_close(void *data);
 
 /* Reads a small secret file, trailing white space dropped. */
 static apr_status_t pai_read_small_file(apr_pool_t *p, const char *path, char **out)
@@ -641,15 +642,6 @@ static int pai_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
     return OK;
 }
 
-static apr_status_t pai_sync_close(void *data)
-{
-    (void)data;
-    apr_thread_mutex_lock(pai_sync_gate);
-    pai_sync_closed = 1;
-    apr_thread_mutex_unlock(pai_sync_gate);
-    return APR_SUCCESS;
-}
-
 static void pai_child_init(apr_pool_t *pchild, server_rec *s)
 {
     pai_server_conf *c = ap_get_module_config(s->module_config, &pairest_module);
@@ -675,7 +667,7 @@ static void pai_child_init(apr_pool_t *pchild, server_rec *s)
     /* A pre-cleanup runs before any of pchild's subpools or cleanups go. */
     if (apr_thread_mutex_create(&pai_sync_gate, APR_THREAD_MUTEX_DEFAULT, s->process->pool)
             == APR_SUCCESS)
-        apr_pool_pre_cleanup_register(pchild, NULL, pai_sync_close);
+        apr_pool_pre_cleanup_register(pchild, s, pai_sync_close);
     else
         pai_sync_gate = NULL;
 }
@@ -1043,6 +1035,34 @@ static apr_status_t pai_sync_watchdog(int state, void *data, apr_pool_t *pool)
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "PAI0202: sync works again");
         last_msg[0] = '\0';
     }
+    return APR_SUCCESS;
+}
+
+/* An ending child's pre-cleanup: no sync cycle runs after it, and a lease this
+ * child holds is given up, so that a graceful restart's new children take the
+ * loop over at once rather than when the lease runs out. */
+static apr_status_t pai_sync_close(void *data)
+{
+    server_rec *s = data;
+    pai_server_conf *c = ap_get_module_config(s->module_config, &pairest_module);
+    apr_pool_t *p;
+    ap_dbd_t *dbd;
+    pai_db db;
+
+    apr_thread_mutex_lock(pai_sync_gate);
+    pai_sync_closed = 1;
+    apr_thread_mutex_unlock(pai_sync_gate);
+    if (!pai_lease_held || apr_pool_create(&p, s->process->pool) != APR_SUCCESS)
+        return APR_SUCCESS;
+    if ((dbd = pai_dbd_open_fn(p, s))) {
+        if (!pai_db_ready(c, dbd, p, &db) &&
+            !pai_store_lease_release(&db, p, "sync", pai_lease_holder))
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                         "PAI0206: this child ends; it gave up the sync lease (%s)",
+                         pai_lease_holder);
+        pai_dbd_close_fn(s, dbd);
+    }
+    apr_pool_destroy(p);
     return APR_SUCCESS;
 }
 

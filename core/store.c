@@ -117,6 +117,7 @@ typedef enum {
     ST_KEYS_INSERT, ST_KEYS_GET, ST_KEYS_DELETE, ST_EP_DELETE, ST_EP_INSERT, ST_EP_LIST,
     ST_LOGIN_GET, ST_LOGIN_BUMP, ST_LOGIN_INSERT, ST_LOGIN_CLEAR, ST_LOGIN_EXPIRE,
     ST_AUDIT_INSERT, ST_ACTIVE_TOTALS, ST_LEASE_INSERT, ST_LEASE_TAKE, ST_LEASE_GET,
+    ST_LEASE_RELEASE,
     ST__COUNT
 } store_stmt;
 
@@ -217,6 +218,8 @@ static const struct { const char *label; const char *sql; } store_sql[ST__COUNT]
         "UPDATE pai_lease SET holder = %s, expires = %lld"
         " WHERE name = %s AND (holder = %s OR expires < %lld)"},
     [ST_LEASE_GET] = {"pai_lease_get", "SELECT holder, expires FROM pai_lease WHERE name = %s"},
+    [ST_LEASE_RELEASE] = {"pai_lease_release",
+        "UPDATE pai_lease SET expires = 0 WHERE name = %s AND holder = %s"},
     [ST_AUDIT_INSERT] = {"pai_audit_insert",
         "INSERT INTO pai_audit (at, actor, address, action, target, outcome, detail)"
         " VALUES (%lld, %s, %s, %s, %s, %d, %s)"},
@@ -1036,6 +1039,13 @@ pai_error *pai_store_lease_take(pai_db *db, apr_pool_t *p, const char *name, con
         return err;
     *held = n > 0;
     return NULL;
+}
+
+pai_error *pai_store_lease_release(pai_db *db, apr_pool_t *p, const char *name,
+                                   const char *holder)
+{
+    const char *args[] = {name, holder};
+    return store_exec(db, p, ST_LEASE_RELEASE, 2, args, NULL);
 }
 
 /* ---- failed logins --------------------------------------------------------- */

@@ -164,6 +164,10 @@ pai_error *pai_store_job_delete_unsubmitted(pai_db *db, apr_pool_t *p, const cha
  * over after it expired) until now_ms + ttl_ms.  The first call makes it. */
 pai_error *pai_store_lease_take(pai_db *db, apr_pool_t *p, const char *name, const char *holder,
                                 apr_int64_t now_ms, apr_int64_t ttl_ms, int *held);
+/* Gives the lease up at once if `holder` has it, so that another takes it over
+ * on its next try instead of when it would have expired. */
+pai_error *pai_store_lease_release(pai_db *db, apr_pool_t *p, const char *name,
+                                   const char *holder);
 
 /* Failed logins under a key, counted in a fixed window of seconds. */
 pai_error *pai_store_login_failures(pai_db *db, apr_pool_t *p, const char *key,

@@ -279,3 +279,35 @@ def test_graceful_restart_while_the_sync_waits_on_slurm(api):
     while api.call("GET", "/api/v1/jobs/" + name).json()["state"] != "SUCCEEDED":
         assert time.time() < deadline, api.call("GET", "/api/v1/jobs/" + name).text
         time.sleep(0.5)
+
+
+def log_time(line):
+    """Seconds since the epoch of an error-log line's '[Sun Nov 29 06:50:33.197633 2026]'."""
+    import datetime
+    stamp = line[1:line.index("]")]
+    return datetime.datetime.strptime(stamp, "%a %b %d %H:%M:%S.%f %Y").timestamp()
+
+
+def test_graceful_restart_hands_the_sync_over_at_once(api):
+    """The ending holder gives its lease up (PAI0206), so a new child runs the
+    loop within about a sync interval, not after the 5 s lease runs out."""
+    from test_guard import replace_children
+    log = os.path.join(api.instdir, "logs", "error.log")
+    deadline = time.time() + 30
+    while "PAI0204" not in error_log_since(api, 0):     # someone holds the lease
+        assert time.time() < deadline
+        time.sleep(0.2)
+    offset = os.path.getsize(log)
+    replace_children(api)
+    deadline = time.time() + 30
+    while True:
+        lines = error_log_since(api, offset).splitlines()
+        released = [l for l in lines if "PAI0206" in l]
+        taken = [l for l in lines if "PAI0204" in l]
+        if released and taken:
+            break
+        assert time.time() < deadline, "\n".join(lines)
+        time.sleep(0.2)
+    gap = log_time(taken[0]) - log_time(released[0])
+    print("\nsync lease handed over %.2f s after the holder ended" % gap)
+    assert 0 <= gap < 3, (released[0], taken[0])

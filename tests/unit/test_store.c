@@ -289,6 +289,14 @@ START_TEST(lease_one_holder)
     ck_assert(held);                                  /* A stopped renewing */
     ck_assert_ptr_null(pai_store_lease_take(&db, ut_pool, "sync", "A", 9002, 5000, &held));
     ck_assert(!held);
+    /* Released by one that does not hold it: nothing changes. */
+    ck_assert_ptr_null(pai_store_lease_release(&db, ut_pool, "sync", "A"));
+    ck_assert_ptr_null(pai_store_lease_take(&db, ut_pool, "sync", "A", 9003, 5000, &held));
+    ck_assert(!held);
+    /* Released by its holder: the next one takes it long before 14001. */
+    ck_assert_ptr_null(pai_store_lease_release(&db, ut_pool, "sync", "B"));
+    ck_assert_ptr_null(pai_store_lease_take(&db, ut_pool, "sync", "A", 9004, 5000, &held));
+    ck_assert(held);
 }
 END_TEST
 
