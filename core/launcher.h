@@ -70,6 +70,9 @@ typedef struct pai_slurm_conf {
 
 pai_error *pai_launcher_slurm_create(apr_pool_t *p, const pai_slurm_conf *c,
                                      pai_launcher **out);
+/* The bash script an attempt runs in its allocation: one srun step per task
+ * and the completion rule (unit tests run it with a stand-in srun). */
+const char *pai_slurm_batch_script(apr_pool_t *p, const pai_slurm_conf *c, const pai_launch *l);
 /* The Unix account a PAI user's jobs run as; NULL when it may not be used. */
 const char *pai_slurm_account(const pai_slurm_conf *c, const char *pai_user);
 

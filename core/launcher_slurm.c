@@ -11,6 +11,8 @@
 #include "json.h"
 
 #define SLURM_API "/slurm/v0.0.38"
+/* How long a task whose step could not be made is tried again (seconds). */
+#define PAI_STEP_RETRY_SECONDS "300"
 
 typedef struct slurm_ctx {
     pai_slurm_conf conf;
@@ -222,10 +224,12 @@ static const char *task_env(apr_pool_t *p, const pai_launch *l, int r, int t,
 
 /* Each task runs under this wrapper: an sshd for the job's key alone, on the
  * task's port, as the job's account, while the command runs; the task reports
- * where it listens with the job's secret, which the command never sees. */
+ * where it listens with the job's secret, which the command never sees.  Its
+ * first act marks the task started (see pai_task below). */
 static const char task_wrapper[] =
     "cat > \"$logdir/pai-task.sh\" <<'PAI_TASK_EOF'\n"
     "#!/bin/bash\n"
+    ": > \"$2\"\n"
     "cmd=$1\n"
     "secret=${PAI_SSH_SECRET:-}\n"
     "unset PAI_SSH_SECRET\n"
@@ -261,14 +265,35 @@ static const char task_wrapper[] =
     "  kill -KILL \"$sshd_pid\" 2>/dev/null; wait \"$sshd_pid\" 2>/dev/null\n"
     "fi\n"
     "exit $st\n"
-    "PAI_TASK_EOF\n";
+    "PAI_TASK_EOF\n"
+    /* srun needs slurmctld to make a step: while it is down, a batch script
+     * that already runs would fail its tasks before they start, and a job the
+     * user wrote well would end FAILED.  A step that never started (no mark)
+     * is tried again for up to PAI_STEP_RETRY_SECONDS; once the wrapper ran,
+     * the exit status is the task's own.  TERM (the completion rule, scancel)
+     * ends the step too. */
+    "pai_task() {\n"
+    "  local task=$1 started=\"$logdir/.$1.started\" child= st until=$((SECONDS + " PAI_STEP_RETRY_SECONDS "))\n"
+    "  shift\n"
+    "  trap '[ -n \"$child\" ] && kill -TERM \"$child\" 2>/dev/null; wait \"$child\"; exit 143' TERM\n"
+    "  while :; do\n"
+    "    \"$@\" & child=$!\n"
+    "    wait \"$child\"; st=$?\n"
+    "    if [ \"$st\" -eq 0 ] || [ -e \"$started\" ] || [ \"$SECONDS\" -ge \"$until\" ]; then\n"
+    "      return \"$st\"\n"
+    "    fi\n"
+    "    echo \"mod_pairest: the step of task $task did not start (srun exit $st); again in 5 s\"\n"
+    "    sleep 5 & child=$!\n"
+    "    wait \"$child\"\n"
+    "  done\n"
+    "}\n";
 
 /* One allocation sized to the sum of the roles (a gang: all start or none),
  * one `srun --exact` step per task, and FrameworkLauncher's completion rule:
  * a role fails when minFailedTaskCount of its tasks failed, succeeds when
  * minSucceededTaskCount did (null: all); the job fails when one role fails and
  * succeeds when all succeed; the rest of the tasks are then ended. */
-static const char *batch_script(apr_pool_t *p, const pai_slurm_conf *c, const pai_launch *l)
+const char *pai_slurm_batch_script(apr_pool_t *p, const pai_slurm_conf *c, const pai_launch *l)
 {
     const pai_jobspec *s = l->spec;
     const apr_array_header_t *common = job_env(p, l);
@@ -302,15 +327,16 @@ static const char *batch_script(apr_pool_t *p, const pai_slurm_conf *c, const pa
         zeros = apr_pstrcat(p, zeros, " 0", NULL);
         for (t = 0; t < tr->task_number; t++) {
             out = apr_pstrcat(p, out, apr_psprintf(p,
-                "srun --exact --ntasks=1 --nodes=1 --cpus-per-task=%d --mem=%d --gres=%s "
+                "pai_task %s-%d \\\n"
+                "  srun --exact --ntasks=1 --nodes=1 --cpus-per-task=%d --mem=%d --gres=%s "
                 "--job-name=%s --output=%s --error=%s \\\n"
-                "  env %s \\\n  /bin/bash \"$logdir/pai-task.sh\" %s &\n"
+                "  env %s \\\n  /bin/bash \"$logdir/pai-task.sh\" %s \"$logdir/.%s-%d.started\" &\n"
                 "role_of[$!]=%d\n",
-                tr->cpu_number, tr->memory_mb,
+                tr->name, t, tr->cpu_number, tr->memory_mb,
                 tr->gpu_number ? apr_psprintf(p, "gpu:%d", tr->gpu_number) : "none",
                 sq(p, apr_psprintf(p, "%s-%d", tr->name, t)),
                 task_log(p, tr, t, "out"), task_log(p, tr, t, "err"),
-                task_env(p, l, r, t, common), sq(p, tr->command), r), NULL);
+                task_env(p, l, r, t, common), sq(p, tr->command), tr->name, t, r), NULL);
         }
     }
     return apr_pstrcat(p, out,
@@ -381,7 +407,7 @@ static pai_error *slurm_submit(void *ctxv, apr_pool_t *p, const pai_launch *l, a
         return pai_error_make(p, PAI_ERR_INTERNAL, "cannot build the Slurm request");
     if (s->total_gpus > 0)
         pai_json_set_str(job, "gres", apr_psprintf(p, "gpu:%" APR_INT64_T_FMT, s->total_gpus));
-    req = pai_json_pool(p, json_pack("{s:s, s:o}", "script", batch_script(p, &c->conf, l),
+    req = pai_json_pool(p, json_pack("{s:s, s:o}", "script", pai_slurm_batch_script(p, &c->conf, l),
                                      "job", job));
     if ((e = slurm_call(c, p, user, "POST", SLURM_API "/job/submit", pai_json_dump(p, req), &resp,
                         &reply)))

@@ -129,7 +129,8 @@ def api(request):
     env = dict(os.environ, PAI_LISTEN="127.0.0.1:%d" % PORTS[backend], PAI_DB=backend,
                PAI_ADMIN_USERNAME=ADMIN, PAI_SLURM_DIR=slurmdir,
                PAI_SLURM_PORT=str(SLURM_PORTS[backend]), PAI_VIRTUAL_CLUSTERS=VIRTUAL_CLUSTERS,
-               PAI_LOGIN_LIMIT_USER=LOGIN_LIMIT_USER, PAI_LOGIN_LIMIT_ADDRESS=LOGIN_LIMIT_ADDRESS)
+               PAI_LOGIN_LIMIT_USER=LOGIN_LIMIT_USER, PAI_LOGIN_LIMIT_ADDRESS=LOGIN_LIMIT_ADDRESS,
+               PAI_SLURM_TEST_HOLD="1")
     sh("scripts/slurm.sh", "start", slurmdir, env=env)
     mariadb_dir = None
     if backend == "mysql":

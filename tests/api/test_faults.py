@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from conftest import ROOT, VAR, MARIADB_PORT, sh
-from test_jobs import job, wait_idle
+from test_jobs import job, task_output, wait_idle
 
 LAUNCHER_TIMEOUT = 10          # PaiLauncherTimeout in conf/httpd.conf.in
 ANSWER_WITHIN = LAUNCHER_TIMEOUT + 5
@@ -218,6 +218,47 @@ def test_slurmctld_down_30s_during_burst(api):
     print("\nFAULT %s slurmctld down %.0f s: %d submissions, %d accepted, %d refused (503), 0 lost"
           % (api.backend, 30, len(results), len(accepted), len(refused)))
     assert time.time() - t_down < 600
+
+
+def test_slurmctld_down_as_tasks_start(api):
+    """slurmctld goes away after it started a job, before the job's tasks had
+    their steps (srun needs slurmctld for each): the steps are tried again once
+    it is back, and the job succeeds instead of failing for the outage."""
+    import glob
+    wait_idle(api, timeout=120)
+    hold = os.path.join(api.slurmdir, "hold")
+    for f in glob.glob(os.path.join(api.slurmdir, "held.*")):
+        os.unlink(f)
+    _, token = api.make_user()
+    name = api.unique("held")
+    open(hold, "w").close()        # the prolog of scripts/slurm.sh (PAI_SLURM_TEST_HOLD)
+    try:
+        r = api.call("POST", "/api/v1/jobs", token, json=job(name, "echo done"))
+        assert r.status_code == 201, r.text
+        deadline = time.time() + 60
+        while not glob.glob(os.path.join(api.slurmdir, "held.*")):
+            assert time.time() < deadline, "the job never reached its prolog"
+            time.sleep(0.1)
+        time.sleep(3)              # slurmctld is done with the job's start
+        with open(os.path.join(api.slurmdir, "slurmctld.pid")) as f:
+            pid = int(f.read())
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.time() + 30
+        while os.path.exists("/proc/%d" % pid):
+            assert time.time() < deadline, "slurmctld did not stop"
+            time.sleep(0.1)
+    finally:
+        os.unlink(hold)
+    time.sleep(12)                 # the batch script runs and finds no controller
+    sh("scripts/slurm.sh", "start", api.slurmdir, env=api.env)
+    final = wait_final(api, [name], timeout=120)
+    with open(os.path.join(api.statedir, "jobs", name, "attempt-0", "batch.log")) as f:
+        batch = f.read()
+    assert "the step of task main-0 did not start" in batch, batch
+    assert final[name]["state"] == "SUCCEEDED", (final[name], batch)
+    assert task_output(api, name, "main", 0) == "done\n"
+    runs = [s for i, c, s in slurm_jobs(api) if c.startswith("pai:%s:" % name)]
+    assert runs == ["COMPLETED"], runs
 
 
 @pytest.mark.mysql_only          # SQLite has no server to restart

@@ -21,6 +21,7 @@ int main(void)
     srunner_add_suite(sr, suite_store());
     srunner_add_suite(sr, suite_jobspec());
     srunner_add_suite(sr, suite_vc());
+    srunner_add_suite(sr, suite_launcher());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

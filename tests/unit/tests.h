@@ -12,4 +12,5 @@ Suite *suite_route(void);
 Suite *suite_store(void);
 Suite *suite_jobspec(void);
 Suite *suite_vc(void);
+Suite *suite_launcher(void);
 #endif

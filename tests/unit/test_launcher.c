@@ -1,0 +1,129 @@
+/* The batch script of an attempt, run by bash with a stand-in srun: a step
+ * that could not start is tried again; a task that ran keeps its exit status. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <apr_file_io.h>
+#include <apr_strings.h>
+#include "tests.h"
+#include "core/jobspec.h"
+#include "core/json.h"
+#include "core/launcher.h"
+
+/* Fails the first FAKE_FAILS calls of each task the way srun does while
+ * slurmctld is away (before the task starts), then runs the task. */
+static const char fake_srun[] =
+    "#!/bin/bash\n"
+    "for a; do case $a in --job-name=*) task=${a#--job-name=};; esac; done\n"
+    "tries=\"$FAKE_DIR/$task.tries\"\n"
+    "n=$(cat \"$tries\" 2>/dev/null || echo 0); echo $((n + 1)) > \"$tries\"\n"
+    "if [ \"$n\" -lt \"$FAKE_FAILS\" ]; then\n"
+    "  echo 'srun: error: Unable to confirm allocation for job 1: Unable to contact"
+    " slurm controller (connect failure)' >&2\n"
+    "  exit 1\n"
+    "fi\n"
+    "while [ \"${1#--}\" != \"$1\" ]; do shift; done\n"
+    "exec \"$@\"\n";
+
+static char *write_file(const char *dir, const char *name, const char *text)
+{
+    char *path = apr_pstrcat(ut_pool, dir, "/", name, NULL);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+static char *read_file(const char *path)
+{
+    char *text = NULL;
+    apr_file_t *f;
+    apr_finfo_t fi;
+    apr_size_t n;
+
+    if (apr_file_open(&f, path, APR_FOPEN_READ, 0, ut_pool) != APR_SUCCESS)
+        return "";
+    apr_file_info_get(&fi, APR_FINFO_SIZE, f);
+    n = (apr_size_t)fi.size;
+    text = apr_pcalloc(ut_pool, n + 1);
+    apr_file_read_full(f, text, n, &n);
+    apr_file_close(f);
+    return text;
+}
+
+/* Runs the batch script of `config` with the stand-in srun; its exit status. */
+static int run_batch(const char *dir, const char *config, int fails)
+{
+    pai_jobspec *spec;
+    pai_error *e;
+    pai_slurm_conf conf = {.log_dir = dir, .job_user = "nobody"};
+    pai_launch l = {.username = "alice", .port_base = 20000};
+    json_t *j = pai_json_parse(ut_pool, config, strlen(config), &e);
+    char *script, *cmd;
+    int rc;
+
+    ck_assert_ptr_nonnull(j);
+    ck_assert_ptr_null(pai_jobspec_parse(ut_pool, j, &spec));
+    l.spec = spec;
+    script = write_file(dir, "batch.sh", pai_slurm_batch_script(ut_pool, &conf, &l));
+    mkdir(apr_pstrcat(ut_pool, dir, "/bin", NULL), 0700);
+    chmod(write_file(dir, "bin/srun", fake_srun), 0700);
+    cmd = apr_psprintf(ut_pool, "PATH=%s/bin:$PATH FAKE_DIR=%s FAKE_FAILS=%d bash %s",
+                       dir, dir, fails, script);
+    rc = system(cmd);
+    ck_assert(WIFEXITED(rc));
+    return WEXITSTATUS(rc);
+}
+
+static char *temp_dir(void)
+{
+    char *dir = apr_pstrdup(ut_pool, "/tmp/pai-unit-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    return dir;
+}
+
+START_TEST(step_that_did_not_start_is_tried_again)
+{
+    char *dir = temp_dir();
+    int rc = run_batch(dir, "{\"jobName\":\"j1\",\"image\":\"i\",\"taskRoles\":[{\"name\":\"a\",\"taskNumber\":2,"
+                       "\"command\":\"echo ran-$PAI_TASK_INDEX >> $FAKE_DIR/ran\"}]}", 1);
+    char *log = read_file(apr_pstrcat(ut_pool, dir, "/j1/attempt-0/batch.log", NULL));
+
+    ck_assert_int_eq(rc, 0);
+    ck_assert_msg(strstr(log, "the step of task a-0 did not start (srun exit 1)"), "%s", log);
+    ck_assert_msg(strstr(log, "verdict succeeded"), "%s", log);
+    ck_assert_str_eq(read_file(apr_pstrcat(ut_pool, dir, "/a-0.tries", NULL)), "2\n");
+    ck_assert_str_eq(read_file(apr_pstrcat(ut_pool, dir, "/a-1.tries", NULL)), "2\n");
+    /* each task ran once */
+    ck_assert_int_eq(strlen(read_file(apr_pstrcat(ut_pool, dir, "/ran", NULL))),
+                     strlen("ran-0\nran-1\n"));
+}
+END_TEST
+
+START_TEST(task_that_ran_keeps_its_failure)
+{
+    char *dir = temp_dir();
+    int rc = run_batch(dir, "{\"jobName\":\"j2\",\"image\":\"i\",\"taskRoles\":[{\"name\":\"a\","
+                       "\"command\":\"exit 3\"}]}", 0);
+    char *log = read_file(apr_pstrcat(ut_pool, dir, "/j2/attempt-0/batch.log", NULL));
+
+    ck_assert_int_eq(rc, 3);
+    ck_assert_msg(!strstr(log, "did not start"), "%s", log);
+    ck_assert_msg(strstr(log, "verdict failed, first failure code 3"), "%s", log);
+    ck_assert_str_eq(read_file(apr_pstrcat(ut_pool, dir, "/a-0.tries", NULL)), "1\n");
+}
+END_TEST
+
+Suite *suite_launcher(void)
+{
+    Suite *s = suite_create("launcher");
+    TCase *tc = tcase_create("batch script");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, step_that_did_not_start_is_tried_again);
+    tcase_add_test(tc, task_that_ran_keeps_its_failure);
+    suite_add_tcase(s, tc);
+    return s;
+}
