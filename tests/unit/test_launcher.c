@@ -37,8 +37,10 @@ static char *write_file(const char *dir, const char *name, const char *text)
     return path;
 }
 
-static char *read_file(const char *path)
+/* The text of dir/name, or "" when there is no such file. */
+static char *read_in(const char *dir, const char *name)
 {
+    const char *path = apr_pstrcat(ut_pool, dir, "/", name, NULL);
     char *text = NULL;
     apr_file_t *f;
     apr_finfo_t fi;
@@ -85,21 +87,26 @@ static char *temp_dir(void)
     return dir;
 }
 
+static void remove_dir(const char *dir)
+{
+    ck_assert_int_eq(system(apr_pstrcat(ut_pool, "rm -rf ", dir, NULL)), 0);
+}
+
 START_TEST(step_that_did_not_start_is_tried_again)
 {
     char *dir = temp_dir();
     int rc = run_batch(dir, "{\"jobName\":\"j1\",\"image\":\"i\",\"taskRoles\":[{\"name\":\"a\",\"taskNumber\":2,"
                        "\"command\":\"echo ran-$PAI_TASK_INDEX >> $FAKE_DIR/ran\"}]}", 1);
-    char *log = read_file(apr_pstrcat(ut_pool, dir, "/j1/attempt-0/batch.log", NULL));
+    char *log = read_in(dir, "j1/attempt-0/batch.log");
 
     ck_assert_int_eq(rc, 0);
     ck_assert_msg(strstr(log, "the step of task a-0 did not start (srun exit 1)"), "%s", log);
     ck_assert_msg(strstr(log, "verdict succeeded"), "%s", log);
-    ck_assert_str_eq(read_file(apr_pstrcat(ut_pool, dir, "/a-0.tries", NULL)), "2\n");
-    ck_assert_str_eq(read_file(apr_pstrcat(ut_pool, dir, "/a-1.tries", NULL)), "2\n");
+    ck_assert_str_eq(read_in(dir, "a-0.tries"), "2\n");
+    ck_assert_str_eq(read_in(dir, "a-1.tries"), "2\n");
     /* each task ran once */
-    ck_assert_int_eq(strlen(read_file(apr_pstrcat(ut_pool, dir, "/ran", NULL))),
-                     strlen("ran-0\nran-1\n"));
+    ck_assert_int_eq(strlen(read_in(dir, "ran")), strlen("ran-0\nran-1\n"));
+    remove_dir(dir);
 }
 END_TEST
 
@@ -108,12 +115,13 @@ START_TEST(task_that_ran_keeps_its_failure)
     char *dir = temp_dir();
     int rc = run_batch(dir, "{\"jobName\":\"j2\",\"image\":\"i\",\"taskRoles\":[{\"name\":\"a\","
                        "\"command\":\"exit 3\"}]}", 0);
-    char *log = read_file(apr_pstrcat(ut_pool, dir, "/j2/attempt-0/batch.log", NULL));
+    char *log = read_in(dir, "j2/attempt-0/batch.log");
 
     ck_assert_int_eq(rc, 3);
     ck_assert_msg(!strstr(log, "did not start"), "%s", log);
     ck_assert_msg(strstr(log, "verdict failed, first failure code 3"), "%s", log);
-    ck_assert_str_eq(read_file(apr_pstrcat(ut_pool, dir, "/a-0.tries", NULL)), "1\n");
+    ck_assert_str_eq(read_in(dir, "a-0.tries"), "1\n");
+    remove_dir(dir);
 }
 END_TEST
 
