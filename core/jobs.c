@@ -14,6 +14,11 @@
 #define JOB_SUBMIT_GRACE_MS 60000
 /* Even when the launcher says nothing changed, list it all this often. */
 #define SYNC_FULL_EVERY 30
+/* Up to this many jobs in the launcher's hands are asked for one by one; the
+ * list (the only way to find orphans and jobs the launcher forgot) then comes
+ * every SYNC_LIST_EVERY_SEC. */
+#define SYNC_POLL_MAX 16
+#define SYNC_LIST_EVERY_SEC 10
 
 static int job_is_active(const pai_job_row *j)
 {
@@ -718,6 +723,38 @@ static void sync_apply(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j,
         sync_next_attempt(env, p, &n, 1, now_ms, rep);
 }
 
+/* Each job the launcher holds, asked for by its id.  A list costs as much as
+ * all the jobs the launcher still keeps (finished ones for MinJobAge, other
+ * users' on a shared cluster), and any change anywhere makes it whole again;
+ * a few jobs are cheaper one by one.  What the launcher does not know is left
+ * to the next list. */
+static pai_error *sync_poll(const pai_jobs_env *env, apr_pool_t *p,
+                            const apr_array_header_t *active, apr_int64_t now_ms,
+                            pai_sync_report *rep)
+{
+    const pai_launcher_ops *ops = env->launcher->ops;
+    pai_error *e;
+    int i;
+
+    for (i = 0; i < active->nelts; i++) {
+        pai_job_row *j = APR_ARRAY_IDX(active, i, pai_job_row *);
+        pai_launch_status s;
+        int known = 0;
+        if (!j->launcher_id)
+            continue;
+        if ((e = ops->status(env->launcher->ctx, p, j->launcher_id, &s, &known)))
+            return e;
+        if (!known || strcmp(s.job_name, j->name) || s.attempt != j->retries)
+            continue;
+        rep->listed++;
+        if (!strcmp(j->execution_type, "STOP") && s.active &&
+            !ops->cancel(env->launcher->ctx, p, s.id, s.user))
+            rep->cancelled++;
+        sync_apply(env, p, j, &s, now_ms, rep);
+    }
+    return NULL;
+}
+
 pai_error *pai_sync_cycle(const pai_jobs_env *env, apr_pool_t *p, pai_sync_state *st,
                           apr_int64_t now_ms, pai_sync_report *rep)
 {
@@ -731,10 +768,23 @@ pai_error *pai_sync_cycle(const pai_jobs_env *env, apr_pool_t *p, pai_sync_state
     memset(rep, 0, sizeof(*rep));
     if ((e = pai_store_job_list_active(env->db, p, &active)))
         return e;
+    st->cycles++;
+    if (ops->status && st->last_list_sec && now_sec - st->last_list_sec < SYNC_LIST_EVERY_SEC) {
+        int held = 0;
+        for (i = 0; i < active->nelts; i++)
+            held += APR_ARRAY_IDX(active, i, pai_job_row *)->launcher_id != 0;
+        if (held <= SYNC_POLL_MAX) {
+            if ((e = sync_poll(env, p, active, now_ms, rep)))
+                return e;
+            sync_capacity(env, p, st, now_ms);
+            sync_admit_queued(env, p, now_ms, rep);
+            return NULL;
+        }
+    }
 
     /* Slurm answers "no change" for update_time at or after its last change, in
      * whole seconds: asking from two seconds back misses nothing. */
-    since = (st->last_list_sec && (++st->cycles % SYNC_FULL_EVERY)) ? st->last_list_sec - 2 : 0;
+    since = (st->last_list_sec && (++st->lists % SYNC_FULL_EVERY)) ? st->last_list_sec - 2 : 0;
     if ((e = ops->list(env->launcher->ctx, p, since, &unchanged, &listed)))
         return e;
     st->last_list_sec = now_sec;

@@ -52,8 +52,9 @@ pai_error *pai_vc_status_view(const pai_jobs_env *env, apr_pool_t *p, const char
 
 /* The background sync: one call is one cycle.  State kept between cycles. */
 typedef struct pai_sync_state {
-    apr_int64_t last_list_sec;   /* when the launcher was last listed in full */
-    int cycles;
+    apr_int64_t last_list_sec;   /* when the launcher was last listed */
+    int cycles;                  /* sync cycles so far */
+    int lists;                   /* of which listed the launcher */
 } pai_sync_state;
 
 typedef struct pai_sync_report {

@@ -50,6 +50,10 @@ typedef struct pai_launcher_ops {
     pai_error *(*list)(void *ctx, apr_pool_t *p, apr_int64_t since, int *unchanged,
                        apr_array_header_t **out);
     pai_error *(*capacity)(void *ctx, apr_pool_t *p, pai_capacity *out);
+    /* One job by its id; *known is 0 when the launcher no longer has it.  May be
+     * NULL: the sync then lists every cycle. */
+    pai_error *(*status)(void *ctx, apr_pool_t *p, apr_int64_t id, pai_launch_status *out,
+                         int *known);
 } pai_launcher_ops;
 
 typedef struct pai_launcher {

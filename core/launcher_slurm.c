@@ -420,27 +420,30 @@ static pai_error *slurm_submit(void *ctxv, apr_pool_t *p, const pai_launch *l, a
     return slurm_reply_error(p, reply, resp.status, "submit");
 }
 
+/* Slurm answers 500 with error 2017 for a job it does not know. */
+static int slurm_unknown_job(const json_t *reply)
+{
+    json_t *errs = reply ? pai_json_arr(reply, "errors") : NULL;
+    json_int_t code = 0;
+
+    if (errs)
+        pai_json_int(json_array_get(errs, 0), "error_code", &code);
+    return code == 2017;
+}
+
 static pai_error *slurm_cancel(void *ctxv, apr_pool_t *p, apr_int64_t id, const char *user)
 {
     slurm_ctx *c = ctxv;
     pai_http_response resp;
-    json_t *reply, *errs;
+    json_t *reply;
     pai_error *e;
 
     if ((e = slurm_call(c, p, pai_slurm_account(&c->conf, user), "DELETE",
                         apr_psprintf(p, SLURM_API "/job/%" APR_INT64_T_FMT, id), NULL, &resp,
                         &reply)))
         return e;
-    if (resp.status == 200)
+    if (resp.status == 200 || slurm_unknown_job(reply))
         return NULL;
-    /* Slurm answers 500 with error 2017 for a job it does not know. */
-    errs = reply ? pai_json_arr(reply, "errors") : NULL;
-    if (errs) {
-        json_int_t code = 0;
-        pai_json_int(json_array_get(errs, 0), "error_code", &code);
-        if (code == 2017)
-            return NULL;
-    }
     return slurm_reply_error(p, reply, resp.status, "cancel");
 }
 
@@ -573,6 +576,35 @@ static pai_error *slurm_list(void *ctxv, apr_pool_t *p, apr_int64_t since, int *
     return NULL;
 }
 
+static pai_error *slurm_status(void *ctxv, apr_pool_t *p, apr_int64_t id,
+                               pai_launch_status *out, int *known)
+{
+    slurm_ctx *c = ctxv;
+    pai_http_response resp;
+    apr_array_header_t *one;
+    json_t *reply, *jobs, *j;
+    pai_error *e;
+
+    *known = 0;
+    if ((e = slurm_call(c, p, NULL, "GET",
+                        apr_psprintf(p, SLURM_API "/job/%" APR_INT64_T_FMT, id), NULL, &resp,
+                        &reply)))
+        return e;
+    if (resp.status != 200)
+        return slurm_unknown_job(reply) ? NULL
+                                        : slurm_reply_error(p, reply, resp.status, "job status");
+    if (!reply || !(jobs = pai_json_arr(reply, "jobs")))
+        return pai_error_make(p, PAI_ERR_LAUNCHER_BAD, "Slurm's job status is malformed");
+    if (!json_is_object(j = json_array_get(jobs, 0)) || !slurm_parse_job(p, j, out))
+        return NULL;
+    one = apr_array_make(p, 1, sizeof(pai_launch_status));
+    APR_ARRAY_PUSH(one, pai_launch_status) = *out;
+    slurm_resolve_hosts(c, p, one);
+    *out = APR_ARRAY_IDX(one, 0, pai_launch_status);
+    *known = 1;
+    return NULL;
+}
+
 static pai_error *slurm_capacity(void *ctxv, apr_pool_t *p, pai_capacity *out)
 {
     slurm_ctx *c = ctxv;
@@ -612,7 +644,7 @@ static pai_error *slurm_capacity(void *ctxv, apr_pool_t *p, pai_capacity *out)
 }
 
 static const pai_launcher_ops slurm_ops = {
-    "slurm", slurm_submit, slurm_cancel, slurm_list, slurm_capacity
+    "slurm", slurm_submit, slurm_cancel, slurm_list, slurm_capacity, slurm_status
 };
 
 pai_error *pai_launcher_slurm_create(apr_pool_t *p, const pai_slurm_conf *conf,
