@@ -13,6 +13,8 @@
 #define SLURM_API "/slurm/v0.0.38"
 /* How long a task whose step could not be made is tried again (seconds). */
 #define PAI_STEP_RETRY_SECONDS "300"
+/* How long srun waits for a step's resources before it gives up (seconds). */
+#define PAI_STEP_IMMEDIATE_SECONDS "10"
 
 typedef struct slurm_ctx {
     pai_slurm_conf conf;
@@ -271,7 +273,10 @@ static const char task_wrapper[] =
      * user wrote well would end FAILED.  A step that never started (no mark)
      * is tried again for up to PAI_STEP_RETRY_SECONDS; once the wrapper ran,
      * the exit status is the task's own.  TERM (the completion rule, scancel)
-     * ends the step too. */
+     * ends the step too.  The steps of a job fit its allocation exactly, so a
+     * step is refused only for a passing reason (the node not yet back on a
+     * slurmctld that just restarted): srun --immediate gives up on it in
+     * seconds, where srun alone would wait at least 60 s to ask again. */
     "pai_task() {\n"
     "  local task=$1 started=\"$logdir/.$1.started\" child= st until=$((SECONDS + " PAI_STEP_RETRY_SECONDS "))\n"
     "  shift\n"
@@ -328,7 +333,8 @@ const char *pai_slurm_batch_script(apr_pool_t *p, const pai_slurm_conf *c, const
         for (t = 0; t < tr->task_number; t++) {
             out = apr_pstrcat(p, out, apr_psprintf(p,
                 "pai_task %s-%d \\\n"
-                "  srun --exact --ntasks=1 --nodes=1 --cpus-per-task=%d --mem=%d --gres=%s "
+                "  srun --exact --immediate=" PAI_STEP_IMMEDIATE_SECONDS
+                " --ntasks=1 --nodes=1 --cpus-per-task=%d --mem=%d --gres=%s "
                 "--job-name=%s --output=%s --error=%s \\\n"
                 "  env %s \\\n  /bin/bash \"$logdir/pai-task.sh\" %s \"$logdir/.%s-%d.started\" &\n"
                 "role_of[$!]=%d\n",

@@ -140,10 +140,6 @@ MinJobAge=86400
 MaxJobCount=100000
 MessageTimeout=5
 KillWait=5
-# srun in a job whose step was refused (the node not yet re-registered after a
-# slurmctld restart, say) asks again after SlurmctldTimeout (default 120 s).
-# There is no backup controller here, which is what it is otherwise for.
-SlurmctldTimeout=10
 $gresline
 NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem $gresnode State=UNKNOWN
 PartitionName=pai Nodes=ALL Default=YES MaxTime=INFINITE State=UP
