@@ -723,6 +723,19 @@ static void sync_apply(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j,
         sync_next_attempt(env, p, &n, 1, now_ms, rep);
 }
 
+/* One job of ours as the launcher sees it.  A job the user stopped must not
+ * hold resources, whatever became of the STOP's own cancel. */
+static void sync_job(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j,
+                     const pai_launch_status *s, apr_int64_t now_ms, pai_sync_report *rep)
+{
+    const pai_launcher_ops *ops = env->launcher->ops;
+
+    if (!strcmp(j->execution_type, "STOP") && s->active &&
+        !ops->cancel(env->launcher->ctx, p, s->id, s->user))
+        rep->cancelled++;
+    sync_apply(env, p, j, s, now_ms, rep);
+}
+
 /* Each job the launcher holds, asked for by its id.  A list costs as much as
  * all the jobs the launcher still keeps (finished ones for MinJobAge, other
  * users' on a shared cluster), and any change anywhere makes it whole again;
@@ -747,10 +760,7 @@ static pai_error *sync_poll(const pai_jobs_env *env, apr_pool_t *p,
         if (!known || strcmp(s.job_name, j->name) || s.attempt != j->retries)
             continue;
         rep->listed++;
-        if (!strcmp(j->execution_type, "STOP") && s.active &&
-            !ops->cancel(env->launcher->ctx, p, s.id, s.user))
-            rep->cancelled++;
-        sync_apply(env, p, j, &s, now_ms, rep);
+        sync_job(env, p, j, &s, now_ms, rep);
     }
     return NULL;
 }
@@ -806,16 +816,15 @@ pai_error *pai_sync_cycle(const pai_jobs_env *env, apr_pool_t *p, pai_sync_state
         pai_job_row *j = apr_hash_get(by_name, s->job_name, APR_HASH_KEY_STRING);
         int ours = j && j->retries == s->attempt && (!j->launcher_id || j->launcher_id == s->id);
 
-        if (!ours || (!strcmp(j->execution_type, "STOP") && s->active)) {
-            /* An orphan (its submission was given up), a stale attempt, or a job
-             * the user stopped: it must not hold resources. */
+        if (!ours) {
+            /* An orphan (its submission was given up) or a stale attempt: it
+             * must not hold resources. */
             if (s->active && !ops->cancel(env->launcher->ctx, p, s->id, s->user))
                 rep->cancelled++;
-            if (!ours)
-                continue;
+            continue;
         }
         apr_hash_set(seen, j->name, APR_HASH_KEY_STRING, j);
-        sync_apply(env, p, j, s, now_ms, rep);
+        sync_job(env, p, j, s, now_ms, rep);
     }
     /* Active jobs the launcher does not know. */
     for (i = 0; i < active->nelts; i++) {
