@@ -45,11 +45,11 @@ pai_error *pai_error_make(apr_pool_t *p, pai_errcode code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 int pai_error_status(pai_errcode code);
+const char *pai_error_name(pai_errcode code);
 
 /* A long-lived pool with an allocator of its own: httpd's child pool shares
  * one allocator (without a lock) among its subpools, so a subpool that one
  * thread grows while others grow theirs must not use it. */
 apr_status_t pai_pool_private(apr_pool_t *parent, apr_pool_t **out);
-const char *pai_error_name(pai_errcode code);
 
 #endif
