@@ -26,7 +26,7 @@ endif
 
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -fPIC -fvisibility=hidden $(SANFLAGS)
-CPPFLAGS  += $(APR_INC)
+CPPFLAGS  += $(APR_INC) -I$(B)
 LIBS      := -ljansson -ljwt -lcurl -lcrypto
 
 CORE_SRC  := $(wildcard core/*.c)
@@ -35,7 +35,7 @@ MOD_SRC   := mod_pairest.c $(wildcard handlers/*.c)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 PYTEST    := /usr/bin/python3 -m pytest
 
-.PHONY: all deps build run stop test test-long unit api check-layers clean fuzz fuzz-build \
+.PHONY: all deps build run stop test test-long unit api check-layers shellcheck clean fuzz fuzz-build \
         bench bench-smoke valgrind
 
 all: build
@@ -45,7 +45,14 @@ deps:
 
 build: $(B)/mod_pairest.so build/paiconf
 
-$(B)/core/%.o: core/%.c core/*.h
+# The job-side shell (scripts/job/) travels inside the module as C strings.
+JOB_SH    := scripts/job/batch.sh scripts/job/task.sh
+$(B)/job_scripts.h: $(JOB_SH) scripts/embed.sh
+	@mkdir -p $(B)
+	scripts/embed.sh pai_job_batch_sh=scripts/job/batch.sh pai_job_task_sh=scripts/job/task.sh > $@.tmp
+	mv -f $@.tmp $@
+
+$(B)/core/%.o: core/%.c core/*.h $(B)/job_scripts.h
 	@mkdir -p $(B)/core
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
@@ -100,7 +107,12 @@ ifeq ($(SAN),1)
 endif
 
 test: deps
-	@$(MAKE) --no-print-directory build check-layers unit api
+	@$(MAKE) --no-print-directory build check-layers shellcheck unit api
+
+# Every shell file of the project passes shellcheck.
+shellcheck:
+	shellcheck scripts/*.sh scripts/job/*.sh .ci/run
+	@echo "shellcheck: scripts are clean"
 
 # libFuzzer targets over core/ (clang, with ASan and UBSan).  `make fuzz` runs
 # each for FUZZ_TIME seconds from the checked-in seeds; findings land in var/fuzz/.
@@ -110,9 +122,9 @@ FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover
 
 fuzz-build: $(patsubst %,build-fuzz/fuzz_%,$(FUZZ_TARGETS))
 
-build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(CORE_SRC) core/*.h
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(CORE_SRC) core/*.h build/job_scripts.h
 	@mkdir -p build-fuzz
-	clang $(CPPFLAGS) -I. -std=gnu11 $(FUZZ_FLAGS) -o $@ $< $(CORE_SRC) $(LIBS) $(APR_LIBS)
+	clang $(CPPFLAGS) -Ibuild -I. -std=gnu11 $(FUZZ_FLAGS) -o $@ $< $(CORE_SRC) $(LIBS) $(APR_LIBS)
 
 fuzz: fuzz-build
 	@for t in $(FUZZ_TARGETS); do \
@@ -141,7 +153,7 @@ VALGRIND_LOGS := $(CURDIR)/var/valgrind
 valgrind: build
 	rm -rf $(VALGRIND_LOGS) && mkdir -p $(VALGRIND_LOGS)
 	PAI_VALGRIND=$(VALGRIND_LOGS)/httpd.%p.log PAI_BCRYPT_COST=4 $(PYTEST) -q tests/api \
-	    -k "sqlite3 and not faults and not guard and not test_run and not docs"
+	    -k "sqlite3 and not faults and not guard and not test_run and not docs and not security"
 	/usr/bin/python3 tests/valgrind_leaks.py $(VALGRIND_LOGS)/httpd.*.log
 
 # What CI runs after `make test`: the API suite under the sanitizers, then fuzzing.

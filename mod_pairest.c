@@ -1,5 +1,6 @@
 /* mod_pairest: OpenPAI's REST API v1 as an httpd module.  This file is the
  * glue: directives, hooks, the routing table and the one responder. */
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -12,6 +13,8 @@
 #include <http_request.h>
 #include <util_script.h>
 #include <ap_mpm.h>
+#include <unixd.h>
+#include <ap_listen.h>
 #include <apr_strings.h>
 #include <apr_file_io.h>
 #include <apr_shm.h>
@@ -48,6 +51,8 @@ typedef struct pai_server_conf {
     apr_int64_t sync_interval;       /* milliseconds */
     apr_int64_t auth_cache_ttl;      /* milliseconds; 0: every call asks the database */
     apr_array_header_t *vcs;         /* pai_vc as declared; `default` added at start */
+    apr_array_header_t *deny;        /* PaiSlurmUserDeny, const char * */
+    apr_int64_t audit_retention;     /* days; 0: kept for ever */
 } pai_server_conf;
 
 /* Defaults in one place; applied in post_config over what is unset. */
@@ -71,6 +76,12 @@ typedef struct pai_server_conf {
 #define PAI_DEF_LOGIN_USER_WINDOW  300
 #define PAI_DEF_LOGIN_ADDR_MAX     100
 #define PAI_DEF_LOGIN_ADDR_WINDOW  300
+#define PAI_DEF_MAX_WAITING        1000
+#define PAI_DEF_MAX_ACTIVE         5000
+#define PAI_DEF_AUDIT_RETENTION    365
+/* Anonymous refusals of one kind from one address fold into one audit row
+ * per this many ms. */
+#define PAI_AUDIT_ANON_WINDOW_MS   60000
 
 static void *pai_create_server_conf(apr_pool_t *p, server_rec *s)
 {
@@ -85,6 +96,9 @@ static void *pai_create_server_conf(apr_pool_t *p, server_rec *s)
     c->sync_interval = PAI_UNSET;
     c->auth_cache_ttl = PAI_UNSET;
     c->s.login_limits.user_max = c->s.login_limits.addr_max = PAI_UNSET;
+    c->slurm.policy.min_uid = PAI_UNSET;
+    c->s.max_waiting = c->s.max_active = PAI_UNSET;
+    c->audit_retention = PAI_UNSET;
     return c;
 }
 
@@ -114,6 +128,12 @@ static void *pai_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     c->slurm_key_file = PAI_MERGE_PTR(slurm_key_file);
     c->vcs = PAI_MERGE_PTR(vcs);
     c->s.report_base = PAI_MERGE_PTR(s.report_base);
+    c->s.public_url = PAI_MERGE_PTR(s.public_url);
+    c->slurm.policy.min_uid = PAI_MERGE(slurm.policy.min_uid);
+    c->deny = PAI_MERGE_PTR(deny);
+    c->s.max_waiting = PAI_MERGE(s.max_waiting);
+    c->s.max_active = PAI_MERGE(s.max_active);
+    c->audit_retention = PAI_MERGE(audit_retention);
     c->s.login_limits = add->s.login_limits.user_max != PAI_UNSET ? add->s.login_limits
                                                                   : base->s.login_limits;
     if (add->s.login_limits.addr_max != PAI_UNSET) {
@@ -221,6 +241,52 @@ static const char *pai_set_job_user(cmd_parms *cmd, void *d, const char *arg)
     if (!strcmp(arg, "root"))
         return "PaiSlurmUser: jobs never run as root";
     return pai_set_name(cmd, arg, &pai_sconf(cmd)->slurm.job_user);
+}
+
+static const char *pai_set_min_uid(cmd_parms *cmd, void *d, const char *arg)
+{
+    apr_int64_t v = 0;
+    const char *err = pai_parse_int(cmd, arg, 1, 2147483647, &v);
+    (void)d;
+    if (!err)
+        pai_sconf(cmd)->slurm.policy.min_uid = (int)v;
+    return err;
+}
+
+static const char *pai_add_deny(cmd_parms *cmd, void *d, const char *arg)
+{
+    pai_server_conf *c = pai_sconf(cmd);
+    (void)d;
+    if (!c->deny)
+        c->deny = apr_array_make(cmd->pool, 8, sizeof(const char *));
+    APR_ARRAY_PUSH(c->deny, const char *) = arg;
+    return NULL;
+}
+
+static const char *pai_set_user_job_limit(cmd_parms *cmd, void *d, const char *arg)
+{
+    apr_int64_t v = 0;
+    const char *err = pai_parse_int(cmd, arg, 0, 1000000, &v);
+    (void)d;
+    if (!err)
+        *(cmd->info ? &pai_sconf(cmd)->s.max_active : &pai_sconf(cmd)->s.max_waiting) = (int)v;
+    return err;
+}
+
+static const char *pai_set_audit_retention(cmd_parms *cmd, void *d, const char *arg)
+{
+    (void)d;
+    return pai_parse_int(cmd, arg, 0, 36500, &pai_sconf(cmd)->audit_retention);
+}
+
+static const char *pai_set_public_url(cmd_parms *cmd, void *d, const char *arg)
+{
+    apr_size_t n = strlen(arg);
+    (void)d;
+    if ((strncmp(arg, "http://", 7) && strncmp(arg, "https://", 8)) || strpbrk(arg, " \"<>?#"))
+        return "PaiPublicURL: an http(s)://host[:port] URL of this server, as clients reach it";
+    pai_sconf(cmd)->s.public_url = apr_pstrndup(cmd->pool, arg, arg[n - 1] == '/' ? n - 1 : n);
+    return NULL;
 }
 
 static const char *pai_set_user_mapping(cmd_parms *cmd, void *d, const char *arg)
@@ -389,6 +455,23 @@ static const command_rec pai_cmds[] = {
     AP_INIT_TAKE1("PaiSlurmUserMapping", pai_set_user_mapping, NULL, RSRC_CONF,
                   "service: every job runs as PaiSlurmUser (default); same-name: as the "
                   "Unix account named like its PAI user (never root)"),
+    AP_INIT_TAKE1("PaiSlurmUserMinUid", pai_set_min_uid, NULL, RSRC_CONF,
+                  "same-name: the lowest uid a job may run as (default 1000; below are the "
+                  "system's accounts)"),
+    AP_INIT_ITERATE("PaiSlurmUserDeny", pai_add_deny, NULL, RSRC_CONF,
+                    "same-name: accounts jobs never run as, besides root, the system's service "
+                    "accounts, httpd's User and PaiSlurmUser"),
+    AP_INIT_TAKE1("PaiUserMaxWaitingJobs", pai_set_user_job_limit, NULL, RSRC_CONF,
+                  "jobs one user may have waiting; more are refused with 429 (default 1000; "
+                  "0: no limit)"),
+    AP_INIT_TAKE1("PaiUserMaxActiveJobs", pai_set_user_job_limit, (void *)1, RSRC_CONF,
+                  "jobs one user may have waiting or running; more are refused with 429 "
+                  "(default 5000; 0: no limit)"),
+    AP_INIT_TAKE1("PaiAuditRetention", pai_set_audit_retention, NULL, RSRC_CONF,
+                  "days the audit log keeps a record (default 365; 0: for ever)"),
+    AP_INIT_TAKE1("PaiPublicURL", pai_set_public_url, NULL, RSRC_CONF,
+                  "this server's URL as clients reach it, for links in replies (default: "
+                  "from ServerName and the port; never from a request's Host header)"),
     AP_INIT_TAKE1("PaiSlurmPartition", pai_set_partition, NULL, RSRC_CONF,
                   "the Slurm partition jobs go to (default pai)"),
     AP_INIT_TAKE1("PaiLauncherTimeout", pai_set_launcher_timeout, NULL, RSRC_CONF,
@@ -601,6 +684,37 @@ static int pai_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
             c->s.login_limits.addr_window = PAI_DEF_LOGIN_ADDR_WINDOW;
         }
         if (!c->s.report_base) c->s.report_base = PAI_DEF_REPORT_URL;
+        if (c->slurm.policy.min_uid == PAI_UNSET) c->slurm.policy.min_uid = PAI_DEF_MIN_UID;
+        if (c->s.max_waiting == PAI_UNSET) c->s.max_waiting = PAI_DEF_MAX_WAITING;
+        if (c->s.max_active == PAI_UNSET) c->s.max_active = PAI_DEF_MAX_ACTIVE;
+        if (c->audit_retention == PAI_UNSET) c->audit_retention = PAI_DEF_AUDIT_RETENTION;
+        if (!c->s.public_url) {
+            /* From the configuration alone: ServerName and the server's port. */
+            apr_port_t port = s->port ? s->port
+                            : ap_listeners && ap_listeners->bind_addr ? ap_listeners->bind_addr->port
+                            : 80;
+            c->s.public_url = apr_psprintf(pconf, "http://%s%s", s->server_hostname ?
+                                           s->server_hostname : "127.0.0.1",
+                                           port && port != 80 ? apr_psprintf(pconf, ":%u", port)
+                                                              : "");
+        }
+        {
+            /* The one service account must exist and be no root-equivalent;
+             * same-name never maps to it, to httpd's account or to the list. */
+            const char *why = pai_unix_service_account_refusal(ptemp, c->slurm.job_user);
+            apr_array_header_t *deny = apr_array_make(pconf, 8, sizeof(const char *));
+            if (why) {
+                ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "PAI0011: PaiSlurmUser %s cannot run "
+                             "jobs: %s", c->slurm.job_user, why);
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
+            if (c->deny)
+                apr_array_cat(deny, c->deny);
+            APR_ARRAY_PUSH(deny, const char *) = c->slurm.job_user;
+            if (ap_unixd_config.user_name)
+                APR_ARRAY_PUSH(deny, const char *) = ap_unixd_config.user_name;
+            c->slurm.policy.deny = deny;
+        }
         c->s.job_user = c->slurm.job_user;
         c->s.per_user = c->slurm.per_user;
         c->slurm.timeout_ms = (long)c->launcher_timeout * 1000;
@@ -908,13 +1022,66 @@ static void pai_audit_record(request_rec *r, const pai_server_conf *c, const pai
     if (!db && !(e = pai_db_ready(c, pai_dbd_acquire(r), r->pool, &fresh)))
         db = &fresh;
     if (db)
-        e = pai_store_audit_add(db, r->pool, a);
+        e = !rq->who.username && status >= 400
+            ? pai_store_audit_add_anonymous(db, r->pool, a, a->at_ms - PAI_AUDIT_ANON_WINDOW_MS)
+            : pai_store_audit_add(db, r->pool, a);
 
     if (e)
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                       "PAI0110: audit record not stored (%s): %s %s by '%s' from %s -> %d %s",
                       e->message, a->action, a->target, a->actor, a->address, a->outcome,
                       a->detail);
+}
+
+/* The API's prefix: its URLs name no file. */
+#define PAI_API_PREFIX "/api/v1"
+/* Where httpd's own errors are sent (ErrorDocument) to be answered in JSON. */
+#define PAI_ERROR_URI PAI_API_PREFIX "/_error"
+
+/* The API's URLs map to no file: claiming them here (as mod_proxy claims its
+ * own) spares httpd a file-system walk per request and keeps paths that are
+ * no file name (an 8 KiB job name) from becoming httpd's HTML 403. */
+static int pai_map_to_storage(request_rec *r)
+{
+    apr_size_t n = sizeof(PAI_API_PREFIX) - 1;
+    if (r->uri && !strncmp(r->uri, PAI_API_PREFIX, n) && (r->uri[n] == '\0' || r->uri[n] == '/'))
+        return OK;
+    return DECLINED;
+}
+
+/* An error httpd raised before the module ran (a header over its limits, a
+ * %00 in the path), internally redirected here by ErrorDocument: the same
+ * {"error","message"} body as every other error. */
+static int pai_render_httpd_error(request_rec *r)
+{
+    static const struct { int status; pai_errcode code; const char *what; } known[] = {
+        {400, PAI_ERR_INVALID, "the request is malformed or a header is over httpd's limits"},
+        {401, PAI_ERR_UNAUTHORIZED, "authentication is required"},
+        {403, PAI_ERR_FORBIDDEN, "access is denied"},
+        {404, PAI_ERR_NOT_FOUND, "no such resource"},
+        {405, PAI_ERR_METHOD, "the method is not allowed here"},
+        {408, PAI_ERR_INVALID, "the request took too long to arrive"},
+        {413, PAI_ERR_TOO_LARGE, "the request is too large"},
+        {414, PAI_ERR_INVALID, "the request's URL is too long"},
+    };
+    const char *st = apr_table_get(r->subprocess_env, "REDIRECT_STATUS");
+    int status = st ? atoi(st) : HTTP_INTERNAL_SERVER_ERROR;
+    pai_errcode code = status >= 500 ? PAI_ERR_INTERNAL : PAI_ERR_INVALID;
+    const char *what = status >= 500 ? "the server failed" : "the request was refused";
+    size_t i;
+
+    if (status < 400 || status > 599)
+        status = HTTP_INTERNAL_SERVER_ERROR;
+    for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+        if (known[i].status == status) {
+            code = known[i].code;
+            what = known[i].what;
+        }
+    if (status == HTTP_REQUEST_ENTITY_TOO_LARGE || status == HTTP_BAD_REQUEST)
+        r->connection->keepalive = AP_CONN_CLOSE;
+    return pai_render(r, status, pai_json_pool(r->pool, json_pack("{s:s, s:s}",
+                      "error", pai_error_name(code), "message",
+                      apr_psprintf(r->pool, "HTTP %d: %s", status, what))));
 }
 
 static int pai_handler(request_rec *r)
@@ -928,6 +1095,8 @@ static int pai_handler(request_rec *r)
 
     if (!r->handler || strcmp(r->handler, PAI_HANDLER) != 0)
         return DECLINED;
+    if (r->prev && !strcmp(r->uri, PAI_ERROR_URI))
+        return pai_render_httpd_error(r);
     c = ap_get_module_config(r->server->module_config, &pairest_module);
     memset(&rq, 0, sizeof(rq));
     rq.pool = r->pool;
@@ -938,7 +1107,7 @@ static int pai_handler(request_rec *r)
     rq.launcher = pai_proc_launcher;
     rq.auth_cache = pai_proc_auth_cache;
     rq.views = pai_proc_views;
-    rq.base_url = ap_construct_url(r->pool, "", r);
+    rq.base_url = c->s.public_url;
     rq.job_secret = apr_table_get(r->headers_in, "X-PAI-Job-Secret");
     rq.client_ip = r->useragent_ip;
 
@@ -975,7 +1144,7 @@ static apr_int64_t pai_lease_ttl(const pai_server_conf *c)
 
 static apr_status_t pai_sync_watchdog(int state, void *data, apr_pool_t *pool)
 {
-    static apr_time_t last_log, last_expiry;
+    static apr_time_t last_log, last_expiry, last_audit_expiry;
     static char last_msg[256];
     server_rec *s = data;
     pai_server_conf *c = ap_get_module_config(s->module_config, &pairest_module);
@@ -1020,6 +1189,16 @@ static apr_status_t pai_sync_watchdog(int state, void *data, apr_pool_t *pool)
             apr_int64_t keep = l->user_window > l->addr_window ? l->user_window : l->addr_window;
             pai_store_login_failures_expire(&db, pool, apr_time_sec(apr_time_now()) - keep);
             last_expiry = apr_time_now();
+        }
+        /* Audit records past PaiAuditRetention, once an hour. */
+        if (!e && c->audit_retention > 0 &&
+            apr_time_now() - last_audit_expiry > apr_time_from_sec(3600)) {
+            pai_error *ae = pai_store_audit_expire(&db, pool, apr_time_as_msec(apr_time_now()) -
+                                                   c->audit_retention * 86400 * APR_INT64_C(1000));
+            if (ae)
+                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                             "PAI0207: old audit records not removed: %s", ae->message);
+            last_audit_expiry = apr_time_now();
         }
     }
     if (dbd)
@@ -1072,6 +1251,7 @@ static void pai_register_hooks(apr_pool_t *p)
     ap_hook_child_init(pai_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(pai_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(pai_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_map_to_storage(pai_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
 }
 
 module AP_MODULE_DECLARE_DATA pairest_module = {

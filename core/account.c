@@ -33,8 +33,13 @@ pai_error *pai_account_bootstrap(pai_db *db, apr_pool_t *p, const apr_array_head
     return (err && err->code == PAI_ERR_CONFLICT_USER) ? NULL : err;
 }
 
-/* 429 when key saw max failures in its current window. */
-static pai_error *account_limit_check(pai_db *db, apr_pool_t *p, const char *key, int max,
+/* Counts one more attempt under key first (atomically, in the database, so
+ * concurrent attempts of every process and server are each counted), then
+ * decides: 429 when that made more than max in the key's window.  An attempt
+ * is a failure until the password proves otherwise (account_limit_undo):
+ * counting after bcrypt let 40 concurrent guesses all pass a check made
+ * before any of them was counted. */
+static pai_error *account_limit_count(pai_db *db, apr_pool_t *p, const char *key, int max,
                                       apr_int64_t window, apr_int64_t now, const char *who)
 {
     apr_int64_t start;
@@ -43,9 +48,10 @@ static pai_error *account_limit_check(pai_db *db, apr_pool_t *p, const char *key
 
     if (!key || max <= 0)
         return NULL;
-    if ((err = pai_store_login_failures(db, p, key, &start, &failures)))
+    if ((err = pai_store_login_failure_add(db, p, key, now, window)) ||
+        (err = pai_store_login_failures(db, p, key, &start, &failures)))
         return err;
-    if (failures < max || start + window <= now)
+    if (failures <= max || start + window <= now)
         return NULL;
     err = pai_error_make(p, PAI_ERR_TOO_MANY, "too many failed logins %s; try again in %"
                          APR_INT64_T_FMT " seconds", who, start + window - now);
@@ -64,26 +70,23 @@ pai_error *pai_account_login(pai_db *db, apr_pool_t *p, const pai_secret *secret
     pai_error *err;
     int valid = pai_username_valid(username);
     /* One name from one address: an attacker elsewhere cannot lock the user out. */
-    const char *ukey = valid ? apr_pstrcat(p, "u:", username, "@", address, NULL) : NULL;
-    const char *akey = apr_pstrcat(p, "a:", address, NULL);
+    const char *ukey = valid && limits->user_max > 0
+        ? apr_pstrcat(p, "u:", username, "@", address, NULL) : NULL;
+    const char *akey = limits->addr_max > 0 ? apr_pstrcat(p, "a:", address, NULL) : NULL;
 
-    if ((err = account_limit_check(db, p, akey, limits->addr_max, limits->addr_window, now,
+    /* Fail closed: an attempt that cannot be counted is not tried. */
+    if ((err = account_limit_count(db, p, akey, limits->addr_max, limits->addr_window, now,
                                    apr_pstrcat(p, "from ", address, NULL))) ||
-        (err = account_limit_check(db, p, ukey, limits->user_max, limits->user_window, now,
+        (err = account_limit_count(db, p, ukey, limits->user_max, limits->user_window, now,
                                    apr_pstrcat(p, "for ", username, " from ", address, NULL))))
         return err;
     if (valid && (err = pai_store_user_get(db, p, username, &u)))
         return err;
-    if (!pai_password_check(password, u ? u->password_hash : account_dummy_hash) || !u) {
-        /* Fail closed: a failure that cannot be counted is not answered as one. */
-        if ((limits->addr_max > 0 &&
-             (err = pai_store_login_failure_add(db, p, akey, now, limits->addr_window))) ||
-            (ukey && limits->user_max > 0 &&
-             (err = pai_store_login_failure_add(db, p, ukey, now, limits->user_window))))
-            return err;
+    if (!pai_password_check(password, u ? u->password_hash : account_dummy_hash) || !u)
         return pai_error_make(p, PAI_ERR_AUTH_FAILED, "authentication failed");
-    }
-    if (ukey && limits->user_max > 0 && (err = pai_store_login_failures_clear(db, p, ukey)))
+    /* It was no failure: the address gets its attempt back, the user starts over. */
+    if ((akey && (err = pai_store_login_failure_undo(db, p, akey))) ||
+        (ukey && (err = pai_store_login_failures_clear(db, p, ukey))))
         return err;
     c.username = u->username;
     c.admin = u->admin;

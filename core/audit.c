@@ -46,12 +46,13 @@ json_t *pai_audit_view(apr_pool_t *p, const apr_array_header_t *rows)
 
     for (i = 0; i < rows->nelts; i++) {
         const pai_audit_row *a = &APR_ARRAY_IDX(rows, i, pai_audit_row);
-        json_array_append_new(list, json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:i, s:s}",
+        json_array_append_new(list, json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:i, s:s, s:i}",
                                               "id", (json_int_t)a->id,
                                               "time", (json_int_t)a->at_ms,
                                               "username", a->actor, "address", a->address,
                                               "action", a->action, "target", a->target,
-                                              "status", a->outcome, "detail", a->detail));
+                                              "status", a->outcome, "detail", a->detail,
+                                              "repeats", a->repeats > 0 ? a->repeats : 1));
     }
     return list;
 }

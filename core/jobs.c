@@ -53,13 +53,89 @@ static void job_new_attempt(const pai_jobs_env *env, pai_job_row *j, const pai_j
     j->submitted = now_ms;
 }
 
-static pai_error *job_spec_of(apr_pool_t *p, const pai_job_row *j, pai_jobspec **spec)
+/* The job's parsed config; lists leave it out, so it is read when needed. */
+static pai_error *job_spec_of(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j,
+                              pai_jobspec **spec)
 {
     pai_error *e;
-    json_t *c = pai_json_parse(p, j->config, strlen(j->config), &e);
-    if (!c)
+    json_t *c;
+
+    if (!j->config || !*j->config) {
+        const char *config;
+        if ((e = pai_store_job_config(env->db, p, j->name, &config)))
+            return e;
+        if (!config)
+            return pai_error_make(p, PAI_ERR_JOB_NOT_FOUND, "could not find job %s", j->name);
+        j->config = config;
+    }
+    if (!(c = pai_json_parse(p, j->config, strlen(j->config), &e)))
         return pai_error_make(p, PAI_ERR_INTERNAL, "stored config of %s is unreadable", j->name);
     return pai_jobspec_parse(p, c, spec);
+}
+
+/* The account the launcher runs j as (the mapping alone). */
+static const char *job_account(const pai_jobs_env *env, const pai_job_row *j)
+{
+    return env->per_user ? j->username : env->job_user;
+}
+
+/* Before an attempt is written for the launcher: its owner's account must be
+ * one that may run jobs (403 saying why not), and the attempt gets a fresh
+ * tag, recorded in the row before the launcher ever sees it. */
+static pai_error *job_prepare_attempt(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j)
+{
+    const char *account;
+    pai_error *e;
+
+    if ((e = env->launcher->ops->account(env->launcher->ctx, p, j->username, &account)))
+        return e;
+    return pai_launch_tag_make(p, env->tag_key, env->tag_key_len, j->name, j->retries, account,
+                               &j->launch_tag);
+}
+
+pai_error *pai_job_account_check(const pai_jobs_env *env, apr_pool_t *p, const char *username)
+{
+    const char *account;
+    return env->launcher->ops->account(env->launcher->ctx, p, username, &account);
+}
+
+/* Whether the launcher's job s is the current attempt of j that we launched:
+ * it carries the tag recorded for the attempt, and the tag's MAC covers the
+ * account it runs as (the account it was launched for, whichever server's
+ * mapping made it).  Anybody can label a job of theirs like ours.  An
+ * attempt launched before tags is known by its recorded id alone. */
+static int job_launch_is_ours(const pai_jobs_env *env, apr_pool_t *p, const pai_job_row *j,
+                              const pai_launch_status *s)
+{
+    if (strcmp(s->job_name, j->name) || s->attempt != j->retries ||
+        (j->launcher_id && j->launcher_id != s->id))
+        return 0;
+    if (j->launch_tag && *j->launch_tag)
+        return s->tag && pai_secret_equal(j->launch_tag, s->tag) &&
+               pai_launch_tag_valid(p, env->tag_key, env->tag_key_len, j->name, j->retries,
+                                    s->user, s->tag);
+    return j->launcher_id && j->launcher_id == s->id;
+}
+
+/* 429 when the user has as many jobs waiting or active as the limits allow. */
+static pai_error *job_user_limits(const pai_jobs_env *env, apr_pool_t *p, const char *user)
+{
+    int waiting = 0, running = 0;
+    pai_error *e;
+
+    if (env->max_waiting <= 0 && env->max_active <= 0)
+        return NULL;
+    if ((e = pai_store_user_job_counts(env->db, p, user, &waiting, &running)))
+        return e;
+    if (env->max_waiting > 0 && waiting >= env->max_waiting)
+        return pai_error_make(p, PAI_ERR_TOO_MANY, "user %s has %d jobs waiting, the most "
+                              "allowed (PaiUserMaxWaitingJobs); submit more when some start",
+                              user, waiting);
+    if (env->max_active > 0 && waiting + running >= env->max_active)
+        return pai_error_make(p, PAI_ERR_TOO_MANY, "user %s has %d jobs waiting or running, the "
+                              "most allowed (PaiUserMaxActiveJobs); submit more when some end",
+                              user, waiting + running);
+    return NULL;
 }
 
 /* The job, or the seed's 404 JobNotFound. */
@@ -169,6 +245,19 @@ static pai_error *jobs_check_fits(const pai_jobs_env *env, apr_pool_t *p, const 
     return pai_vc_check_fits(p, c, vc, &d);
 }
 
+/* 400 when the job's tasks need more ports than PaiTaskPortRange holds. */
+static pai_error *jobs_check_ports(const pai_jobs_env *env, apr_pool_t *p,
+                                   const pai_jobspec *spec)
+{
+    int span = pai_job_port_span(spec), range = env->port_hi - env->port_lo + 1;
+
+    if (span > range)
+        return pai_error_make(p, PAI_ERR_INVALID, "the job's tasks need %d ports (one more than "
+                              "each task's portList, for its sshd, times %d tasks), more than the "
+                              "%d of the cluster's task port range", span, spec->total_tasks, range);
+    return NULL;
+}
+
 /* Under the admission lock: whether j may go to the launcher now, first come
  * first served within its VC.  Writes j (insert or save) before the lock goes. */
 static pai_error *jobs_admit(const pai_jobs_env *env, apr_pool_t *p, const pai_capacity *c,
@@ -208,14 +297,18 @@ static pai_error *jobs_admit(const pai_jobs_env *env, apr_pool_t *p, const pai_c
 static pai_error *job_launch(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j,
                              const pai_jobspec *spec)
 {
-    pai_launch l = {spec, j->username, j->retries, j->port_base, NULL, NULL, NULL};
-    const char *private_key;
+    pai_launch l = {spec, j->username, j->retries, j->port_base, NULL, NULL, NULL, j->launch_tag};
+    const char *private_key, *old_secret;
     apr_int64_t id = 0;
     pai_error *e;
 
     if (env->report_base) {
+        /* A secret per attempt: an earlier attempt's cannot report for this one. */
         if ((e = pai_store_ssh_keys_get(env->db, p, j->name, &private_key, &l.ssh_public_key,
-                                        &l.report_secret)))
+                                        &old_secret)) ||
+            (e = pai_random_hex(p, &l.report_secret)) ||
+            (l.ssh_public_key &&
+             (e = pai_store_ssh_secret_set(env->db, p, j->name, l.report_secret))))
             return e;
         l.report_url = apr_pstrcat(p, env->report_base, "/api/v1/jobs/", j->name, "/ssh/report",
                                    NULL);
@@ -242,7 +335,9 @@ pai_error *pai_job_submit(const pai_jobs_env *env, apr_pool_t *p, const pai_iden
     int admitted;
 
     if ((e = pai_jobspec_parse(p, config, &spec)) ||
-        (e = pai_account_may_use_vc(env->db, p, who, spec->virtual_cluster)))
+        (e = jobs_check_ports(env, p, spec)) ||
+        (e = pai_account_may_use_vc(env->db, p, who, spec->virtual_cluster)) ||
+        (e = job_user_limits(env, p, who->username)))
         return e;
     memset(&j, 0, sizeof(j));
     j.name = spec->job_name;
@@ -259,7 +354,8 @@ pai_error *pai_job_submit(const pai_jobs_env *env, apr_pool_t *p, const pai_iden
     j.memory_mb = spec->total_memory_mb;
     j.gpus = spec->total_gpus;
     j.config = pai_json_dump(p, spec->normalized);
-    if ((e = jobs_check_fits(env, p, &j, &cluster)))
+    if ((e = jobs_check_fits(env, p, &j, &cluster)) ||
+        (e = job_prepare_attempt(env, p, &j)))
         return e;
     if (env->report_base &&
         ((e = pai_ssh_keygen(p, apr_pstrcat(p, "pai-job-", j.name, NULL), &private_key,
@@ -302,9 +398,12 @@ pai_error *pai_job_execute(const pai_jobs_env *env, apr_pool_t *p, const pai_ide
     if (!strcmp(value, "STOP")) {
         j->execution_type = "STOP";
         if (job_is_active(j)) {
-            if (j->launcher_id &&
-                (e = env->launcher->ops->cancel(env->launcher->ctx, p, j->launcher_id,
-                                                j->username)))
+            const char *account = NULL;
+            /* The account the job runs as; a refusal (the account is gone)
+             * still names it, and the cancel is tried as it. */
+            env->launcher->ops->account(env->launcher->ctx, p, j->username, &account);
+            if (j->launcher_id && account &&
+                (e = env->launcher->ops->cancel(env->launcher->ctx, p, j->launcher_id, account)))
                 return e;
             /* Resources are free for others from now on; the launcher's
              * CANCELLED confirms it on the next sync. */
@@ -326,12 +425,14 @@ pai_error *pai_job_execute(const pai_jobs_env *env, apr_pool_t *p, const pai_ide
         }
         return NULL;
     }
-    if ((e = job_spec_of(p, j, &spec)))
+    if ((e = job_spec_of(env, p, j, &spec)) ||
+        (e = job_user_limits(env, p, j->username)))
         return e;
     j->execution_type = "START";
     j->run_retries = 0;
     job_new_attempt(env, j, spec, now_ms);
-    if ((e = jobs_check_fits(env, p, j, &cluster)) ||
+    if ((e = job_prepare_attempt(env, p, j)) ||
+        (e = jobs_check_fits(env, p, j, &cluster)) ||
         (e = jobs_admit(env, p, &cluster, j, 0, prev.retries, 1, "ADMITTED", &saved)))
         return e;
     if (saved && (e = job_launch(env, p, j, spec))) {
@@ -388,7 +489,7 @@ static int job_finished(const pai_job_row *j)
     return !job_is_active(j) && strcmp(j->state, "UNKNOWN");
 }
 
-static pai_error *job_status_json(const pai_jobs_env *env, apr_pool_t *p, const pai_job_row *j,
+static pai_error *job_status_json(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j,
                                   json_t **out)
 {
     pai_jobspec *spec;
@@ -396,7 +497,7 @@ static pai_error *job_status_json(const pai_jobs_env *env, apr_pool_t *p, const 
     pai_error *e;
     int r, t, i, k;
 
-    if ((e = job_spec_of(p, j, &spec)))
+    if ((e = job_spec_of(env, p, j, &spec)))
         return e;
     st = job_summary(j);
     json_object_set_new(st, "appId", j->launcher_id
@@ -417,11 +518,11 @@ static pai_error *job_status_json(const pai_jobs_env *env, apr_pool_t *p, const 
             json_t *ports = json_object();
             for (i = 0; i < tr->ports->nelts; i++) {
                 const pai_port_spec *ps = &APR_ARRAY_IDX(tr->ports, i, pai_port_spec);
-                const char *list = "";
+                apr_array_header_t *list = apr_array_make(p, ps->count, sizeof(const char *));
                 for (k = 0; k < ps->count; k++)
-                    list = apr_psprintf(p, "%s%s%d", list, k ? "," : "",
-                                        pai_task_port(spec, j->port_base, r, t, i, k));
-                pai_json_set_str(ports, ps->label, list);
+                    APR_ARRAY_PUSH(list, const char *) =
+                        apr_itoa(p, pai_task_port(spec, j->port_base, r, t, i, k));
+                pai_json_set_str(ports, ps->label, apr_array_pstrcat(p, list, ','));
             }
             json_array_append_new(tasks, json_pack(
                 "{s:i, s:s, s:o, s:o, s:i, s:s}",
@@ -430,8 +531,9 @@ static pai_error *job_status_json(const pai_jobs_env *env, apr_pool_t *p, const 
                 "containerIp", *j->host ? json_string(j->host) : json_null(),
                 "containerPorts", ports,
                 "containerGpus", tr->gpu_number,
-                "containerLog", apr_psprintf(p, "%s/%s/attempt-%d/%s-%d.out", env->log_dir,
-                                             j->name, j->retries, tr->name, t)));
+                "containerLog", apr_psprintf(p, "%s/%s/%s/attempt-%d/%s-%d.out", env->log_dir,
+                                             job_account(env, j), j->name, j->retries,
+                                             tr->name, t)));
         }
         json_object_set_new(roles, tr->name, json_pack("{s:{s:s}, s:o}", "taskRoleStatus",
                                                        "name", tr->name, "taskStatuses", tasks));
@@ -496,9 +598,19 @@ pai_error *pai_job_ssh_view(const pai_jobs_env *env, apr_pool_t *p, const char *
         !pai_store_ssh_endpoints(env->db, p, name, j->retries, &eps)) {
         for (i = 0; i < eps->nelts; i++) {
             const pai_ssh_endpoint *ep = &APR_ARRAY_IDX(eps, i, pai_ssh_endpoint);
-            json_array_append_new(containers, json_pack("{s:s, s:s, s:s}",
+            const char *fp = *ep->host_key ? pai_ssh_host_key_fingerprint(p, ep->host_key) : NULL;
+            json_t *c = json_pack("{s:s, s:s, s:s}",
                 "id", apr_psprintf(p, "%s-%d-%s-%d", name, j->retries, ep->role, ep->index),
-                "sshIp", ep->ip, "sshPort", apr_itoa(p, ep->port)));
+                "sshIp", ep->ip, "sshPort", apr_itoa(p, ep->port));
+            /* The task's host key as the task reported it: a client checks
+             * whom it reaches (ssh -o UserKnownHostsFile with this line). */
+            if (fp) {
+                pai_json_set_str(c, "hostKey", ep->host_key);
+                pai_json_set_str(c, "hostKeyFingerprint", fp);
+                pai_json_set_str(c, "knownHosts", apr_psprintf(p, "[%s]:%d %s", ep->ip, ep->port,
+                                                               ep->host_key));
+            }
+            json_array_append_new(containers, c);
         }
     }
     o = json_pack("{s:o, s:{s:s, s:s, s:s, s:s}, s:s}",
@@ -534,7 +646,8 @@ pai_error *pai_job_ssh_key(const pai_jobs_env *env, apr_pool_t *p, const pai_ide
 pai_error *pai_job_ssh_report(const pai_jobs_env *env, apr_pool_t *p, const char *name,
                               const char *secret, const json_t *body)
 {
-    static const char *const fields[] = {"attempt", "taskRole", "taskIndex", "ip", "port", NULL};
+    static const char *const fields[] = {"attempt", "taskRole", "taskIndex", "ip", "port",
+                                         "hostKey", NULL};
     const char *priv, *pub, *want, *c;
     pai_ssh_endpoint ep;
     json_int_t attempt, index, port;
@@ -555,8 +668,11 @@ pai_error *pai_job_ssh_report(const pai_jobs_env *env, apr_pool_t *p, const char
         (e = pai_field_int(p, body, NULL, "taskIndex", 1, 0, &index, NULL)) ||
         (e = pai_field_str(p, body, NULL, "ip", 1, &ep.ip)) ||
         (e = pai_field_int(p, body, NULL, "port", 1, 0, &port, NULL)) ||
-        (e = job_spec_of(p, j, &spec)))
+        (e = pai_field_str(p, body, NULL, "hostKey", 0, &ep.host_key)) ||
+        (e = job_spec_of(env, p, j, &spec)))
         return e;
+    if (ep.host_key && !pai_ssh_host_key_fingerprint(p, ep.host_key))
+        return pai_error_make(p, PAI_ERR_INVALID, "field 'hostKey' is not an SSH public key");
     for (c = ep.ip; *c; c++)
         if (!strchr("0123456789abcdefABCDEF.:", *c))
             break;
@@ -618,10 +734,10 @@ static int str_changed(const char *a, const char *b)
 }
 
 /* Whether the failed attempt j is retried: retryCount -1 retries forever. */
-static int job_retry_allowed(apr_pool_t *p, const pai_job_row *j)
+static int job_retry_allowed(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j)
 {
     pai_jobspec *spec;
-    if (strcmp(j->execution_type, "START") || job_spec_of(p, j, &spec))
+    if (strcmp(j->execution_type, "START") || job_spec_of(env, p, j, &spec))
         return 0;
     return spec->retry_count == -1 || (spec->retry_count > 0 && j->run_retries < spec->retry_count);
 }
@@ -634,8 +750,7 @@ static void sync_next_attempt(const pai_jobs_env *env, apr_pool_t *p, pai_job_ro
     pai_jobspec *spec;
     int saved = 0, was = j->retries;
 
-    (void)rep;
-    if (job_spec_of(p, j, &spec))
+    if (job_spec_of(env, p, j, &spec))
         return;
     if (auto_retry)
         j->run_retries++;
@@ -643,6 +758,21 @@ static void sync_next_attempt(const pai_jobs_env *env, apr_pool_t *p, pai_job_ro
     /* The admission pass of this same cycle hands it on when its VC has room. */
     if (!pai_store_job_save(env->db, p, j, was, &saved) && saved)
         rep->resubmitted++;
+}
+
+/* A queued attempt that can never run ends FAILED, saying why: it must not
+ * wait (and hold its place) for ever. */
+static void sync_fail_queued(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j,
+                             const pai_error *why, apr_int64_t now_ms)
+{
+    int saved = 0;
+
+    j->state = "FAILED";
+    j->sub_state = "REFUSED";
+    j->completed = now_ms;
+    j->diagnostics = apr_pstrndup(p, why->message, 1000);
+    /* A lost race (another writer came first) is seen again next cycle. */
+    pai_store_job_save(env->db, p, j, j->retries, &saved);
 }
 
 /* The admission pass: QUEUED jobs, oldest first, go to the launcher while
@@ -663,16 +793,30 @@ static void sync_admit_queued(const pai_jobs_env *env, apr_pool_t *p, apr_int64_
         pai_jobspec *spec;
         int admitted = 0, saved = 0;
 
-        if (apr_hash_get(blocked, j->vc, APR_HASH_KEY_STRING) || job_spec_of(p, j, &spec))
+        pai_error *e;
+
+        /* A queued job keeps its place (submitted is not moved): the oldest
+         * is always tried first, and one that does not fit holds back the
+         * rest of its VC, so none can be starved by later, smaller ones. */
+        if (apr_hash_get(blocked, j->vc, APR_HASH_KEY_STRING) || job_spec_of(env, p, j, &spec))
             continue;
-        j->submitted = now_ms;
+        if ((e = job_prepare_attempt(env, p, j))) {
+            if (e->code == PAI_ERR_FORBIDDEN)
+                sync_fail_queued(env, p, j, e, now_ms);
+            continue;
+        }
         if (jobs_admit(env, p, &cluster, j, 0, j->retries, 0, "ADMITTED", &admitted) ||
             !admitted) {
             apr_hash_set(blocked, j->vc, APR_HASH_KEY_STRING, j);
             continue;
         }
-        if (job_launch(env, p, j, spec)) {
-            /* The launcher cannot take jobs now: try again next cycle. */
+        if ((e = job_launch(env, p, j, spec))) {
+            /* A job the launcher refuses for good ends; otherwise the launcher
+             * cannot take jobs now: try again next cycle. */
+            if (e->code == PAI_ERR_FORBIDDEN || e->code == PAI_ERR_JOB_REJECTED) {
+                sync_fail_queued(env, p, j, e, now_ms);
+                continue;
+            }
             j->sub_state = "QUEUED";
             pai_store_job_save(env->db, p, j, j->retries, &saved);
             return;
@@ -719,7 +863,7 @@ static void sync_apply(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j,
     if (!j->launcher_id)
         rep->adopted++;
     rep->updated++;
-    if (!strcmp(n.state, "FAILED") && job_retry_allowed(p, &n))
+    if (!strcmp(n.state, "FAILED") && job_retry_allowed(env, p, &n))
         sync_next_attempt(env, p, &n, 1, now_ms, rep);
 }
 
@@ -757,7 +901,7 @@ static pai_error *sync_poll(const pai_jobs_env *env, apr_pool_t *p,
             continue;
         if ((e = ops->status(env->launcher->ctx, p, j->launcher_id, &s, &known)))
             return e;
-        if (!known || strcmp(s.job_name, j->name) || s.attempt != j->retries)
+        if (!known || !job_launch_is_ours(env, p, j, &s))
             continue;
         rep->listed++;
         sync_job(env, p, j, &s, now_ms, rep);
@@ -814,12 +958,15 @@ pai_error *pai_sync_cycle(const pai_jobs_env *env, apr_pool_t *p, pai_sync_state
     for (i = 0; i < listed->nelts; i++) {
         pai_launch_status *s = &APR_ARRAY_IDX(listed, i, pai_launch_status);
         pai_job_row *j = apr_hash_get(by_name, s->job_name, APR_HASH_KEY_STRING);
-        int ours = j && j->retries == s->attempt && (!j->launcher_id || j->launcher_id == s->id);
+        int ours = j && job_launch_is_ours(env, p, j, s);
 
         if (!ours) {
-            /* An orphan (its submission was given up) or a stale attempt: it
-             * must not hold resources. */
-            if (s->active && !ops->cancel(env->launcher->ctx, p, s->id, s->user))
+            /* An orphan (its submission was given up) or a stale attempt of
+             * ours must not hold resources.  A job merely labelled like ours
+             * (anybody may set a comment) is not ours to adopt or cancel. */
+            if (s->active && pai_launch_tag_valid(p, env->tag_key, env->tag_key_len, s->job_name,
+                                                  s->attempt, s->user, s->tag) &&
+                !ops->cancel(env->launcher->ctx, p, s->id, s->user))
                 rep->cancelled++;
             continue;
         }

@@ -17,12 +17,18 @@ typedef struct pai_jobs_env {
     const char *job_user;        /* the account tasks (and SSH logins) run as */
     int per_user;                /* 1: as the job owner's same-named account instead */
     struct pai_view_cache *views;/* this process's rendered views; may be NULL */
+    const unsigned char *tag_key;/* signs launch tags (the server's secret) */
+    apr_size_t tag_key_len;
+    int max_waiting, max_active; /* per user (0: no limit) */
 } pai_jobs_env;
 
 /* POST /jobs: validate, check the VC, store, hand to the launcher.  A job the
  * launcher did not take is not kept. */
 pai_error *pai_job_submit(const pai_jobs_env *env, apr_pool_t *p, const pai_identity *who,
                           const json_t *config, apr_int64_t now_ms, const char **name);
+/* 403 saying why when the PAI user's jobs could not run (their Unix account
+ * may not be used); for user creation in the per-user mode. */
+pai_error *pai_job_account_check(const pai_jobs_env *env, apr_pool_t *p, const char *username);
 /* PUT /jobs/:name/executionType with START or STOP. */
 pai_error *pai_job_execute(const pai_jobs_env *env, apr_pool_t *p, const pai_identity *who,
                            const char *name, const char *value, apr_int64_t now_ms);

@@ -2,8 +2,11 @@
  * with bounds of our own so that no sum can overflow. */
 #include <string.h>
 #include <apr_strings.h>
+#include <apr_hash.h>
 #include "jobspec.h"
 #include "launcher.h"
+
+static void spec_port_layout(pai_jobspec *s);
 
 static int chars_in(const char *s, const char *extra)
 {
@@ -62,18 +65,23 @@ static pai_error *spec_ports(apr_pool_t *p, const json_t *role, const char *wher
 {
     static const char *const fields[] = {"label", "beginAt", "portNumber", NULL};
     json_t *list = json_object_get(role, "portList"), *item;
+    apr_hash_t *labels;
     size_t i;
+    int total = 0;
 
     r->ports = apr_array_make(p, 2, sizeof(pai_port_spec));
     if (!list || json_is_null(list))
         return NULL;
     if (!json_is_array(list))
         return pai_error_make(p, PAI_ERR_INVALID, "field '%s.portList' must be an array", where);
+    if (json_array_size(list) > PAI_PORT_LABELS_MAX)
+        return pai_error_make(p, PAI_ERR_INVALID, "field '%s.portList' has more than %d labels",
+                              where, PAI_PORT_LABELS_MAX);
+    labels = apr_hash_make(p);
     json_array_foreach(list, i, item) {
         const char *at = apr_psprintf(p, "%s.portList[%" APR_SIZE_T_FMT "]", where, i);
         pai_port_spec *ps = apr_array_push(r->ports);
         pai_error *e;
-        int j;
         if (!json_is_object(item))
             return pai_error_make(p, PAI_ERR_INVALID, "field '%s' must be an object", at);
         if ((e = pai_field_only(p, item, at, fields)) ||
@@ -86,10 +94,13 @@ static pai_error *spec_ports(apr_pool_t *p, const json_t *role, const char *wher
                                   "field '%s.label' must match ^[A-Za-z0-9._~]+$", at);
         if (ps->begin_at && ps->begin_at + ps->count - 1 > 65535)
             return pai_error_make(p, PAI_ERR_INVALID, "field '%s' runs past port 65535", at);
-        for (j = 0; j < r->ports->nelts - 1; j++)
-            if (!strcmp(APR_ARRAY_IDX(r->ports, j, pai_port_spec).label, ps->label))
-                return pai_error_make(p, PAI_ERR_INVALID, "field '%s.label': '%s' is given twice",
-                                      at, ps->label);
+        if (apr_hash_get(labels, ps->label, APR_HASH_KEY_STRING))
+            return pai_error_make(p, PAI_ERR_INVALID, "field '%s.label': '%s' is given twice",
+                                  at, ps->label);
+        apr_hash_set(labels, ps->label, APR_HASH_KEY_STRING, ps);
+        if ((total += ps->count) > PAI_TASK_PORTS_MAX)
+            return pai_error_make(p, PAI_ERR_INVALID, "field '%s.portList' asks for more than %d "
+                                  "ports per task", where, PAI_TASK_PORTS_MAX);
     }
     return NULL;
 }
@@ -135,6 +146,9 @@ static pai_error *spec_role(apr_pool_t *p, const json_t *o, size_t idx, pai_task
                               " (at most %d characters)", where, PAI_ROLE_NAME_MAX);
     if (!*r->command)
         return pai_error_make(p, PAI_ERR_INVALID, "field '%s.command' must not be empty", where);
+    if (strlen(r->command) > PAI_COMMAND_MAX)
+        return pai_error_make(p, PAI_ERR_INVALID, "field '%s.command' is longer than %d bytes",
+                              where, PAI_COMMAND_MAX);
     if (r->shm_mb > r->memory_mb)
         return pai_error_make(p, PAI_ERR_INVALID, "field '%s.shmMB' must not exceed memoryMB",
                               where);
@@ -197,6 +211,16 @@ pai_error *pai_jobspec_parse(apr_pool_t *p, const json_t *c, pai_jobspec **out)
                               " (at most %d characters, not '.' or '..')", PAI_JOB_NAME_MAX);
     if (!*s->image)
         return pai_error_make(p, PAI_ERR_INVALID, "field 'image' must not be empty");
+    {
+        static const char *const paths[] = {"image", "authFile", "dataDir", "outputDir",
+                                            "codeDir", NULL};
+        const char *vals[] = {s->image, s->auth_file, s->data_dir, s->output_dir, s->code_dir};
+        int k;
+        for (k = 0; paths[k]; k++)
+            if (strlen(vals[k]) > PAI_PATH_MAX)
+                return pai_error_make(p, PAI_ERR_INVALID, "field '%s' is longer than %d bytes",
+                                      paths[k], PAI_PATH_MAX);
+    }
     if (!*s->virtual_cluster)
         s->virtual_cluster = "default";
     if (strlen(s->virtual_cluster) > 64 || !chars_in(s->virtual_cluster, "_"))
@@ -207,6 +231,10 @@ pai_error *pai_jobspec_parse(apr_pool_t *p, const json_t *c, pai_jobspec **out)
         return pai_error_make(p, PAI_ERR_INVALID, "field 'jobEnvs' must be an object");
     s->job_envs = pai_json_pool(p, json_object());
     if (json_is_object(envs)) {
+        apr_size_t bytes = 0;
+        if (json_object_size(envs) > PAI_ENVS_MAX)
+            return pai_error_make(p, PAI_ERR_INVALID, "field 'jobEnvs' has more than %d entries",
+                                  PAI_ENVS_MAX);
         json_object_foreach(envs, key, v) {
             const char *sv;
             if (!env_name_valid(key))
@@ -214,6 +242,12 @@ pai_error *pai_jobspec_parse(apr_pool_t *p, const json_t *c, pai_jobspec **out)
                                       "match ^[A-Za-z_][A-Za-z0-9_]*$", key);
             if ((e = pai_field_str(p, envs, "jobEnvs", key, 1, &sv)))
                 return e;
+            if (strlen(sv) > PAI_ENV_VALUE_MAX)
+                return pai_error_make(p, PAI_ERR_INVALID, "field 'jobEnvs.%s' is longer than %d "
+                                      "bytes", key, PAI_ENV_VALUE_MAX);
+            if ((bytes += strlen(key) + strlen(sv)) > PAI_ENVS_BYTES_MAX)
+                return pai_error_make(p, PAI_ERR_INVALID, "field 'jobEnvs' holds more than %d "
+                                      "bytes", PAI_ENVS_BYTES_MAX);
             json_object_set_new(s->job_envs, key, json_string(sv));
         }
     }
@@ -226,8 +260,9 @@ pai_error *pai_jobspec_parse(apr_pool_t *p, const json_t *c, pai_jobspec **out)
         return pai_error_make(p, PAI_ERR_INVALID, "field 'taskRoles' is required");
     if (!json_is_array(roles) || json_array_size(roles) == 0)
         return pai_error_make(p, PAI_ERR_INVALID, "field 'taskRoles' must be a non-empty array");
-    if (json_array_size(roles) > 100)
-        return pai_error_make(p, PAI_ERR_INVALID, "field 'taskRoles' has more than 100 roles");
+    if (json_array_size(roles) > PAI_ROLES_MAX)
+        return pai_error_make(p, PAI_ERR_INVALID, "field 'taskRoles' has more than %d roles",
+                              PAI_ROLES_MAX);
 
     norm = pai_json_pool(p, json_object());
     norm_roles = json_array();
@@ -253,9 +288,10 @@ pai_error *pai_jobspec_parse(apr_pool_t *p, const json_t *c, pai_jobspec **out)
         s->total_memory_mb += (apr_int64_t)r->task_number * r->memory_mb;
         s->total_gpus += (apr_int64_t)r->task_number * r->gpu_number;
     }
-    if (s->total_tasks > 1000) {
+    if (s->total_tasks > PAI_TASKS_MAX) {
         json_decref(norm_roles);
-        return pai_error_make(p, PAI_ERR_INVALID, "a job may have at most 1000 tasks in all");
+        return pai_error_make(p, PAI_ERR_INVALID, "a job may have at most %d tasks in all",
+                              PAI_TASKS_MAX);
     }
 
     /* Every submitted field is kept; defaults fill what was absent. */
@@ -275,32 +311,31 @@ pai_error *pai_jobspec_parse(apr_pool_t *p, const json_t *c, pai_jobspec **out)
         json_object_set(norm, "extras", v);
     json_object_set_new(norm, "taskRoles", norm_roles);
     s->normalized = norm;
+    spec_port_layout(s);
     *out = s;
     return NULL;
 }
 
 /* Ports: every task gets its own slots, beginAt > 0 pins a label; the last
- * slot of each task is its sshd's. */
-static int ports_per_task(const pai_jobspec *s)
+ * slot of each task is its sshd's.  Slots and offsets are worked out once
+ * (spec_port_layout), so a port is found in constant time. */
+static void spec_port_layout(pai_jobspec *s)
 {
-    int r, i, most = 0;
+    int r, i, most = 0, first = 0;
     for (r = 0; r < s->roles->nelts; r++) {
-        const pai_task_role *tr = &APR_ARRAY_IDX(s->roles, r, pai_task_role);
+        pai_task_role *tr = &APR_ARRAY_IDX(s->roles, r, pai_task_role);
         int n = 0;
-        for (i = 0; i < tr->ports->nelts; i++)
-            n += APR_ARRAY_IDX(tr->ports, i, pai_port_spec).count;
+        tr->first_task = first;
+        first += tr->task_number;
+        for (i = 0; i < tr->ports->nelts; i++) {
+            pai_port_spec *ps = &APR_ARRAY_IDX(tr->ports, i, pai_port_spec);
+            ps->offset = n;
+            n += ps->count;
+        }
         if (n > most)
             most = n;
     }
-    return most + 1;
-}
-
-static int task_slot(const pai_jobspec *s, int role, int task)
-{
-    int g = 0, r;
-    for (r = 0; r < role; r++)
-        g += APR_ARRAY_IDX(s->roles, r, pai_task_role).task_number;
-    return g + task;
+    s->ports_per_task = most + 1;
 }
 
 int pai_task_ssh_port(const pai_jobspec *s, int port_base, int role, int task)
@@ -311,24 +346,20 @@ int pai_task_ssh_port(const pai_jobspec *s, int port_base, int role, int task)
     for (i = 0; i < tr->ports->nelts; i++)
         if (!strcmp(APR_ARRAY_IDX(tr->ports, i, pai_port_spec).label, "ssh"))
             return pai_task_port(s, port_base, role, task, i, 0);
-    return port_base + (task_slot(s, role, task) + 1) * ports_per_task(s) - 1;
+    return port_base + (tr->first_task + task + 1) * s->ports_per_task - 1;
 }
 
 int pai_job_port_span(const pai_jobspec *s)
 {
-    return s->total_tasks * ports_per_task(s);
+    return s->total_tasks * s->ports_per_task;
 }
 
 int pai_task_port(const pai_jobspec *s, int port_base, int role, int task, int port, int k)
 {
     const pai_task_role *tr = &APR_ARRAY_IDX(s->roles, role, pai_task_role);
     const pai_port_spec *ps = &APR_ARRAY_IDX(tr->ports, port, pai_port_spec);
-    int g, i, off = 0;
 
     if (ps->begin_at)
         return ps->begin_at + k;
-    g = task_slot(s, role, task);
-    for (i = 0; i < port; i++)
-        off += APR_ARRAY_IDX(tr->ports, i, pai_port_spec).count;
-    return port_base + g * ports_per_task(s) + off + k;
+    return port_base + (tr->first_task + task) * s->ports_per_task + ps->offset + k;
 }

@@ -8,6 +8,7 @@
 #include <apr_tables.h>
 #include "err.h"
 #include "jobspec.h"
+#include "unixacct.h"
 
 typedef struct pai_launch {
     const pai_jobspec *spec;
@@ -16,13 +17,16 @@ typedef struct pai_launch {
     int port_base;               /* first port of this attempt's range */
     const char *ssh_public_key;  /* NULL: tasks start no sshd */
     const char *report_url;      /* where tasks report their sshd's address */
-    const char *report_secret;   /* the job's secret for those reports */
+    const char *report_secret;   /* this attempt's secret for those reports */
+    const char *tag;             /* this attempt's tag (pai_launch_tag_make): the sync
+                                  * adopts only launcher jobs that carry it */
 } pai_launch;
 
 typedef struct pai_launch_status {
     apr_int64_t id;
     const char *job_name;        /* from the tag the launcher keeps for us */
     int attempt;
+    const char *tag;             /* the attempt's tag as the launcher keeps it ("": none) */
     const char *state;           /* WAITING RUNNING SUCCEEDED FAILED STOPPED UNKNOWN */
     const char *sub_state;       /* the launcher's own word */
     int active;                  /* holds or waits for resources */
@@ -42,9 +46,10 @@ typedef struct pai_capacity {
 typedef struct pai_launcher_ops {
     const char *name;
     pai_error *(*submit)(void *ctx, apr_pool_t *p, const pai_launch *l, apr_int64_t *id);
-    /* Cancelling a job the launcher no longer knows is a success.  user: the
-     * job's owner as the launcher knows it (pai_launch_status.user). */
-    pai_error *(*cancel)(void *ctx, apr_pool_t *p, apr_int64_t id, const char *user);
+    /* Cancelling a job the launcher no longer knows is a success.  account:
+     * the Unix account the job runs as (pai_launch_status.user, or the
+     * account op's answer); the cancel is made as that account. */
+    pai_error *(*cancel)(void *ctx, apr_pool_t *p, apr_int64_t id, const char *account);
     /* Every job of ours the launcher knows (pai_launch_status).  With since > 0
      * and nothing changed since then, *unchanged is set and out is empty. */
     pai_error *(*list)(void *ctx, apr_pool_t *p, apr_int64_t since, int *unchanged,
@@ -54,6 +59,9 @@ typedef struct pai_launcher_ops {
      * NULL: the sync then lists every cycle. */
     pai_error *(*status)(void *ctx, apr_pool_t *p, apr_int64_t id, pai_launch_status *out,
                          int *known);
+    /* The account a PAI user's jobs run as, or 403 saying why they may not
+     * run (no such account, a system or service account, root). */
+    pai_error *(*account)(void *ctx, apr_pool_t *p, const char *pai_user, const char **account);
 } pai_launcher_ops;
 
 typedef struct pai_launcher {
@@ -69,7 +77,8 @@ typedef struct pai_slurm_conf {
     int per_user;                /* 1: each job runs as its PAI user's same-named account */
     const char *partition;
     long timeout_ms;
-    const char *log_dir;         /* per-job logs: <log_dir>/<job>/attempt-<n>/ on the nodes */
+    const char *log_dir;         /* job folders on the nodes: <log_dir>/<account>/<job>/attempt-<n> */
+    pai_account_policy policy;   /* which accounts same-name may map to */
 } pai_slurm_conf;
 
 pai_error *pai_launcher_slurm_create(apr_pool_t *p, const pai_slurm_conf *c,
@@ -77,8 +86,11 @@ pai_error *pai_launcher_slurm_create(apr_pool_t *p, const pai_slurm_conf *c,
 /* The bash script an attempt runs in its allocation: one srun step per task
  * and the completion rule (unit tests run it with a stand-in srun). */
 const char *pai_slurm_batch_script(apr_pool_t *p, const pai_slurm_conf *c, const pai_launch *l);
-/* The Unix account a PAI user's jobs run as; NULL when it may not be used. */
+/* The Unix account a PAI user's jobs run as (the mapping alone; the
+ * launcher's account op also checks that it may be used). */
 const char *pai_slurm_account(const pai_slurm_conf *c, const char *pai_user);
+/* <log_dir>/<account>: the account's own folder, made by Slurm's prolog. */
+const char *pai_slurm_account_dir(apr_pool_t *p, const pai_slurm_conf *c, const char *account);
 
 /* Ports of one task: the k-th port of label `port` of task `task` of role `role`.
  * Shared by the launcher (the environment) and the status view. */

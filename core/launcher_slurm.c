@@ -28,10 +28,22 @@ typedef struct slurm_ctx {
 
 const char *pai_slurm_account(const pai_slurm_conf *c, const char *pai_user)
 {
-    if (!c->per_user)
-        return c->job_user;
-    /* A PAI user called root must not get a root shell on the nodes. */
-    return pai_user && *pai_user && strcmp(pai_user, "root") ? pai_user : NULL;
+    return c->per_user ? pai_user : c->job_user;
+}
+
+static pai_error *slurm_account(void *ctxv, apr_pool_t *p, const char *pai_user,
+                                const char **account)
+{
+    slurm_ctx *c = ctxv;
+    const char *why;
+
+    *account = pai_slurm_account(&c->conf, pai_user);
+    /* The service account was checked at start; a user's own is checked in
+     * the system's user database at every use (accounts come and go). */
+    if (c->conf.per_user && (why = pai_unix_account_refusal(p, &c->conf.policy, *account)))
+        return pai_error_make(p, PAI_ERR_FORBIDDEN, "jobs of user %s cannot run: %s",
+                              pai_user, why);
+    return NULL;
 }
 
 /* A short-lived Slurm JWT naming `user` (Slurm's auth/jwt: HS256, sun).  The
@@ -104,8 +116,19 @@ static pai_error *slurm_call(slurm_ctx *c, apr_pool_t *p, const char *user, cons
     return NULL;
 }
 
+/* The label the sync finds our jobs by: pai:<job>:<attempt>:<tag>.  The
+ * batch script may add ";failed=<task>/<why>" when the job fails. */
+static const char *slurm_comment(apr_pool_t *p, const pai_launch *l)
+{
+    return apr_psprintf(p, "pai:%s:%d:%s", l->spec->job_name, l->attempt, l->tag ? l->tag : "");
+}
+
 /* ---- the batch script ---------------------------------------------------- */
 
+/* The job-side shell, scripts/job/{batch,task}.sh, embedded at build time. */
+#include "job_scripts.h"
+
+/* s in single quotes for bash: nothing in it is expanded. */
 static const char *sq(apr_pool_t *p, const char *s)
 {
     apr_size_t n = 2, i;
@@ -131,254 +154,187 @@ static const char *sq(apr_pool_t *p, const char *s)
     return out;
 }
 
-static void env_word(apr_array_header_t *w, apr_pool_t *p, const char *name, const char *value)
+/* The script is built as a list of pieces joined once at the end: a job of
+ * many tasks and ports costs time in proportion to its size. */
+typedef struct script_buf {
+    apr_pool_t *p;
+    apr_array_header_t *parts;
+} script_buf;
+
+static void put(script_buf *b, const char *s)
 {
-    APR_ARRAY_PUSH(w, const char *) = sq(p, apr_pstrcat(p, name, "=", value, NULL));
+    APR_ARRAY_PUSH(b->parts, const char *) = s;
 }
 
-static const char *task_log(apr_pool_t *p, const pai_task_role *r, int i, const char *ext)
+/* One K=V word of an environment array. */
+static void put_env(script_buf *b, const char *name, const char *value)
 {
-    return apr_psprintf(p, "\"$logdir/%s-%d.%s\"", r->name, i, ext);
+    put(b, " ");
+    put(b, sq(b->p, apr_pstrcat(b->p, name, "=", value, NULL)));
 }
 
-/* The environment every task of the job shares (OpenPAI's PAI_* set). */
-static apr_array_header_t *job_env(apr_pool_t *p, const pai_launch *l)
+/* A comma list of the k ports of a label, or of the role's first label. */
+static const char *port_list(apr_pool_t *p, const pai_launch *l, int r, int t, int i)
+{
+    const pai_task_role *tr = &APR_ARRAY_IDX(l->spec->roles, r, pai_task_role);
+    const pai_port_spec *ps = &APR_ARRAY_IDX(tr->ports, i, pai_port_spec);
+    apr_array_header_t *a = apr_array_make(p, ps->count, sizeof(const char *));
+    int k;
+
+    for (k = 0; k < ps->count; k++)
+        APR_ARRAY_PUSH(a, const char *) = apr_itoa(p, pai_task_port(l->spec, l->port_base, r, t, i, k));
+    return apr_array_pstrcat(p, a, ',');
+}
+
+/* The environment every task of the job shares (OpenPAI's PAI_* set).
+ * @HOST_IP@ stands for the node's address, known only there. */
+static void job_env(script_buf *b, const pai_launch *l)
 {
     const pai_jobspec *s = l->spec;
-    apr_array_header_t *w = apr_array_make(p, 32, sizeof(const char *));
-    const char *key, *list = "";
+    apr_pool_t *p = b->p;
+    apr_array_header_t *roles = apr_array_make(p, s->roles->nelts, sizeof(const char *));
+    const char *key;
     json_t *v;
     int r, t;
 
+    put(b, "pai_job_env=(");
     json_object_foreach(s->job_envs, key, v)
-        env_word(w, p, key, json_string_value(v));
-    env_word(w, p, "PAI_JOB_NAME", s->job_name);
-    env_word(w, p, "PAI_USER_NAME", l->username);
-    env_word(w, p, "PAI_JOB_VC_NAME", s->virtual_cluster);
-    env_word(w, p, "PAI_DEFAULT_FS_URI", "");
-    env_word(w, p, "PAI_DATA_DIR", s->data_dir);
-    env_word(w, p, "PAI_OUTPUT_DIR", s->output_dir);
-    env_word(w, p, "PAI_CODE_DIR", s->code_dir);
-    env_word(w, p, "PAI_JOB_TASK_COUNT", apr_itoa(p, s->total_tasks));
-    env_word(w, p, "PAI_JOB_TASK_ROLE_COUNT", apr_itoa(p, s->roles->nelts));
+        put_env(b, key, json_string_value(v));
+    put_env(b, "PAI_JOB_NAME", s->job_name);
+    put_env(b, "PAI_USER_NAME", l->username);
+    put_env(b, "PAI_JOB_VC_NAME", s->virtual_cluster);
+    put_env(b, "PAI_DEFAULT_FS_URI", "");
+    put_env(b, "PAI_DATA_DIR", s->data_dir);
+    put_env(b, "PAI_OUTPUT_DIR", s->output_dir);
+    put_env(b, "PAI_CODE_DIR", s->code_dir);
+    put_env(b, "PAI_JOB_TASK_COUNT", apr_itoa(p, s->total_tasks));
+    put_env(b, "PAI_JOB_TASK_ROLE_COUNT", apr_itoa(p, s->roles->nelts));
+    put_env(b, "PAI_JOB_ATTEMPT", apr_itoa(p, l->attempt));
+    if (l->ssh_public_key) {
+        put_env(b, "PAI_SSH_PUBLIC_KEY", l->ssh_public_key);
+        put_env(b, "PAI_SSH_REPORT_URL", l->report_url);
+    }
     for (r = 0; r < s->roles->nelts; r++) {
         const pai_task_role *tr = &APR_ARRAY_IDX(s->roles, r, pai_task_role);
-        const char *hosts = "";
-        list = apr_pstrcat(p, list, r ? "," : "", tr->name, NULL);
-        for (t = 0; t < tr->task_number; t++) {
-            const char *h = tr->ports->nelts
-                ? apr_psprintf(p, "$host_ip:%d", pai_task_port(s, l->port_base, r, t, 0, 0))
-                : "$host_ip";
-            hosts = apr_pstrcat(p, hosts, t ? "," : "", h, NULL);
-        }
-        /* Double quotes: $host_ip is known only on the node. */
-        APR_ARRAY_PUSH(w, const char *) =
-            apr_psprintf(p, "\"PAI_TASK_ROLE_%s_HOST_LIST=%s\"", tr->name, hosts);
+        apr_array_header_t *hosts = apr_array_make(p, tr->task_number, sizeof(const char *));
+        APR_ARRAY_PUSH(roles, const char *) = tr->name;
+        for (t = 0; t < tr->task_number; t++)
+            APR_ARRAY_PUSH(hosts, const char *) = tr->ports->nelts
+                ? apr_psprintf(p, "@HOST_IP@:%d", pai_task_port(s, l->port_base, r, t, 0, 0))
+                : "@HOST_IP@";
+        put_env(b, apr_pstrcat(p, "PAI_TASK_ROLE_", tr->name, "_HOST_LIST", NULL),
+                apr_array_pstrcat(p, hosts, ','));
     }
-    env_word(w, p, "PAI_JOB_TASK_ROLE_LIST", list);
-    return w;
+    put_env(b, "PAI_JOB_TASK_ROLE_LIST", apr_array_pstrcat(p, roles, ','));
+    put(b, " )\n");
 }
 
-static const char *task_env(apr_pool_t *p, const pai_launch *l, int r, int t,
-                            const apr_array_header_t *common)
+/* The words of task t of role r alone. */
+static void task_env(script_buf *b, const pai_launch *l, int k, int r, int t)
 {
     const pai_jobspec *s = l->spec;
     const pai_task_role *tr = &APR_ARRAY_IDX(s->roles, r, pai_task_role);
-    apr_array_header_t *w = apr_array_copy(p, common);
-    const char *ports = "";
-    int i, k;
+    apr_pool_t *p = b->p;
+    apr_array_header_t *ports = apr_array_make(p, tr->ports->nelts, sizeof(const char *));
+    int i;
 
-    env_word(w, p, "PAI_CURRENT_TASK_ROLE_NAME", tr->name);
-    env_word(w, p, "PAI_CURRENT_TASK_ROLE_CURRENT_TASK_INDEX", apr_itoa(p, t));
-    env_word(w, p, "PAI_TASK_INDEX", apr_itoa(p, t));
-    env_word(w, p, "PAI_CURRENT_TASK_ROLE_TASK_COUNT", apr_itoa(p, tr->task_number));
-    env_word(w, p, "PAI_CURRENT_TASK_ROLE_CPU_COUNT", apr_itoa(p, tr->cpu_number));
-    env_word(w, p, "PAI_CURRENT_TASK_ROLE_MEM_MB", apr_itoa(p, tr->memory_mb));
-    env_word(w, p, "PAI_CURRENT_TASK_ROLE_SHM_MB", apr_itoa(p, tr->shm_mb));
-    env_word(w, p, "PAI_CURRENT_TASK_ROLE_GPU_COUNT", apr_itoa(p, tr->gpu_number));
-    env_word(w, p, "PAI_CURRENT_TASK_ROLE_MIN_FAILED_TASK_COUNT",
-             tr->min_failed ? apr_itoa(p, tr->min_failed) : "");
-    env_word(w, p, "PAI_CURRENT_TASK_ROLE_MIN_SUCCEEDED_TASK_COUNT",
-             tr->min_succeeded ? apr_itoa(p, tr->min_succeeded) : "");
-    for (i = 0; i < tr->ports->nelts; i++) {
-        const pai_port_spec *ps = &APR_ARRAY_IDX(tr->ports, i, pai_port_spec);
-        const char *one = apr_pstrcat(p, ps->label, ":", NULL);
-        for (k = 0; k < ps->count; k++)
-            one = apr_psprintf(p, "%s%s%d", one, k ? "," : "",
-                               pai_task_port(s, l->port_base, r, t, i, k));
-        ports = apr_pstrcat(p, ports, i ? ";" : "", one, NULL);
-    }
-    env_word(w, p, "PAI_CONTAINER_HOST_PORT_LIST", ports);
-    env_word(w, p, "PAI_CONTAINER_SSH_PORT", apr_itoa(p, pai_task_ssh_port(s, l->port_base, r, t)));
-    env_word(w, p, "PAI_JOB_ATTEMPT", apr_itoa(p, l->attempt));
-    if (l->ssh_public_key) {
-        env_word(w, p, "PAI_SSH_PUBLIC_KEY", l->ssh_public_key);
-        env_word(w, p, "PAI_SSH_REPORT_URL", l->report_url);
-        env_word(w, p, "PAI_SSH_SECRET", l->report_secret);
-        APR_ARRAY_PUSH(w, const char *) =
-            apr_psprintf(p, "\"PAI_TASK_SSH_DIR=$logdir/%s-%d.ssh\"", tr->name, t);
-    }
-    env_word(w, p, "PAI_CONTAINER_ID",
-             apr_psprintf(p, "%s-%d-%s-%d", s->job_name, l->attempt, tr->name, t));
-    APR_ARRAY_PUSH(w, const char *) = "\"PAI_CONTAINER_HOST_IP=$host_ip\"";
-    return apr_array_pstrcat(p, w, ' ');
+    put(b, apr_psprintf(p, "task_env_%d=(", k));
+    put_env(b, "PAI_CURRENT_TASK_ROLE_NAME", tr->name);
+    put_env(b, "PAI_CURRENT_TASK_ROLE_CURRENT_TASK_INDEX", apr_itoa(p, t));
+    put_env(b, "PAI_TASK_INDEX", apr_itoa(p, t));
+    put_env(b, "PAI_CURRENT_TASK_ROLE_TASK_COUNT", apr_itoa(p, tr->task_number));
+    put_env(b, "PAI_CURRENT_TASK_ROLE_CPU_COUNT", apr_itoa(p, tr->cpu_number));
+    put_env(b, "PAI_CURRENT_TASK_ROLE_MEM_MB", apr_itoa(p, tr->memory_mb));
+    put_env(b, "PAI_CURRENT_TASK_ROLE_SHM_MB", apr_itoa(p, tr->shm_mb));
+    put_env(b, "PAI_CURRENT_TASK_ROLE_GPU_COUNT", apr_itoa(p, tr->gpu_number));
+    put_env(b, "PAI_CURRENT_TASK_ROLE_MIN_FAILED_TASK_COUNT",
+            tr->min_failed ? apr_itoa(p, tr->min_failed) : "");
+    put_env(b, "PAI_CURRENT_TASK_ROLE_MIN_SUCCEEDED_TASK_COUNT",
+            tr->min_succeeded ? apr_itoa(p, tr->min_succeeded) : "");
+    for (i = 0; i < tr->ports->nelts; i++)
+        APR_ARRAY_PUSH(ports, const char *) = apr_pstrcat(p,
+            APR_ARRAY_IDX(tr->ports, i, pai_port_spec).label, ":", port_list(p, l, r, t, i), NULL);
+    put_env(b, "PAI_CONTAINER_HOST_PORT_LIST", apr_array_pstrcat(p, ports, ';'));
+    put_env(b, "PAI_CONTAINER_SSH_PORT", apr_itoa(p, pai_task_ssh_port(s, l->port_base, r, t)));
+    put_env(b, "PAI_CONTAINER_ID", apr_psprintf(p, "%s-%d-%s-%d", s->job_name, l->attempt,
+                                               tr->name, t));
+    put_env(b, "PAI_CONTAINER_HOST_IP", "@HOST_IP@");
+    put(b, " )\n");
 }
 
-/* Each task runs under this wrapper: an sshd for the job's key alone, on the
- * task's port, as the job's account, while the command runs; the task reports
- * where it listens with the job's secret, which the command never sees.  Its
- * first act marks the task started (see pai_task below). */
-static const char task_wrapper[] =
-    "cat > \"$logdir/pai-task.sh\" <<'PAI_TASK_EOF'\n"
-    "#!/bin/bash\n"
-    ": > \"$2\"\n"
-    "cmd=$1\n"
-    "secret=${PAI_SSH_SECRET:-}\n"
-    "unset PAI_SSH_SECRET\n"
-    "sshd_pid=\n"
-    "if [ -n \"${PAI_SSH_PUBLIC_KEY:-}\" ] && [ -x /usr/sbin/sshd ]; then\n"
-    "  d=$PAI_TASK_SSH_DIR\n"
-    "  mkdir -p \"$d\" && chmod 700 \"$d\"\n"
-    "  printf '%s\\n' \"$PAI_SSH_PUBLIC_KEY\" > \"$d/authorized_keys\"\n"
-    "  ssh-keygen -q -t ed25519 -N '' -f \"$d/host_key\" </dev/null\n"
-    "  export -p | grep -v -E '^declare -x (SSH_|PAI_SSH_|PAI_TASK_SSH_DIR|SLURM_|PWD=|OLDPWD=|SHLVL=)' > \"$d/env.sh\"\n"
-    "  printf '#!/bin/bash\\n. %s/env.sh\\ncd \"$PWD\"\\nif [ -n \"$SSH_ORIGINAL_COMMAND\" ]; then exec /bin/bash -c \"$SSH_ORIGINAL_COMMAND\"; else exec /bin/bash -l; fi\\n' \"$d\" > \"$d/login.sh\"\n"
-    "  chmod 700 \"$d/login.sh\"\n"
-    "  printf '%s\\n' \"Port $PAI_CONTAINER_SSH_PORT\" \"HostKey $d/host_key\" \\\n"
-    "    \"AuthorizedKeysFile $d/authorized_keys\" \"PidFile $d/sshd.pid\" \\\n"
-    "    'PasswordAuthentication no' 'KbdInteractiveAuthentication no' 'UsePAM no' \\\n"
-    "    'StrictModes no' \"AllowUsers $(id -un)\" \"ForceCommand $d/login.sh\" > \"$d/sshd_config\"\n"
-    /* Not on the step's stdout: a lingering holder keeps Slurm's step (and the
-     * job) COMPLETING until slurmstepd gives up on its IO a minute later. */
-    "  /usr/sbin/sshd -f \"$d/sshd_config\" -D -e </dev/null >>\"$d/sshd.log\" 2>&1 &\n"
-    "  sshd_pid=$!\n"
-    "  for _ in 1 2 3 4 5 6 7 8 9 10; do [ -s \"$d/sshd.pid\" ] && break; sleep 0.1; done\n"
-    "  curl -s -m 10 -o /dev/null </dev/null -X POST -H 'Content-Type: application/json' \\\n"
-    "    -H \"X-PAI-Job-Secret: $secret\" \"$PAI_SSH_REPORT_URL\" \\\n"
-    "    -d \"{\\\"attempt\\\": $PAI_JOB_ATTEMPT, \\\"taskRole\\\": \\\"$PAI_CURRENT_TASK_ROLE_NAME\\\", \\\"taskIndex\\\": $PAI_TASK_INDEX, \\\"ip\\\": \\\"$PAI_CONTAINER_HOST_IP\\\", \\\"port\\\": $PAI_CONTAINER_SSH_PORT}\" \\\n"
-    "    || echo \"mod_pairest: could not report the sshd of this task\" >&2\n"
-    "fi\n"
-    "unset PAI_SSH_PUBLIC_KEY PAI_SSH_REPORT_URL PAI_TASK_SSH_DIR secret\n"
-    "/bin/bash -c \"$cmd\"\n"
-    "st=$?\n"
-    "if [ -n \"$sshd_pid\" ]; then\n"
-    "  kill \"$sshd_pid\" 2>/dev/null\n"
-    "  for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 \"$sshd_pid\" 2>/dev/null || break; sleep 0.1; done\n"
-    "  kill -KILL \"$sshd_pid\" 2>/dev/null; wait \"$sshd_pid\" 2>/dev/null\n"
-    "fi\n"
-    "exit $st\n"
-    "PAI_TASK_EOF\n"
-    /* srun needs slurmctld to make a step: while it is down, a batch script
-     * that already runs would fail its tasks before they start, and a job the
-     * user wrote well would end FAILED.  A step that never started (no mark)
-     * is tried again for up to PAI_STEP_RETRY_SECONDS; once the wrapper ran,
-     * the exit status is the task's own.  TERM (the completion rule, scancel)
-     * ends the step too.  The steps of a job fit its allocation exactly, so a
-     * step is refused only for a passing reason (the node not yet back on a
-     * slurmctld that just restarted): srun --immediate gives up on it in
-     * seconds, where srun alone would wait at least 60 s to ask again. */
-    "pai_task() {\n"
-    "  local task=$1 started=\"$logdir/.$1.started\" child= st until=$((SECONDS + " PAI_STEP_RETRY_SECONDS "))\n"
-    "  shift\n"
-    "  trap '[ -n \"$child\" ] && kill -TERM \"$child\" 2>/dev/null; wait \"$child\"; exit 143' TERM\n"
-    "  while :; do\n"
-    "    \"$@\" & child=$!\n"
-    "    wait \"$child\"; st=$?\n"
-    "    if [ \"$st\" -eq 0 ] || [ -e \"$started\" ] || [ \"$SECONDS\" -ge \"$until\" ]; then\n"
-    "      return \"$st\"\n"
-    "    fi\n"
-    "    echo \"mod_pairest: the step of task $task did not start (srun exit $st); again in 5 s\"\n"
-    "    sleep 5 & child=$!\n"
-    "    wait \"$child\"\n"
-    "  done\n"
-    "}\n";
+const char *pai_slurm_account_dir(apr_pool_t *p, const pai_slurm_conf *c, const char *account)
+{
+    return apr_pstrcat(p, c->log_dir, "/", account, NULL);
+}
 
 /* One allocation sized to the sum of the roles (a gang: all start or none),
- * one `srun --exact` step per task, and FrameworkLauncher's completion rule:
- * a role fails when minFailedTaskCount of its tasks failed, succeeds when
- * minSucceededTaskCount did (null: all); the job fails when one role fails and
- * succeeds when all succeed; the rest of the tasks are then ended. */
+ * one `srun --exact` step per task, and FrameworkLauncher's completion rule
+ * (batch.sh).  The C side only writes the data batch.sh reads, every value
+ * quoted for bash. */
 const char *pai_slurm_batch_script(apr_pool_t *p, const pai_slurm_conf *c, const pai_launch *l)
 {
     const pai_jobspec *s = l->spec;
-    const apr_array_header_t *common = job_env(p, l);
-    const char *min_failed = "", *need = "", *zeros = "";
-    char *out;
-    int r, t;
+    const char *account = pai_slurm_account(c, l->username);
+    const char *acct_dir = pai_slurm_account_dir(p, c, account ? account : "-");
+    apr_array_header_t *names, *roles, *cpus, *mem, *gres, *cmds, *min_failed, *need;
+    script_buf b = {p, apr_array_make(p, 64 + 8 * s->total_tasks, sizeof(const char *))};
+    int r, t, k = 0;
 
-    out = apr_psprintf(p,
-        "#!/bin/bash\n"
-        "# mod_pairest: job %s, attempt %d, of %s\n"
-        "logdir=%s\n"
-        /* Nobody else's business: with one account per user, this keeps the
-         * job's files from the other users' tasks. */
-        "umask 077\n"
-        "mkdir -p \"$logdir\" || exit 70\n"
-        /* Tasks start in their attempt's own folder (private, see umask). */
-        "cd \"$logdir\" || exit 70\n"
-        "exec >>\"$logdir/batch.log\" 2>&1\n"
-        "host_ip=$(getent ahostsv4 \"$(hostname)\" 2>/dev/null | awk 'NR==1 {print $1}')\n"
-        "[ -n \"$host_ip\" ] || host_ip=127.0.0.1\n"
-        "declare -A role_of=()\n"
-        "%s",
-        s->job_name, l->attempt, l->username,
-        sq(p, apr_psprintf(p, "%s/%s/attempt-%d", c->log_dir, s->job_name, l->attempt)),
-        task_wrapper);
+#define PAI_COLUMN(a) a = apr_array_make(p, s->total_tasks, sizeof(const char *))
+    PAI_COLUMN(names); PAI_COLUMN(roles); PAI_COLUMN(cpus); PAI_COLUMN(mem);
+    PAI_COLUMN(gres);
+#undef PAI_COLUMN
+    min_failed = apr_array_make(p, s->roles->nelts, sizeof(const char *));
+    need = apr_array_make(p, s->roles->nelts, sizeof(const char *));
+    cmds = apr_array_make(p, s->roles->nelts, sizeof(const char *));
+
+    put(&b, "#!/bin/bash\n");
+    put(&b, apr_psprintf(p, "# mod_pairest: job %s, attempt %d, of %s\n", s->job_name,
+                         l->attempt, l->username));
+    put(&b, apr_pstrcat(p, "pai_job=", sq(p, s->job_name), " pai_attempt=",
+                        apr_itoa(p, l->attempt), " pai_owner=", sq(p, l->username), "\n", NULL));
+    put(&b, apr_pstrcat(p, "pai_account_dir=", sq(p, acct_dir), "\n", NULL));
+    put(&b, apr_pstrcat(p, "pai_attempt_dir=",
+                        sq(p, apr_psprintf(p, "%s/%s/attempt-%d", acct_dir, s->job_name,
+                                           l->attempt)), "\n", NULL));
+    put(&b, apr_pstrcat(p, "pai_report_secret=",
+                        sq(p, l->ssh_public_key && l->report_secret ? l->report_secret : ""),
+                        "\n", NULL));
+    put(&b, apr_pstrcat(p, "pai_comment=", sq(p, slurm_comment(p, l)), "\n", NULL));
+    put(&b, "pai_step_retry=" PAI_STEP_RETRY_SECONDS
+            " pai_step_immediate=" PAI_STEP_IMMEDIATE_SECONDS "\n");
+    job_env(&b, l);
     for (r = 0; r < s->roles->nelts; r++) {
         const pai_task_role *tr = &APR_ARRAY_IDX(s->roles, r, pai_task_role);
-        min_failed = apr_psprintf(p, "%s %d", min_failed, tr->min_failed);
-        need = apr_psprintf(p, "%s %d", need, tr->min_succeeded ? tr->min_succeeded
-                                                                 : tr->task_number);
-        zeros = apr_pstrcat(p, zeros, " 0", NULL);
-        for (t = 0; t < tr->task_number; t++) {
-            out = apr_pstrcat(p, out, apr_psprintf(p,
-                "pai_task %s-%d \\\n"
-                "  srun --exact --immediate=" PAI_STEP_IMMEDIATE_SECONDS
-                " --ntasks=1 --nodes=1 --cpus-per-task=%d --mem=%d --gres=%s "
-                "--job-name=%s --output=%s --error=%s \\\n"
-                "  env %s \\\n  /bin/bash \"$logdir/pai-task.sh\" %s \"$logdir/.%s-%d.started\" &\n"
-                "role_of[$!]=%d\n",
-                tr->name, t, tr->cpu_number, tr->memory_mb,
-                tr->gpu_number ? apr_psprintf(p, "gpu:%d", tr->gpu_number) : "none",
-                sq(p, apr_psprintf(p, "%s-%d", tr->name, t)),
-                task_log(p, tr, t, "out"), task_log(p, tr, t, "err"),
-                task_env(p, l, r, t, common), sq(p, tr->command), tr->name, t, r), NULL);
+        APR_ARRAY_PUSH(min_failed, const char *) = apr_itoa(p, tr->min_failed);
+        /* Per role, not per task: a script of tasks x command bytes would
+         * let one config make megabytes of script. */
+        APR_ARRAY_PUSH(cmds, const char *) = sq(p, tr->command);
+        APR_ARRAY_PUSH(need, const char *) =
+            apr_itoa(p, tr->min_succeeded ? tr->min_succeeded : tr->task_number);
+        for (t = 0; t < tr->task_number; t++, k++) {
+            APR_ARRAY_PUSH(names, const char *) = sq(p, apr_psprintf(p, "%s-%d", tr->name, t));
+            APR_ARRAY_PUSH(roles, const char *) = apr_itoa(p, r);
+            APR_ARRAY_PUSH(cpus, const char *) = apr_itoa(p, tr->cpu_number);
+            APR_ARRAY_PUSH(mem, const char *) = apr_itoa(p, tr->memory_mb);
+            APR_ARRAY_PUSH(gres, const char *) =
+                tr->gpu_number ? apr_psprintf(p, "gpu:%d", tr->gpu_number) : "none";
+            task_env(&b, l, k, r, t);
         }
     }
-    return apr_pstrcat(p, out,
-        "min_failed=(", min_failed, " )\n"
-        "need=(", need, " )\n"
-        "failed=(", zeros, " )\n"
-        "succeeded=(", zeros, " )\n"
-        "left=${#role_of[@]}\n"
-        "code=0\n"
-        "verdict=\n"
-        "while [ \"$left\" -gt 0 ]; do\n"
-        "  finished=\n"
-        "  wait -n -p finished\n"
-        "  st=$?\n"
-        "  [ -n \"$finished\" ] || break\n"
-        "  left=$((left - 1))\n"
-        "  r=${role_of[$finished]}\n"
-        "  unset \"role_of[$finished]\"\n"
-        "  if [ \"$st\" -eq 0 ]; then\n"
-        "    succeeded[r]=$((succeeded[r] + 1))\n"
-        "  else\n"
-        "    failed[r]=$((failed[r] + 1))\n"
-        "    [ \"$code\" -ne 0 ] || code=$st\n"
-        "    if [ \"${min_failed[r]}\" -gt 0 ] && [ \"${failed[r]}\" -ge \"${min_failed[r]}\" ]; then\n"
-        "      verdict=failed; break\n"
-        "    fi\n"
-        "  fi\n"
-        "  all=1\n"
-        "  for i in \"${!need[@]}\"; do [ \"${succeeded[i]}\" -ge \"${need[i]}\" ] || all=0; done\n"
-        "  if [ \"$all\" -eq 1 ]; then verdict=succeeded; break; fi\n"
-        "done\n"
-        "for pid in \"${!role_of[@]}\"; do kill -TERM \"$pid\" 2>/dev/null; done\n"
-        "wait\n"
-        "echo \"mod_pairest: verdict ${verdict:-all tasks ended}, first failure code $code\"\n"
-        "if [ \"$verdict\" = failed ]; then exit $(( code == 0 ? 1 : code )); fi\n"
-        "exit 0\n", NULL);
+    put(&b, apr_pstrcat(p, "task_name=(", apr_array_pstrcat(p, names, ' '), ")\n",
+                        "task_role=(", apr_array_pstrcat(p, roles, ' '), ")\n",
+                        "task_cpus=(", apr_array_pstrcat(p, cpus, ' '), ")\n",
+                        "task_mem=(", apr_array_pstrcat(p, mem, ' '), ")\n",
+                        "task_gres=(", apr_array_pstrcat(p, gres, ' '), ")\n",
+                        "role_cmd=(", apr_array_pstrcat(p, cmds, ' '), ")\n",
+                        "min_failed=(", apr_array_pstrcat(p, min_failed, ' '), ")\n",
+                        "need=(", apr_array_pstrcat(p, need, ' '), ")\n", NULL));
+    put(&b, "pai_write_task_wrapper() {\ncat <<'PAI_TASK_EOF'\n");
+    put(&b, pai_job_task_sh);
+    put(&b, "PAI_TASK_EOF\n}\n");
+    put(&b, pai_job_batch_sh);
+    return apr_array_pstrcat(p, b.parts, 0);
 }
 
 /* ---- operations ---------------------------------------------------------- */
@@ -387,15 +343,14 @@ static pai_error *slurm_submit(void *ctxv, apr_pool_t *p, const pai_launch *l, a
 {
     slurm_ctx *c = ctxv;
     const pai_jobspec *s = l->spec;
-    const char *user = pai_slurm_account(&c->conf, l->username);
+    const char *user;
     pai_http_response resp;
     json_t *req, *job, *reply;
     json_int_t jid;
     pai_error *e;
 
-    if (!user)
-        return pai_error_make(p, PAI_ERR_FORBIDDEN, "jobs of user %s cannot run: no account of "
-                              "that name may be used", l->username);
+    if ((e = slurm_account(c, p, l->username, &user)))
+        return e;
     job = json_pack("{s:s, s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:i, s:I, s:I, s:s, s:b}",
                     "name", s->job_name,
                     "partition", c->conf.partition,
@@ -407,7 +362,7 @@ static pai_error *slurm_submit(void *ctxv, apr_pool_t *p, const pai_launch *l, a
                     "tasks", 1,
                     "cpus_per_task", (json_int_t)s->total_cpus,
                     "memory_per_node", (json_int_t)s->total_memory_mb,
-                    "comment", apr_psprintf(p, "pai:%s:%d", s->job_name, l->attempt),
+                    "comment", slurm_comment(p, l),
                     "requeue", 0);
     if (!job)
         return pai_error_make(p, PAI_ERR_INTERNAL, "cannot build the Slurm request");
@@ -444,7 +399,7 @@ static pai_error *slurm_cancel(void *ctxv, apr_pool_t *p, apr_int64_t id, const 
     json_t *reply;
     pai_error *e;
 
-    if ((e = slurm_call(c, p, pai_slurm_account(&c->conf, user), "DELETE",
+    if ((e = slurm_call(c, p, user, "DELETE",
                         apr_psprintf(p, SLURM_API "/job/%" APR_INT64_T_FMT, id), NULL, &resp,
                         &reply)))
         return e;
@@ -488,18 +443,28 @@ static int slurm_parse_job(apr_pool_t *p, json_t *j, pai_launch_status *out)
     const char *comment = pai_json_str(j, "comment"), *st = pai_json_str(j, "job_state");
     const char *reason = pai_json_str(j, "state_reason");
     json_int_t id, wait_status = 0, t;
-    char *name, *colon;
+    char *name, *colon, *tag, *failed = NULL;
 
+    /* pai:<job>:<attempt>:<tag> (job names have no colon); older launches
+     * carry no tag. */
     if (!comment || strncmp(comment, "pai:", 4) || !st || !pai_json_int(j, "job_id", &id))
         return 0;
     name = apr_pstrdup(p, comment + 4);
-    colon = strrchr(name, ':');
+    colon = strchr(name, ':');
     if (!colon || !pai_job_name_valid((*colon = '\0', name)))
         return 0;
+    tag = strchr(colon + 1, ':');
+    if (tag)
+        *tag++ = '\0';
+    if (tag && (failed = strchr(tag, ';'))) {
+        *failed++ = '\0';
+        failed = strncmp(failed, "failed=", 7) ? NULL : failed + 7;
+    }
     memset(out, 0, sizeof(*out));
     out->id = id;
     out->job_name = name;
     out->attempt = atoi(colon + 1);
+    out->tag = tag ? tag : "";
     out->sub_state = apr_pstrdup(p, st);
     pai_json_int(j, "exit_code", &wait_status);
     /* exit_code is a wait status: exit 3 reads 768, a signal its low bits. */
@@ -515,6 +480,18 @@ static int slurm_parse_job(apr_pool_t *p, json_t *j, pai_launch_status *out)
     out->diagnostics = reason && strcmp(reason, "None")
         ? apr_psprintf(p, "%s: %s", st, reason)
         : apr_pstrdup(p, st);
+    /* The batch script's word on the first failing task (the job's owner
+     * can write the comment: it names only their own job's tasks). */
+    if (failed && !out->active && strlen(failed) < 200) {
+        char *why = strchr(failed, '/');
+        if (why) {
+            *why++ = '\0';
+            out->diagnostics = !strcmp(why, "oom")
+                ? apr_psprintf(p, "%s: task %s ran out of memory (killed past its memoryMB)",
+                               out->diagnostics, failed)
+                : apr_psprintf(p, "%s: task %s failed first (%s)", out->diagnostics, failed, why);
+        }
+    }
     return 1;
 }
 
@@ -650,7 +627,7 @@ static pai_error *slurm_capacity(void *ctxv, apr_pool_t *p, pai_capacity *out)
 }
 
 static const pai_launcher_ops slurm_ops = {
-    "slurm", slurm_submit, slurm_cancel, slurm_list, slurm_capacity, slurm_status
+    "slurm", slurm_submit, slurm_cancel, slurm_list, slurm_capacity, slurm_status, slurm_account
 };
 
 pai_error *pai_launcher_slurm_create(apr_pool_t *p, const pai_slurm_conf *conf,

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
 #include <apr_strings.h>
 #include <apr_base64.h>
 #include <apr_general.h>
@@ -125,4 +127,94 @@ int pai_secret_equal(const char *a, const char *b)
     for (i = 0; i < n; i++)
         d |= (unsigned char)(a[i] ^ b[i < m ? i : 0]);
     return d == 0 && m > 0;
+}
+
+/* ---- launch tags ------------------------------------------------------------ */
+
+#define TAG_NONCE_BYTES 8
+#define TAG_MAC_BYTES 8
+
+static void tag_hex(char *out, const unsigned char *b, apr_size_t n)
+{
+    apr_size_t i;
+    for (i = 0; i < n; i++)
+        apr_snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+static int tag_mac(apr_pool_t *p, const unsigned char *key, apr_size_t key_len, const char *job,
+                   int attempt, const char *account, const char *nonce_hex, char *mac_hex)
+{
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    const char *msg = apr_psprintf(p, "pai-launch:%s:%d:%s:%s", job, attempt,
+                                   account ? account : "", nonce_hex);
+
+    if (!HMAC(EVP_sha256(), key, (int)key_len, (const unsigned char *)msg, strlen(msg), mac, &len)
+        || len < TAG_MAC_BYTES)
+        return 0;
+    tag_hex(mac_hex, mac, TAG_MAC_BYTES);
+    return 1;
+}
+
+pai_error *pai_launch_tag_make(apr_pool_t *p, const unsigned char *key, apr_size_t key_len,
+                               const char *job, int attempt, const char *account,
+                               const char **tag)
+{
+    unsigned char nonce[TAG_NONCE_BYTES];
+    char *out = apr_pcalloc(p, 2 * (TAG_NONCE_BYTES + TAG_MAC_BYTES) + 1);
+
+    if (apr_generate_random_bytes(nonce, sizeof(nonce)) != APR_SUCCESS)
+        return pai_error_make(p, PAI_ERR_INTERNAL, "no randomness");
+    tag_hex(out, nonce, sizeof(nonce));
+    if (!tag_mac(p, key, key_len, job, attempt, account, out, out + 2 * TAG_NONCE_BYTES))
+        return pai_error_make(p, PAI_ERR_INTERNAL, "cannot sign a launch tag");
+    *tag = out;
+    return NULL;
+}
+
+int pai_launch_tag_valid(apr_pool_t *p, const unsigned char *key, apr_size_t key_len,
+                         const char *job, int attempt, const char *account, const char *tag)
+{
+    char nonce[2 * TAG_NONCE_BYTES + 1], mac[2 * TAG_MAC_BYTES + 1];
+
+    if (!tag || strlen(tag) != 2 * (TAG_NONCE_BYTES + TAG_MAC_BYTES))
+        return 0;
+    memcpy(nonce, tag, 2 * TAG_NONCE_BYTES);
+    nonce[2 * TAG_NONCE_BYTES] = '\0';
+    return tag_mac(p, key, key_len, job, attempt, account, nonce, mac) &&
+           pai_secret_equal(mac, tag + 2 * TAG_NONCE_BYTES);
+}
+
+/* ---- host keys ---------------------------------------------------------------- */
+
+const char *pai_ssh_host_key_fingerprint(apr_pool_t *p, const char *host_key)
+{
+    static const char *const types[] = {"ssh-ed25519 ", "ecdsa-sha2-nistp256 ",
+                                        "ecdsa-sha2-nistp384 ", "ecdsa-sha2-nistp521 ",
+                                        "ssh-rsa ", NULL};
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    const char *b64 = NULL, *c;
+    char *blob, *fp;
+    int i, n;
+
+    for (i = 0; types[i]; i++)
+        if (!strncmp(host_key, types[i], strlen(types[i])))
+            b64 = host_key + strlen(types[i]);
+    if (!b64 || !*b64 || strlen(b64) > 8192)
+        return NULL;
+    for (c = b64; *c; c++)
+        if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
+              *c == '+' || *c == '/' || *c == '='))
+            return NULL;
+    blob = apr_palloc(p, apr_base64_decode_len(b64));
+    n = apr_base64_decode_binary((unsigned char *)blob, b64);
+    if (n <= 4)
+        return NULL;
+    SHA256((const unsigned char *)blob, (size_t)n, digest);
+    fp = apr_palloc(p, apr_base64_encode_len(sizeof(digest)));
+    apr_base64_encode_binary(fp, digest, sizeof(digest));
+    /* OpenSSH prints it without the padding. */
+    for (i = (int)strlen(fp); i > 0 && fp[i - 1] == '='; i--)
+        fp[i - 1] = '\0';
+    return apr_pstrcat(p, "SHA256:", fp, NULL);
 }

@@ -48,7 +48,8 @@ static const char *const store_schema[] = {
     " gpus BIGINT NOT NULL,"
     " submitted BIGINT NOT NULL,"
     " config MEDIUMTEXT NOT NULL,"
-    " version BIGINT NOT NULL DEFAULT 0)",
+    " version BIGINT NOT NULL DEFAULT 0,"
+    " launch_tag VARCHAR(64) NOT NULL DEFAULT '')",
     "CREATE TABLE IF NOT EXISTS pai_cluster ("
     " id INTEGER NOT NULL PRIMARY KEY,"
     " cpus BIGINT NOT NULL,"
@@ -69,6 +70,7 @@ static const char *const store_schema[] = {
     " task_index INTEGER NOT NULL,"
     " ip VARCHAR(64) NOT NULL,"
     " port INTEGER NOT NULL,"
+    " host_key VARCHAR(1024) NOT NULL DEFAULT '',"
     " PRIMARY KEY (name, attempt, role, task_index))",
     /* Who runs the one sync and admission loop of all servers, until when. */
     "CREATE TABLE IF NOT EXISTS pai_lease ("
@@ -89,8 +91,12 @@ static const char *const store_schema[] = {
     " action VARCHAR(32) NOT NULL,"
     " target VARCHAR(255) NOT NULL,"
     " outcome INTEGER NOT NULL,"
-    " detail VARCHAR(255) NOT NULL)",
+    " detail VARCHAR(255) NOT NULL,"
+    " repeats INTEGER NOT NULL DEFAULT 1)",
     "CREATE INDEX IF NOT EXISTS pai_audit_actor ON pai_audit (actor, id)",
+    "CREATE INDEX IF NOT EXISTS pai_audit_address ON pai_audit (address, id)",
+    "CREATE INDEX IF NOT EXISTS pai_audit_at ON pai_audit (at)",
+    "CREATE INDEX IF NOT EXISTS pai_jobs_user_state ON pai_jobs (username, state)",
     /* Pages walk one of these backwards and stop after LIMIT rows: the name
      * breaks ties in the ORDER BY, so it must be in the index too, or the
      * database sorts every matching row for each page. */
@@ -100,12 +106,20 @@ static const char *const store_schema[] = {
     "CREATE INDEX IF NOT EXISTS pai_jobs_vc_page ON pai_jobs (vc, created, name)",
     NULL
 };
+/* Columns added after a table first shipped: a database made by an older
+ * module gets them at start (the statement fails where they exist already). */
+static const char *const store_migrations[] = {
+    "ALTER TABLE pai_jobs ADD COLUMN launch_tag VARCHAR(64) NOT NULL DEFAULT ''",
+    "ALTER TABLE pai_ssh_endpoints ADD COLUMN host_key VARCHAR(1024) NOT NULL DEFAULT ''",
+    "ALTER TABLE pai_audit ADD COLUMN repeats INTEGER NOT NULL DEFAULT 1",
+    NULL
+};
 #define STORE_MYSQL_TABLE_OPTIONS " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
 
 #define JOB_SELECT JOB_COLS ", version"
 #define JOB_COLS "name, username, vc, state, sub_state, execution_type, retries, run_retries," \
     " launcher_id, port_base, host, created, launched, completed, has_exit, exit_code," \
-    " diagnostics, cpus, memory_mb, gpus, submitted"
+    " diagnostics, cpus, memory_mb, gpus, submitted, launch_tag"
 
 typedef enum {
     ST_USER_GET, ST_USER_INSERT, ST_USER_SET_PASSWORD, ST_USER_SET_ADMIN,
@@ -117,7 +131,8 @@ typedef enum {
     ST_KEYS_INSERT, ST_KEYS_GET, ST_KEYS_DELETE, ST_EP_DELETE, ST_EP_INSERT, ST_EP_LIST,
     ST_LOGIN_GET, ST_LOGIN_BUMP, ST_LOGIN_INSERT, ST_LOGIN_CLEAR, ST_LOGIN_EXPIRE,
     ST_AUDIT_INSERT, ST_ACTIVE_TOTALS, ST_LEASE_INSERT, ST_LEASE_TAKE, ST_LEASE_GET,
-    ST_LEASE_RELEASE,
+    ST_LEASE_RELEASE, ST_JOB_CONFIG, ST_KEYS_SET_SECRET, ST_EP_GET, ST_USER_JOB_COUNTS,
+    ST_LOGIN_UNDO, ST_AUDIT_LAST_ANON, ST_AUDIT_REPEAT, ST_AUDIT_EXPIRE,
     ST__COUNT
 } store_stmt;
 
@@ -150,19 +165,19 @@ static const struct { const char *label; const char *sql; } store_sql[ST__COUNT]
     [ST_VC_DELETE] = {"pai_vc_delete", "DELETE FROM pai_vcs WHERE name = %s"},
     [ST_JOB_INSERT] = {"pai_job_insert",
         "INSERT INTO pai_jobs (" JOB_COLS ", config) VALUES (%s, %s, %s, %s, %s, %s, %d, %d,"
-        " %lld, %d, %s, %lld, %lld, %lld, %d, %d, %s, %lld, %lld, %lld, %lld, %s)"},
+        " %lld, %d, %s, %lld, %lld, %lld, %d, %d, %s, %lld, %lld, %lld, %lld, %s, %s)"},
     [ST_JOB_GET] = {"pai_job_get",
         "SELECT " JOB_SELECT ", config FROM pai_jobs WHERE name = %s"},
     [ST_JOB_LIST_ACTIVE] = {"pai_job_list_active",
-        "SELECT " JOB_SELECT ", config FROM pai_jobs WHERE state IN ('WAITING', 'RUNNING')"},
+        "SELECT " JOB_SELECT " FROM pai_jobs WHERE state IN ('WAITING', 'RUNNING')"},
     [ST_JOB_SAVE] = {"pai_job_save",
         "UPDATE pai_jobs SET state = %s, sub_state = %s, execution_type = %s, retries = %d,"
         " run_retries = %d, launcher_id = %lld, port_base = %d, host = %s, launched = %lld,"
         " completed = %lld, has_exit = %d, exit_code = %d, diagnostics = %s, submitted = %lld,"
-        " version = version + 1"   /* MySQL counts changed rows, not matched ones */
+        " launch_tag = %s, version = version + 1"   /* MySQL counts changed rows, not matched ones */
         " WHERE name = %s AND retries = %d AND version = %lld"},
     [ST_JOB_LIST_QUEUED] = {"pai_job_list_queued",
-        "SELECT " JOB_SELECT ", config FROM pai_jobs WHERE state = 'WAITING' AND sub_state = 'QUEUED'"
+        "SELECT " JOB_SELECT " FROM pai_jobs WHERE state = 'WAITING' AND sub_state = 'QUEUED'"
         " ORDER BY submitted, name"},
     [ST_CLUSTER_GET] = {"pai_cluster_get",
         "SELECT cpus, memory_mb, gpus, nodes, updated FROM pai_cluster WHERE id = 1"},
@@ -183,10 +198,14 @@ static const struct { const char *label; const char *sql; } store_sql[ST__COUNT]
         "DELETE FROM pai_ssh_endpoints WHERE name = %s AND attempt = %d AND role = %s"
         " AND task_index = %d"},
     [ST_EP_INSERT] = {"pai_ep_insert",
-        "INSERT INTO pai_ssh_endpoints (name, attempt, role, task_index, ip, port)"
-        " VALUES (%s, %d, %s, %d, %s, %d)"},
+        "INSERT INTO pai_ssh_endpoints (name, attempt, role, task_index, ip, port, host_key)"
+        " VALUES (%s, %d, %s, %d, %s, %d, %s)"},
+    [ST_EP_GET] = {"pai_ep_get",
+        "SELECT port FROM pai_ssh_endpoints WHERE name = %s AND attempt = %d AND role = %s"
+        " AND task_index = %d"},
     [ST_EP_LIST] = {"pai_ep_list",
-        "SELECT role, task_index, ip, port FROM pai_ssh_endpoints WHERE name = %s AND attempt = %d"
+        "SELECT role, task_index, ip, port, host_key FROM pai_ssh_endpoints"
+        " WHERE name = %s AND attempt = %d"
         " ORDER BY role, task_index"},
     [ST_JOB_SET_LAUNCHED] = {"pai_job_set_launched",
         "UPDATE pai_jobs SET launcher_id = %lld, sub_state = 'PENDING', version = version + 1"
@@ -223,6 +242,20 @@ static const struct { const char *label; const char *sql; } store_sql[ST__COUNT]
     [ST_AUDIT_INSERT] = {"pai_audit_insert",
         "INSERT INTO pai_audit (at, actor, address, action, target, outcome, detail)"
         " VALUES (%lld, %s, %s, %s, %s, %d, %s)"},
+    [ST_JOB_CONFIG] = {"pai_job_config", "SELECT config FROM pai_jobs WHERE name = %s"},
+    [ST_KEYS_SET_SECRET] = {"pai_keys_set_secret",
+        "UPDATE pai_job_keys SET secret = %s WHERE name = %s"},
+    [ST_USER_JOB_COUNTS] = {"pai_user_job_counts",
+        "SELECT state, COUNT(*) FROM pai_jobs WHERE username = %s"
+        " AND state IN ('WAITING', 'RUNNING') GROUP BY state"},
+    [ST_LOGIN_UNDO] = {"pai_login_undo",
+        "UPDATE pai_login_failures SET failures = failures - 1 WHERE fkey = %s AND failures > 0"},
+    [ST_AUDIT_LAST_ANON] = {"pai_audit_last_anon",
+        "SELECT id FROM pai_audit WHERE address = %s AND actor = '' AND action = %s"
+        " AND target = %s AND outcome = %d AND at >= %lld ORDER BY id DESC LIMIT 1"},
+    [ST_AUDIT_REPEAT] = {"pai_audit_repeat",
+        "UPDATE pai_audit SET repeats = repeats + 1, detail = %s WHERE id = %lld"},
+    [ST_AUDIT_EXPIRE] = {"pai_audit_expire", "DELETE FROM pai_audit WHERE at < %lld"},
     [ST_JOB_DELETE_UNSUBMITTED] = {"pai_job_delete_unsubmitted",
         "DELETE FROM pai_jobs WHERE name = %s AND launcher_id = 0 AND retries = 0"},
 };
@@ -412,6 +445,8 @@ pai_error *pai_store_init(pai_db *db, apr_pool_t *p)
         if (rv)
             return store_fail(db, p, rv, "schema");
     }
+    for (ddl = store_migrations; *ddl; ddl++)
+        apr_dbd_query(db->driver, db->handle, &n, *ddl);
     {
         /* The one cluster row; a racing process may insert it first. */
         apr_dbd_results_t *res;
@@ -690,8 +725,8 @@ static pai_job_row *store_job_row(pai_db *db, apr_pool_t *p, apr_dbd_row_t *row,
     j->port_base = I(9); j->host = S(10); j->created = L(11); j->launched = L(12);
     j->completed = L(13); j->has_exit = I(14); j->exit_code = I(15); j->diagnostics = S(16);
     j->cpus = L(17); j->memory_mb = L(18); j->gpus = L(19); j->submitted = L(20);
-    j->version = L(21);
-    j->config = with_config ? S(22) : "";
+    j->launch_tag = S(21); j->version = L(22);
+    j->config = with_config ? S(23) : "";
 #undef S
 #undef I
 #undef L
@@ -700,7 +735,7 @@ static pai_job_row *store_job_row(pai_db *db, apr_pool_t *p, apr_dbd_row_t *row,
 
 pai_error *pai_store_job_insert(pai_db *db, apr_pool_t *p, const pai_job_row *j)
 {
-    const char *args[22];
+    const char *args[23];
     pai_job_row *old;
     pai_error *err;
 
@@ -711,14 +746,15 @@ pai_error *pai_store_job_insert(pai_db *db, apr_pool_t *p, const pai_job_row *j)
     args[12] = i64(p, j->launched); args[13] = i64(p, j->completed);
     args[14] = apr_itoa(p, j->has_exit); args[15] = apr_itoa(p, j->exit_code);
     args[16] = j->diagnostics; args[17] = i64(p, j->cpus); args[18] = i64(p, j->memory_mb);
-    args[19] = i64(p, j->gpus); args[20] = i64(p, j->submitted); args[21] = j->config;
+    args[19] = i64(p, j->gpus); args[20] = i64(p, j->submitted);
+    args[21] = j->launch_tag ? j->launch_tag : ""; args[22] = j->config;
     /* Checked first: inside a transaction apr_dbd refuses every statement
      * after a failed one, so the check could not follow the insert. */
     if ((err = pai_store_job_get(db, p, j->name, &old)))
         return err;
     if (old)
         return pai_error_make(p, PAI_ERR_JOB_DUPLICATE, "job %s already exists", j->name);
-    err = store_exec(db, p, ST_JOB_INSERT, 22, args, NULL);
+    err = store_exec(db, p, ST_JOB_INSERT, 23, args, NULL);
     if (err && !pai_store_job_get(db, p, j->name, &old) && old)
         return pai_error_make(p, PAI_ERR_JOB_DUPLICATE, "job %s already exists", j->name);
     return err;
@@ -822,7 +858,7 @@ pai_error *pai_store_job_page(pai_db *db, apr_pool_t *p, const pai_job_filter *f
 
 pai_error *pai_store_job_list_active(pai_db *db, apr_pool_t *p, apr_array_header_t **out)
 {
-    return store_job_rows(db, p, ST_JOB_LIST_ACTIVE, 0, NULL, 1, out);
+    return store_job_rows(db, p, ST_JOB_LIST_ACTIVE, 0, NULL, 0, out);
 }
 
 pai_error *pai_store_active_totals(pai_db *db, apr_pool_t *p, apr_array_header_t **out)
@@ -849,7 +885,46 @@ pai_error *pai_store_active_totals(pai_db *db, apr_pool_t *p, apr_array_header_t
 
 pai_error *pai_store_job_list_queued(pai_db *db, apr_pool_t *p, apr_array_header_t **out)
 {
-    return store_job_rows(db, p, ST_JOB_LIST_QUEUED, 0, NULL, 1, out);
+    return store_job_rows(db, p, ST_JOB_LIST_QUEUED, 0, NULL, 0, out);
+}
+
+pai_error *pai_store_job_config(pai_db *db, apr_pool_t *p, const char *name, const char **config)
+{
+    const char *args[] = {name};
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    pai_error *err;
+    int cur = 0;
+
+    *config = NULL;
+    if ((err = store_select(db, p, ST_JOB_CONFIG, 1, args, &res)))
+        return err;
+    if ((row = store_row(db, p, res, &cur))) {
+        *config = apr_pstrdup(p, store_col(db, row, 0));
+        while (store_row(db, p, res, &cur))
+            ;
+    }
+    return NULL;
+}
+
+pai_error *pai_store_user_job_counts(pai_db *db, apr_pool_t *p, const char *username,
+                                     int *waiting, int *running)
+{
+    const char *args[] = {username};
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    pai_error *err;
+
+    *waiting = *running = 0;
+    if ((err = store_select_all(db, p, ST_USER_JOB_COUNTS, 1, args, &res)))
+        return err;
+    while ((row = store_next(db, p, res))) {
+        if (!strcmp(store_col(db, row, 0), "WAITING"))
+            *waiting = atoi(store_col(db, row, 1));
+        else
+            *running = atoi(store_col(db, row, 1));
+    }
+    return NULL;
 }
 
 pai_error *pai_store_cluster_get(pai_db *db, apr_pool_t *p, pai_cluster_size *out)
@@ -908,7 +983,7 @@ pai_error *pai_store_admission_end(pai_db *db, apr_pool_t *p, apr_dbd_transactio
 pai_error *pai_store_job_save(pai_db *db, apr_pool_t *p, pai_job_row *j,
                               int expected_retries, int *saved)
 {
-    const char *args[17];
+    const char *args[18];
     pai_error *err;
 
     args[0] = j->state; args[1] = j->sub_state; args[2] = j->execution_type;
@@ -916,9 +991,10 @@ pai_error *pai_store_job_save(pai_db *db, apr_pool_t *p, pai_job_row *j,
     args[5] = i64(p, j->launcher_id); args[6] = apr_itoa(p, j->port_base); args[7] = j->host;
     args[8] = i64(p, j->launched); args[9] = i64(p, j->completed);
     args[10] = apr_itoa(p, j->has_exit); args[11] = apr_itoa(p, j->exit_code);
-    args[12] = j->diagnostics; args[13] = i64(p, j->submitted); args[14] = j->name;
-    args[15] = apr_itoa(p, expected_retries); args[16] = i64(p, j->version);
-    if (!(err = store_exec(db, p, ST_JOB_SAVE, 17, args, saved)) && *saved)
+    args[12] = j->diagnostics; args[13] = i64(p, j->submitted);
+    args[14] = j->launch_tag ? j->launch_tag : ""; args[15] = j->name;
+    args[16] = apr_itoa(p, expected_retries); args[17] = i64(p, j->version);
+    if (!(err = store_exec(db, p, ST_JOB_SAVE, 18, args, saved)) && *saved)
         j->version++;
     return err;
 }
@@ -974,9 +1050,30 @@ pai_error *pai_store_ssh_endpoint_put(pai_db *db, apr_pool_t *p, const char *nam
                                       const pai_ssh_endpoint *ep)
 {
     const char *args[] = {name, apr_itoa(p, attempt), ep->role, apr_itoa(p, ep->index), ep->ip,
-                          apr_itoa(p, ep->port)};
-    pai_error *err = store_exec(db, p, ST_EP_DELETE, 4, args, NULL);
-    return err ? err : store_exec(db, p, ST_EP_INSERT, 6, args, NULL);
+                          apr_itoa(p, ep->port), ep->host_key ? ep->host_key : ""};
+    apr_dbd_results_t *res;
+    pai_error *err;
+    int cur = 0, known;
+
+    /* Once per task and attempt: the first report (the task's own wrapper,
+     * before its command runs) stands; a later one is refused. */
+    if (!(err = store_exec(db, p, ST_EP_INSERT, 7, args, NULL)))
+        return NULL;
+    if (store_select(db, p, ST_EP_GET, 4, args, &res))
+        return err;
+    known = store_row(db, p, res, &cur) != NULL;
+    while (known && store_row(db, p, res, &cur))
+        ;
+    return known ? pai_error_make(p, PAI_ERR_FORBIDDEN, "task %s-%d of attempt %d of job %s has "
+                                  "reported already", ep->role, ep->index, attempt, name)
+                 : err;
+}
+
+pai_error *pai_store_ssh_secret_set(pai_db *db, apr_pool_t *p, const char *name,
+                                    const char *secret)
+{
+    const char *args[] = {secret, name};
+    return store_exec(db, p, ST_KEYS_SET_SECRET, 2, args, NULL);
 }
 
 pai_error *pai_store_ssh_endpoints(pai_db *db, apr_pool_t *p, const char *name, int attempt,
@@ -996,6 +1093,7 @@ pai_error *pai_store_ssh_endpoints(pai_db *db, apr_pool_t *p, const char *name, 
         ep->index = atoi(store_col(db, row, 1));
         ep->ip = apr_pstrdup(p, store_col(db, row, 2));
         ep->port = atoi(store_col(db, row, 3));
+        ep->host_key = apr_pstrdup(p, store_col(db, row, 4));
     }
     return NULL;
 }
@@ -1089,6 +1187,12 @@ pai_error *pai_store_login_failure_add(pai_db *db, apr_pool_t *p, const char *ke
     return NULL;
 }
 
+pai_error *pai_store_login_failure_undo(pai_db *db, apr_pool_t *p, const char *key)
+{
+    const char *args[] = {key};
+    return store_exec(db, p, ST_LOGIN_UNDO, 1, args, NULL);
+}
+
 pai_error *pai_store_login_failures_clear(pai_db *db, apr_pool_t *p, const char *key)
 {
     const char *args[] = {key};
@@ -1125,11 +1229,43 @@ pai_error *pai_store_audit_add(pai_db *db, apr_pool_t *p, const pai_audit_row *a
     return store_exec(db, p, ST_AUDIT_INSERT, 7, args, NULL);
 }
 
+pai_error *pai_store_audit_add_anonymous(pai_db *db, apr_pool_t *p, const pai_audit_row *a,
+                                         apr_int64_t since_ms)
+{
+    const char *address = store_clip(p, a->address, 64), *action = store_clip(p, a->action, 32);
+    const char *target = store_clip(p, a->target, 255);
+    const char *find[] = {address, action, target, apr_itoa(p, a->outcome), i64(p, since_ms)};
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    const char *id = NULL;
+    int cur = 0, n = 0;
+
+    /* The same refusal from the same address lately: counted on its row. */
+    if (!store_select(db, p, ST_AUDIT_LAST_ANON, 5, find, &res) &&
+        (row = store_row(db, p, res, &cur))) {
+        id = apr_pstrdup(p, store_col(db, row, 0));
+        while (store_row(db, p, res, &cur))
+            ;
+    }
+    if (id) {
+        const char *bump[] = {store_clip(p, a->detail, 255), id};
+        if (!store_exec(db, p, ST_AUDIT_REPEAT, 2, bump, &n) && n > 0)
+            return NULL;
+    }
+    return pai_store_audit_add(db, p, a);
+}
+
+pai_error *pai_store_audit_expire(pai_db *db, apr_pool_t *p, apr_int64_t before_ms)
+{
+    const char *args[] = {i64(p, before_ms)};
+    return store_exec(db, p, ST_AUDIT_EXPIRE, 1, args, NULL);
+}
+
 /* Newest first (the id orders the records). */
 pai_error *pai_store_audit_page(pai_db *db, apr_pool_t *p, const pai_audit_filter *f,
                                 apr_array_header_t **out)
 {
-    store_query q = {"SELECT id, at, actor, address, action, target, outcome, detail"
+    store_query q = {"SELECT id, at, actor, address, action, target, outcome, detail, repeats"
                      " FROM pai_audit", " WHERE ", {0}, 0, 0, 0};
     apr_dbd_results_t *res;
     apr_dbd_row_t *row;
@@ -1151,6 +1287,7 @@ pai_error *pai_store_audit_page(pai_db *db, apr_pool_t *p, const pai_audit_filte
         a->target = apr_pstrdup(p, store_col(db, row, 5));
         a->outcome = atoi(store_col(db, row, 6));
         a->detail = apr_pstrdup(p, store_col(db, row, 7));
+        a->repeats = atoi(store_col(db, row, 8));
     }
     return NULL;
 }

@@ -83,7 +83,8 @@ typedef struct pai_job_row {
     int exit_code;
     const char *diagnostics;
     apr_int64_t cpus, memory_mb, gpus;           /* the job's demand */
-    const char *config;           /* normalized JSON; "" in lists */
+    const char *config;           /* normalized JSON; "" in lists (pai_store_job_config) */
+    const char *launch_tag;       /* the current attempt's tag in the launcher ("": none yet) */
     apr_int64_t version;          /* bumped by every write: saves are checked against it */
 } pai_job_row;
 
@@ -101,7 +102,8 @@ typedef struct pai_job_filter {
 pai_error *pai_store_job_page(pai_db *db, apr_pool_t *p, const pai_job_filter *f,
                               apr_array_header_t **out);
 
-/* Jobs still WAITING or RUNNING, with their config. */
+/* Jobs still WAITING or RUNNING, without their configs (read on demand:
+ * a config may be a megabyte, and the sync runs every second). */
 pai_error *pai_store_job_list_active(pai_db *db, apr_pool_t *p, apr_array_header_t **out);
 /* The active jobs summed per VC, queued or not, and state. */
 typedef struct pai_active_total {
@@ -113,8 +115,13 @@ typedef struct pai_active_total {
 } pai_active_total;
 pai_error *pai_store_active_totals(pai_db *db, apr_pool_t *p, apr_array_header_t **out);
 
-/* Jobs queued inside mod_pairest, oldest hand-over first, with their config. */
+/* Jobs queued inside mod_pairest, oldest hand-over first, without configs. */
 pai_error *pai_store_job_list_queued(pai_db *db, apr_pool_t *p, apr_array_header_t **out);
+/* A job's stored config; NULL when the job is gone. */
+pai_error *pai_store_job_config(pai_db *db, apr_pool_t *p, const char *name, const char **config);
+/* How many of a user's jobs wait (WAITING) and run (RUNNING). */
+pai_error *pai_store_user_job_counts(pai_db *db, apr_pool_t *p, const char *username,
+                                     int *waiting, int *running);
 
 /* A job's SSH key pair and the secret its tasks report with. */
 pai_error *pai_store_ssh_keys_put(pai_db *db, apr_pool_t *p, const char *name,
@@ -124,13 +131,19 @@ pai_error *pai_store_ssh_keys_put(pai_db *db, apr_pool_t *p, const char *name,
 pai_error *pai_store_ssh_keys_get(pai_db *db, apr_pool_t *p, const char *name,
                                   const char **private_key, const char **public_key,
                                   const char **secret);
+/* A new secret for the reports of the job's next attempt. */
+pai_error *pai_store_ssh_secret_set(pai_db *db, apr_pool_t *p, const char *name,
+                                    const char *secret);
 /* Where a task's sshd listens, as the task reported it. */
 typedef struct pai_ssh_endpoint {
     const char *role;
     int index;
     const char *ip;
     int port;
+    const char *host_key;         /* "ssh-ed25519 AAAA...", or "" */
 } pai_ssh_endpoint;
+/* Records a task's endpoint once: a second report of the same task and
+ * attempt is refused (403). */
 pai_error *pai_store_ssh_endpoint_put(pai_db *db, apr_pool_t *p, const char *name, int attempt,
                                       const pai_ssh_endpoint *ep);
 pai_error *pai_store_ssh_endpoints(pai_db *db, apr_pool_t *p, const char *name, int attempt,
@@ -176,6 +189,8 @@ pai_error *pai_store_login_failures(pai_db *db, apr_pool_t *p, const char *key,
 pai_error *pai_store_login_failure_add(pai_db *db, apr_pool_t *p, const char *key,
                                        apr_int64_t now, apr_int64_t window);
 pai_error *pai_store_login_failures_clear(pai_db *db, apr_pool_t *p, const char *key);
+/* One failure fewer (an attempt counted first proved good). */
+pai_error *pai_store_login_failure_undo(pai_db *db, apr_pool_t *p, const char *key);
 /* Forgets windows that started before `before` (epoch seconds). */
 pai_error *pai_store_login_failures_expire(pai_db *db, apr_pool_t *p, apr_int64_t before);
 
@@ -186,12 +201,21 @@ typedef struct pai_audit_row {
     apr_int64_t at_ms;
     const char *actor, *address, *action, *target, *detail;
     int outcome;
+    int repeats;                  /* anonymous refusals folded into this row */
 } pai_audit_row;
 typedef struct pai_audit_filter {
     const char *actor, *action;   /* NULL: any */
     int offset, limit;
 } pai_audit_filter;
 pai_error *pai_store_audit_add(pai_db *db, apr_pool_t *p, const pai_audit_row *a);
+/* An anonymous refusal: folded into the row of the same refusal (address,
+ * action, target, outcome) made since since_ms, if any, else a new row; so
+ * that nobody without an account can grow the log faster than a row per
+ * address, call and window. */
+pai_error *pai_store_audit_add_anonymous(pai_db *db, apr_pool_t *p, const pai_audit_row *a,
+                                         apr_int64_t since_ms);
+/* Forgets records older than before_ms (PaiAuditRetention). */
+pai_error *pai_store_audit_expire(pai_db *db, apr_pool_t *p, apr_int64_t before_ms);
 /* Newest first: an array of pai_audit_row. */
 pai_error *pai_store_audit_page(pai_db *db, apr_pool_t *p, const pai_audit_filter *f,
                                 apr_array_header_t **out);

@@ -21,6 +21,8 @@ typedef struct pai_settings {
     const char *job_user;            /* the account jobs and SSH logins run as */
     int per_user;                    /* 1: each user's jobs run as their own account */
     pai_login_limits login_limits;
+    int max_waiting, max_active;     /* jobs per user (0: no limit) */
+    const char *public_url;          /* this server's URL for links in replies (never Host) */
 } pai_settings;
 
 typedef struct pai_req {
@@ -33,7 +35,8 @@ typedef struct pai_req {
     json_t *body;                    /* an object, or NULL for body-less routes */
     const char *params[4];           /* the route's :params, in order */
     apr_table_t *query;              /* decoded query arguments */
-    const char *base_url;            /* scheme://host:port this request came to */
+    const char *base_url;            /* scheme://host:port of this server, from its
+                                      * configuration (a client's Host header never is) */
     const char *job_secret;          /* X-PAI-Job-Secret, from a task */
     const char *client_ip;           /* the caller's address (mod_remoteip's, if used) */
     apr_int64_t now;                 /* epoch seconds */

@@ -33,6 +33,10 @@ void pai_jobs_env_init(pai_jobs_env *env, const pai_settings *cfg, pai_db *db,
     env->job_user = cfg->job_user;
     env->per_user = cfg->per_user;
     env->views = NULL;
+    env->tag_key = cfg->secret.key;
+    env->tag_key_len = cfg->secret.len;
+    env->max_waiting = cfg->max_waiting;
+    env->max_active = cfg->max_active;
 }
 
 pai_error *pai_req_jobs_env(pai_req *rq, pai_jobs_env *env)

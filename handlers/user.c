@@ -16,6 +16,14 @@ pai_error *pai_user_put(pai_req *rq)
         return err;
     if (has_admin)
         c.admin = admin;
+    /* With one Unix account per user, a user whose account may not run jobs
+     * (none, a system or service account, root) is not made at all. */
+    if (!c.modify && rq->cfg->per_user) {
+        pai_jobs_env env;
+        if ((err = pai_req_jobs_env(rq, &env)) ||
+            (err = pai_job_account_check(&env, rq->pool, c.username)))
+            return err;
+    }
     if ((err = pai_account_put(rq->db, rq->auth_cache, rq->pool, &rq->who, &c, rq->cfg->bcrypt_cost, &created)))
         return err;
     pai_reply_message(rq, 201, "update successfully");

@@ -3,7 +3,9 @@
 #   httpd.sh start INSTDIR   (reads PAI_LISTEN, PAI_DB, PAI_DB_PARAMS, PAI_ADMIN_USERNAME,
 #                             PAI_RUNAS, PAI_JOB_USER, PAI_BCRYPT_COST, PAI_SLURM_DIR,
 #                             PAI_VIRTUAL_CLUSTERS, PAI_USER_MAPPING, PAI_LOGIN_LIMIT_USER and
-#                             _ADDRESS ("COUNT SECONDS"), and PAI_MODULE: the
+#                             _ADDRESS ("COUNT SECONDS"), PAI_USER_MAX_WAITING and
+#                             PAI_USER_MAX_ACTIVE (jobs per user), PAI_JOBS_DIR (the
+#                             job folder root, default STATE/jobs), and PAI_MODULE: the
 #                             module to load, build/mod_pairest.so unless set;
 #                             PAI_VALGRIND=LOGFILE runs one process under memcheck)
 #   httpd.sh stop INSTDIR
@@ -22,7 +24,7 @@ stop() {
   # valgrind needs a while to write its report
   for _ in $(seq 1 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; fi
-  rm -f "$inst/httpd.pid"
+  rm -f "$inst/httpd.pid" "$("$root/scripts/statedir.sh" "$inst")/httpd.pid"
 }
 
 start() {
@@ -37,14 +39,15 @@ start() {
   # The workers and the jobs reach their folders through every parent directory.
   local base datadir jobsdir slurmdir
   base=$("$root/scripts/statedir.sh" "$inst")
-  datadir=$base/db jobsdir=$base/jobs slurmdir=${PAI_SLURM_DIR:-$base/slurm}
+  # The job folder root must be the one the cluster's prolog knows (servers
+  # sharing a Slurm share it): PAI_JOBS_DIR, else this instance's.
+  datadir=$base/db jobsdir=${PAI_JOBS_DIR:-$base/jobs} slurmdir=${PAI_SLURM_DIR:-$base/slurm}
   mkdir -p "$inst/logs" "$inst/run" "$datadir" "$jobsdir"
   chown "$runas:" "$datadir" "$inst/run"
-  # One account per user (PAI_USER_MAPPING=same-name): each makes its own job
-  # folders in a sticky, world-writable parent; the folders themselves are 0700.
+  # The job folder root is root's alone: Slurm's prolog (scripts/job/prolog.sh)
+  # makes each account's own folder in it, mode 0700, whatever the mapping.
   local mapping=${PAI_USER_MAPPING:-service}
-  if [ "$mapping" = same-name ]; then chmod 1777 "$jobsdir"
-  else chown "$jobuser:" "$jobsdir"; chmod 755 "$jobsdir"; fi
+  chown root:root "$jobsdir"; chmod 755 "$jobsdir"
   local params init
   case "$db" in
     sqlite3)
@@ -74,6 +77,7 @@ start() {
       -e "s|@MODULE@|${PAI_MODULE:-$root/build/mod_pairest.so}|g" \
       -e "s|@LOGINLIMITUSER@|${PAI_LOGIN_LIMIT_USER:-10 300}|g" -e "s|@USERMAPPING@|$mapping|g" \
       -e "s|@LOGINLIMITADDRESS@|${PAI_LOGIN_LIMIT_ADDRESS:-100 300}|g" \
+      -e "s|@MAXWAITING@|${PAI_USER_MAX_WAITING:-1000}|g" -e "s|@MAXACTIVE@|${PAI_USER_MAX_ACTIVE:-5000}|g" \
       "$root/conf/httpd.conf.in" > "$inst/httpd.conf"
   chmod 600 "$inst/httpd.conf"
   local waits=100
@@ -95,6 +99,9 @@ start() {
   fi
   for _ in $(seq 1 $waits); do running && break; sleep 0.1; done
   running || { echo "httpd did not start; see $inst/logs/error.log" >&2; tail -5 "$inst/logs/error.log" >&2 || true; exit 1; }
+  # A copy beside the instance's state: statedir.sh stops this httpd if the
+  # instance folder goes away while it runs.
+  cp "$inst/httpd.pid" "$base/httpd.pid"
   # Until the port answers, the instance is not up.
   local host=${listen%:*} port=${listen##*:}
   [ "$host" = "$listen" ] && host=127.0.0.1

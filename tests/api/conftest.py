@@ -93,8 +93,29 @@ class Api:
         return name, self.login(name, password)
 
 
+def mariadb_dir():
+    """The test MariaDB's folder: the state folder of var/test-mariadb, which
+    the mysql account reaches even when the clone sits in a closed folder."""
+    return state_dir(os.path.join(VAR, "test-mariadb"))
+
+
+def job_dir(api, name, attempt=0, account="paijob"):
+    """A job attempt's folder: <jobs>/<account>/<job>/attempt-<n>."""
+    return os.path.join(api.statedir, "jobs", account, name, "attempt-%d" % attempt)
+
+
+def db_query(api, sql):
+    """One value (or rows, tab-separated) from the instance's database."""
+    if api.backend == "sqlite3":
+        cmd = ["sqlite3", "-batch", os.path.join(api.statedir, "db", "pairest.db"), sql]
+    else:
+        cmd = ["mariadb", "--no-defaults", "--socket=" + os.path.join(mariadb_dir(), "mysqld.sock"),
+               "-u", "root", "-N", "pairest", "-e", sql]
+    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip()
+
+
 def start_mariadb():
-    d = os.path.join(VAR, "test-mariadb")
+    d = mariadb_dir()
     sh("scripts/mariadb.sh", "start", d, str(MARIADB_PORT))
     # A fresh database for every run.
     sh("mariadb", "--no-defaults", "--socket=" + os.path.join(d, "mysqld.sock"), "-u", "root",
@@ -121,30 +142,36 @@ def api(request):
     shutil.rmtree(inst, ignore_errors=True)
     shutil.rmtree(statedir, ignore_errors=True)
     os.makedirs(inst)
+    # A folder made anew has a state folder of its own (statedir.sh).
     statedir = state_dir(inst)
+    slurmdir = os.path.join(statedir, "slurm")
     password = secrets.token_urlsafe(12)
     with open(os.path.join(inst, "admin.password"), "w") as f:
         f.write(password + "\n")
     os.chmod(os.path.join(inst, "admin.password"), 0o600)
     env = dict(os.environ, PAI_LISTEN="127.0.0.1:%d" % PORTS[backend], PAI_DB=backend,
                PAI_ADMIN_USERNAME=ADMIN, PAI_SLURM_DIR=slurmdir,
+               PAI_JOBS_DIR=os.path.join(statedir, "jobs"),
                PAI_SLURM_PORT=str(SLURM_PORTS[backend]), PAI_VIRTUAL_CLUSTERS=VIRTUAL_CLUSTERS,
                PAI_LOGIN_LIMIT_USER=LOGIN_LIMIT_USER, PAI_LOGIN_LIMIT_ADDRESS=LOGIN_LIMIT_ADDRESS,
                PAI_SLURM_TEST_HOLD="1")
-    sh("scripts/slurm.sh", "start", slurmdir, env=env)
-    mariadb_dir = None
-    if backend == "mysql":
-        mariadb_dir, params = start_mariadb()
-        env["PAI_DB_PARAMS"] = params
-    sh("scripts/httpd.sh", "start", inst, env=env)
-    assert_sanitized(inst)
-    a = Api(backend, "http://127.0.0.1:%d" % PORTS[backend], password, inst, statedir)
-    a.env = env
-    yield a
-    sh("scripts/httpd.sh", "stop", inst)
-    sh("scripts/slurm.sh", "stop", slurmdir)
-    if mariadb_dir:
-        sh("scripts/mariadb.sh", "stop", mariadb_dir)
+    dbdir = None
+    # Whatever happens (a start that fails included), what was started stops.
+    try:
+        sh("scripts/slurm.sh", "start", slurmdir, env=env)
+        if backend == "mysql":
+            dbdir, params = start_mariadb()
+            env["PAI_DB_PARAMS"] = params
+        sh("scripts/httpd.sh", "start", inst, env=env)
+        assert_sanitized(inst)
+        a = Api(backend, "http://127.0.0.1:%d" % PORTS[backend], password, inst, statedir)
+        a.env = env
+        yield a
+    finally:
+        sh("scripts/httpd.sh", "stop", inst)
+        sh("scripts/slurm.sh", "stop", slurmdir)
+        if backend == "mysql":
+            sh("scripts/mariadb.sh", "stop", mariadb_dir())
     with open(os.path.join(inst, "logs", "error.log")) as f:
         bad = [line for line in f if BAD_LOG.search(line)]
     assert not bad, "error log of %s:\n%s" % (backend, "".join(bad))

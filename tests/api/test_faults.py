@@ -15,7 +15,7 @@ import time
 import pytest
 import requests
 
-from conftest import ROOT, VAR, MARIADB_PORT, sh
+from conftest import ROOT, MARIADB_PORT, job_dir, mariadb_dir, sh
 from test_jobs import job, task_output, wait_idle
 
 LAUNCHER_TIMEOUT = 10          # PaiLauncherTimeout in conf/httpd.conf.in
@@ -252,7 +252,7 @@ def test_slurmctld_down_as_tasks_start(api):
     time.sleep(12)                 # the batch script runs and finds no controller
     sh("scripts/slurm.sh", "start", api.slurmdir, env=api.env)
     final = wait_final(api, [name], timeout=120)
-    with open(os.path.join(api.statedir, "jobs", name, "attempt-0", "batch.log")) as f:
+    with open(os.path.join(job_dir(api, name), "batch.log")) as f:
         batch = f.read()
     assert "the step of task main-0 did not start" in batch, batch
     assert final[name]["state"] == "SUCCEEDED", (final[name], batch)
@@ -265,7 +265,7 @@ def test_slurmctld_down_as_tasks_start(api):
 def test_mariadb_restart_during_burst(api):
     wait_idle(api, timeout=120)
     burst = Burst(api, api.unique("dbre"))
-    d = os.path.join(VAR, "test-mariadb")
+    d = mariadb_dir()
     try:
         burst.wait_submitted(5)
         sh("scripts/mariadb.sh", "stop", d)

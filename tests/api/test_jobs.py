@@ -4,7 +4,7 @@ import os
 import subprocess
 import time
 
-from conftest import ADMIN, ROOT, assert_error, sh
+from conftest import ADMIN, ROOT, assert_error, job_dir, sh
 
 TIMINGS = []
 
@@ -49,8 +49,7 @@ def execute(api, token, name, value):
 
 
 def task_output(api, name, role, index, attempt=0, ext="out"):
-    path = os.path.join(api.statedir, "jobs", name, "attempt-%d" % attempt,
-                        "%s-%d.%s" % (role, index, ext))
+    path = os.path.join(job_dir(api, name, attempt), "%s-%d.%s" % (role, index, ext))
     with open(path) as f:
         return f.read()
 

@@ -1,5 +1,6 @@
 /* The batch script of an attempt, run by bash with a stand-in srun: a step
- * that could not start is tried again; a task that ran keeps its exit status. */
+ * that could not start is tried again; a task that ran keeps its exit status;
+ * the job folder must be the account's own; no value reaches a command line. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@ static const char fake_srun[] =
     "for a; do case $a in --job-name=*) task=${a#--job-name=};; esac; done\n"
     "tries=\"$FAKE_DIR/$task.tries\"\n"
     "n=$(cat \"$tries\" 2>/dev/null || echo 0); echo $((n + 1)) > \"$tries\"\n"
+    "printf '%s\\n' \"$*\" >> \"$FAKE_DIR/argv\"\n"
     "if [ \"$n\" -lt \"$FAKE_FAILS\" ]; then\n"
     "  echo 'srun: error: Unable to confirm allocation for job 1: Unable to contact"
     " slurm controller (connect failure)' >&2\n"
@@ -57,12 +59,13 @@ static char *read_in(const char *dir, const char *name)
 }
 
 /* Runs the batch script of `config` with the stand-in srun; its exit status. */
-static int run_batch(const char *dir, const char *config, int fails)
+static int run_batch_mode(const char *dir, const char *config, int fails, int dir_mode)
 {
     pai_jobspec *spec;
     pai_error *e;
-    pai_slurm_conf conf = {.log_dir = dir, .job_user = "nobody"};
+    pai_slurm_conf conf = {.log_dir = dir, .job_user = "unit"};
     pai_launch l = {.username = "alice", .port_base = 20000};
+    const char *acct = apr_pstrcat(ut_pool, dir, "/unit", NULL);
     json_t *j = pai_json_parse(ut_pool, config, strlen(config), &e);
     char *script, *cmd;
     int rc;
@@ -70,6 +73,9 @@ static int run_batch(const char *dir, const char *config, int fails)
     ck_assert_ptr_nonnull(j);
     ck_assert_ptr_null(pai_jobspec_parse(ut_pool, j, &spec));
     l.spec = spec;
+    /* The account's folder, as Slurm's prolog makes it. */
+    ck_assert_int_eq(mkdir(acct, 0700), 0);
+    ck_assert_int_eq(chmod(acct, (mode_t)dir_mode), 0);
     script = write_file(dir, "batch.sh", pai_slurm_batch_script(ut_pool, &conf, &l));
     mkdir(apr_pstrcat(ut_pool, dir, "/bin", NULL), 0700);
     chmod(write_file(dir, "bin/srun", fake_srun), 0700);
@@ -78,6 +84,11 @@ static int run_batch(const char *dir, const char *config, int fails)
     rc = system(cmd);
     ck_assert(WIFEXITED(rc));
     return WEXITSTATUS(rc);
+}
+
+static int run_batch(const char *dir, const char *config, int fails)
+{
+    return run_batch_mode(dir, config, fails, 0700);
 }
 
 static char *temp_dir(void)
@@ -97,7 +108,7 @@ START_TEST(step_that_did_not_start_is_tried_again)
     char *dir = temp_dir();
     int rc = run_batch(dir, "{\"jobName\":\"j1\",\"image\":\"i\",\"taskRoles\":[{\"name\":\"a\",\"taskNumber\":2,"
                        "\"command\":\"echo ran-$PAI_TASK_INDEX >> $FAKE_DIR/ran\"}]}", 1);
-    char *log = read_in(dir, "j1/attempt-0/batch.log");
+    char *log = read_in(dir, "unit/j1/attempt-0/batch.log");
 
     ck_assert_int_eq(rc, 0);
     ck_assert_msg(strstr(log, "the step of task a-0 did not start (srun exit 1)"), "%s", log);
@@ -115,12 +126,45 @@ START_TEST(task_that_ran_keeps_its_failure)
     char *dir = temp_dir();
     int rc = run_batch(dir, "{\"jobName\":\"j2\",\"image\":\"i\",\"taskRoles\":[{\"name\":\"a\","
                        "\"command\":\"exit 3\"}]}", 0);
-    char *log = read_in(dir, "j2/attempt-0/batch.log");
+    char *log = read_in(dir, "unit/j2/attempt-0/batch.log");
 
     ck_assert_int_eq(rc, 3);
     ck_assert_msg(!strstr(log, "did not start"), "%s", log);
     ck_assert_msg(strstr(log, "verdict failed, first failure code 3"), "%s", log);
     ck_assert_str_eq(read_in(dir, "a-0.tries"), "1\n");
+    remove_dir(dir);
+}
+END_TEST
+
+/* A folder others may write (or that is not the account's) is refused
+ * before anything runs: whoever controls it could swap what the tasks run. */
+START_TEST(folder_open_to_others_is_refused)
+{
+    char *dir = temp_dir();
+    int rc = run_batch_mode(dir, "{\"jobName\":\"j3\",\"image\":\"i\",\"taskRoles\":[{\"name\":\"a\","
+                            "\"command\":\"echo ran >> $FAKE_DIR/ran\"}]}", 0, 0777);
+
+    ck_assert_int_eq(rc, 70);
+    ck_assert_str_eq(read_in(dir, "ran"), "");
+    ck_assert_str_eq(read_in(dir, "a-0.tries"), "");
+    remove_dir(dir);
+}
+END_TEST
+
+/* jobEnvs values and the PAI_* set reach the task through its environment,
+ * never srun's command line (which every local account can read). */
+START_TEST(values_never_on_a_command_line)
+{
+    char *dir = temp_dir();
+    int rc = run_batch(dir, "{\"jobName\":\"j4\",\"image\":\"i\",\"jobEnvs\":{\"TOKEN\":"
+                       "\"v-4711-secret\"},\"taskRoles\":[{\"name\":\"a\",\"taskNumber\":2,"
+                       "\"command\":\"echo $TOKEN $PAI_TASK_INDEX $PAI_JOB_NAME >> $FAKE_DIR/ran\"}]}", 0);
+    char *argv = read_in(dir, "argv"), *ran = read_in(dir, "ran");
+
+    ck_assert_int_eq(rc, 0);
+    ck_assert_msg(strstr(ran, "v-4711-secret 0 j4") && strstr(ran, "v-4711-secret 1 j4"), "%s", ran);
+    ck_assert_msg(*argv && !strstr(argv, "v-4711-secret") && !strstr(argv, "PAI_JOB_NAME=") &&
+                  !strstr(argv, "TOKEN="), "%s", argv);
     remove_dir(dir);
 }
 END_TEST
@@ -132,6 +176,8 @@ Suite *suite_launcher(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, step_that_did_not_start_is_tried_again);
     tcase_add_test(tc, task_that_ran_keeps_its_failure);
+    tcase_add_test(tc, folder_open_to_others_is_refused);
+    tcase_add_test(tc, values_never_on_a_command_line);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -252,7 +252,7 @@ START_TEST(audit_rows_page_newest_first)
 
     for (i = 0; i < 3; i++) {
         pai_audit_row a = {0, 1000 + i, i ? "alice" : "", "127.0.0.1", "job.submit",
-                           apr_psprintf(ut_pool, "job%d", i), "vc1", 201};
+                           apr_psprintf(ut_pool, "job%d", i), "vc1", 201, 1};
         ck_assert_ptr_null(pai_store_audit_add(&db, ut_pool, &a));
     }
     ck_assert_ptr_null(pai_store_audit_page(&db, ut_pool, &f, &rows));
@@ -300,6 +300,57 @@ START_TEST(lease_one_holder)
 }
 END_TEST
 
+/* A task reports its sshd once per attempt: a second report (say, by the
+ * task's own command) is refused; the first one stands. */
+START_TEST(ssh_report_once_per_task)
+{
+    pai_ssh_endpoint ep = {"w", 0, "10.0.0.5", 2222, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA"};
+    pai_ssh_endpoint forged = {"w", 0, "203.0.113.66", 2222, ""};
+    apr_array_header_t *eps;
+    pai_error *e;
+
+    ck_assert_ptr_null(pai_store_ssh_endpoint_put(&db, ut_pool, "jx", 0, &ep));
+    e = pai_store_ssh_endpoint_put(&db, ut_pool, "jx", 0, &forged);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_int_eq(e->code, PAI_ERR_FORBIDDEN);
+    /* the next attempt reports afresh */
+    ck_assert_ptr_null(pai_store_ssh_endpoint_put(&db, ut_pool, "jx", 1, &forged));
+    ck_assert_ptr_null(pai_store_ssh_endpoints(&db, ut_pool, "jx", 0, &eps));
+    ck_assert_int_eq(eps->nelts, 1);
+    ck_assert_str_eq(APR_ARRAY_IDX(eps, 0, pai_ssh_endpoint).ip, "10.0.0.5");
+    ck_assert_str_eq(APR_ARRAY_IDX(eps, 0, pai_ssh_endpoint).host_key, ep.host_key);
+}
+END_TEST
+
+/* Anonymous refusals of one kind from one address fold into one row within
+ * the window; retention removes old rows. */
+START_TEST(audit_folds_anonymous_refusals)
+{
+    pai_audit_filter f = {NULL, NULL, 0, 100};
+    apr_array_header_t *rows;
+    int i;
+
+    for (i = 0; i < 50; i++) {
+        pai_audit_row a = {0, 10000 + i, "", "198.51.100.7", "job.submit", "jobs", "no token",
+                           401, 1};
+        ck_assert_ptr_null(pai_store_audit_add_anonymous(&db, ut_pool, &a, 10000 + i - 60000));
+    }
+    {   /* another address, and the same address after the window */
+        pai_audit_row b = {0, 20000, "", "198.51.100.8", "job.submit", "jobs", "no token", 401, 1};
+        pai_audit_row c = {0, 80000, "", "198.51.100.7", "job.submit", "jobs", "no token", 401, 1};
+        ck_assert_ptr_null(pai_store_audit_add_anonymous(&db, ut_pool, &b, 20000 - 60000));
+        ck_assert_ptr_null(pai_store_audit_add_anonymous(&db, ut_pool, &c, 80000 - 60000));
+    }
+    ck_assert_ptr_null(pai_store_audit_page(&db, ut_pool, &f, &rows));
+    ck_assert_int_eq(rows->nelts, 3);
+    ck_assert_int_eq(APR_ARRAY_IDX(rows, 2, pai_audit_row).repeats, 50);
+    ck_assert_ptr_null(pai_store_audit_expire(&db, ut_pool, 50000));
+    ck_assert_ptr_null(pai_store_audit_page(&db, ut_pool, &f, &rows));
+    ck_assert_int_eq(rows->nelts, 1);
+    ck_assert_int_eq((int)APR_ARRAY_IDX(rows, 0, pai_audit_row).at_ms, 80000);
+}
+END_TEST
+
 Suite *suite_store(void)
 {
     Suite *s = suite_create("store");
@@ -314,6 +365,8 @@ Suite *suite_store(void)
     tcase_add_test(tc, login_rate_limits);
     tcase_add_test(tc, lease_one_holder);
     tcase_add_test(tc, audit_rows_page_newest_first);
+    tcase_add_test(tc, ssh_report_once_per_task);
+    tcase_add_test(tc, audit_folds_anonymous_refusals);
     suite_add_tcase(s, tc);
     return s;
 }

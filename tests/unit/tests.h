@@ -13,4 +13,5 @@ Suite *suite_store(void);
 Suite *suite_jobspec(void);
 Suite *suite_vc(void);
 Suite *suite_launcher(void);
+Suite *suite_security(void);
 #endif

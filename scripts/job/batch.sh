@@ -1,0 +1,141 @@
+# shellcheck shell=bash
+# mod_pairest's batch script: one attempt of a job in its Slurm allocation.
+# core/launcher_slurm.c submits "#!/bin/bash", a header of quoted data, the
+# task wrapper (task.sh) as the function pai_write_task_wrapper, then this.
+# The header defines:
+#   pai_job pai_attempt pai_owner    the job, its attempt, its PAI user
+#   pai_account_dir                  the account's own folder under PaiJobLogDir,
+#                                    made for it alone by Slurm's prolog (prolog.sh)
+#   pai_attempt_dir                  pai_account_dir/<job>/attempt-<n>
+#   pai_report_secret                this attempt's secret for the SSH reports ('': none)
+#   pai_comment                      the job's Slurm comment (its launch tag)
+#   pai_step_retry pai_step_immediate   seconds (see pai_task)
+#   pai_job_env                      K=V words every task gets; @HOST_IP@ is the node's address
+#   task_name task_role task_cpus task_mem task_gres   one entry per task
+#   role_cmd                         one entry per role: its command
+#   task_env_<k>                     K=V words of task k alone
+#   min_failed need                  per role: minFailedTaskCount (0: none), tasks to succeed
+# shellcheck disable=SC2154
+
+# Nobody else's business: with one account per user, this keeps the job's
+# files from the other users' tasks.
+umask 077
+
+# The account's folder must be a real folder of this account's alone, or a
+# task's files (the wrapper, the SSH keys) could be swapped by whoever
+# controls it.  Any doubt ends the attempt (exit 70) before anything runs.
+pai_private_dir() {
+  [ -d "$1" ] && [ ! -L "$1" ] && [ -O "$1" ] && [ "$(stat -c %a "$1")" = 700 ]
+}
+pai_private_dir "$pai_account_dir" || exit 70
+mkdir -p "$pai_attempt_dir" && cd "$pai_attempt_dir" || exit 70
+exec >>"$pai_attempt_dir/batch.log" 2>&1
+echo "mod_pairest: job $pai_job, attempt $pai_attempt, of $pai_owner, as $(id -un)"
+
+host_ip=$(getent ahostsv4 "$(hostname)" 2>/dev/null | awk 'NR==1 {print $1}')
+[ -n "$host_ip" ] || host_ip=127.0.0.1
+
+pai_write_task_wrapper > "$pai_attempt_dir/pai-task.sh" || exit 70
+# Each task's report secret in a file of its own, which its wrapper reads and
+# removes: the secret never appears on a command line or in an environment.
+for k in "${!task_name[@]}"; do
+  if [ -n "$pai_report_secret" ]; then
+    printf '%s\n' "$pai_report_secret" > "$pai_attempt_dir/.${task_name[k]}.secret" || exit 70
+  fi
+done
+unset pai_report_secret
+
+# One task's step, in a process of its own: its environment is exported here
+# (srun passes it on) so that no value shows on srun's command line.
+pai_step() {
+  local k=$1 kv
+  local -n tenv="task_env_$k"
+  for kv in "${pai_job_env[@]}" "${tenv[@]}"; do
+    export "${kv//@HOST_IP@/$host_ip}"
+  done
+  exec srun --exact --immediate="$pai_step_immediate" --ntasks=1 --nodes=1 \
+    --cpus-per-task="${task_cpus[k]}" --mem="${task_mem[k]}" --gres="${task_gres[k]}" \
+    --job-name="${task_name[k]}" \
+    --output="$pai_attempt_dir/${task_name[k]}.out" --error="$pai_attempt_dir/${task_name[k]}.err" \
+    /bin/bash "$pai_attempt_dir/pai-task.sh" "$pai_attempt_dir" "${task_name[k]}" "${role_cmd[task_role[k]]}"
+}
+
+# srun needs slurmctld to make a step: while it is down, a batch script that
+# already runs would fail its tasks before they start, and a job the user
+# wrote well would end FAILED.  A step that never started (no mark) is tried
+# again for up to pai_step_retry seconds; once the wrapper ran, the exit
+# status is the task's own.  TERM (the completion rule, scancel) ends the step
+# too.  The steps of a job fit its allocation exactly, so a step is refused
+# only for a passing reason (the node not yet back on a slurmctld that just
+# restarted): srun --immediate gives up on it in seconds, where srun alone
+# would wait at least 60 s to ask again.
+pai_task() {
+  local k=$1 started="$pai_attempt_dir/.${task_name[$1]}.started" child='' st
+  local until=$((SECONDS + pai_step_retry))
+  trap '[ -n "$child" ] && kill -TERM "$child" 2>/dev/null; wait "$child"; exit 143' TERM
+  while :; do
+    pai_step "$k" & child=$!
+    wait "$child"; st=$?
+    if [ "$st" -eq 0 ] || [ -e "$started" ] || [ "$SECONDS" -ge "$until" ]; then
+      return "$st"
+    fi
+    echo "mod_pairest: the step of task ${task_name[k]} did not start (srun exit $st); again in 5 s"
+    sleep 5 & child=$!
+    wait "$child"
+  done
+}
+
+declare -A role_of=() task_of=()
+for k in "${!task_name[@]}"; do
+  pai_task "$k" &
+  role_of[$!]=${task_role[k]}
+  task_of[$!]=$k
+done
+
+# FrameworkLauncher's completion rule: a role fails when minFailedTaskCount
+# of its tasks failed, succeeds when `need` of them did; the job fails when
+# one role fails and succeeds when all succeed; the other tasks then end.
+failed=() succeeded=()
+for r in "${!need[@]}"; do failed[r]=0; succeeded[r]=0; done
+left=${#role_of[@]}
+code=0 first_failed=
+verdict=
+while [ "$left" -gt 0 ]; do
+  finished=
+  wait -n -p finished
+  st=$?
+  [ -n "$finished" ] || break
+  left=$((left - 1))
+  r=${role_of[$finished]}
+  unset "role_of[$finished]"
+  if [ "$st" -eq 0 ]; then
+    succeeded[r]=$((succeeded[r] + 1))
+  else
+    failed[r]=$((failed[r] + 1))
+    if [ "$code" -eq 0 ]; then code=$st; first_failed=${task_of[$finished]}; fi
+    if [ "${min_failed[r]}" -gt 0 ] && [ "${failed[r]}" -ge "${min_failed[r]}" ]; then
+      verdict=failed; break
+    fi
+  fi
+  all=1
+  for i in "${!need[@]}"; do [ "${succeeded[i]}" -ge "${need[i]}" ] || all=0; done
+  if [ "$all" -eq 1 ]; then verdict=succeeded; break; fi
+done
+for pid in "${!role_of[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+wait
+echo "mod_pairest: verdict ${verdict:-all tasks ended}, first failure code $code"
+if [ "$verdict" = failed ]; then
+  # Which task failed first, and whether the kernel killed it for memory
+  # (Slurm's cgroup: "oom-kill event" in the step's stderr): added to the
+  # job's comment, where the launcher reads the reason.
+  if [ -n "$first_failed" ] && [ -n "${SLURM_JOB_ID:-}" ] && [ -n "$pai_comment" ]; then
+    why=exit$code
+    grep -q -e 'oom-kill event' -e 'Out Of Memory' \
+      "$pai_attempt_dir/${task_name[first_failed]}.err" 2>/dev/null && why=oom
+    scontrol update jobid="$SLURM_JOB_ID" \
+      comment="$pai_comment;failed=${task_name[first_failed]}/$why" \
+      || echo "mod_pairest: could not record the failing task in the job's comment"
+  fi
+  exit $(( code == 0 ? 1 : code ))
+fi
+exit 0

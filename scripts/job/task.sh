@@ -1,0 +1,85 @@
+#!/bin/bash
+# mod_pairest's task wrapper: runs one task of a job, as the job's account, in
+# the step Slurm made for it.  The batch script (batch.sh) writes this file
+# into the attempt's private folder and starts it with srun.
+#   task.sh DIR TASK COMMAND
+# DIR: the attempt's folder (private to the account); TASK: role-index;
+# COMMAND: the task's command, run by bash.  The environment holds the task's
+# PAI_* variables and the job's jobEnvs (exported by the batch script: never
+# on a command line).  DIR/.TASK.secret, when present, holds this attempt's
+# secret for the SSH report: read and removed before anything else runs, so
+# that neither the command nor its view of this process's environment has it.
+set -u
+dir=$1 task=$2 cmd=$3
+
+# First act: the step started (batch.sh retries only steps that never did).
+: > "$dir/.$task.started" || exit 70
+
+secret=
+if [ -f "$dir/.$task.secret" ] && [ ! -L "$dir/.$task.secret" ]; then
+  secret=$(<"$dir/.$task.secret")
+  rm -f "$dir/.$task.secret"
+fi
+
+# The task's own sshd, for the job's key alone, on its own port.  It listens
+# on IPv4 only (the address tasks report) so that a port another process took
+# first makes it fail, not half-listen; the task reports its address and host
+# key only once sshd has bound.  Without a free port the task runs without SSH.
+sshd_pid=
+pai_sshd() {
+  local d=$dir/$task.ssh port=$PAI_CONTAINER_SSH_PORT
+  # A folder of the account's own, made fresh; failing to make it is fatal.
+  if ! { rm -rf "$d" && mkdir -m 700 "$d"; }; then
+    echo "mod_pairest: cannot make $d" >&2; exit 70
+  fi
+  printf '%s\n' "$PAI_SSH_PUBLIC_KEY" > "$d/authorized_keys" || exit 70
+  ssh-keygen -q -t ed25519 -N '' -C "pai-task-$task" -f "$d/host_key" </dev/null || exit 70
+  export -p | grep -v -E '^declare -x (SSH_|PAI_SSH_|SLURM_|PWD=|OLDPWD=|SHLVL=)' > "$d/env.sh" \
+    || exit 70
+  # shellcheck disable=SC2016  # expanded at login, not here
+  printf '#!/bin/bash\n. %q\ncd %q || exit 1\nif [ -n "${SSH_ORIGINAL_COMMAND:-}" ]; then exec /bin/bash -c "$SSH_ORIGINAL_COMMAND"; else exec /bin/bash -l; fi\n' \
+    "$d/env.sh" "$PWD" > "$d/login.sh" && chmod 700 "$d/login.sh" || exit 70
+  printf '%s\n' "Port $port" "ListenAddress 0.0.0.0" "HostKey $d/host_key" \
+    "AuthorizedKeysFile $d/authorized_keys" "PidFile $d/sshd.pid" \
+    'PasswordAuthentication no' 'KbdInteractiveAuthentication no' 'UsePAM no' \
+    'StrictModes no' "AllowUsers $(id -un)" "ForceCommand $d/login.sh" > "$d/sshd_config" \
+    || exit 70
+  # Not on the step's stdout: a lingering holder keeps Slurm's step (and the
+  # job) COMPLETING until slurmstepd gives up on its IO a minute later.
+  /usr/sbin/sshd -f "$d/sshd_config" -D -e </dev/null >>"$d/sshd.log" 2>&1 &
+  sshd_pid=$!
+  for _ in $(seq 1 50); do
+    grep -q "Server listening on 0.0.0.0 port $port\." "$d/sshd.log" 2>/dev/null && break
+    kill -0 "$sshd_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if ! kill -0 "$sshd_pid" 2>/dev/null ||
+     ! grep -q "Server listening on 0.0.0.0 port $port\." "$d/sshd.log"; then
+    echo "mod_pairest: sshd could not listen on port $port (taken by another process?);" \
+         "this task has no SSH: $(tail -n 2 "$d/sshd.log" | tr '\n' ' ')" >&2
+    kill "$sshd_pid" 2>/dev/null
+    sshd_pid=
+    return 0
+  fi
+  local hostkey
+  hostkey=$(cut -d ' ' -f 1,2 "$d/host_key.pub")
+  # The secret goes in a header read from stdin: never on a command line.
+  curl -s -m 10 -o /dev/null -w '%{http_code}' -X POST \
+    -H 'Content-Type: application/json' -H @- "$PAI_SSH_REPORT_URL" \
+    -d "{\"attempt\": $PAI_JOB_ATTEMPT, \"taskRole\": \"$PAI_CURRENT_TASK_ROLE_NAME\", \"taskIndex\": $PAI_TASK_INDEX, \"ip\": \"$PAI_CONTAINER_HOST_IP\", \"port\": $port, \"hostKey\": \"$hostkey\"}" \
+    <<<"X-PAI-Job-Secret: $secret" | grep -q '^200$' \
+    || echo "mod_pairest: could not report the sshd of this task" >&2
+}
+if [ -n "${PAI_SSH_PUBLIC_KEY:-}" ] && [ -n "$secret" ] && [ -x /usr/sbin/sshd ]; then
+  pai_sshd
+fi
+unset secret PAI_SSH_PUBLIC_KEY PAI_SSH_REPORT_URL
+
+/bin/bash -c "$cmd"
+st=$?
+if [ -n "$sshd_pid" ]; then
+  kill "$sshd_pid" 2>/dev/null
+  for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$sshd_pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$sshd_pid" 2>/dev/null; wait "$sshd_pid" 2>/dev/null
+fi
+exit $st
