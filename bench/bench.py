@@ -99,7 +99,9 @@ class Bench:
                         PAI_ADMIN_USERNAME="admin", PAI_SLURM_DIR=self.slurmdir,
                         PAI_SLURM_PORT=str(SLURM_PORT), PAI_SLURM_CPUS="60000",
                         PAI_SLURM_MEMORY_MB=str(60000 * 64), PAI_LOGIN_LIMIT_USER="0 60",
-                        PAI_LOGIN_LIMIT_ADDRESS="0 60")
+                        PAI_LOGIN_LIMIT_ADDRESS="0 60",
+                        # (d) queues thousands of one user's jobs on purpose
+                        PAI_USER_MAX_WAITING="0", PAI_USER_MAX_ACTIVE="0")
         sh("scripts/slurm.sh", "start", self.slurmdir, env=self.env)
         sh("scripts/httpd.sh", "start", self.inst, env=self.env)
         self.start_static()
@@ -295,7 +297,9 @@ def scenario_d(b, ctx, rows):
         time.sleep(0.5)
         stored = ["pai:%s:0" % j["name"] for j in s.get(BASE + "/api/v1/jobs",
                   params={"username": "admin"}).json() if j["name"].startswith(prefix)]
-        in_slurm = [c for c in b.slurm("squeue", "-h", "-t", "all", "-o", "%k").split()
+        # comments are pai:<job>:<attempt>:<tag>
+        in_slurm = [c.rsplit(":", 1)[0] for c in b.slurm("squeue", "-h", "-t", "all", "-o",
+                                                         "%k").split()
                     if c.startswith("pai:" + prefix)]
         if set(in_slurm) == set(stored):
             break

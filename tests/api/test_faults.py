@@ -149,9 +149,11 @@ def check_nothing_lost(api, burst, results):
         time.sleep(1)
     assert not orphans, orphans
     for name in accepted:
-        runs = [s for i, c, s in sj if c == "pai:%s:0" % name]
+        # pai:<job>:<attempt>:<tag>
+        runs = [s for i, c, s in sj if c.startswith("pai:%s:0:" % name)]
         assert runs == ["COMPLETED"], (name, runs)
-        assert not [c for i, c, s in sj if c.startswith("pai:%s:" % name) and c != "pai:%s:0" % name]
+        assert not [c for i, c, s in sj if c.startswith("pai:%s:" % name)
+                    and not c.startswith("pai:%s:0:" % name)]
     return accepted
 
 

@@ -138,7 +138,7 @@ def test_audit_paging_and_access(api):
     ids = [a["id"] for a in first + second]
     assert ids == sorted(ids, reverse=True) and len(set(ids)) == 4
     assert set(first[0]) == {"id", "time", "username", "address", "action", "target",
-                             "status", "detail"}
+                             "status", "detail", "repeats"}
     assert_error(api.call("GET", "/api/v1/audit", params={"limit": 0}, token=api.admin_token),
                  400, "InvalidParametersError", "limit")
     assert_error(api.call("GET", "/api/v1/audit", params={"username": "a'b"},

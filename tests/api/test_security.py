@@ -281,7 +281,8 @@ def test_largest_config_costs_bounded_memory_and_time(api):
           "(largest child peak %d kB)" % (len(str(cfg)), t_submit, t_get, grown,
                                             max(after.values())))
     assert t_submit < 5 and t_get < 0.5
-    assert grown < 100 * 1024, grown
+    # ASan keeps freed memory in a quarantine of up to 256 MB
+    assert grown < (400 if os.environ.get("SAN_PRELOAD") else 100) * 1024, grown
     final = wait_state(api, name, {"SUCCEEDED", "FAILED"}, timeout=120)
     assert final["state"] == "SUCCEEDED", final
 
