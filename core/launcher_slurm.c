@@ -489,6 +489,10 @@ static int slurm_parse_job(apr_pool_t *p, json_t *j, pai_launch_status *out)
             out->diagnostics = !strcmp(why, "oom")
                 ? apr_psprintf(p, "%s: task %s ran out of memory (killed past its memoryMB)",
                                out->diagnostics, failed)
+                : !strcmp(why, "folder")
+                ? apr_psprintf(p, "%s: the job's folder under PaiJobLogDir is missing or not "
+                               "the account's own (mode 0700, made by Slurm's prolog); no task "
+                               "ran", out->diagnostics)
                 : apr_psprintf(p, "%s: task %s failed first (%s)", out->diagnostics, failed, why);
         }
     }

@@ -27,8 +27,15 @@ umask 077
 pai_private_dir() {
   [ -d "$1" ] && [ ! -L "$1" ] && [ -O "$1" ] && [ "$(stat -c %a "$1")" = 700 ]
 }
-pai_private_dir "$pai_account_dir" || exit 70
-mkdir -p "$pai_attempt_dir" && cd "$pai_attempt_dir" || exit 70
+# The reason goes to the job's comment (there is no safe folder to log in),
+# where the launcher reads it for appExitDiagnostics.
+pai_folder_refused() {
+  [ -n "${SLURM_JOB_ID:-}" ] &&
+    scontrol update jobid="$SLURM_JOB_ID" comment="$pai_comment;failed=-/folder" 2>/dev/null
+  exit 70
+}
+pai_private_dir "$pai_account_dir" || pai_folder_refused
+{ mkdir -p "$pai_attempt_dir" && cd "$pai_attempt_dir"; } || pai_folder_refused
 exec >>"$pai_attempt_dir/batch.log" 2>&1
 echo "mod_pairest: job $pai_job, attempt $pai_attempt, of $pai_owner, as $(id -un)"
 
