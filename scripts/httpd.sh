@@ -5,7 +5,10 @@
 #                             PAI_VIRTUAL_CLUSTERS, PAI_USER_MAPPING, PAI_LOGIN_LIMIT_USER and
 #                             _ADDRESS ("COUNT SECONDS"), PAI_USER_MAX_WAITING and
 #                             PAI_USER_MAX_ACTIVE (jobs per user), PAI_JOBS_DIR (the
-#                             job folder root, default STATE/jobs), and PAI_MODULE: the
+#                             job folder root, default STATE/jobs), PAI_LISTEN_EXTRA
+#                             (a second address:port, e.g. where cluster nodes reach
+#                             this machine), PAI_REPORT_URL (PaiSSHReportURL, default
+#                             http://PAI_LISTEN), and PAI_MODULE: the
 #                             module to load, build/mod_pairest.so unless set;
 #                             PAI_VALGRIND=LOGFILE runs one process under memcheck)
 #   httpd.sh stop INSTDIR
@@ -78,6 +81,8 @@ start() {
       -e "s|@LOGINLIMITUSER@|${PAI_LOGIN_LIMIT_USER:-10 300}|g" -e "s|@USERMAPPING@|$mapping|g" \
       -e "s|@LOGINLIMITADDRESS@|${PAI_LOGIN_LIMIT_ADDRESS:-100 300}|g" \
       -e "s|@MAXWAITING@|${PAI_USER_MAX_WAITING:-1000}|g" -e "s|@MAXACTIVE@|${PAI_USER_MAX_ACTIVE:-5000}|g" \
+      -e "s|@EXTRALISTEN@|${PAI_LISTEN_EXTRA:+Listen $PAI_LISTEN_EXTRA}|g" \
+      -e "s|@REPORTURL@|${PAI_REPORT_URL:-http://$listen}|g" \
       "$root/conf/httpd.conf.in" > "$inst/httpd.conf"
   chmod 600 "$inst/httpd.conf"
   local waits=100

@@ -34,7 +34,13 @@ chmod 600 "$inst/admin.password"
 
 base=$("$root/scripts/statedir.sh" "$inst")
 PAI_SLURM_PORT=${PAI_SLURM_PORT:-16817} "$root/scripts/slurm.sh" start "$base/slurm"
-PAI_LISTEN="$addr:$port" PAI_ADMIN_USERNAME="$admin" PAI_SLURM_DIR="$base/slurm" \
+# Several nodes (PAI_SLURM_NODES=N) reach this machine at the bridge's address:
+# httpd listens there too, and tasks report their sshd there.
+extra="" report="http://$addr:$port"
+ctl=$(cat "$base/slurm/ctl_address")
+if [ "$ctl" != 127.0.0.1 ] && [ "$addr" != 0.0.0.0 ]; then extra="$ctl:$port" report="http://$ctl:$port"; fi
+PAI_LISTEN="$addr:$port" PAI_LISTEN_EXTRA="$extra" PAI_REPORT_URL="$report" \
+    PAI_ADMIN_USERNAME="$admin" PAI_SLURM_DIR="$base/slurm" \
     PAI_VIRTUAL_CLUSTERS="${PAI_VIRTUAL_CLUSTERS:-}" \
     "$root/scripts/httpd.sh" start "$inst"
 

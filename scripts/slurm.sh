@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
-# A single-node Slurm on loopback with private state, for mod_pairest:
-# munge, slurmctld, slurmd and slurmrestd (Slurm JWT auth, unix socket).
-#   slurm.sh start DIR   (PAI_SLURM_PORT base port, default 16817; PAI_SLURM_GPUS, default 4;
-#                         PAI_SLURM_CPUS, default max(nproc, 4); PAI_JOB_USER, default paijob;
+# A Slurm cluster on this machine with private state, for mod_pairest: munge,
+# slurmctld, slurmd and slurmrestd (Slurm JWT auth, unix socket).  One node on
+# loopback by default; PAI_SLURM_NODES=N (N > 1) gives N nodes pai-n1..pai-nN,
+# each slurmd in network, UTS and mount namespaces of its own (own address on
+# a private bridge, own host name, the cluster's /etc/hosts), sharing the
+# file system as nodes sharing NFS would.
+#   slurm.sh start DIR   (PAI_SLURM_PORT base port, default 16817; PAI_SLURM_GPUS, default 4
+#                         per node; PAI_SLURM_CPUS, default max(nproc, 4) per node;
+#                         PAI_SLURM_MEMORY_MB per node; PAI_SLURM_NODES, default 1;
+#                         PAI_SLURM_SUBNET, the nodes' /24, default 10.213.(port % 250);
+#                         PAI_JOB_USER, default paijob;
 #                         PAI_RUNAS, the account of httpd and slurmrestd, default pairest;
 #                         PAI_JOBS_DIR, the job folder root, default DIR/../jobs;
 #                         PAI_SLURM_TEST_HOLD=1: tests only, see scripts/job/prolog.sh)
 #   slurm.sh stop DIR
-# DIR/rest/slurmrestd.sock is the launcher's socket; DIR/jwt_hs256.key its signing key.
+# DIR/rest/slurmrestd.sock is the launcher's socket; DIR/jwt_hs256.key its signing key;
+# DIR/ctl_address the address nodes reach this machine at (httpd too, for reports).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cmd=${1:?usage: slurm.sh start|stop DIR}
@@ -27,9 +35,38 @@ stop_pid() {
   rm -f "$f"
 }
 
+# The cluster's network, named after its port so that clusters do not meet:
+# a bridge on this machine and one namespace per node.
+net_names() {
+  local port=$1
+  bridge=pai${port}b
+  nsprefix=pai${port}-n
+}
+
+# Runs CMD... with host name NAME and the cluster's /etc/hosts (a mount
+# namespace of its own), in network namespace NETNS when given (nsenter
+# --net, not `ip netns exec`, which remounts /sys without the cgroups slurmd
+# needs).
+# The single node keeps the machine's /etc/hosts: UTS namespace alone.
+# shellcheck disable=SC2016  # the inner sh expands them
+in_node() {
+  local netns=$1 name=$2; shift 2
+  local pre=()
+  if [ "$name" = localhost ]; then
+    unshare --uts sh -c 'hostname "$0" && exec "$@"' "$name" "$@"
+    return
+  fi
+  [ -n "$netns" ] && pre=(nsenter "--net=/run/netns/$netns")
+  "${pre[@]}" unshare --uts --mount --propagation private sh -c \
+    'mount --bind "$0" /etc/hosts && hostname "$1" && shift && exec "$@"' \
+    "$dir/hosts" "$name" "$@"
+}
+
 stop() {
+  local pidf any=0 ns p
+  for pidf in "$dir"/slurmd*.pid; do alive "$pidf" && any=1; done
   # Jobs first: a task outlives slurmd otherwise (its slurmstepd keeps running).
-  if alive "$dir/slurmctld.pid" && alive "$dir/slurmd.pid"; then
+  if alive "$dir/slurmctld.pid" && [ "$any" = 1 ]; then
     scancel --partition=pai --full 2>/dev/null || true
     for _ in $(seq 1 100); do
       [ -z "$(squeue -h -t running,completing,pending -o %i 2>/dev/null)" ] && break
@@ -37,13 +74,24 @@ stop() {
     done
   fi
   stop_pid "$dir/slurmrestd.pid"
-  stop_pid "$dir/slurmd.pid"
+  for pidf in "$dir"/slurmd*.pid; do stop_pid "$pidf"; done
   stop_pid "$dir/slurmctld.pid"
   stop_pid "$dir/munge/munged.pid"
+  # The nodes' namespaces: whatever still runs in them ends (by pid), then the
+  # namespaces, their links and the bridge go.
+  if [ -s "$dir/network" ]; then
+    read -r bridge nsprefix < "$dir/network"
+    for ns in $(ip netns list | awk '{print $1}' | grep -E "^${nsprefix}[0-9]+$" || true); do
+      for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
+      ip netns del "$ns" 2>/dev/null || true
+    done
+    ip link del "$bridge" 2>/dev/null || true
+    rm -f "$dir/network"
+  fi
 }
 
 start() {
-  local port=${PAI_SLURM_PORT:-16817} gpus=${PAI_SLURM_GPUS:-4}
+  local port=${PAI_SLURM_PORT:-16817} gpus=${PAI_SLURM_GPUS:-4} nodes=${PAI_SLURM_NODES:-1}
   local jobuser=${PAI_JOB_USER:-paijob} runas=${PAI_RUNAS:-pairest}
   local ncpu; ncpu=$(nproc)
   local cpus=${PAI_SLURM_CPUS:-$(( ncpu > 4 ? ncpu : 4 ))}
@@ -56,6 +104,41 @@ start() {
   done
   mkdir -p "$dir/state" "$dir/spool" "$dir/log" "$dir/munge" "$dir/dev"
   chmod 755 "$dir"
+  case "$nodes" in ''|*[!0-9]*|0) echo "slurm.sh: PAI_SLURM_NODES must be 1 or more" >&2; exit 2 ;; esac
+
+  # The nodes: names, addresses, and where the controller is reached.
+  local names=() addrs=() ctlname=localhost ctladdr=127.0.0.1 i
+  if [ "$nodes" -eq 1 ]; then
+    names=(localhost); addrs=(127.0.0.1)
+  else
+    local subnet=${PAI_SLURM_SUBNET:-10.213.$((port % 250))}
+    ctlname=pai-ctl; ctladdr=$subnet.1
+    for i in $(seq 1 "$nodes"); do names+=("pai-n$i"); addrs+=("$subnet.$((10 + i))"); done
+  fi
+  echo "$ctladdr" > "$dir/ctl_address"
+  { echo "127.0.0.1 localhost"; echo "$ctladdr $ctlname"
+    for i in "${!names[@]}"; do echo "${addrs[i]} ${names[i]}"; done; } > "$dir/hosts"
+  chmod 644 "$dir/hosts" "$dir/ctl_address"
+  if [ "$nodes" -gt 1 ]; then
+    net_names "$port"
+    echo "$bridge $nsprefix" > "$dir/network"
+    ip link show "$bridge" >/dev/null 2>&1 || {
+      ip link add "$bridge" type bridge
+      ip addr add "$ctladdr/24" dev "$bridge"
+      ip link set "$bridge" up
+    }
+    # No route beyond the bridge: a node reaches its peers and this machine.
+    for i in "${!names[@]}"; do
+      local ns=$nsprefix$((i + 1))
+      [ -e "/run/netns/$ns" ] && continue
+      ip netns add "$ns"
+      ip link add "${bridge%b}n$((i + 1))" type veth peer name eth0 netns "$ns"
+      ip link set "${bridge%b}n$((i + 1))" master "$bridge" up
+      ip -n "$ns" addr add "${addrs[i]}/24" dev eth0
+      ip -n "$ns" link set eth0 up
+      ip -n "$ns" link set lo up
+    done
+  fi
 
   # munge: a private key and socket, so this cluster shares nothing with others.
   chown munge: "$dir/munge"; chmod 755 "$dir/munge"
@@ -78,19 +161,28 @@ start() {
   # GPUs without GPUs: character devices of their own (an unregistered major,
   # 242, minor = index: opening one gives ENXIO, or EPERM where the step's
   # devices cgroup denies it), so that Slurm binds them and isolation shows.
-  local gpulast=$((gpus - 1)) gresline="" gresnode=""
+  local gpulast=$((gpus - 1)) gresline="" gresnode="" n f
+  echo "AutoDetect=off" > "$dir/gres.conf"
   if [ "$gpus" -gt 0 ]; then
-    for i in $(seq 0 "$gpulast"); do
-      if [ "$(stat -c '%F %t:%T' "$dir/dev/gpu$i" 2>/dev/null)" != "character special file f2:$(printf %x "$i")" ]; then
-        rm -f "$dir/dev/gpu$i"; mknod -m 666 "$dir/dev/gpu$i" c 242 "$i"
-      fi
+    for n in "${names[@]}"; do
+      for i in $(seq 0 "$gpulast"); do
+        f=$dir/dev/$n-gpu$i
+        if [ "$(stat -c '%F %t:%T' "$f" 2>/dev/null)" != "character special file f2:$(printf %x "$i")" ]; then
+          rm -f "$f"; mknod -m 666 "$f" c 242 "$i"
+        fi
+      done
+      echo "NodeName=$n Name=gpu File=$dir/dev/$n-gpu[0-$gpulast]" >> "$dir/gres.conf"
     done
     gresline="GresTypes=gpu"
     gresnode="Gres=gpu:$gpus"
-    echo "NodeName=localhost Name=gpu File=$dir/dev/gpu[0-$gpulast]" > "$dir/gres.conf"
-  else
-    : > "$dir/gres.conf"
   fi
+  local nodelines="" commline=""
+  for i in "${!names[@]}"; do
+    nodelines+="NodeName=${names[i]} NodeHostname=${names[i]} NodeAddr=${addrs[i]} CPUs=$cpus RealMemory=$mem $gresnode State=UNKNOWN"$'\n'
+  done
+  # Multi-node: slurmctld binds the bridge address only (its own namespace
+  # would be a different machine); in a node's namespace 0.0.0.0 is that node.
+  [ "$nodes" -gt 1 ] && commline="CommunicationParameters=NoCtldInAddrAny"
 
   # The job folder root belongs to root and only root writes it: the prolog
   # (scripts/job/prolog.sh, as root) makes each account's own folder in it,
@@ -115,10 +207,11 @@ ConstrainDevices=yes
 CGROUP
 
   cat > "$conf" <<CONF
-# Generated by scripts/slurm.sh: a one-node cluster on loopback.
+# Generated by scripts/slurm.sh: $nodes node(s) on this machine.
 Prolog=$dir/prolog
 ClusterName=pairest
-SlurmctldHost=localhost(127.0.0.1)
+SlurmctldHost=$ctlname($ctladdr)
+$commline
 SlurmctldPort=$port
 SlurmdPort=$((port + 1))
 SlurmUser=root
@@ -128,11 +221,11 @@ AuthAltTypes=auth/jwt
 AuthAltParameters=jwt_key=$dir/jwt_hs256.key
 CredType=cred/munge
 StateSaveLocation=$dir/state
-SlurmdSpoolDir=$dir/spool
+SlurmdSpoolDir=$dir/spool/%n
 SlurmctldPidFile=$dir/slurmctld.pid
-SlurmdPidFile=$dir/slurmd.pid
+SlurmdPidFile=$dir/slurmd-%n.pid
 SlurmctldLogFile=$dir/log/slurmctld.log
-SlurmdLogFile=$dir/log/slurmd.log
+SlurmdLogFile=$dir/log/slurmd-%n.log
 ProctrackType=proctrack/cgroup
 TaskPlugin=task/cgroup
 SelectType=select/cons_tres
@@ -151,29 +244,42 @@ MinJobAge=86400
 MaxJobCount=100000
 MessageTimeout=5
 KillWait=5
+SlurmdTimeout=10
 $gresline
-NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem $gresnode State=UNKNOWN
-PartitionName=pai Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+${nodelines}PartitionName=pai Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
   chmod 644 "$conf" "$dir/gres.conf" "$dir/cgroup.conf"
 
   if ! alive "$dir/slurmctld.pid"; then
-    unshare --uts sh -c "hostname localhost && exec slurmctld -f '$conf'"
+    in_node "" "$ctlname" slurmctld -f "$conf"
   fi
-  if ! alive "$dir/slurmd.pid"; then
-    unshare --uts sh -c "hostname localhost && exec slurmd -f '$conf'"
-  fi
-  for _ in $(seq 1 100); do alive "$dir/slurmctld.pid" && alive "$dir/slurmd.pid" && break; sleep 0.1; done
+  for i in "${!names[@]}"; do
+    alive "$dir/slurmd-${names[i]}.pid" && continue
+    if [ "$nodes" -eq 1 ]; then
+      in_node "" localhost slurmd -f "$conf" -N localhost
+    else
+      in_node "$nsprefix$((i + 1))" "${names[i]}" slurmd -f "$conf" -N "${names[i]}"
+    fi
+  done
+  for _ in $(seq 1 100); do alive "$dir/slurmctld.pid" && break; sleep 0.1; done
   alive "$dir/slurmctld.pid" || { echo "slurmctld did not start; see $dir/log/slurmctld.log" >&2; exit 1; }
-  # The node must be ready (IDLE), not drained, before jobs can run.
-  local state=""
+  # Every node must be ready (IDLE), not drained, before jobs can run.
+  local state="" ready
   for _ in $(seq 1 150); do
     alive "$dir/slurmctld.pid" || { echo "slurmctld died; see $dir/log/slurmctld.log" >&2; exit 1; }
-    state=$(sinfo -h -n localhost -o '%t' 2>/dev/null || true)
-    case "$state" in idle*|mix*|alloc*) break ;; drain*|down*) scontrol update nodename=localhost state=resume 2>/dev/null || true ;; esac
+    ready=1
+    for n in "${names[@]}"; do
+      state=$(sinfo -h -n "$n" -o '%t' 2>/dev/null || true)
+      case "$state" in
+        idle*|mix*|alloc*) ;;
+        drain*|down*) ready=0; scontrol update nodename="$n" state=resume 2>/dev/null || true ;;
+        *) ready=0 ;;
+      esac
+    done
+    [ "$ready" = 1 ] && break
     sleep 0.2
   done
-  case "$state" in idle*|mix*|alloc*) ;; *) echo "the Slurm node is not ready (state '$state'); see $dir/log" >&2; exit 1 ;; esac
+  [ "$ready" = 1 ] || { echo "a Slurm node is not ready (state '$state'); see $dir/log" >&2; exit 1; }
 
   if ! alive "$dir/slurmrestd.pid"; then
     # Its own folder, mode 0700: only httpd's account (and root) reach the socket.

@@ -3,7 +3,7 @@
 # MariaDB and job folders live, which the service accounts (httpd's, the jobs',
 # mysql) must reach even when the clone sits in a folder closed to them (say
 # /root, mode 0700).  One rule for every service and instance:
-#   /var/lib/pairest/<id>, where <id> is a random name kept in the instance
+#   /var/lib/pairest-state/<id>, where <id> is a random name kept in the instance
 # folder (INSTDIR/.pairest-state), so a folder removed and made again (rm -rf
 # var) gets fresh state, never the old (inodes are reused at once).  Each call also collects the state folders whose instance
 # folder is gone: their services are stopped by pid file and the folder is
@@ -12,8 +12,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 inst=$(mkdir -p "${1:?instance folder}" && cd "$1" && pwd)
-base=/var/lib/pairest
-mkdir -p "$base"; chmod 755 "$base"
+base=/var/lib/pairest-state
+mkdir -p "$base"; chown root:root "$base"; chmod 755 "$base"
 
 # Stops what a state folder's services left running, then removes it.
 collect() {

@@ -412,7 +412,7 @@ def test_state_of_a_removed_instance_is_collected(api):
     os.makedirs(inst)
     state = subprocess.run(["scripts/statedir.sh", inst], cwd=ROOT, capture_output=True,
                            text=True, check=True).stdout.strip()
-    assert state.startswith("/var/lib/pairest/") and os.path.isdir(state)
+    assert state.startswith("/var/lib/pairest-state/") and os.path.isdir(state)
     open(os.path.join(state, "marker"), "w").close()
     # the same folder gives the same state; removed and made again, fresh state
     assert subprocess.run(["scripts/statedir.sh", inst], cwd=ROOT, capture_output=True,
@@ -424,4 +424,4 @@ def test_state_of_a_removed_instance_is_collected(api):
     assert again != state and not os.path.exists(state)
     subprocess.run(["rm", "-rf", inst], check=True)
     # the test MariaDB lives where the mysql account reaches it, not in the clone
-    assert mariadb_dir().startswith("/var/lib/pairest/")
+    assert mariadb_dir().startswith("/var/lib/pairest-state/")
