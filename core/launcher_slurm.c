@@ -363,7 +363,10 @@ static pai_error *slurm_submit(void *ctxv, apr_pool_t *p, const pai_launch *l, a
                     "cpus_per_task", (json_int_t)s->total_cpus,
                     "memory_per_node", (json_int_t)s->total_memory_mb,
                     "comment", slurm_comment(p, l),
-                    "requeue", 0);
+                    /* A failed node ends the job (NODE_FAIL): the sync decides on
+                     * a retry; Slurm would requeue it to wait two minutes.
+                     * ("requeue": false is ignored by v0.0.38.) */
+                    "no_requeue", 1);
     if (!job)
         return pai_error_make(p, PAI_ERR_INTERNAL, "cannot build the Slurm request");
     if (s->total_gpus > 0)
@@ -480,6 +483,10 @@ static int slurm_parse_job(apr_pool_t *p, json_t *j, pai_launch_status *out)
     out->diagnostics = reason && strcmp(reason, "None")
         ? apr_psprintf(p, "%s: %s", st, reason)
         : apr_pstrdup(p, st);
+    /* A platform failure names the node(s) it happened on. */
+    if (!strcmp(st, "NODE_FAIL") && pai_json_str(j, "nodes") && *pai_json_str(j, "nodes"))
+        out->diagnostics = apr_psprintf(p, "%s (node %s failed)", out->diagnostics,
+                                        pai_json_str(j, "nodes"));
     /* The batch script's word on the first failing task (the job's owner
      * can write the comment: it names only their own job's tasks). */
     if (failed && !out->active && strlen(failed) < 200) {

@@ -63,7 +63,7 @@ in_node() {
 }
 
 stop() {
-  local pidf any=0 ns p
+  local pidf any=0 ns p l
   for pidf in "$dir"/slurmd*.pid; do alive "$pidf" && any=1; done
   # Jobs first: a task outlives slurmd otherwise (its slurmstepd keeps running).
   if alive "$dir/slurmctld.pid" && [ "$any" = 1 ]; then
@@ -84,6 +84,12 @@ stop() {
     for ns in $(ip netns list | awk '{print $1}' | grep -E "^${nsprefix}[0-9]+$" || true); do
       for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
       ip netns del "$ns" 2>/dev/null || true
+    done
+    # A namespace goes (and its veth pair with it) only once nothing holds it:
+    # the host ends are removed here rather than left to the kernel's pace.
+    for l in $(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 |
+               grep -E "^${bridge%b}n[0-9]+$" || true); do
+      ip link del "$l" 2>/dev/null || true
     done
     ip link del "$bridge" 2>/dev/null || true
     rm -f "$dir/network"
@@ -245,6 +251,9 @@ MaxJobCount=100000
 MessageTimeout=5
 KillWait=5
 SlurmdTimeout=10
+# A job whose node fails ends NODE_FAIL (mod_pairest retries it as a new
+# attempt, if its retryCount allows) instead of waiting to be requeued.
+JobRequeue=0
 $gresline
 ${nodelines}PartitionName=pai Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF

@@ -77,6 +77,7 @@ def cluster():
         t0 = time.time()
         sh("scripts/slurm.sh", "start", c.slurmdir, env=env)
         c.start_secs = time.time() - t0
+        c.env = env
         ctl = open(os.path.join(c.slurmdir, "ctl_address")).read().strip()
         assert ctl.startswith("10.213."), ctl
         env.update(PAI_LISTEN="127.0.0.1:%d" % PORT, PAI_LISTEN_EXTRA="%s:%d" % (ctl, PORT),
@@ -90,10 +91,11 @@ def cluster():
         sh("scripts/slurm.sh", "stop", c.slurmdir)
 
 
-def submit(c, name, command, **role):
+def submit(c, name, command, retry=0, **role):
     spec = dict({"name": "w", "taskNumber": 1, "cpuNumber": 1, "memoryMB": 128,
                  "command": command}, **role)
-    r = c.call("POST", "/api/v1/jobs", json={"jobName": name, "image": "x", "taskRoles": [spec]})
+    r = c.call("POST", "/api/v1/jobs", json={"jobName": name, "image": "x", "retryCount": retry,
+                                             "taskRoles": [spec]})
     assert r.status_code == 201, r.text
     return name
 
@@ -109,7 +111,7 @@ def test_jobs_land_on_their_nodes_and_report_from_there(cluster):
         st = c.state(n, {"RUNNING"})
         ip = st["taskRoles"]["w"]["taskStatuses"][0]["containerIp"]
         deadline = time.time() + 20
-        while time.time() < deadline and not c.output(n).strip():
+        while time.time() < deadline and c.output(n).count("\n") < 3:
             time.sleep(0.2)
         host, task_ip, cuda = c.output(n).split("\n")[:3]
         assert task_ip == ip and ip.startswith("10.213."), (task_ip, ip)
@@ -161,6 +163,55 @@ def test_limits_hold_on_every_node(cluster):
     assert c.output(cpu).strip() == "2"
     st = c.state(oom, {"SUCCEEDED", "FAILED"})
     assert st["state"] == "FAILED" and "w-0 ran out of memory" in st["appExitDiagnostics"], st
+
+
+def test_a_node_dies(cluster):
+    """Every process of a node killed under two jobs: both end FAILED naming
+    the node (Slurm's NODE_FAIL, no requeue); the one with retryCount 1 runs
+    again as a new attempt on a node that lives."""
+    c = cluster
+    tag = secrets.token_hex(2)
+    def node_of(n):
+        deadline = time.time() + 20
+        while time.time() < deadline and not c.output(n).strip():
+            time.sleep(0.2)
+        return c.output(n).split("\n")[0]
+    # two nodes busy, so that both jobs land on the third
+    blockers = [submit(c, "nfblk%d_%s" % (i, tag), "hostname; sleep 120", cpuNumber=4)
+                for i in (1, 2)]
+    for b in blockers:
+        c.state(b, {"RUNNING"})
+    busy = {node_of(b) for b in blockers}
+    (victim,) = {"pai-n1", "pai-n2", "pai-n3"} - busy
+    again = submit(c, "nfretry_" + tag, 'hostname; [ "$PAI_JOB_ATTEMPT" -gt 0 ] || sleep 120',
+                   retry=1, cpuNumber=2)
+    once = submit(c, "nfonce_" + tag, "hostname; sleep 120", cpuNumber=2)
+    for n in (again, once):
+        c.state(n, {"RUNNING"})
+        assert node_of(n) == victim, (n, c.output(n), victim)
+    t0 = time.time()
+    ns = "pai%d-n%s" % (SLURM_PORT, victim[-1])
+    for pid in subprocess.run(["ip", "netns", "pids", ns], capture_output=True,
+                              text=True).stdout.split():
+        try:
+            os.kill(int(pid), 9)
+        except ProcessLookupError:
+            pass
+    st = c.state(once, {"FAILED", "SUCCEEDED"}, timeout=60)
+    detected = time.time() - t0
+    assert st["state"] == "FAILED" and "node %s failed" % victim in st["appExitDiagnostics"], st
+    for b in blockers:
+        assert c.call("PUT", "/api/v1/jobs/%s/executionType" % b,
+                      json={"value": "STOP"}).status_code == 200
+    st = c.state(again, {"SUCCEEDED"}, timeout=90)
+    assert st["retries"] == 1, st
+    first = os.path.join(c.statedir, "jobs", "paijob", again, "attempt-1", "w-0.out")
+    assert open(first).read().split("\n")[0] in busy
+    print("\nMULTINODE node death: job FAILED %.1f s after the kill" % detected)
+    # the node comes back
+    sh("scripts/slurm.sh", "start", c.slurmdir, env=c.env)
+    back = submit(c, "nfback_" + tag, "hostname", cpuNumber=4)
+    assert c.state(back, {"SUCCEEDED", "FAILED"})["state"] == "SUCCEEDED"
 
 
 def test_stop_removes_namespaces_links_and_processes(cluster):
