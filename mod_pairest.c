@@ -635,14 +635,14 @@ static int pai_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
         }
         if (c->s.token_lifetime > c->s.token_max_lifetime) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
-                         "PAI0002: PaiTokenLifetime exceeds PaiTokenMaxLifetime");
+                         "PAI0012: PaiTokenLifetime exceeds PaiTokenMaxLifetime");
             return HTTP_INTERNAL_SERVER_ERROR;
         }
         /* Secrets are read here, as root, so that they can stay mode 0600. */
         if ((rv = pai_make_secret_file(pconf, c->secret_file)) != APR_SUCCESS ||
             (rv = pai_read_small_file(pconf, c->secret_file, &secret)) != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
-                         "PAI0003: cannot make or read the token secret file %s", c->secret_file);
+                         "PAI0013: cannot make or read the token secret file %s", c->secret_file);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
         if (strlen(secret) < PAI_SECRET_MIN) {
