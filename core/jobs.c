@@ -275,6 +275,13 @@ static pai_error *jobs_admit(const pai_jobs_env *env, apr_pool_t *p, const pai_c
     *admitted = 0;
     if ((e = pai_store_admission_begin(env->db, p, &tx)))
         return e;
+    /* A request's job (a submission, a START) counts against its user's
+     * limits; checked under the admission lock, so that concurrent requests
+     * cannot all slip under them. */
+    if (behind_queue && (e = job_user_limits(env, p, j->username))) {
+        pai_store_admission_end(env->db, p, tx, 0);
+        return e;
+    }
     if (!(e = jobs_usage(env, p, &usage)) && !(e = pai_store_vc_list(env->db, p, &vcs))) {
         u = apr_hash_get(usage, j->vc, APR_HASH_KEY_STRING);
         demand_of(j, &d);
@@ -336,8 +343,7 @@ pai_error *pai_job_submit(const pai_jobs_env *env, apr_pool_t *p, const pai_iden
 
     if ((e = pai_jobspec_parse(p, config, &spec)) ||
         (e = jobs_check_ports(env, p, spec)) ||
-        (e = pai_account_may_use_vc(env->db, p, who, spec->virtual_cluster)) ||
-        (e = job_user_limits(env, p, who->username)))
+        (e = pai_account_may_use_vc(env->db, p, who, spec->virtual_cluster)))
         return e;
     memset(&j, 0, sizeof(j));
     j.name = spec->job_name;
@@ -425,8 +431,7 @@ pai_error *pai_job_execute(const pai_jobs_env *env, apr_pool_t *p, const pai_ide
         }
         return NULL;
     }
-    if ((e = job_spec_of(env, p, j, &spec)) ||
-        (e = job_user_limits(env, p, j->username)))
+    if ((e = job_spec_of(env, p, j, &spec)))
         return e;
     j->execution_type = "START";
     j->run_retries = 0;

@@ -184,6 +184,8 @@ start() {
   fi
   local nodelines="" commline=""
   for i in "${!names[@]}"; do
+    # Each slurmd's spool (its steps' domain sockets): slurmd does not make it.
+    mkdir -p "$dir/spool/${names[i]}"
     nodelines+="NodeName=${names[i]} NodeHostname=${names[i]} NodeAddr=${addrs[i]} CPUs=$cpus RealMemory=$mem $gresnode State=UNKNOWN"$'\n'
   done
   # Multi-node: slurmctld binds the bridge address only (its own namespace

@@ -92,6 +92,17 @@ pai_task() {
   done
 }
 
+# TERM (scancel, STOP) ends the tasks; the script waits for them, so that
+# none is left to linger in the step's cgroup as an unreaped zombie.
+# shellcheck disable=SC2317  # run by the trap
+pai_batch_end() {
+  local pid
+  for pid in "${!role_of[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+  wait
+  exit 143
+}
+trap pai_batch_end TERM
+
 declare -A role_of=() task_of=()
 for k in "${!task_name[@]}"; do
   pai_task "$k" &

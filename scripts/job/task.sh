@@ -75,8 +75,24 @@ if [ -n "${PAI_SSH_PUBLIC_KEY:-}" ] && [ -n "$secret" ] && [ -x /usr/sbin/sshd ]
 fi
 unset secret PAI_SSH_PUBLIC_KEY PAI_SSH_REPORT_URL
 
-/bin/bash -c "$cmd"
+# TERM (scancel, STOP, the completion rule) reaches every process of the step.
+# The wrapper then waits for its children before it exits: Slurm ends a step
+# once its cgroup is empty, and children left to be reaped by others linger
+# there as zombies for seconds.
+cmd_pid=
+# shellcheck disable=SC2317  # run by the trap
+pai_end() {
+  [ -n "$cmd_pid" ] && kill -TERM "$cmd_pid" 2>/dev/null
+  [ -n "$sshd_pid" ] && kill -TERM "$sshd_pid" 2>/dev/null
+  wait
+  exit 143
+}
+trap pai_end TERM INT
+/bin/bash -c "$cmd" &
+cmd_pid=$!
+wait "$cmd_pid"
 st=$?
+cmd_pid=
 if [ -n "$sshd_pid" ]; then
   kill "$sshd_pid" 2>/dev/null
   for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$sshd_pid" 2>/dev/null || break; sleep 0.1; done
