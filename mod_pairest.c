@@ -279,14 +279,24 @@ static const char *pai_set_audit_retention(cmd_parms *cmd, void *d, const char *
     return pai_parse_int(cmd, arg, 0, 36500, &pai_sconf(cmd)->audit_retention);
 }
 
-static const char *pai_set_public_url(cmd_parms *cmd, void *d, const char *arg)
+/* An http(s) URL of this server, without its trailing slash, into *out; 0
+ * when arg is not one or holds a character of `reject`. */
+static int pai_parse_base_url(cmd_parms *cmd, const char *arg, const char *reject,
+                              const char **out)
 {
     apr_size_t n = strlen(arg);
+    if ((strncmp(arg, "http://", 7) && strncmp(arg, "https://", 8)) ||
+        (reject && strpbrk(arg, reject)))
+        return 0;
+    *out = apr_pstrndup(cmd->pool, arg, arg[n - 1] == '/' ? n - 1 : n);
+    return 1;
+}
+
+static const char *pai_set_public_url(cmd_parms *cmd, void *d, const char *arg)
+{
     (void)d;
-    if ((strncmp(arg, "http://", 7) && strncmp(arg, "https://", 8)) || strpbrk(arg, " \"<>?#"))
-        return "PaiPublicURL: an http(s)://host[:port] URL of this server, as clients reach it";
-    pai_sconf(cmd)->s.public_url = apr_pstrndup(cmd->pool, arg, arg[n - 1] == '/' ? n - 1 : n);
-    return NULL;
+    return pai_parse_base_url(cmd, arg, " \"<>?#", &pai_sconf(cmd)->s.public_url) ? NULL
+        : "PaiPublicURL: an http(s)://host[:port] URL of this server, as clients reach it";
 }
 
 static const char *pai_set_user_mapping(cmd_parms *cmd, void *d, const char *arg)
@@ -328,12 +338,9 @@ static const char *pai_set_job_log_dir(cmd_parms *cmd, void *d, const char *arg)
 
 static const char *pai_set_report_url(cmd_parms *cmd, void *d, const char *arg)
 {
-    apr_size_t n = strlen(arg);
     (void)d;
-    if (strncmp(arg, "http://", 7) && strncmp(arg, "https://", 8))
-        return "PaiSSHReportURL: an http(s):// URL of this server, as the nodes reach it";
-    pai_sconf(cmd)->s.report_base = apr_pstrndup(cmd->pool, arg, arg[n - 1] == '/' ? n - 1 : n);
-    return NULL;
+    return pai_parse_base_url(cmd, arg, NULL, &pai_sconf(cmd)->s.report_base) ? NULL
+        : "PaiSSHReportURL: an http(s):// URL of this server, as the nodes reach it";
 }
 
 static const char *pai_set_port_range(cmd_parms *cmd, void *d, const char *lo, const char *hi)

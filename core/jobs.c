@@ -626,7 +626,7 @@ pai_error *pai_job_ssh_view(const pai_jobs_env *env, apr_pool_t *p, const char *
         "privateKeyFileName", name,
         "privateKeyDirectDownloadLink", apr_pstrcat(p, base_url, "/api/v1/jobs/", name,
                                                     "/ssh/key", NULL),
-        "username", env->per_user ? j->username : env->job_user ? env->job_user : "");
+        "username", job_account(env, j) ? job_account(env, j) : "");
     *out = pai_json_pool(p, o);
     return NULL;
 }

@@ -11,7 +11,7 @@ pkgs=(
   slurmctld slurmd slurm-client slurmrestd slurm-wlm-jwt-plugin munge
   check pkg-config gcc make clang libclang-rt-14-dev wrk valgrind lua5.1
   python3-pytest python3-requests
-  curl util-linux passwd openssh-server openssh-client shellcheck
+  curl util-linux passwd iproute2 openssh-server openssh-client shellcheck
 )
 
 missing=()
