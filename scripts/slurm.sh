@@ -8,6 +8,8 @@
 #   slurm.sh start DIR   (PAI_SLURM_PORT base port, default 16817; PAI_SLURM_GPUS, default 4
 #                         per node; PAI_SLURM_CPUS, default max(nproc, 4) per node;
 #                         PAI_SLURM_MEMORY_MB per node; PAI_SLURM_NODES, default 1;
+#                         PAI_SLURM_NODE_TIMEOUT, seconds of silence before a node
+#                         is down and its jobs fail, default 300 (Slurm's own);
 #                         PAI_SLURM_SUBNET, the nodes' /24, default 10.213.(port % 250);
 #                         PAI_JOB_USER, default paijob;
 #                         PAI_RUNAS, the account of httpd and slurmrestd, default pairest;
@@ -111,6 +113,9 @@ start() {
   mkdir -p "$dir/state" "$dir/spool" "$dir/log" "$dir/munge" "$dir/dev"
   chmod 755 "$dir"
   case "$nodes" in ''|*[!0-9]*|0) echo "slurm.sh: PAI_SLURM_NODES must be 1 or more" >&2; exit 2 ;; esac
+  local node_timeout=${PAI_SLURM_NODE_TIMEOUT:-300}
+  case "$node_timeout" in ''|*[!0-9]*|0)
+    echo "slurm.sh: PAI_SLURM_NODE_TIMEOUT must be a number of seconds" >&2; exit 2 ;; esac
 
   # The nodes: names, addresses, and where the controller is reached.
   local names=() addrs=() ctlname=localhost ctladdr=127.0.0.1 i
@@ -252,7 +257,10 @@ MinJobAge=86400
 MaxJobCount=100000
 MessageTimeout=5
 KillWait=5
-SlurmdTimeout=10
+# A node silent this long is down. Slurm's default (300 s) also rides out a
+# slurmctld restart: at 10 s a 30 s controller outage failed running jobs
+# NODE_FAIL on a slow machine. The multi-node drills set it low.
+SlurmdTimeout=$node_timeout
 # A job whose node fails ends NODE_FAIL (mod_pairest retries it as a new
 # attempt, if its retryCount allows) instead of waiting to be requeued.
 JobRequeue=0

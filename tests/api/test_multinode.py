@@ -70,7 +70,8 @@ def cluster():
     os.chmod(os.path.join(inst, "admin.password"), 0o600)
     c = Cluster(inst, statedir, password)
     env = dict(os.environ, PAI_SLURM_NODES="3", PAI_SLURM_CPUS="4", PAI_SLURM_GPUS="2",
-               PAI_SLURM_MEMORY_MB="4096", PAI_SLURM_PORT=str(SLURM_PORT),
+               PAI_SLURM_MEMORY_MB="4096", PAI_SLURM_NODE_TIMEOUT="10",
+               PAI_SLURM_PORT=str(SLURM_PORT),
                PAI_SLURM_DIR=c.slurmdir, PAI_JOBS_DIR=os.path.join(statedir, "jobs"),
                PAI_ADMIN_USERNAME=ADMIN, PAI_DB="sqlite3")
     try:
