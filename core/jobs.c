@@ -8,6 +8,7 @@
 #include "viewcache.h"
 #include "vc.h"
 #include "sshkey.h"
+#include "placement.h"
 
 /* A job whose hand-over has not been confirmed for this long is given up on
  * (more than any launcher time-out). */
@@ -45,7 +46,7 @@ static void job_new_attempt(const pai_jobs_env *env, pai_job_row *j, const pai_j
     j->sub_state = "QUEUED";
     j->launcher_id = 0;
     j->port_base = job_port_base(env, spec);
-    j->host = "";
+    j->host = j->hosts = j->placement = "";
     j->launched = j->completed = 0;
     j->has_exit = 0;
     j->exit_code = 0;
@@ -163,6 +164,7 @@ static pai_error *jobs_capacity_refresh(const pai_jobs_env *env, apr_pool_t *p,
     cs.memory_mb = c->memory_mb;
     cs.gpus = c->gpus;
     cs.nodes = c->nodes;
+    cs.shapes = pai_node_shapes_format(p, &c->shapes);
     cs.updated_ms = now_ms;
     /* The stored size is a cache: failing to keep it does not fail the caller. */
     pai_store_cluster_set(env->db, p, &cs);
@@ -183,6 +185,9 @@ static pai_error *jobs_capacity(const pai_jobs_env *env, apr_pool_t *p, pai_capa
     c->memory_mb = cs.memory_mb;
     c->gpus = cs.gpus;
     c->nodes = cs.nodes;
+    /* Unparsable (a newer module wrote it?): placement then asks the launcher. */
+    if (!pai_node_shapes_parse(cs.shapes, &c->shapes))
+        return jobs_capacity_refresh(env, p, apr_time_as_msec(apr_time_now()), c);
     return NULL;
 }
 
@@ -226,11 +231,13 @@ static void demand_of(const pai_job_row *j, pai_demand *d)
     d->gpus = j->gpus;
 }
 
-/* A 400 when the job can never fit its VC; *c is the cluster's size, for
- * the admission that follows. */
+/* A 400 when the job can never fit its VC, or no placement on the
+ * cluster's nodes can hold its tasks; *c is the cluster's size, for the
+ * admission that follows. */
 static pai_error *jobs_check_fits(const pai_jobs_env *env, apr_pool_t *p, const pai_job_row *j,
-                                  pai_capacity *c)
+                                  const pai_jobspec *spec, pai_capacity *c)
 {
+    pai_placement *pl;
     pai_demand d;
     pai_vc *vc;
     pai_error *e;
@@ -242,7 +249,9 @@ static pai_error *jobs_check_fits(const pai_jobs_env *env, apr_pool_t *p, const 
     if ((e = jobs_capacity(env, p, c)))
         return e;
     demand_of(j, &d);
-    return pai_vc_check_fits(p, c, vc, &d);
+    if ((e = pai_vc_check_fits(p, c, vc, &d)))
+        return e;
+    return pai_place(p, spec, &c->shapes, &pl);
 }
 
 /* 400 when the job's tasks need more ports than PaiTaskPortRange holds. */
@@ -302,12 +311,18 @@ static pai_error *jobs_admit(const pai_jobs_env *env, apr_pool_t *p, const pai_c
 
 /* Starts a fresh attempt of j in the launcher and records its id. */
 static pai_error *job_launch(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j,
-                             const pai_jobspec *spec)
+                             const pai_jobspec *spec, const pai_capacity *cluster)
 {
-    pai_launch l = {spec, j->username, j->retries, j->port_base, NULL, NULL, NULL, j->launch_tag};
+    pai_launch l = {spec, j->username, j->retries, j->port_base, NULL, NULL, NULL, j->launch_tag,
+                    NULL};
     const char *private_key, *old_secret;
+    pai_placement *pl;
     apr_int64_t id = 0;
     pai_error *e;
+
+    if ((e = pai_place(p, spec, &cluster->shapes, &pl)))
+        return e;
+    l.placement = pl;
 
     if (env->report_base) {
         /* A secret per attempt: an earlier attempt's cannot report for this one. */
@@ -324,9 +339,10 @@ static pai_error *job_launch(const pai_jobs_env *env, apr_pool_t *p, pai_job_row
         return e;
     j->launcher_id = id;
     j->sub_state = "PENDING";
+    j->placement = pai_placement_slots(p, pl);
     /* Slurm has the job now: a failure to record its id is mended by the sync,
      * which adopts the job by its tag. */
-    if (!pai_store_job_set_launched(env->db, p, j->name, j->retries, id))
+    if (!pai_store_job_set_launched(env->db, p, j->name, j->retries, id, j->placement))
         j->version++;
     return NULL;
 }
@@ -353,14 +369,14 @@ pai_error *pai_job_submit(const pai_jobs_env *env, apr_pool_t *p, const pai_iden
     j.sub_state = "SUBMITTING";
     j.execution_type = "START";
     j.port_base = job_port_base(env, spec);
-    j.host = "";
+    j.host = j.hosts = j.placement = "";
     j.diagnostics = "";
     j.created = j.submitted = now_ms;
     j.cpus = spec->total_cpus;
     j.memory_mb = spec->total_memory_mb;
     j.gpus = spec->total_gpus;
     j.config = pai_json_dump(p, spec->normalized);
-    if ((e = jobs_check_fits(env, p, &j, &cluster)) ||
+    if ((e = jobs_check_fits(env, p, &j, spec, &cluster)) ||
         (e = job_prepare_attempt(env, p, &j)))
         return e;
     if (env->report_base &&
@@ -376,7 +392,7 @@ pai_error *pai_job_submit(const pai_jobs_env *env, apr_pool_t *p, const pai_iden
         pai_store_job_delete_unsubmitted(env->db, p, j.name);
         return e;
     }
-    if (admitted && (e = job_launch(env, p, &j, spec))) {
+    if (admitted && (e = job_launch(env, p, &j, spec, &cluster))) {
         pai_store_job_delete_unsubmitted(env->db, p, j.name);
         return e;
     }
@@ -437,10 +453,10 @@ pai_error *pai_job_execute(const pai_jobs_env *env, apr_pool_t *p, const pai_ide
     j->run_retries = 0;
     job_new_attempt(env, j, spec, now_ms);
     if ((e = job_prepare_attempt(env, p, j)) ||
-        (e = jobs_check_fits(env, p, j, &cluster)) ||
+        (e = jobs_check_fits(env, p, j, spec, &cluster)) ||
         (e = jobs_admit(env, p, &cluster, j, 0, prev.retries, 1, "ADMITTED", &saved)))
         return e;
-    if (saved && (e = job_launch(env, p, j, spec))) {
+    if (saved && (e = job_launch(env, p, j, spec, &cluster))) {
         /* Not taken: the job stays as it was before the START. */
         prev.version = j->version;
         pai_store_job_save(env->db, p, &prev, j->retries, &saved);
@@ -494,16 +510,37 @@ static int job_finished(const pai_job_row *j)
     return !job_is_active(j) && strcmp(j->state, "UNKNOWN");
 }
 
+/* The address of each task's node, in job-wide task order: the attempt's
+ * placement picks it from the job's nodes; "" while nothing runs. */
+static const char **job_task_hosts(apr_pool_t *p, const pai_job_row *j, const pai_jobspec *spec)
+{
+    const char **out = apr_pcalloc(p, sizeof(*out) * (spec->total_tasks ? spec->total_tasks : 1));
+    int *slot = pai_placement_slots_parse(p, j->placement, spec->total_tasks);
+    apr_array_header_t *hosts = apr_array_make(p, 4, sizeof(const char *));
+    char *list = apr_pstrdup(p, j->hosts ? j->hosts : ""), *last, *h;
+    int k;
+
+    for (h = apr_strtok(list, ",", &last); h; h = apr_strtok(NULL, ",", &last))
+        APR_ARRAY_PUSH(hosts, const char *) = h;
+    for (k = 0; k < spec->total_tasks; k++) {
+        int n = slot ? slot[k] : 0;
+        out[k] = n < hosts->nelts ? APR_ARRAY_IDX(hosts, n, const char *) : j->host;
+    }
+    return out;
+}
+
 static pai_error *job_status_json(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j,
                                   json_t **out)
 {
     pai_jobspec *spec;
     json_t *st, *roles, *top;
+    const char **task_host;
     pai_error *e;
     int r, t, i, k;
 
     if ((e = job_spec_of(env, p, j, &spec)))
         return e;
+    task_host = job_task_hosts(p, j, spec);
     st = job_summary(j);
     json_object_set_new(st, "appId", j->launcher_id
                         ? json_string(apr_psprintf(p, "%" APR_INT64_T_FMT, j->launcher_id))
@@ -533,7 +570,8 @@ static pai_error *job_status_json(const pai_jobs_env *env, apr_pool_t *p, pai_jo
                 "{s:i, s:s, s:o, s:o, s:i, s:s}",
                 "taskIndex", t,
                 "containerId", apr_psprintf(p, "%s-%d-%s-%d", j->name, j->retries, tr->name, t),
-                "containerIp", *j->host ? json_string(j->host) : json_null(),
+                "containerIp", *task_host[tr->first_task + t]
+                               ? json_string(task_host[tr->first_task + t]) : json_null(),
                 "containerPorts", ports,
                 "containerGpus", tr->gpu_number,
                 "containerLog", apr_psprintf(p, "%s/%s/%s/attempt-%d/%s-%d.out", env->log_dir,
@@ -815,10 +853,12 @@ static void sync_admit_queued(const pai_jobs_env *env, apr_pool_t *p, apr_int64_
             apr_hash_set(blocked, j->vc, APR_HASH_KEY_STRING, j);
             continue;
         }
-        if ((e = job_launch(env, p, j, spec))) {
-            /* A job the launcher refuses for good ends; otherwise the launcher
-             * cannot take jobs now: try again next cycle. */
-            if (e->code == PAI_ERR_FORBIDDEN || e->code == PAI_ERR_JOB_REJECTED) {
+        if ((e = job_launch(env, p, j, spec, &cluster))) {
+            /* A job the launcher refuses for good (or that the cluster's
+             * nodes can no longer hold) ends; otherwise the launcher cannot
+             * take jobs now: try again next cycle. */
+            if (e->code == PAI_ERR_FORBIDDEN || e->code == PAI_ERR_JOB_REJECTED ||
+                e->code == PAI_ERR_INVALID) {
                 sync_fail_queued(env, p, j, e, now_ms);
                 continue;
             }
@@ -853,6 +893,7 @@ static void sync_apply(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j,
     if (!strcmp(j->execution_type, "STOP") && !s->active)
         n.state = "STOPPED";
     n.host = s->host;
+    n.hosts = s->hosts ? s->hosts : "";
     n.launched = s->start_ms;
     n.completed = s->active ? 0 : (s->end_ms ? s->end_ms : now_ms);
     n.has_exit = s->has_exit;
@@ -860,6 +901,7 @@ static void sync_apply(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j,
     n.diagnostics = s->diagnostics;
     if (n.launcher_id == j->launcher_id && !str_changed(n.state, j->state) &&
         !str_changed(n.sub_state, j->sub_state) && !str_changed(n.host, j->host) &&
+        !str_changed(n.hosts, j->hosts) &&
         n.launched == j->launched && n.completed == j->completed && n.has_exit == j->has_exit &&
         n.exit_code == j->exit_code && !str_changed(n.diagnostics, j->diagnostics))
         return;

@@ -8,6 +8,7 @@
 #include <apr_tables.h>
 #include "err.h"
 #include "jobspec.h"
+#include "placement.h"
 #include "unixacct.h"
 
 typedef struct pai_launch {
@@ -20,6 +21,7 @@ typedef struct pai_launch {
     const char *report_secret;   /* this attempt's secret for those reports */
     const char *tag;             /* this attempt's tag (pai_launch_tag_make): the sync
                                   * adopts only launcher jobs that carry it */
+    const pai_placement *placement;  /* which of the allocation's nodes holds each task */
 } pai_launch;
 
 typedef struct pai_launch_status {
@@ -34,13 +36,16 @@ typedef struct pai_launch_status {
     int has_exit;
     int exit_code;               /* the job's exit code, not a wait status */
     const char *diagnostics;
-    const char *host;            /* address of the node running the job, or "" */
+    const char *host;            /* address of the node running the batch script, or "" */
+    const char *hosts;           /* addresses of the job's nodes in allocation order, comma
+                                  * list (pai_placement slots index it), or "" */
     const char *user;            /* the account the job runs as */
 } pai_launch_status;
 
 typedef struct pai_capacity {
     int nodes;
     apr_int64_t cpus, memory_mb, gpus;
+    pai_node_shapes shapes;      /* the nodes' sizes, for placement */
 } pai_capacity;
 
 typedef struct pai_launcher_ops {
@@ -91,6 +96,11 @@ const char *pai_slurm_batch_script(apr_pool_t *p, const pai_slurm_conf *c, const
 const char *pai_slurm_account(const pai_slurm_conf *c, const char *pai_user);
 /* <log_dir>/<account>: the account's own folder, made by Slurm's prolog. */
 const char *pai_slurm_account_dir(apr_pool_t *p, const pai_slurm_conf *c, const char *account);
+
+/* Slurm's hostlist ("pai-n[1-3,5],login") as names in order; 0 when
+ * malformed or longer than max. */
+int pai_slurm_hostlist_expand(apr_pool_t *p, const char *list, int max,
+                              apr_array_header_t **out);
 
 /* Ports of one task: the k-th port of label `port` of task `task` of role `role`.
  * Shared by the launcher (the environment) and the status view. */

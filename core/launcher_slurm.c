@@ -186,8 +186,16 @@ static const char *port_list(apr_pool_t *p, const pai_launch *l, int r, int t, i
     return apr_array_pstrcat(p, a, ',');
 }
 
-/* The environment every task of the job shares (OpenPAI's PAI_* set).
- * @HOST_IP@ stands for the node's address, known only there. */
+/* The node (allocation slot) of job-wide task k. */
+static int task_slot(const pai_launch *l, int k)
+{
+    return l->placement && k < l->placement->tasks ? l->placement->slot[k] : 0;
+}
+
+/* The environment every task of the job shares (OpenPAI's PAI_* set, with
+ * the names of v0.7 and of later runtimes).  @IP<n>@ stands for the address
+ * of the allocation's n-th node, known only once Slurm chose the nodes;
+ * batch.sh fills it in. */
 static void job_env(script_buf *b, const pai_launch *l)
 {
     const pai_jobspec *s = l->spec;
@@ -209,6 +217,7 @@ static void job_env(script_buf *b, const pai_launch *l)
     put_env(b, "PAI_CODE_DIR", s->code_dir);
     put_env(b, "PAI_JOB_TASK_COUNT", apr_itoa(p, s->total_tasks));
     put_env(b, "PAI_JOB_TASK_ROLE_COUNT", apr_itoa(p, s->roles->nelts));
+    put_env(b, "PAI_TASK_ROLE_COUNT", apr_itoa(p, s->roles->nelts));
     put_env(b, "PAI_JOB_ATTEMPT", apr_itoa(p, l->attempt));
     if (l->ssh_public_key) {
         put_env(b, "PAI_SSH_PUBLIC_KEY", l->ssh_public_key);
@@ -217,15 +226,35 @@ static void job_env(script_buf *b, const pai_launch *l)
     for (r = 0; r < s->roles->nelts; r++) {
         const pai_task_role *tr = &APR_ARRAY_IDX(s->roles, r, pai_task_role);
         apr_array_header_t *hosts = apr_array_make(p, tr->task_number, sizeof(const char *));
+        int i;
         APR_ARRAY_PUSH(roles, const char *) = tr->name;
-        for (t = 0; t < tr->task_number; t++)
+        for (t = 0; t < tr->task_number; t++) {
+            const char *ip = apr_psprintf(p, "@IP%d@", task_slot(l, tr->first_task + t));
+            const char *idx = apr_psprintf(p, "%s_%d", tr->name, t);
             APR_ARRAY_PUSH(hosts, const char *) = tr->ports->nelts
-                ? apr_psprintf(p, "@HOST_IP@:%d", pai_task_port(s, l->port_base, r, t, 0, 0))
-                : "@HOST_IP@";
+                ? apr_psprintf(p, "%s:%d", ip, pai_task_port(s, l->port_base, r, t, 0, 0)) : ip;
+            put_env(b, apr_pstrcat(p, "PAI_HOST_IP_", idx, NULL), ip);
+            for (i = 0; i < tr->ports->nelts; i++) {
+                const char *label = APR_ARRAY_IDX(tr->ports, i, pai_port_spec).label;
+                const char *list = port_list(p, l, r, t, i);
+                put_env(b, apr_pstrcat(p, "PAI_PORT_LIST_", idx, "_", label, NULL), list);
+                put_env(b, apr_pstrcat(p, "PAI_", idx, "_", label, "_PORT", NULL), list);
+            }
+        }
         put_env(b, apr_pstrcat(p, "PAI_TASK_ROLE_", tr->name, "_HOST_LIST", NULL),
                 apr_array_pstrcat(p, hosts, ','));
+        put_env(b, apr_pstrcat(p, "PAI_TASK_ROLE_TASK_COUNT_", tr->name, NULL),
+                apr_itoa(p, tr->task_number));
+        put_env(b, apr_pstrcat(p, "PAI_RESOURCE_", tr->name, NULL),
+                apr_psprintf(p, "%d,%d,%d,%d", tr->gpu_number, tr->cpu_number, tr->memory_mb,
+                             tr->shm_mb));
+        put_env(b, apr_pstrcat(p, "PAI_MIN_FAILED_TASK_COUNT_", tr->name, NULL),
+                tr->min_failed ? apr_itoa(p, tr->min_failed) : "");
+        put_env(b, apr_pstrcat(p, "PAI_MIN_SUCCEEDED_TASK_COUNT_", tr->name, NULL),
+                tr->min_succeeded ? apr_itoa(p, tr->min_succeeded) : "");
     }
     put_env(b, "PAI_JOB_TASK_ROLE_LIST", apr_array_pstrcat(p, roles, ','));
+    put_env(b, "PAI_TASK_ROLE_LIST", apr_array_pstrcat(p, roles, ','));
     put(b, " )\n");
 }
 
@@ -236,6 +265,7 @@ static void task_env(script_buf *b, const pai_launch *l, int k, int r, int t)
     const pai_task_role *tr = &APR_ARRAY_IDX(s->roles, r, pai_task_role);
     apr_pool_t *p = b->p;
     apr_array_header_t *ports = apr_array_make(p, tr->ports->nelts, sizeof(const char *));
+    const char *host_port = "";
     int i;
 
     put(b, apr_psprintf(p, "task_env_%d=(", k));
@@ -251,10 +281,17 @@ static void task_env(script_buf *b, const pai_launch *l, int k, int r, int t)
             tr->min_failed ? apr_itoa(p, tr->min_failed) : "");
     put_env(b, "PAI_CURRENT_TASK_ROLE_MIN_SUCCEEDED_TASK_COUNT",
             tr->min_succeeded ? apr_itoa(p, tr->min_succeeded) : "");
-    for (i = 0; i < tr->ports->nelts; i++)
-        APR_ARRAY_PUSH(ports, const char *) = apr_pstrcat(p,
-            APR_ARRAY_IDX(tr->ports, i, pai_port_spec).label, ":", port_list(p, l, r, t, i), NULL);
+    for (i = 0; i < tr->ports->nelts; i++) {
+        const char *label = APR_ARRAY_IDX(tr->ports, i, pai_port_spec).label;
+        const char *list = port_list(p, l, r, t, i);
+        APR_ARRAY_PUSH(ports, const char *) = apr_pstrcat(p, label, ":", list, NULL);
+        put_env(b, apr_pstrcat(p, "PAI_CONTAINER_HOST_", label, "_PORT_LIST", NULL), list);
+        /* The "http" label's port (OpenPAI's runtime), else the first port. */
+        if (!i || !strcmp(label, "http"))
+            host_port = apr_itoa(p, pai_task_port(s, l->port_base, r, t, i, 0));
+    }
     put_env(b, "PAI_CONTAINER_HOST_PORT_LIST", apr_array_pstrcat(p, ports, ';'));
+    put_env(b, "PAI_CONTAINER_HOST_PORT", host_port);
     put_env(b, "PAI_CONTAINER_SSH_PORT", apr_itoa(p, pai_task_ssh_port(s, l->port_base, r, t)));
     put_env(b, "PAI_CONTAINER_ID", apr_psprintf(p, "%s-%d-%s-%d", s->job_name, l->attempt,
                                                tr->name, t));
@@ -267,8 +304,9 @@ const char *pai_slurm_account_dir(apr_pool_t *p, const pai_slurm_conf *c, const 
     return apr_pstrcat(p, c->log_dir, "/", account, NULL);
 }
 
-/* One allocation sized to the sum of the roles (a gang: all start or none),
- * one `srun --exact` step per task, and FrameworkLauncher's completion rule
+/* One allocation of the placement's N nodes, each asked for what its
+ * busiest one holds (a gang: all start or none), one `srun -w NODE --exact`
+ * step per task on its node, and FrameworkLauncher's completion rule
  * (batch.sh).  The C side only writes the data batch.sh reads, every value
  * quoted for bash. */
 const char *pai_slurm_batch_script(apr_pool_t *p, const pai_slurm_conf *c, const pai_launch *l)
@@ -276,13 +314,13 @@ const char *pai_slurm_batch_script(apr_pool_t *p, const pai_slurm_conf *c, const
     const pai_jobspec *s = l->spec;
     const char *account = pai_slurm_account(c, l->username);
     const char *acct_dir = pai_slurm_account_dir(p, c, account ? account : "-");
-    apr_array_header_t *names, *roles, *cpus, *mem, *gres, *cmds, *min_failed, *need;
+    apr_array_header_t *names, *roles, *cpus, *mem, *gres, *slots, *cmds, *min_failed, *need;
     script_buf b = {p, apr_array_make(p, 64 + 8 * s->total_tasks, sizeof(const char *))};
     int r, t, k = 0;
 
 #define PAI_COLUMN(a) a = apr_array_make(p, s->total_tasks, sizeof(const char *))
     PAI_COLUMN(names); PAI_COLUMN(roles); PAI_COLUMN(cpus); PAI_COLUMN(mem);
-    PAI_COLUMN(gres);
+    PAI_COLUMN(gres); PAI_COLUMN(slots);
 #undef PAI_COLUMN
     min_failed = apr_array_make(p, s->roles->nelts, sizeof(const char *));
     need = apr_array_make(p, s->roles->nelts, sizeof(const char *));
@@ -319,6 +357,7 @@ const char *pai_slurm_batch_script(apr_pool_t *p, const pai_slurm_conf *c, const
             APR_ARRAY_PUSH(mem, const char *) = apr_itoa(p, tr->memory_mb);
             APR_ARRAY_PUSH(gres, const char *) =
                 tr->gpu_number ? apr_psprintf(p, "gpu:%d", tr->gpu_number) : "none";
+            APR_ARRAY_PUSH(slots, const char *) = apr_itoa(p, task_slot(l, k));
             task_env(&b, l, k, r, t);
         }
     }
@@ -327,6 +366,7 @@ const char *pai_slurm_batch_script(apr_pool_t *p, const pai_slurm_conf *c, const
                         "task_cpus=(", apr_array_pstrcat(p, cpus, ' '), ")\n",
                         "task_mem=(", apr_array_pstrcat(p, mem, ' '), ")\n",
                         "task_gres=(", apr_array_pstrcat(p, gres, ' '), ")\n",
+                        "task_slot=(", apr_array_pstrcat(p, slots, ' '), ")\n",
                         "role_cmd=(", apr_array_pstrcat(p, cmds, ' '), ")\n",
                         "min_failed=(", apr_array_pstrcat(p, min_failed, ' '), ")\n",
                         "need=(", apr_array_pstrcat(p, need, ' '), ")\n", NULL));
@@ -347,11 +387,16 @@ static pai_error *slurm_submit(void *ctxv, apr_pool_t *p, const pai_launch *l, a
     pai_http_response resp;
     json_t *req, *job, *reply;
     json_int_t jid;
+    const pai_placement *pl = l->placement;
+    pai_shape one = {s->total_cpus, s->total_memory_mb, s->total_gpus};
+    const pai_shape *per_node = pl ? &pl->per_node : &one;
+    int nodes = pl ? pl->nodes : 1;
     pai_error *e;
 
     if ((e = slurm_account(c, p, l->username, &user)))
         return e;
-    job = json_pack("{s:s, s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:i, s:I, s:I, s:s, s:b}",
+
+    job = json_pack("{s:s, s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:i, s:i, s:i, s:I, s:I, s:s, s:b}",
                     "name", s->job_name,
                     "partition", c->conf.partition,
                     "current_working_directory", c->conf.log_dir,
@@ -359,9 +404,12 @@ static pai_error *slurm_submit(void *ctxv, apr_pool_t *p, const pai_launch *l, a
                                    "LANG", "C.UTF-8",
                     "standard_output", "/dev/null",
                     "standard_error", "/dev/null",
-                    "tasks", 1,
-                    "cpus_per_task", (json_int_t)s->total_cpus,
-                    "memory_per_node", (json_int_t)s->total_memory_mb,
+                    /* One Slurm task per node, holding that node's share. */
+                    "nodes", nodes,
+                    "tasks", nodes,
+                    "tasks_per_node", 1,
+                    "cpus_per_task", (json_int_t)per_node->cpus,
+                    "memory_per_node", (json_int_t)per_node->memory_mb,
                     "comment", slurm_comment(p, l),
                     /* A failed node ends the job (NODE_FAIL): the sync decides on
                      * a retry; Slurm would requeue it to wait two minutes.
@@ -369,8 +417,8 @@ static pai_error *slurm_submit(void *ctxv, apr_pool_t *p, const pai_launch *l, a
                     "no_requeue", 1);
     if (!job)
         return pai_error_make(p, PAI_ERR_INTERNAL, "cannot build the Slurm request");
-    if (s->total_gpus > 0)
-        pai_json_set_str(job, "gres", apr_psprintf(p, "gpu:%" APR_INT64_T_FMT, s->total_gpus));
+    if (per_node->gpus > 0)   /* per node */
+        pai_json_set_str(job, "gres", apr_psprintf(p, "gpu:%" APR_INT64_T_FMT, per_node->gpus));
     req = pai_json_pool(p, json_pack("{s:s, s:o}", "script", pai_slurm_batch_script(p, &c->conf, l),
                                      "job", job));
     if ((e = slurm_call(c, p, user, "POST", SLURM_API "/job/submit", pai_json_dump(p, req), &resp,
@@ -480,6 +528,9 @@ static int slurm_parse_job(apr_pool_t *p, json_t *j, pai_launch_status *out)
     if (!out->active && pai_json_int(j, "end_time", &t) && t > 0) out->end_ms = t * 1000;
     out->host = apr_pstrdup(p, pai_json_str(j, "batch_host") ? pai_json_str(j, "batch_host") : "");
     out->user = apr_pstrdup(p, pai_json_str(j, "user_name") ? pai_json_str(j, "user_name") : "");
+    /* The nodes while the job holds them (names now; addresses later). */
+    out->hosts = apr_pstrdup(p, pai_json_str(j, "nodes") && strcmp(st, "PENDING")
+                                ? pai_json_str(j, "nodes") : "");
     out->diagnostics = reason && strcmp(reason, "None")
         ? apr_psprintf(p, "%s: %s", st, reason)
         : apr_pstrdup(p, st);
@@ -506,35 +557,112 @@ static int slurm_parse_job(apr_pool_t *p, json_t *j, pai_launch_status *out)
     return 1;
 }
 
+/* Appends the names of one hostlist entry ("pai-n[1-3,5]", "gpu[01-02]x",
+ * "login"): the first bracket is expanded, the rest recursively. */
+static int hostlist_entry(apr_pool_t *p, const char *e, int max, apr_array_header_t *out)
+{
+    const char *open = strchr(e, '['), *close, *q;
+    char *ranges, *last, *r;
+
+    if (!open) {
+        if (!*e || out->nelts >= max)
+            return 0;
+        APR_ARRAY_PUSH(out, const char *) = e;
+        return 1;
+    }
+    if (!(close = strchr(open, ']')))
+        return 0;
+    ranges = apr_pstrmemdup(p, open + 1, (apr_size_t)(close - open - 1));
+    for (r = apr_strtok(ranges, ",", &last); r; r = apr_strtok(NULL, ",", &last)) {
+        char *dash = strchr(r, '-'), *end;
+        long lo = strtol(r, &end, 10), hi, v;
+        int width = (int)(end - r);
+        if (end == r || (dash ? end != dash : *end))
+            return 0;
+        hi = dash ? strtol(dash + 1, &end, 10) : lo;
+        if ((dash && (end == dash + 1 || *end)) || hi < lo || hi - lo >= max)
+            return 0;
+        for (v = lo; v <= hi; v++) {
+            q = apr_psprintf(p, "%.*s%0*ld%s", (int)(open - e), e, width, v, close + 1);
+            if (!hostlist_entry(p, q, max, out))
+                return 0;
+        }
+    }
+    return 1;
+}
+
+int pai_slurm_hostlist_expand(apr_pool_t *p, const char *list, int max,
+                              apr_array_header_t **out)
+{
+    const char *q = list, *start = list;
+    int depth = 0;
+
+    *out = apr_array_make(p, 4, sizeof(const char *));
+    if (!list || !*list)
+        return 1;
+    /* Entries are split at commas outside brackets. */
+    for (;; q++) {
+        if (*q == '[')
+            depth++;
+        else if (*q == ']')
+            depth--;
+        if (depth < 0 || depth > 1)
+            return 0;
+        if ((*q == ',' && !depth) || !*q) {
+            if (!hostlist_entry(p, apr_pstrmemdup(p, start, (apr_size_t)(q - start)), max, *out))
+                return 0;
+            if (!*q)
+                break;
+            start = q + 1;
+        }
+    }
+    return !depth;
+}
+
 /* Learns the nodes' addresses (GET /nodes) when a name is new. */
-static void slurm_resolve_hosts(slurm_ctx *c, apr_pool_t *p, apr_array_header_t *jobs)
+static const char *slurm_node_address(slurm_ctx *c, apr_pool_t *p, const char *name,
+                                      int *fetched)
 {
     pai_http_response resp;
     json_t *reply, *nodes, *n;
-    int i, fetched = 0;
+    const char *addr = apr_hash_get(c->node_addr, name, APR_HASH_KEY_STRING);
     size_t k;
+
+    if (!addr && !*fetched) {
+        *fetched = 1;
+        if (!slurm_call(c, p, NULL, "GET", SLURM_API "/nodes", NULL, &resp, &reply) &&
+            resp.status == 200 && reply && (nodes = pai_json_arr(reply, "nodes"))) {
+            json_array_foreach(nodes, k, n) {
+                const char *nm = pai_json_str(n, "name"), *a = pai_json_str(n, "address");
+                if (nm && a && *a)
+                    apr_hash_set(c->node_addr, apr_pstrdup(c->pool, nm), APR_HASH_KEY_STRING,
+                                 apr_pstrdup(c->pool, a));
+            }
+        }
+        addr = apr_hash_get(c->node_addr, name, APR_HASH_KEY_STRING);
+    }
+    return addr ? addr : name;
+}
+
+/* Node names to addresses: the batch host, and every node of the job in
+ * allocation order (GET /nodes, asked at most once per call). */
+static void slurm_resolve_hosts(slurm_ctx *c, apr_pool_t *p, apr_array_header_t *jobs)
+{
+    int i, k, fetched = 0;
 
     for (i = 0; i < jobs->nelts; i++) {
         pai_launch_status *st = &APR_ARRAY_IDX(jobs, i, pai_launch_status);
-        const char *addr;
-        if (!*st->host)
+        apr_array_header_t *names;
+        if (*st->host)
+            st->host = slurm_node_address(c, p, st->host, &fetched);
+        if (!*st->hosts || !pai_slurm_hostlist_expand(p, st->hosts, PAI_TASKS_MAX, &names)) {
+            st->hosts = "";
             continue;
-        addr = apr_hash_get(c->node_addr, st->host, APR_HASH_KEY_STRING);
-        if (!addr && !fetched) {
-            fetched = 1;
-            if (!slurm_call(c, p, NULL, "GET", SLURM_API "/nodes", NULL, &resp, &reply) &&
-                resp.status == 200 && reply && (nodes = pai_json_arr(reply, "nodes"))) {
-                json_array_foreach(nodes, k, n) {
-                    const char *name = pai_json_str(n, "name"), *a = pai_json_str(n, "address");
-                    if (name && a && *a)
-                        apr_hash_set(c->node_addr, apr_pstrdup(c->pool, name), APR_HASH_KEY_STRING,
-                                     apr_pstrdup(c->pool, a));
-                }
-            }
-            addr = apr_hash_get(c->node_addr, st->host, APR_HASH_KEY_STRING);
         }
-        if (addr)
-            st->host = addr;
+        for (k = 0; k < names->nelts; k++)
+            APR_ARRAY_IDX(names, k, const char *) =
+                slurm_node_address(c, p, APR_ARRAY_IDX(names, k, const char *), &fetched);
+        st->hosts = apr_array_pstrcat(p, names, ',');
     }
 }
 
@@ -617,11 +745,12 @@ static pai_error *slurm_capacity(void *ctxv, apr_pool_t *p, pai_capacity *out)
         const char *gres = pai_json_str(n, "gres"), *g;
         if (!json_is_object(n))
             continue;
+        pai_shape shape = {0, 0, 0};
         pai_json_int(n, "cpus", &cpus);
         pai_json_int(n, "real_memory", &mem);
         out->nodes++;
-        out->cpus += cpus;
-        out->memory_mb += mem;
+        shape.cpus = cpus;
+        shape.memory_mb = mem;
         /* "gpu:4" or "gpu:tesla:4(S:0)": the count follows the last colon. */
         if (gres && (g = strstr(gres, "gpu"))) {
             const char *end = g + strcspn(g, ",(");
@@ -631,8 +760,12 @@ static pai_error *slurm_capacity(void *ctxv, apr_pool_t *p, pai_capacity *out)
                 if (*q == ':')
                     colon = q;
             if (colon != g)
-                out->gpus += atoi(colon + 1);
+                shape.gpus = atoi(colon + 1);
         }
+        out->cpus += shape.cpus;
+        out->memory_mb += shape.memory_mb;
+        out->gpus += shape.gpus;
+        pai_node_shapes_add(&out->shapes, &shape);
     }
     return NULL;
 }

@@ -49,7 +49,9 @@ static const char *const store_schema[] = {
     " submitted BIGINT NOT NULL,"
     " config MEDIUMTEXT NOT NULL,"
     " version BIGINT NOT NULL DEFAULT 0,"
-    " launch_tag VARCHAR(64) NOT NULL DEFAULT '')",
+    " launch_tag VARCHAR(64) NOT NULL DEFAULT '',"
+    " placement TEXT NOT NULL DEFAULT (''),"
+    " hosts TEXT NOT NULL DEFAULT (''))",
     "CREATE TABLE IF NOT EXISTS pai_cluster ("
     " id INTEGER NOT NULL PRIMARY KEY,"
     " cpus BIGINT NOT NULL,"
@@ -57,7 +59,8 @@ static const char *const store_schema[] = {
     " gpus BIGINT NOT NULL,"
     " nodes INTEGER NOT NULL,"
     " updated BIGINT NOT NULL,"
-    " version BIGINT NOT NULL)",
+    " version BIGINT NOT NULL,"
+    " shapes VARCHAR(1024) NOT NULL DEFAULT '')",
     "CREATE TABLE IF NOT EXISTS pai_job_keys ("
     " name VARCHAR(128) NOT NULL PRIMARY KEY,"
     " private_key MEDIUMTEXT NOT NULL,"
@@ -112,6 +115,9 @@ static const char *const store_migrations[] = {
     "ALTER TABLE pai_jobs ADD COLUMN launch_tag VARCHAR(64) NOT NULL DEFAULT ''",
     "ALTER TABLE pai_ssh_endpoints ADD COLUMN host_key VARCHAR(1024) NOT NULL DEFAULT ''",
     "ALTER TABLE pai_audit ADD COLUMN repeats INTEGER NOT NULL DEFAULT 1",
+    "ALTER TABLE pai_jobs ADD COLUMN placement TEXT NOT NULL DEFAULT ('')",
+    "ALTER TABLE pai_jobs ADD COLUMN hosts TEXT NOT NULL DEFAULT ('')",
+    "ALTER TABLE pai_cluster ADD COLUMN shapes VARCHAR(1024) NOT NULL DEFAULT ''",
     NULL
 };
 #define STORE_MYSQL_TABLE_OPTIONS " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
@@ -119,7 +125,7 @@ static const char *const store_migrations[] = {
 #define JOB_SELECT JOB_COLS ", version"
 #define JOB_COLS "name, username, vc, state, sub_state, execution_type, retries, run_retries," \
     " launcher_id, port_base, host, created, launched, completed, has_exit, exit_code," \
-    " diagnostics, cpus, memory_mb, gpus, submitted, launch_tag"
+    " diagnostics, cpus, memory_mb, gpus, submitted, launch_tag, placement, hosts"
 
 typedef enum {
     ST_USER_GET, ST_USER_INSERT, ST_USER_SET_PASSWORD, ST_USER_SET_ADMIN,
@@ -165,7 +171,7 @@ static const struct { const char *label; const char *sql; } store_sql[ST__COUNT]
     [ST_VC_DELETE] = {"pai_vc_delete", "DELETE FROM pai_vcs WHERE name = %s"},
     [ST_JOB_INSERT] = {"pai_job_insert",
         "INSERT INTO pai_jobs (" JOB_COLS ", config) VALUES (%s, %s, %s, %s, %s, %s, %d, %d,"
-        " %lld, %d, %s, %lld, %lld, %lld, %d, %d, %s, %lld, %lld, %lld, %lld, %s, %s)"},
+        " %lld, %d, %s, %lld, %lld, %lld, %d, %d, %s, %lld, %lld, %lld, %lld, %s, %s, %s, %s)"},
     [ST_JOB_GET] = {"pai_job_get",
         "SELECT " JOB_SELECT ", config FROM pai_jobs WHERE name = %s"},
     [ST_JOB_LIST_ACTIVE] = {"pai_job_list_active",
@@ -174,19 +180,20 @@ static const struct { const char *label; const char *sql; } store_sql[ST__COUNT]
         "UPDATE pai_jobs SET state = %s, sub_state = %s, execution_type = %s, retries = %d,"
         " run_retries = %d, launcher_id = %lld, port_base = %d, host = %s, launched = %lld,"
         " completed = %lld, has_exit = %d, exit_code = %d, diagnostics = %s, submitted = %lld,"
-        " launch_tag = %s, version = version + 1"   /* MySQL counts changed rows, not matched ones */
+        " launch_tag = %s, placement = %s, hosts = %s,"
+        " version = version + 1"   /* MySQL counts changed rows, not matched ones */
         " WHERE name = %s AND retries = %d AND version = %lld"},
     [ST_JOB_LIST_QUEUED] = {"pai_job_list_queued",
         "SELECT " JOB_SELECT " FROM pai_jobs WHERE state = 'WAITING' AND sub_state = 'QUEUED'"
         " ORDER BY submitted, name"},
     [ST_CLUSTER_GET] = {"pai_cluster_get",
-        "SELECT cpus, memory_mb, gpus, nodes, updated FROM pai_cluster WHERE id = 1"},
+        "SELECT cpus, memory_mb, gpus, nodes, updated, shapes FROM pai_cluster WHERE id = 1"},
     [ST_CLUSTER_INSERT] = {"pai_cluster_insert",
         "INSERT INTO pai_cluster (id, cpus, memory_mb, gpus, nodes, updated, version)"
         " VALUES (1, 0, 0, 0, 0, 0, 0)"},
     [ST_CLUSTER_SET] = {"pai_cluster_set",
         "UPDATE pai_cluster SET cpus = %lld, memory_mb = %lld, gpus = %lld, nodes = %d,"
-        " updated = %lld, version = version + 1 WHERE id = 1"},
+        " updated = %lld, shapes = %s, version = version + 1 WHERE id = 1"},
     [ST_CLUSTER_LOCK] = {"pai_cluster_lock",
         "UPDATE pai_cluster SET version = version + 1 WHERE id = 1"},
     [ST_KEYS_INSERT] = {"pai_keys_insert",
@@ -208,8 +215,8 @@ static const struct { const char *label; const char *sql; } store_sql[ST__COUNT]
         " WHERE name = %s AND attempt = %d"
         " ORDER BY role, task_index"},
     [ST_JOB_SET_LAUNCHED] = {"pai_job_set_launched",
-        "UPDATE pai_jobs SET launcher_id = %lld, sub_state = 'PENDING', version = version + 1"
-        " WHERE name = %s AND retries = %d AND launcher_id = 0"},
+        "UPDATE pai_jobs SET launcher_id = %lld, sub_state = 'PENDING', placement = %s,"
+        " version = version + 1 WHERE name = %s AND retries = %d AND launcher_id = 0"},
     [ST_LOGIN_GET] = {"pai_login_get",
         "SELECT window_start, failures FROM pai_login_failures WHERE fkey = %s"},
     /* failures first: MySQL evaluates SET left to right with the new values. */
@@ -709,7 +716,7 @@ static pai_job_row *store_job_summary_row(pai_db *db, apr_pool_t *p, apr_dbd_row
     j->created = apr_atoi64(store_col(db, row, 7));
     j->completed = apr_atoi64(store_col(db, row, 8));
     j->has_exit = atoi(store_col(db, row, 9)); j->exit_code = atoi(store_col(db, row, 10));
-    j->host = j->diagnostics = j->config = "";
+    j->host = j->diagnostics = j->config = j->placement = j->hosts = "";
 #undef S
     return j;
 }
@@ -725,8 +732,8 @@ static pai_job_row *store_job_row(pai_db *db, apr_pool_t *p, apr_dbd_row_t *row,
     j->port_base = I(9); j->host = S(10); j->created = L(11); j->launched = L(12);
     j->completed = L(13); j->has_exit = I(14); j->exit_code = I(15); j->diagnostics = S(16);
     j->cpus = L(17); j->memory_mb = L(18); j->gpus = L(19); j->submitted = L(20);
-    j->launch_tag = S(21); j->version = L(22);
-    j->config = with_config ? S(23) : "";
+    j->launch_tag = S(21); j->placement = S(22); j->hosts = S(23); j->version = L(24);
+    j->config = with_config ? S(25) : "";
 #undef S
 #undef I
 #undef L
@@ -735,7 +742,7 @@ static pai_job_row *store_job_row(pai_db *db, apr_pool_t *p, apr_dbd_row_t *row,
 
 pai_error *pai_store_job_insert(pai_db *db, apr_pool_t *p, const pai_job_row *j)
 {
-    const char *args[23];
+    const char *args[25];
     pai_job_row *old;
     pai_error *err;
 
@@ -747,14 +754,16 @@ pai_error *pai_store_job_insert(pai_db *db, apr_pool_t *p, const pai_job_row *j)
     args[14] = apr_itoa(p, j->has_exit); args[15] = apr_itoa(p, j->exit_code);
     args[16] = j->diagnostics; args[17] = i64(p, j->cpus); args[18] = i64(p, j->memory_mb);
     args[19] = i64(p, j->gpus); args[20] = i64(p, j->submitted);
-    args[21] = j->launch_tag ? j->launch_tag : ""; args[22] = j->config;
+    args[21] = j->launch_tag ? j->launch_tag : "";
+    args[22] = j->placement ? j->placement : ""; args[23] = j->hosts ? j->hosts : "";
+    args[24] = j->config;
     /* Checked first: inside a transaction apr_dbd refuses every statement
      * after a failed one, so the check could not follow the insert. */
     if ((err = pai_store_job_get(db, p, j->name, &old)))
         return err;
     if (old)
         return pai_error_make(p, PAI_ERR_JOB_DUPLICATE, "job %s already exists", j->name);
-    err = store_exec(db, p, ST_JOB_INSERT, 23, args, NULL);
+    err = store_exec(db, p, ST_JOB_INSERT, 25, args, NULL);
     if (err && !pai_store_job_get(db, p, j->name, &old) && old)
         return pai_error_make(p, PAI_ERR_JOB_DUPLICATE, "job %s already exists", j->name);
     return err;
@@ -943,6 +952,7 @@ pai_error *pai_store_cluster_get(pai_db *db, apr_pool_t *p, pai_cluster_size *ou
         out->gpus = apr_atoi64(store_col(db, row, 2));
         out->nodes = atoi(store_col(db, row, 3));
         out->updated_ms = apr_atoi64(store_col(db, row, 4));
+        out->shapes = apr_pstrdup(p, store_col(db, row, 5));
     }
     return NULL;
 }
@@ -950,8 +960,9 @@ pai_error *pai_store_cluster_get(pai_db *db, apr_pool_t *p, pai_cluster_size *ou
 pai_error *pai_store_cluster_set(pai_db *db, apr_pool_t *p, const pai_cluster_size *c)
 {
     const char *args[] = {i64(p, c->cpus), i64(p, c->memory_mb), i64(p, c->gpus),
-                          apr_itoa(p, c->nodes), i64(p, c->updated_ms)};
-    return store_exec(db, p, ST_CLUSTER_SET, 5, args, NULL);
+                          apr_itoa(p, c->nodes), i64(p, c->updated_ms),
+                          c->shapes ? c->shapes : ""};
+    return store_exec(db, p, ST_CLUSTER_SET, 6, args, NULL);
 }
 
 pai_error *pai_store_admission_begin(pai_db *db, apr_pool_t *p, apr_dbd_transaction_t **tx)
@@ -983,7 +994,7 @@ pai_error *pai_store_admission_end(pai_db *db, apr_pool_t *p, apr_dbd_transactio
 pai_error *pai_store_job_save(pai_db *db, apr_pool_t *p, pai_job_row *j,
                               int expected_retries, int *saved)
 {
-    const char *args[18];
+    const char *args[20];
     pai_error *err;
 
     args[0] = j->state; args[1] = j->sub_state; args[2] = j->execution_type;
@@ -992,18 +1003,20 @@ pai_error *pai_store_job_save(pai_db *db, apr_pool_t *p, pai_job_row *j,
     args[8] = i64(p, j->launched); args[9] = i64(p, j->completed);
     args[10] = apr_itoa(p, j->has_exit); args[11] = apr_itoa(p, j->exit_code);
     args[12] = j->diagnostics; args[13] = i64(p, j->submitted);
-    args[14] = j->launch_tag ? j->launch_tag : ""; args[15] = j->name;
-    args[16] = apr_itoa(p, expected_retries); args[17] = i64(p, j->version);
-    if (!(err = store_exec(db, p, ST_JOB_SAVE, 18, args, saved)) && *saved)
+    args[14] = j->launch_tag ? j->launch_tag : "";
+    args[15] = j->placement ? j->placement : ""; args[16] = j->hosts ? j->hosts : "";
+    args[17] = j->name;
+    args[18] = apr_itoa(p, expected_retries); args[19] = i64(p, j->version);
+    if (!(err = store_exec(db, p, ST_JOB_SAVE, 20, args, saved)) && *saved)
         j->version++;
     return err;
 }
 
 pai_error *pai_store_job_set_launched(pai_db *db, apr_pool_t *p, const char *name, int retries,
-                                      apr_int64_t launcher_id)
+                                      apr_int64_t launcher_id, const char *placement)
 {
-    const char *args[] = {i64(p, launcher_id), name, apr_itoa(p, retries)};
-    return store_exec(db, p, ST_JOB_SET_LAUNCHED, 3, args, NULL);
+    const char *args[] = {i64(p, launcher_id), placement, name, apr_itoa(p, retries)};
+    return store_exec(db, p, ST_JOB_SET_LAUNCHED, 4, args, NULL);
 }
 
 pai_error *pai_store_job_delete_unsubmitted(pai_db *db, apr_pool_t *p, const char *name)

@@ -85,6 +85,8 @@ typedef struct pai_job_row {
     apr_int64_t cpus, memory_mb, gpus;           /* the job's demand */
     const char *config;           /* normalized JSON; "" in lists (pai_store_job_config) */
     const char *launch_tag;       /* the current attempt's tag in the launcher ("": none yet) */
+    const char *placement;        /* the attempt's task slots, pai_placement_slots ("": one node) */
+    const char *hosts;            /* the attempt's node addresses, comma list in slot order */
     apr_int64_t version;          /* bumped by every write: saves are checked against it */
 } pai_job_row;
 
@@ -153,6 +155,7 @@ pai_error *pai_store_ssh_endpoints(pai_db *db, apr_pool_t *p, const char *name, 
 typedef struct pai_cluster_size {
     apr_int64_t cpus, memory_mb, gpus, updated_ms;
     int nodes;
+    const char *shapes;           /* pai_node_shapes_format ("": not known) */
 } pai_cluster_size;
 pai_error *pai_store_cluster_get(pai_db *db, apr_pool_t *p, pai_cluster_size *out);
 pai_error *pai_store_cluster_set(pai_db *db, apr_pool_t *p, const pai_cluster_size *c);
@@ -167,9 +170,10 @@ pai_error *pai_store_admission_end(pai_db *db, apr_pool_t *p, apr_dbd_transactio
  * *saved is 0 when another writer came first. */
 pai_error *pai_store_job_save(pai_db *db, apr_pool_t *p, pai_job_row *j,
                               int expected_retries, int *saved);
-/* Records the launcher's id if none is recorded yet for this attempt. */
+/* Records the launcher's id, and where the attempt's tasks go, if none is
+ * recorded yet for this attempt. */
 pai_error *pai_store_job_set_launched(pai_db *db, apr_pool_t *p, const char *name, int retries,
-                                      apr_int64_t launcher_id);
+                                      apr_int64_t launcher_id, const char *placement);
 /* Removes a job whose first submission never reached the launcher. */
 pai_error *pai_store_job_delete_unsubmitted(pai_db *db, apr_pool_t *p, const char *name);
 

@@ -10,10 +10,12 @@
 #   pai_report_secret                this attempt's secret for the SSH reports ('': none)
 #   pai_comment                      the job's Slurm comment (its launch tag)
 #   pai_step_retry pai_step_immediate   seconds (see pai_task)
-#   pai_job_env                      K=V words every task gets; @HOST_IP@ is the node's address
+#   pai_job_env                      K=V words every task gets; @IP<n>@ is the address
+#                                    of the allocation's n-th node
 #   task_name task_role task_cpus task_mem task_gres   one entry per task
+#   task_slot                        per task: which of the allocation's nodes runs it
 #   role_cmd                         one entry per role: its command
-#   task_env_<k>                     K=V words of task k alone
+#   task_env_<k>                     K=V words of task k alone; @HOST_IP@ is its node's address
 #   min_failed need                  per role: minFailedTaskCount (0: none), tasks to succeed
 # shellcheck disable=SC2154
 
@@ -39,8 +41,37 @@ pai_private_dir "$pai_account_dir" || pai_folder_refused
 exec >>"$pai_attempt_dir/batch.log" 2>&1
 echo "mod_pairest: job $pai_job, attempt $pai_attempt, of $pai_owner, as $(id -un)"
 
-host_ip=$(getent ahostsv4 "$(hostname)" 2>/dev/null | awk 'NR==1 {print $1}')
-[ -n "$host_ip" ] || host_ip=127.0.0.1
+# The allocation's nodes in Slurm's order (the launcher reads the job's node
+# list in the same order for the tasks' containerIp), and their addresses:
+# Slurm's NodeAddr, else what the name resolves to.
+mapfile -t node_name < <(scontrol show hostnames "${SLURM_JOB_NODELIST:-$(hostname)}" 2>/dev/null)
+[ "${#node_name[@]}" -gt 0 ] || node_name=("$(hostname)")
+declare -A addr_of=()
+while read -r n a; do
+  [ -n "$a" ] && addr_of[$n]=$a
+done < <(sinfo -h -N -n "$(IFS=,; echo "${node_name[*]}")" -o '%N %o' 2>/dev/null)
+node_ip=()
+for i in "${!node_name[@]}"; do
+  n=${node_name[i]}
+  a=${addr_of[$n]:-$(getent ahostsv4 "$n" 2>/dev/null | awk 'NR==1 {print $1}')}
+  node_ip[i]=${a:-127.0.0.1}
+  echo "mod_pairest: node $i is $n at ${node_ip[i]}"
+done
+for k in "${!task_slot[@]}"; do
+  if [ "${task_slot[k]}" -ge "${#node_name[@]}" ]; then
+    echo "mod_pairest: task ${task_name[k]} is placed on node ${task_slot[k]}, but the allocation has ${#node_name[@]}"
+    exit 70
+  fi
+done
+# Every task's view of the others: the nodes' addresses go into the shared
+# variables once, here.
+for i in "${!pai_job_env[@]}"; do
+  kv=${pai_job_env[i]}
+  case "$kv" in
+    *@IP*@*) for n in "${!node_ip[@]}"; do kv=${kv//@IP$n@/${node_ip[n]}}; done
+             pai_job_env[i]=$kv ;;
+  esac
+done
 
 pai_write_task_wrapper > "$pai_attempt_dir/pai-task.sh" || exit 70
 # Each task's report secret in a file of its own, which its wrapper reads and
@@ -55,12 +86,13 @@ unset pai_report_secret
 # One task's step, in a process of its own: its environment is exported here
 # (srun passes it on) so that no value shows on srun's command line.
 pai_step() {
-  local k=$1 kv
+  local k=$1 kv slot=${task_slot[$1]}
   local -n tenv="task_env_$k"
   for kv in "${pai_job_env[@]}" "${tenv[@]}"; do
-    export "${kv//@HOST_IP@/$host_ip}"
+    export "${kv//@HOST_IP@/${node_ip[slot]}}"
   done
   exec srun --exact --immediate="$pai_step_immediate" --ntasks=1 --nodes=1 \
+    --nodelist="${node_name[slot]}" \
     --cpus-per-task="${task_cpus[k]}" --mem="${task_mem[k]}" --gres="${task_gres[k]}" \
     --job-name="${task_name[k]}" \
     --output="$pai_attempt_dir/${task_name[k]}.out" --error="$pai_attempt_dir/${task_name[k]}.err" \

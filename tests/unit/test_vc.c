@@ -29,7 +29,7 @@ static apr_hash_t *usage_of(int v1_cpus, int v2_cpus, int v2_waiting)
 
 START_TEST(admission_table)
 {
-    pai_capacity c = {1, 8, 64000, 4};
+    pai_capacity c = {1, 8, 64000, 4, {0}};
     struct { int v1, v2, v2_waiting; const char *vc; int cpus, gpus; int ok; } t[] = {
         {0, 0, 0, "vc1", 4, 0, 1},   /* inside its guarantee */
         {4, 0, 0, "vc1", 1, 0, 1},   /* borrowing idle room */
@@ -56,7 +56,7 @@ END_TEST
 
 START_TEST(fits_and_view)
 {
-    pai_capacity c = {1, 4, 1000, 4};
+    pai_capacity c = {1, 4, 1000, 4, {0}};
     pai_vc v2 = {"vc2", 50, 50};
     pai_demand small = {2, 500, 2}, big = {3, 10, 0};
     pai_vc_usage u;

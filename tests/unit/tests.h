@@ -14,4 +14,5 @@ Suite *suite_jobspec(void);
 Suite *suite_vc(void);
 Suite *suite_launcher(void);
 Suite *suite_security(void);
+Suite *suite_placement(void);
 #endif
