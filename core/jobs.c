@@ -299,6 +299,8 @@ static pai_error *jobs_admit(const pai_jobs_env *env, apr_pool_t *p, const pai_c
         *admitted = !(behind_queue && u && u->n_queued > 0) &&
                     pai_vc_admissible(c, vcs, usage, j->vc, &d);
         j->sub_state = *admitted ? go_state : "QUEUED";
+        j->diagnostics = *admitted ? "" : apr_psprintf(p, "QUEUED: virtual cluster %s has no "
+                                                      "room for the job now", j->vc);
         e = insert ? pai_store_job_insert(env->db, p, j)
                    : pai_store_job_save(env->db, p, j, expected_retries, &saved);
         if (!e && !saved)
@@ -899,6 +901,11 @@ static void sync_apply(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j,
     n.has_exit = s->has_exit;
     n.exit_code = s->has_exit ? s->exit_code : 0;
     n.diagnostics = s->diagnostics;
+    /* An ended attempt's reason stays as first seen (a failed node that is
+     * back would no longer be named). */
+    if (!s->active && j->has_exit && n.launcher_id == j->launcher_id &&
+        !strcmp(n.state, j->state))
+        n.diagnostics = j->diagnostics;
     if (n.launcher_id == j->launcher_id && !str_changed(n.state, j->state) &&
         !str_changed(n.sub_state, j->sub_state) && !str_changed(n.host, j->host) &&
         !str_changed(n.hosts, j->hosts) &&

@@ -534,10 +534,8 @@ static int slurm_parse_job(apr_pool_t *p, json_t *j, pai_launch_status *out)
     out->diagnostics = reason && strcmp(reason, "None")
         ? apr_psprintf(p, "%s: %s", st, reason)
         : apr_pstrdup(p, st);
-    /* A platform failure names the node(s) it happened on. */
-    if (!strcmp(st, "NODE_FAIL") && pai_json_str(j, "nodes") && *pai_json_str(j, "nodes"))
-        out->diagnostics = apr_psprintf(p, "%s (node %s failed)", out->diagnostics,
-                                        pai_json_str(j, "nodes"));
+    /* A platform failure (NODE_FAIL) is named with its node(s) by
+     * slurm_resolve_hosts, which knows the nodes' states. */
     /* The batch script's word on the first failing task (the job's owner
      * can write the comment: it names only their own job's tasks). */
     if (failed && !out->active && strlen(failed) < 200) {
@@ -620,48 +618,87 @@ int pai_slurm_hostlist_expand(apr_pool_t *p, const char *list, int max,
 }
 
 /* Learns the nodes' addresses (GET /nodes) when a name is new. */
-static const char *slurm_node_address(slurm_ctx *c, apr_pool_t *p, const char *name,
-                                      int *fetched)
+/* What GET /nodes said, asked at most once per list or status call. */
+typedef struct slurm_node_view {
+    int fetched;
+    apr_hash_t *down;            /* names of nodes down or not responding now */
+} slurm_node_view;
+
+static void slurm_nodes_fetch(slurm_ctx *c, apr_pool_t *p, slurm_node_view *v)
 {
     pai_http_response resp;
-    json_t *reply, *nodes, *n;
-    const char *addr = apr_hash_get(c->node_addr, name, APR_HASH_KEY_STRING);
-    size_t k;
+    json_t *reply, *nodes, *n, *flag;
+    size_t k, f;
 
-    if (!addr && !*fetched) {
-        *fetched = 1;
-        if (!slurm_call(c, p, NULL, "GET", SLURM_API "/nodes", NULL, &resp, &reply) &&
-            resp.status == 200 && reply && (nodes = pai_json_arr(reply, "nodes"))) {
-            json_array_foreach(nodes, k, n) {
-                const char *nm = pai_json_str(n, "name"), *a = pai_json_str(n, "address");
-                if (nm && a && *a)
-                    apr_hash_set(c->node_addr, apr_pstrdup(c->pool, nm), APR_HASH_KEY_STRING,
-                                 apr_pstrdup(c->pool, a));
-            }
-        }
+    if (v->fetched)
+        return;
+    v->fetched = 1;
+    v->down = apr_hash_make(p);
+    if (slurm_call(c, p, NULL, "GET", SLURM_API "/nodes", NULL, &resp, &reply) ||
+        resp.status != 200 || !reply || !(nodes = pai_json_arr(reply, "nodes")))
+        return;
+    json_array_foreach(nodes, k, n) {
+        const char *nm = pai_json_str(n, "name"), *a = pai_json_str(n, "address");
+        const char *state = pai_json_str(n, "state");
+        json_t *flags = json_object_get(n, "state_flags");
+        int down = state && (strstr(state, "down") || strstr(state, "DOWN") ||
+                             strstr(state, "fail") || strstr(state, "FAIL"));
+        if (!nm)
+            continue;
+        json_array_foreach(flags, f, flag)
+            if (json_is_string(flag) && !strcmp(json_string_value(flag), "NOT_RESPONDING"))
+                down = 1;
+        if (down)
+            apr_hash_set(v->down, apr_pstrdup(p, nm), APR_HASH_KEY_STRING, "");
+        if (a && *a)
+            apr_hash_set(c->node_addr, apr_pstrdup(c->pool, nm), APR_HASH_KEY_STRING,
+                         apr_pstrdup(c->pool, a));
+    }
+}
+
+static const char *slurm_node_address(slurm_ctx *c, apr_pool_t *p, const char *name,
+                                      slurm_node_view *v)
+{
+    const char *addr = apr_hash_get(c->node_addr, name, APR_HASH_KEY_STRING);
+
+    if (!addr && !v->fetched) {
+        slurm_nodes_fetch(c, p, v);
         addr = apr_hash_get(c->node_addr, name, APR_HASH_KEY_STRING);
     }
     return addr ? addr : name;
 }
 
 /* Node names to addresses: the batch host, and every node of the job in
- * allocation order (GET /nodes, asked at most once per call). */
+ * allocation order; a job that ended NODE_FAIL names the nodes of its own
+ * that are down. */
 static void slurm_resolve_hosts(slurm_ctx *c, apr_pool_t *p, apr_array_header_t *jobs)
 {
-    int i, k, fetched = 0;
+    slurm_node_view v = {0, NULL};
+    int i, k;
 
     for (i = 0; i < jobs->nelts; i++) {
         pai_launch_status *st = &APR_ARRAY_IDX(jobs, i, pai_launch_status);
-        apr_array_header_t *names;
+        apr_array_header_t *names, *failed;
         if (*st->host)
-            st->host = slurm_node_address(c, p, st->host, &fetched);
+            st->host = slurm_node_address(c, p, st->host, &v);
         if (!*st->hosts || !pai_slurm_hostlist_expand(p, st->hosts, PAI_TASKS_MAX, &names)) {
             st->hosts = "";
             continue;
         }
+        if (!strcmp(st->sub_state, "NODE_FAIL")) {
+            slurm_nodes_fetch(c, p, &v);
+            failed = apr_array_make(p, 1, sizeof(const char *));
+            for (k = 0; k < names->nelts; k++)
+                if (apr_hash_get(v.down, APR_ARRAY_IDX(names, k, const char *),
+                                 APR_HASH_KEY_STRING))
+                    APR_ARRAY_PUSH(failed, const char *) = APR_ARRAY_IDX(names, k, const char *);
+            st->diagnostics = apr_psprintf(p, "%s (node %s failed)", st->diagnostics,
+                                           failed->nelts ? apr_array_pstrcat(p, failed, ',')
+                                                         : st->hosts);
+        }
         for (k = 0; k < names->nelts; k++)
             APR_ARRAY_IDX(names, k, const char *) =
-                slurm_node_address(c, p, APR_ARRAY_IDX(names, k, const char *), &fetched);
+                slurm_node_address(c, p, APR_ARRAY_IDX(names, k, const char *), &v);
         st->hosts = apr_array_pstrcat(p, names, ',');
     }
 }

@@ -2,8 +2,11 @@
 mount namespace per node on a private bridge) behind its own httpd: jobs land
 on different nodes, report their sshd from inside a node to httpd's bridge
 address, are reached there by SSH with a verified host key, and the cgroup
-limits hold on every node.  Stopping removes every namespace, link and
-process.  (Jobs that span nodes are issue 13's; each job here fits a node.)"""
+limits hold on every node.  A job too big for one node spans several: its
+tasks find and reach each other across nodes through the PAI_* variables,
+SSH lands on each task's own node, the completion rules hold across nodes,
+and a node's death ends (or retries) it.  Stopping removes every namespace,
+link and process."""
 import os
 import secrets
 import shutil
@@ -40,10 +43,20 @@ class Cluster:
             time.sleep(0.3)
         raise AssertionError("%s never reached %s: %s" % (name, states, st))
 
-    def output(self, name, task="w-0"):
-        with open(os.path.join(self.statedir, "jobs", "paijob", name, "attempt-0",
-                               task + ".out")) as f:
-            return f.read()
+    def output(self, name, task="w-0", attempt=0):
+        try:
+            with open(os.path.join(self.statedir, "jobs", "paijob", name,
+                                   "attempt-%d" % attempt, task + ".out")) as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def stop(self, *names):
+        for n in names:
+            assert self.call("PUT", "/api/v1/jobs/%s/executionType" % n,
+                             json={"value": "STOP"}).status_code == 200
+        for n in names:
+            self.state(n, {"STOPPED"})
 
 
 def network_left(port):
@@ -69,7 +82,7 @@ def cluster():
         f.write(password + "\n")
     os.chmod(os.path.join(inst, "admin.password"), 0o600)
     c = Cluster(inst, statedir, password)
-    env = dict(os.environ, PAI_SLURM_NODES="3", PAI_SLURM_CPUS="4", PAI_SLURM_GPUS="2",
+    env = dict(os.environ, PAI_SLURM_NODES="3", PAI_SLURM_CPUS="4", PAI_SLURM_GPUS="4",
                PAI_SLURM_MEMORY_MB="4096", PAI_SLURM_NODE_TIMEOUT="10",
                PAI_SLURM_PORT=str(SLURM_PORT),
                PAI_SLURM_DIR=c.slurmdir, PAI_JOBS_DIR=os.path.join(statedir, "jobs"),
@@ -99,6 +112,60 @@ def submit(c, name, command, retry=0, **role):
                                              "taskRoles": [spec]})
     assert r.status_code == 201, r.text
     return name
+
+
+# Every task: its host name and address, its PAI_* variables, then a TCP
+# round to every other task at the ip:port the host lists advertise (each
+# task serves its host name on its "tcp" port meanwhile).
+PEER_PY = """
+import os, socket, threading, time
+port = int(os.environ["PAI_CONTAINER_HOST_tcp_PORT_LIST"])
+me = "%s:%d" % (os.environ["PAI_CONTAINER_HOST_IP"], port)
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("0.0.0.0", port))
+srv.listen(16)
+def serve():
+    while True:
+        c, _ = srv.accept()
+        c.sendall(socket.gethostname().encode())
+        c.close()
+threading.Thread(target=serve, daemon=True).start()
+for k in sorted(os.environ):
+    if k.startswith("PAI_"):
+        print("ENV %s=%s" % (k, os.environ[k]))
+peers = []
+for r in os.environ["PAI_TASK_ROLE_LIST"].split(","):
+    peers += os.environ["PAI_TASK_ROLE_%s_HOST_LIST" % r].split(",")
+t0 = time.time()
+for p in peers:
+    if p == me:
+        continue
+    host, pp = p.rsplit(":", 1)
+    while True:
+        try:
+            s = socket.create_connection((host, int(pp)), timeout=2)
+            got = s.recv(100).decode()
+            s.close()
+            break
+        except OSError:
+            if time.time() - t0 > 40:
+                got = "FAILED"
+                break
+            time.sleep(0.3)
+    print("PEER %s %s" % (p, got), flush=True)
+time.sleep(max(0, 15 - (time.time() - t0)))
+"""
+
+
+def distributed(name, worker_gpus=2):
+    """OpenPAI's parameter-server shape: a CPU-only ps and 3 GPU workers."""
+    role = {"memoryMB": 256, "portList": [{"label": "tcp", "portNumber": 1}],
+            "command": 'hostname; echo "$PAI_CONTAINER_HOST_IP"; python3 -c "$PEER_PY"'}
+    return {"jobName": name, "image": "x", "jobEnvs": {"PEER_PY": PEER_PY},
+            "taskRoles": [dict(role, name="ps", taskNumber=1, cpuNumber=1),
+                          dict(role, name="worker", taskNumber=3, cpuNumber=1,
+                               gpuNumber=worker_gpus)]}
 
 
 def test_jobs_land_on_their_nodes_and_report_from_there(cluster):
@@ -153,6 +220,126 @@ def test_jobs_land_on_their_nodes_and_report_from_there(cluster):
         c.state(n, {"STOPPED"})
 
 
+def test_a_job_no_node_can_hold_is_refused(cluster):
+    c = cluster
+    # 6 GPUs in all fit the cluster (and its VC), but no 4-GPU node holds the task
+    job = distributed("mnbig_" + secrets.token_hex(2), 6)
+    job["taskRoles"][1]["taskNumber"] = 1
+    r = c.call("POST", "/api/v1/jobs", json=job)
+    assert r.status_code == 400, r.text
+    msg = r.json()["message"]
+    assert "task role worker" in msg and "largest node has 4 CPUs, 4096 MB and 4 GPUs" in msg, msg
+    # 12 GPUs fit the cluster, but one 3-GPU task a node needs 4 nodes
+    r = c.call("POST", "/api/v1/jobs", json={
+        "jobName": "mnmany_" + secrets.token_hex(2), "image": "x",
+        "taskRoles": [{"name": "w", "taskNumber": 4, "gpuNumber": 3, "command": "true"}]})
+    assert r.status_code == 400 and "need 4 nodes" in r.json()["message"], r.text
+
+
+def test_a_job_spans_nodes(cluster):
+    """ps + 3 workers x 2 GPUs on 4-GPU nodes: waits while the nodes are busy,
+    then runs on 2 nodes at once; every task sees the host lists, reaches every
+    other across nodes, shows its own node's address; SSH lands on each."""
+    c = cluster
+    tag = secrets.token_hex(2)
+    # two nodes with a GPU taken each (3000 MB apiece keeps them apart): the
+    # job's VC has room, but only one node has the 4 GPUs two workers need
+    blockers = [submit(c, "mnblk%d_%s" % (i, tag), "sleep 300", gpuNumber=1, memoryMB=3000)
+                for i in range(2)]
+    for b in blockers:
+        c.state(b, {"RUNNING"})
+    name = "mnspan_" + tag
+    r = c.call("POST", "/api/v1/jobs", json=distributed(name))
+    assert r.status_code == 201, r.text
+    time.sleep(3)
+    st = c.call("GET", "/api/v1/jobs/" + name).json()
+    assert st["state"] == "WAITING" and "Resources" in st["appExitDiagnostics"], st
+    c.stop(*blockers)
+    t0 = time.time()
+    st = c.state(name, {"RUNNING", "FAILED", "SUCCEEDED"})
+    tasks = [("ps", 0)] + [("worker", i) for i in range(3)]
+    deadline = time.time() + 60
+    while time.time() < deadline and not all(
+            c.output(name, "%s-%d" % t).count("PEER ") == 3 for t in tasks):
+        time.sleep(0.3)
+    running = time.time() - t0
+    st = c.call("GET", "/api/v1/jobs/" + name).json()
+    ip_of, node_of = {}, {}
+    for role, i in tasks:
+        out = c.output(name, "%s-%d" % (role, i))
+        host, ip = out.split("\n")[:2]
+        env = dict(l[4:].split("=", 1) for l in out.splitlines() if l.startswith("ENV "))
+        status = st["taskRoles"][role]["taskStatuses"][i]
+        # the status shows the task's own node's address and ports
+        assert status["containerIp"] == ip and ip.startswith("10.213."), (status, ip)
+        assert env["PAI_HOST_IP_%s_%d" % (role, i)] == ip, env
+        assert env["PAI_CONTAINER_HOST_PORT_LIST"] == "tcp:" + status["containerPorts"]["tcp"]
+        assert env["PAI_PORT_LIST_%s_%d_tcp" % (role, i)] == status["containerPorts"]["tcp"]
+        assert env["PAI_TASK_ROLE_COUNT"] == "2" and env["PAI_TASK_ROLE_LIST"] == "ps,worker"
+        assert env["PAI_TASK_ROLE_TASK_COUNT_worker"] == "3"
+        assert len(env["PAI_TASK_ROLE_worker_HOST_LIST"].split(",")) == 3
+        # every other task answered from the node it was said to be on
+        peers = dict(l.split()[1:3] for l in out.splitlines() if l.startswith("PEER "))
+        assert len(peers) == 3 and "FAILED" not in peers.values(), out
+        ip_of[host], node_of[(role, i)] = ip, host
+    for role, i in tasks:
+        out = c.output(name, "%s-%d" % (role, i))
+        for peer, host in (l.split()[1:3] for l in out.splitlines() if l.startswith("PEER ")):
+            assert ip_of[host] == peer.split(":")[0], (peer, host, ip_of)
+    workers = {node_of[("worker", i)] for i in range(3)}
+    assert len(workers) >= 2, node_of
+    print("\nMULTINODE spanning job: all 4 tasks on %d nodes running and connected %.1f s "
+          "after the nodes freed" % (len(set(node_of.values())), running))
+    # SSH into tasks on two different nodes with the job's key
+    ssh = c.call("GET", "/api/v1/jobs/%s/ssh" % name).json()
+    boxes = {b["sshIp"]: b for b in ssh["containers"]}
+    assert len(boxes) >= 2, ssh
+    d = os.path.join(c.inst, "ssh-span")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "key"), "w") as f:
+        f.write(c.call("GET", "/api/v1/jobs/%s/ssh/key" % name).text)
+    os.chmod(os.path.join(d, "key"), 0o600)
+    for ip, box in list(boxes.items())[:2]:
+        with open(os.path.join(d, "known_hosts"), "w") as f:
+            f.write(box["knownHosts"] + "\n")
+        out = subprocess.run(["ssh", "-i", os.path.join(d, "key"), "-p", box["sshPort"],
+                              "-o", "StrictHostKeyChecking=yes",
+                              "-o", "UserKnownHostsFile=" + os.path.join(d, "known_hosts"),
+                              "-o", "BatchMode=yes", "-o", "ConnectTimeout=10",
+                              "paijob@" + ip, "hostname"],
+                             capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0 and ip_of[out.stdout.strip()] == ip, (out.stderr, ip_of)
+    assert c.state(name, {"SUCCEEDED", "FAILED"})["state"] == "SUCCEEDED"
+
+
+def test_completion_rule_holds_across_nodes(cluster):
+    """One worker per node; the one on the last fails: the job fails at once
+    (minFailedTaskCount 1), naming it, and the workers on the other nodes end."""
+    c = cluster
+    name = "mnrule_" + secrets.token_hex(2)
+    r = c.call("POST", "/api/v1/jobs", json={
+        "jobName": name, "image": "x",
+        "taskRoles": [{"name": "w", "taskNumber": 3, "gpuNumber": 4, "minFailedTaskCount": 1,
+                       "command": 'hostname; [ "$PAI_TASK_INDEX" = 2 ] && exit 3; sleep 299'}]})
+    assert r.status_code == 201, r.text
+    t0 = time.time()
+    while time.time() - t0 < 60 and not all(c.output(name, "w-%d" % i) for i in range(3)):
+        time.sleep(0.1)
+    print("\nMULTINODE submit to all 3 tasks running on 3 nodes: %.1f s" % (time.time() - t0))
+    st = c.state(name, {"FAILED", "SUCCEEDED"}, timeout=90)
+    assert st["state"] == "FAILED" and "task w-2 failed first (exit3)" in \
+        st["appExitDiagnostics"], st
+    assert time.time() - t0 < 60
+    nodes = {c.output(name, "w-%d" % i).split("\n")[0] for i in range(3)}
+    assert nodes == {"pai-n1", "pai-n2", "pai-n3"}, nodes
+    deadline = time.time() + 15
+    while time.time() < deadline and "sleep 299" in subprocess.run(
+            ["ps", "-eo", "args"], capture_output=True, text=True).stdout:
+        time.sleep(0.3)
+    assert "sleep 299" not in subprocess.run(["ps", "-eo", "args"], capture_output=True,
+                                             text=True).stdout
+
+
 def test_limits_hold_on_every_node(cluster):
     """cgroups (proctrack/cgroup, task/cgroup) in the nodes' namespaces: a task
     sees only its CPUs, and one past its memoryMB is killed with that reason."""
@@ -167,29 +354,34 @@ def test_limits_hold_on_every_node(cluster):
 
 
 def test_a_node_dies(cluster):
-    """Every process of a node killed under two jobs: both end FAILED naming
-    the node (Slurm's NODE_FAIL, no requeue); the one with retryCount 1 runs
-    again as a new attempt on a node that lives."""
+    """Every process of a node killed under two 2-node jobs: both end FAILED
+    naming the node (Slurm's NODE_FAIL, no requeue); the one with retryCount 1
+    runs again as a new attempt on the nodes that live."""
     c = cluster
     tag = secrets.token_hex(2)
-    def node_of(n):
+
+    def nodes_of(n, tasks, attempt=0):
         deadline = time.time() + 20
-        while time.time() < deadline and not c.output(n).strip():
+        while time.time() < deadline and not all(
+                c.output(n, "w-%d" % i, attempt).strip() for i in range(tasks)):
             time.sleep(0.2)
-        return c.output(n).split("\n")[0]
-    # two nodes busy, so that both jobs land on the third
-    blockers = [submit(c, "nfblk%d_%s" % (i, tag), "hostname; sleep 120", cpuNumber=4)
-                for i in (1, 2)]
-    for b in blockers:
-        c.state(b, {"RUNNING"})
-    busy = {node_of(b) for b in blockers}
-    (victim,) = {"pai-n1", "pai-n2", "pai-n3"} - busy
-    again = submit(c, "nfretry_" + tag, 'hostname; [ "$PAI_JOB_ATTEMPT" -gt 0 ] || sleep 120',
-                   retry=1, cpuNumber=2)
-    once = submit(c, "nfonce_" + tag, "hostname; sleep 120", cpuNumber=2)
+        return [c.output(n, "w-%d" % i, attempt).split("\n")[0] for i in range(2)]
+
+    def two_node_job(name, retry, **task):
+        r = c.call("POST", "/api/v1/jobs", json={
+            "jobName": name, "image": "x", "retryCount": retry,
+            "taskRoles": [dict({"name": "w", "taskNumber": 2, "cpuNumber": 1, "command":
+                                'hostname; [ "$PAI_JOB_ATTEMPT" -gt 0 ] || sleep 120'}, **task)]})
+        assert r.status_code == 201, r.text
+        return name
+    # 4 GPUs a task, 2500 MB a task: each job needs 2 of the 3 nodes, so they share one
+    again = two_node_job("nfretry_" + tag, 1, gpuNumber=4)
+    once = two_node_job("nfonce_" + tag, 0, memoryMB=2500)
     for n in (again, once):
         c.state(n, {"RUNNING"})
-        assert node_of(n) == victim, (n, c.output(n), victim)
+    on_again, on_once = nodes_of(again, 2), nodes_of(once, 2)
+    assert len(set(on_again)) == 2 and len(set(on_once)) == 2, (on_again, on_once)
+    victim = sorted(set(on_again) & set(on_once))[0]
     t0 = time.time()
     ns = "pai%d-n%s" % (SLURM_PORT, victim[-1])
     for pid in subprocess.run(["ip", "netns", "pids", ns], capture_output=True,
@@ -200,15 +392,12 @@ def test_a_node_dies(cluster):
             pass
     st = c.state(once, {"FAILED", "SUCCEEDED"}, timeout=60)
     detected = time.time() - t0
-    assert st["state"] == "FAILED" and "node %s failed" % victim in st["appExitDiagnostics"], st
-    for b in blockers:
-        assert c.call("PUT", "/api/v1/jobs/%s/executionType" % b,
-                      json={"value": "STOP"}).status_code == 200
+    assert st["state"] == "FAILED" and "node" in st["appExitDiagnostics"] and \
+        victim in st["appExitDiagnostics"], st
     st = c.state(again, {"SUCCEEDED"}, timeout=90)
     assert st["retries"] == 1, st
-    first = os.path.join(c.statedir, "jobs", "paijob", again, "attempt-1", "w-0.out")
-    assert open(first).read().split("\n")[0] in busy
-    print("\nMULTINODE node death: job FAILED %.1f s after the kill" % detected)
+    assert victim not in nodes_of(again, 2, attempt=1)
+    print("\nMULTINODE node death: 2-node job FAILED %.1f s after the kill" % detected)
     # the node comes back
     sh("scripts/slurm.sh", "start", c.slurmdir, env=c.env)
     back = submit(c, "nfback_" + tag, "hostname", cpuNumber=4)
