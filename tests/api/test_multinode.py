@@ -7,6 +7,7 @@ tasks find and reach each other across nodes through the PAI_* variables,
 SSH lands on each task's own node, the completion rules hold across nodes,
 and a node's death ends (or retries) it.  Stopping removes every namespace,
 link and process."""
+import json
 import os
 import secrets
 import shutil
@@ -16,7 +17,7 @@ import time
 import pytest
 import requests
 
-from conftest import ADMIN, VAR, sh, state_dir
+from conftest import ADMIN, ROOT, VAR, sh, state_dir
 
 PORT, SLURM_PORT = 19193, 29817
 
@@ -310,6 +311,25 @@ def test_a_job_spans_nodes(cluster):
                              capture_output=True, text=True, timeout=30)
         assert out.returncode == 0 and ip_of[out.stdout.strip()] == ip, (out.stderr, ip_of)
     assert c.state(name, {"SUCCEEDED", "FAILED"})["state"] == "SUCCEEDED"
+
+
+def test_the_distributed_example_runs_across_nodes(cluster):
+    """examples/distributedJob.json as a newcomer submits it: its workers reach
+    the ps across nodes and the job succeeds; the status shows two nodes."""
+    c = cluster
+    with open(os.path.join(ROOT, "examples", "distributedJob.json")) as f:
+        job = json.load(f)
+    job["jobName"] = name = "mnexample_" + secrets.token_hex(2)
+    r = c.call("POST", "/api/v1/jobs", json=job)
+    assert r.status_code == 201, r.text
+    st = c.state(name, {"SUCCEEDED", "FAILED"}, timeout=90)
+    assert st["state"] == "SUCCEEDED", st
+    ips = {t["containerIp"] for role in st["taskRoles"].values() for t in role["taskStatuses"]}
+    assert len(ips) == 2, st["taskRoles"]
+    for i in range(3):
+        out = c.output(name, "worker-%d" % i)
+        assert "ps answered from pai-n" in out, out
+        assert "GPUs 0,1" in out or "GPUs 2,3" in out, out
 
 
 def test_completion_rule_holds_across_nodes(cluster):

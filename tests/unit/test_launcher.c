@@ -21,6 +21,7 @@ static const char fake_srun[] =
     "tries=\"$FAKE_DIR/$task.tries\"\n"
     "n=$(cat \"$tries\" 2>/dev/null || echo 0); echo $((n + 1)) > \"$tries\"\n"
     "printf '%s\\n' \"$*\" >> \"$FAKE_DIR/argv\"\n"
+    "if [ \"$n\" -lt \"${FAKE_HANGS:-0}\" ]; then exec sleep 1000; fi\n"
     "if [ \"$n\" -lt \"$FAKE_FAILS\" ]; then\n"
     "  echo 'srun: error: Unable to confirm allocation for job 1: Unable to contact"
     " slurm controller (connect failure)' >&2\n"
@@ -58,8 +59,11 @@ static char *read_in(const char *dir, const char *name)
     return text;
 }
 
-/* Runs the batch script of `config` with the stand-in srun; its exit status. */
-static int run_batch_mode(const char *dir, const char *config, int fails, int dir_mode)
+/* Runs the batch script of `config` with the stand-in srun; its exit status.
+ * The first `fails` calls of each task fail, the first `hangs` never start it
+ * (a task that has not started in 1 s is ended then). */
+static int run_batch_full(const char *dir, const char *config, int fails, int hangs,
+                          int dir_mode)
 {
     pai_jobspec *spec;
     pai_error *e;
@@ -67,7 +71,7 @@ static int run_batch_mode(const char *dir, const char *config, int fails, int di
     pai_launch l = {.username = "alice", .port_base = 20000};
     const char *acct = apr_pstrcat(ut_pool, dir, "/unit", NULL);
     json_t *j = pai_json_parse(ut_pool, config, strlen(config), &e);
-    char *script, *cmd;
+    char *script, *cmd, *text, *launch;
     int rc;
 
     ck_assert_ptr_nonnull(j);
@@ -76,14 +80,23 @@ static int run_batch_mode(const char *dir, const char *config, int fails, int di
     /* The account's folder, as Slurm's prolog makes it. */
     ck_assert_int_eq(mkdir(acct, 0700), 0);
     ck_assert_int_eq(chmod(acct, (mode_t)dir_mode), 0);
-    script = write_file(dir, "batch.sh", pai_slurm_batch_script(ut_pool, &conf, &l));
+    text = apr_pstrdup(ut_pool, pai_slurm_batch_script(ut_pool, &conf, &l));
+    launch = strstr(text, "pai_step_launch=60");
+    ck_assert_ptr_nonnull(launch);
+    memcpy(launch, "pai_step_launch=1 ", 18);
+    script = write_file(dir, "batch.sh", text);
     mkdir(apr_pstrcat(ut_pool, dir, "/bin", NULL), 0700);
     chmod(write_file(dir, "bin/srun", fake_srun), 0700);
-    cmd = apr_psprintf(ut_pool, "PATH=%s/bin:$PATH FAKE_DIR=%s FAKE_FAILS=%d bash %s",
-                       dir, dir, fails, script);
+    cmd = apr_psprintf(ut_pool, "PATH=%s/bin:$PATH FAKE_DIR=%s FAKE_FAILS=%d FAKE_HANGS=%d "
+                       "bash %s", dir, dir, fails, hangs, script);
     rc = system(cmd);
     ck_assert(WIFEXITED(rc));
     return WEXITSTATUS(rc);
+}
+
+static int run_batch_mode(const char *dir, const char *config, int fails, int dir_mode)
+{
+    return run_batch_full(dir, config, fails, 0, dir_mode);
 }
 
 static int run_batch(const char *dir, const char *config, int fails)
@@ -117,6 +130,24 @@ START_TEST(step_that_did_not_start_is_tried_again)
     ck_assert_str_eq(read_in(dir, "a-1.tries"), "2\n");
     /* each task ran once */
     ck_assert_int_eq(strlen(read_in(dir, "ran")), strlen("ran-0\nran-1\n"));
+    remove_dir(dir);
+}
+END_TEST
+
+/* slurmd can fail a launch and leave srun waiting for good: the step is
+ * ended when its task has not started in time, and made again. */
+START_TEST(step_whose_task_never_starts_is_made_again)
+{
+    char *dir = temp_dir();
+    int rc = run_batch_full(dir, "{\"jobName\":\"j5\",\"image\":\"i\",\"taskRoles\":[{\"name\":"
+                            "\"a\",\"command\":\"echo ran >> $FAKE_DIR/ran\"}]}", 0, 1, 0700);
+    char *log = read_in(dir, "unit/j5/attempt-0/batch.log");
+
+    ck_assert_int_eq(rc, 0);
+    ck_assert_msg(strstr(log, "task a-0 did not start in 1 s; its step ends"), "%s", log);
+    ck_assert_msg(strstr(log, "verdict succeeded"), "%s", log);
+    ck_assert_str_eq(read_in(dir, "a-0.tries"), "2\n");
+    ck_assert_str_eq(read_in(dir, "ran"), "ran\n");
     remove_dir(dir);
 }
 END_TEST
@@ -176,6 +207,7 @@ Suite *suite_launcher(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, step_that_did_not_start_is_tried_again);
     tcase_add_test(tc, task_that_ran_keeps_its_failure);
+    tcase_add_test(tc, step_whose_task_never_starts_is_made_again);
     tcase_add_test(tc, folder_open_to_others_is_refused);
     tcase_add_test(tc, values_never_on_a_command_line);
     suite_add_tcase(s, tc);
