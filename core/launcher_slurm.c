@@ -15,9 +15,6 @@
 #define PAI_STEP_RETRY_SECONDS "300"
 /* How long srun waits for a step's resources before it gives up (seconds). */
 #define PAI_STEP_IMMEDIATE_SECONDS "10"
-/* How long a step may take to start its task before it counts as failed to
- * start (seconds; srun's wait for resources included). */
-#define PAI_STEP_LAUNCH_SECONDS "60"
 
 typedef struct slurm_ctx {
     pai_slurm_conf conf;
@@ -343,8 +340,7 @@ const char *pai_slurm_batch_script(apr_pool_t *p, const pai_slurm_conf *c, const
                         "\n", NULL));
     put(&b, apr_pstrcat(p, "pai_comment=", sq(p, slurm_comment(p, l)), "\n", NULL));
     put(&b, "pai_step_retry=" PAI_STEP_RETRY_SECONDS
-            " pai_step_immediate=" PAI_STEP_IMMEDIATE_SECONDS
-            " pai_step_launch=" PAI_STEP_LAUNCH_SECONDS "\n");
+            " pai_step_immediate=" PAI_STEP_IMMEDIATE_SECONDS "\n");
     job_env(&b, l);
     for (r = 0; r < s->roles->nelts; r++) {
         const pai_task_role *tr = &APR_ARRAY_IDX(s->roles, r, pai_task_role);

@@ -9,7 +9,7 @@
 #   pai_attempt_dir                  pai_account_dir/<job>/attempt-<n>
 #   pai_report_secret                this attempt's secret for the SSH reports ('': none)
 #   pai_comment                      the job's Slurm comment (its launch tag)
-#   pai_step_retry pai_step_immediate pai_step_launch   seconds (see pai_task)
+#   pai_step_retry pai_step_immediate   seconds (see pai_task)
 #   pai_job_env                      K=V words every task gets; @IP<n>@ is the address
 #                                    of the allocation's n-th node
 #   task_name task_role task_cpus task_mem task_gres   one entry per task
@@ -108,29 +108,22 @@ pai_step() {
 # only for a passing reason (the node not yet back on a slurmctld that just
 # restarted): srun --immediate gives up on it in seconds, where srun alone
 # would wait at least 60 s to ask again.
-# A step whose task never started within pai_step_launch seconds is ended
-# and counts as not started: slurmd can fail a launch (a cgroup write that
-# races another job's on the node: "Slurmd could not execve job") and leave
-# srun waiting for good.
+# slurmd can also fail a launch (seen: a cgroup write racing another job's
+# on the node, "Slurmd could not execve job"), and srun then exits 0: only
+# the mark says that the task ran.
 pai_task() {
-  local k=$1 started="$pai_attempt_dir/.${task_name[$1]}.started" child='' st watch=''
+  local k=$1 started="$pai_attempt_dir/.${task_name[$1]}.started" child='' st
   local until=$((SECONDS + pai_step_retry))
-  trap '[ -n "$child" ] && kill -TERM "$child" 2>/dev/null
-        [ -n "$watch" ] && kill -TERM "$watch" 2>/dev/null; wait; exit 143' TERM
+  trap '[ -n "$child" ] && kill -TERM "$child" 2>/dev/null; wait "$child"; exit 143' TERM
   while :; do
     pai_step "$k" & child=$!
-    # (its sleep is ended with it: nothing may linger in the batch step)
-    ( trap 'kill "$nap" 2>/dev/null; exit 0' TERM
-      sleep "$pai_step_launch" & nap=$!
-      wait "$nap"
-      [ -e "$started" ] && exit 0
-      echo "mod_pairest: task ${task_name[k]} did not start in $pai_step_launch s; its step ends"
-      kill -TERM "$child" 2>/dev/null ) &
-    watch=$!
     wait "$child"; st=$?
-    kill "$watch" 2>/dev/null; wait "$watch" 2>/dev/null
-    if [ "$st" -eq 0 ] || [ -e "$started" ] || [ "$SECONDS" -ge "$until" ]; then
-      return "$st"
+    # Success is the task's own: srun also exits 0 when slurmd failed to
+    # launch it (no mark).
+    [ -e "$started" ] && return "$st"
+    if [ "$SECONDS" -ge "$until" ]; then
+      echo "mod_pairest: the task ${task_name[k]} never started (srun exit $st); it counts as failed"
+      return $(( st == 0 ? 70 : st ))
     fi
     echo "mod_pairest: the step of task ${task_name[k]} did not start (srun exit $st); again in 5 s"
     sleep 5 & child=$!
