@@ -64,8 +64,21 @@ in_node() {
     "$dir/hosts" "$name" "$@"
 }
 
+# Every slurmd on this machine shares one cgroup tree, slurm_<node>/ in each
+# controller.  A node killed under its jobs leaves their job_<id> folders, and
+# a later cluster whose job of that id lands on a node of that name then
+# fails to launch ("Slurmd could not execve job": the stale folder's cpuset
+# cannot change).  Empty folders are removed; busy ones stay (rmdir refuses).
+cgroup_sweep() {
+  local name=$1 d
+  for d in /sys/fs/cgroup/*/"slurm_$name"; do
+    [ -d "$d" ] || continue
+    find "$d" -mindepth 1 -depth -type d -exec rmdir {} \; 2>/dev/null || true
+  done
+}
+
 stop() {
-  local pidf any=0 ns p l
+  local pidf any=0 ns p l n
   for pidf in "$dir"/slurmd*.pid; do alive "$pidf" && any=1; done
   # Jobs first: a task outlives slurmd otherwise (its slurmstepd keeps running).
   if alive "$dir/slurmctld.pid" && [ "$any" = 1 ]; then
@@ -96,6 +109,10 @@ stop() {
     ip link del "$bridge" 2>/dev/null || true
     rm -f "$dir/network"
   fi
+  [ -f "$dir/slurm.conf" ] &&
+    sed -n 's/^NodeName=\([^ ]*\) NodeHostname=.*/\1/p' "$dir/slurm.conf" |
+    while read -r n; do cgroup_sweep "$n"; done
+  return 0
 }
 
 start() {
@@ -255,6 +272,9 @@ SchedulerParameters=batch_sched_delay=0
 DefMemPerCPU=100
 MinJobAge=86400
 MaxJobCount=100000
+# Job ids of their own per cluster (by port): clusters on one machine share
+# the cgroup tree, where job_<id> folders of the same id would meet.
+FirstJobId=$(( (port % 64) * 1000000 + 1 ))
 MessageTimeout=5
 KillWait=5
 # A node silent this long is down. Slurm's default (300 s) also rides out a
@@ -274,6 +294,7 @@ CONF
   fi
   for i in "${!names[@]}"; do
     alive "$dir/slurmd-${names[i]}.pid" && continue
+    cgroup_sweep "${names[i]}"
     if [ "$nodes" -eq 1 ]; then
       in_node "" localhost slurmd -f "$conf" -N localhost
     else
