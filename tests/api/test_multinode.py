@@ -19,7 +19,8 @@ import requests
 
 from conftest import ADMIN, ROOT, VAR, sh, state_dir
 
-PORT, SLURM_PORT = 19193, 29817
+# (29827 % 250: the subnet 10.213.77, apart from make run's 10.213.67)
+PORT, SLURM_PORT = 19193, 29827
 
 
 class Cluster:
