@@ -128,6 +128,9 @@ start() {
         --shell /bin/bash "$u"
   done
   mkdir -p "$dir/state" "$dir/spool" "$dir/log" "$dir/munge" "$dir/dev"
+  # Whatever the caller's umask (run.sh's is 077): the job accounts pass
+  # through the spool to their batch script and open their GPUs' devices.
+  chmod 755 "$dir/spool" "$dir/dev"
   chmod 755 "$dir"
   case "$nodes" in ''|*[!0-9]*|0) echo "slurm.sh: PAI_SLURM_NODES must be 1 or more" >&2; exit 2 ;; esac
   local node_timeout=${PAI_SLURM_NODE_TIMEOUT:-300}

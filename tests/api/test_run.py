@@ -4,6 +4,7 @@ import os
 import shutil
 import socket
 import subprocess
+import time
 
 import pytest
 import requests
@@ -69,7 +70,21 @@ def test_yaml_port_and_admin(clean):
     r = run({"PORT": "19289"}, "rest-server:\n  server-port: 9288\n")
     assert r.returncode == 0, r.stderr
     assert port_open(19289) and not port_open(9288)
-    assert seed_login(19289, "boss", "yaml-pass-1")["user"] == "boss"
+    token = seed_login(19289, "boss", "yaml-pass-1")["token"]
+    # what it started runs a job (run.sh's umask 077 must not close the
+    # Slurm folders the job account passes through)
+    with open(os.path.join(ROOT, "examples", "exampleJob.json")) as f:
+        job = requests.models.complexjson.load(f)
+    base = "http://127.0.0.1:19289/api/v1/jobs"
+    r = requests.post(base, json=job, headers={"Authorization": "Bearer " + token}, timeout=30)
+    assert r.status_code == 201, r.text
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        st = requests.get(base + "/exampleJob", timeout=30).json()
+        if st["state"] in ("SUCCEEDED", "FAILED"):
+            break
+        time.sleep(0.3)
+    assert st["state"] == "SUCCEEDED", st
 
 
 def test_generated_admin_password_shown_once(clean):
