@@ -53,6 +53,25 @@ class Cluster:
         except FileNotFoundError:
             return ""
 
+    def ssh_hostname(self, job, box):
+        """`hostname` over SSH into the task of `box` (an entry of GET .../ssh),
+        with the job's key and the host key the API published."""
+        d = os.path.join(self.inst, "ssh-" + job)
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "key"), "w") as f:
+            f.write(self.call("GET", "/api/v1/jobs/%s/ssh/key" % job).text)
+        os.chmod(os.path.join(d, "key"), 0o600)
+        with open(os.path.join(d, "known_hosts"), "w") as f:
+            f.write(box["knownHosts"] + "\n")
+        out = subprocess.run(["ssh", "-i", os.path.join(d, "key"), "-p", box["sshPort"],
+                              "-o", "StrictHostKeyChecking=yes",
+                              "-o", "UserKnownHostsFile=" + os.path.join(d, "known_hosts"),
+                              "-o", "BatchMode=yes", "-o", "ConnectTimeout=10",
+                              "paijob@" + box["sshIp"], "hostname"],
+                             capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.strip()
+
     def stop(self, *names):
         for n in names:
             assert self.call("PUT", "/api/v1/jobs/%s/executionType" % n,
@@ -201,25 +220,8 @@ def test_jobs_land_on_their_nodes_and_report_from_there(cluster):
         time.sleep(0.3)
     box = ssh["containers"][0]
     assert box["sshIp"] == hosts["pai-n2"], box
-    d = os.path.join(c.inst, "ssh-check")
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, "key"), "w") as f:
-        f.write(c.call("GET", "/api/v1/jobs/%s/ssh/key" % n2).text)
-    os.chmod(os.path.join(d, "key"), 0o600)
-    with open(os.path.join(d, "known_hosts"), "w") as f:
-        f.write(box["knownHosts"] + "\n")
-    out = subprocess.run(["ssh", "-i", os.path.join(d, "key"), "-p", box["sshPort"],
-                          "-o", "StrictHostKeyChecking=yes",
-                          "-o", "UserKnownHostsFile=" + os.path.join(d, "known_hosts"),
-                          "-o", "BatchMode=yes", "-o", "ConnectTimeout=10",
-                          "paijob@" + box["sshIp"], "hostname"],
-                         capture_output=True, text=True, timeout=30)
-    assert out.returncode == 0 and out.stdout.strip() == "pai-n2", out.stderr
-    for n in names:
-        assert c.call("PUT", "/api/v1/jobs/%s/executionType" % n,
-                      json={"value": "STOP"}).status_code == 200
-    for n in names:
-        c.state(n, {"STOPPED"})
+    assert c.ssh_hostname(n2, box) == "pai-n2"
+    c.stop(*names)
 
 
 def test_a_job_no_node_can_hold_is_refused(cluster):
@@ -296,21 +298,8 @@ def test_a_job_spans_nodes(cluster):
     ssh = c.call("GET", "/api/v1/jobs/%s/ssh" % name).json()
     boxes = {b["sshIp"]: b for b in ssh["containers"]}
     assert len(boxes) >= 2, ssh
-    d = os.path.join(c.inst, "ssh-span")
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, "key"), "w") as f:
-        f.write(c.call("GET", "/api/v1/jobs/%s/ssh/key" % name).text)
-    os.chmod(os.path.join(d, "key"), 0o600)
     for ip, box in list(boxes.items())[:2]:
-        with open(os.path.join(d, "known_hosts"), "w") as f:
-            f.write(box["knownHosts"] + "\n")
-        out = subprocess.run(["ssh", "-i", os.path.join(d, "key"), "-p", box["sshPort"],
-                              "-o", "StrictHostKeyChecking=yes",
-                              "-o", "UserKnownHostsFile=" + os.path.join(d, "known_hosts"),
-                              "-o", "BatchMode=yes", "-o", "ConnectTimeout=10",
-                              "paijob@" + ip, "hostname"],
-                             capture_output=True, text=True, timeout=30)
-        assert out.returncode == 0 and ip_of[out.stdout.strip()] == ip, (out.stderr, ip_of)
+        assert ip_of[c.ssh_hostname(name, box)] == ip, ip_of
     assert c.state(name, {"SUCCEEDED", "FAILED"})["state"] == "SUCCEEDED"
 
 
