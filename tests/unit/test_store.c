@@ -201,6 +201,49 @@ START_TEST(job_saves_are_checked)
 }
 END_TEST
 
+/* A database made by an older module (no launch tag, placement, node
+ * addresses or node shapes yet) gets the new columns at start and keeps its
+ * jobs. */
+START_TEST(older_database_gains_the_new_columns)
+{
+    static const char *const old[] = {
+        "DROP TABLE pai_jobs", "DROP TABLE pai_cluster",
+        "CREATE TABLE pai_jobs (name VARCHAR(128) NOT NULL PRIMARY KEY,"
+        " username VARCHAR(64) NOT NULL, vc VARCHAR(64) NOT NULL, state VARCHAR(16) NOT NULL,"
+        " sub_state VARCHAR(32) NOT NULL, execution_type VARCHAR(8) NOT NULL,"
+        " retries INTEGER NOT NULL, run_retries INTEGER NOT NULL, launcher_id BIGINT NOT NULL,"
+        " port_base INTEGER NOT NULL, host VARCHAR(255) NOT NULL, created BIGINT NOT NULL,"
+        " launched BIGINT NOT NULL, completed BIGINT NOT NULL, has_exit INTEGER NOT NULL,"
+        " exit_code INTEGER NOT NULL, diagnostics VARCHAR(1024) NOT NULL, cpus BIGINT NOT NULL,"
+        " memory_mb BIGINT NOT NULL, gpus BIGINT NOT NULL, submitted BIGINT NOT NULL,"
+        " config MEDIUMTEXT NOT NULL, version BIGINT NOT NULL DEFAULT 0)",
+        "INSERT INTO pai_jobs VALUES ('old', 'u', 'default', 'WAITING', 'QUEUED', 'START', 0, 0,"
+        " 0, 20000, '', 1, 0, 0, 0, 0, '', 1, 100, 0, 1, '{}', 0)",
+        "CREATE TABLE pai_cluster (id INTEGER NOT NULL PRIMARY KEY, cpus BIGINT NOT NULL,"
+        " memory_mb BIGINT NOT NULL, gpus BIGINT NOT NULL, nodes INTEGER NOT NULL,"
+        " updated BIGINT NOT NULL, version BIGINT NOT NULL)",
+        NULL};
+    pai_cluster_size cs = {8, 8192, 2, 1, 3, "4/4096/1*2"}, back;
+    pai_job_row *j;
+    int i, n;
+
+    for (i = 0; old[i]; i++)
+        ck_assert_int_eq(apr_dbd_query(db.driver, db.handle, &n, old[i]), 0);
+    ck_assert_ptr_null(pai_store_init(&db, ut_pool));
+    ck_assert_ptr_null(pai_store_job_get(&db, ut_pool, "old", &j));
+    ck_assert_ptr_nonnull(j);
+    ck_assert_str_eq(j->placement, "");
+    ck_assert_str_eq(j->hosts, "");
+    ck_assert_ptr_null(pai_store_job_set_launched(&db, ut_pool, "old", 0, 7, "0,1"));
+    ck_assert_ptr_null(pai_store_job_get(&db, ut_pool, "old", &j));
+    ck_assert_str_eq(j->placement, "0,1");
+    ck_assert_ptr_null(pai_store_cluster_get(&db, ut_pool, &back));   /* makes the row */
+    ck_assert_ptr_null(pai_store_cluster_set(&db, ut_pool, &cs));
+    ck_assert_ptr_null(pai_store_cluster_get(&db, ut_pool, &back));
+    ck_assert_str_eq(back.shapes, "4/4096/1*2");
+}
+END_TEST
+
 /* Limits count per user and address, answer 429 with Retry-After before the
  * password is looked at, spare other addresses, and reset on success. */
 START_TEST(login_rate_limits)
@@ -362,6 +405,7 @@ Suite *suite_store(void)
     tcase_add_test(tc, grants);
     tcase_add_test(tc, vcs_follow_the_configuration);
     tcase_add_test(tc, job_saves_are_checked);
+    tcase_add_test(tc, older_database_gains_the_new_columns);
     tcase_add_test(tc, login_rate_limits);
     tcase_add_test(tc, lease_one_holder);
     tcase_add_test(tc, audit_rows_page_newest_first);
