@@ -185,8 +185,9 @@ static pai_error *jobs_capacity(const pai_jobs_env *env, apr_pool_t *p, pai_capa
     c->memory_mb = cs.memory_mb;
     c->gpus = cs.gpus;
     c->nodes = cs.nodes;
-    /* Unparsable (a newer module wrote it?): placement then asks the launcher. */
-    if (!pai_node_shapes_parse(cs.shapes, &c->shapes))
+    /* No shapes (kept by an older module) or unparsable ones: placement
+     * needs them, so the launcher is asked. */
+    if (!pai_node_shapes_parse(cs.shapes, &c->shapes) || (c->shapes.n == 0 && cs.nodes > 0))
         return jobs_capacity_refresh(env, p, apr_time_as_msec(apr_time_now()), c);
     return NULL;
 }
