@@ -7,6 +7,7 @@
 #include "launcher.h"
 
 static void spec_port_layout(pai_jobspec *s);
+static apr_size_t spec_env_bytes(const pai_jobspec *s);
 
 static int chars_in(const char *s, const char *extra)
 {
@@ -312,8 +313,48 @@ pai_error *pai_jobspec_parse(apr_pool_t *p, const json_t *c, pai_jobspec **out)
     json_object_set_new(norm, "taskRoles", norm_roles);
     s->normalized = norm;
     spec_port_layout(s);
+    if (spec_env_bytes(s) > PAI_TASK_ENV_BYTES_MAX)
+        return pai_error_make(p, PAI_ERR_INVALID, "the job's environment would take about %lu "
+                              "bytes in every task (its jobEnvs, and the address and ports of "
+                              "each of its %d tasks by port label), more than the %d a task "
+                              "can start with: use fewer tasks, port labels or jobEnvs",
+                              (unsigned long)spec_env_bytes(s), s->total_tasks,
+                              PAI_TASK_ENV_BYTES_MAX);
     *out = s;
     return NULL;
+}
+
+/* An upper bound of the bytes of environment every task starts with: the
+ * jobEnvs, and OpenPAI's variables that give every task the address and
+ * ports of every other (an address at most 15 bytes, a port 5, and a pointer
+ * per variable).  The kernel refuses to start a program with more than about
+ * 2 MB of arguments and environment. */
+static apr_size_t spec_env_bytes(const pai_jobspec *s)
+{
+    apr_size_t n = 0, digits, each;
+    const char *key;
+    json_t *v;
+    int r, i, t;
+
+    json_object_foreach(s->job_envs, key, v)
+        n += strlen(key) + strlen(json_string_value(v)) + 2 + sizeof(char *);
+    for (r = 0; r < s->roles->nelts; r++) {
+        const pai_task_role *tr = &APR_ARRAY_IDX(s->roles, r, pai_task_role);
+        apr_size_t name = strlen(tr->name);
+        for (t = tr->task_number, digits = 1; t >= 10; t /= 10)
+            digits++;
+        /* PAI_HOST_IP_<role>_<i>, its entry in the role's HOST_LIST, the
+         * role's own variables */
+        each = 12 + name + 1 + digits + 1 + 15 + sizeof(char *) + 22;
+        for (i = 0; i < tr->ports->nelts; i++) {
+            const pai_port_spec *ps = &APR_ARRAY_IDX(tr->ports, i, pai_port_spec);
+            /* PAI_PORT_LIST_<role>_<i>_<label> and PAI_<role>_<i>_<label>_PORT */
+            each += 2 * (15 + name + 1 + digits + 1 + strlen(ps->label) + 1 +
+                         6 * (apr_size_t)ps->count + sizeof(char *));
+        }
+        n += each * (apr_size_t)tr->task_number + 4 * (40 + name + sizeof(char *));
+    }
+    return n;
 }
 
 /* Ports: every task gets its own slots, beginAt > 0 pins a label; the last

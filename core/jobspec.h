@@ -20,6 +20,7 @@
 #define PAI_ENVS_BYTES_MAX 262144     /* bytes of all jobEnvs names and values */
 #define PAI_COMMAND_MAX 65536         /* bytes of a role's command */
 #define PAI_PATH_MAX 4096             /* image, authFile, dataDir, outputDir, codeDir */
+#define PAI_TASK_ENV_BYTES_MAX 1048576  /* a task's environment: jobEnvs and the PAI_* lists */
 
 typedef struct pai_port_spec {
     const char *label;

@@ -1,5 +1,6 @@
 /* The job-config validator: defaults, demand, ports, and refusals naming fields. */
 #include <string.h>
+#include <apr_strings.h>
 #include "tests.h"
 #include "core/jobspec.h"
 #include "core/launcher.h"
@@ -73,12 +74,41 @@ START_TEST(refusals)
 }
 END_TEST
 
+/* Every task gets every task's address and ports: 1000 tasks with 32 port
+ * labels would need megabytes of environment, more than a program may start
+ * with; refused at submission.  The same tasks with 2 labels fit. */
+START_TEST(environment_that_could_not_start_is_refused)
+{
+    const char *labels = "", *text;
+    pai_jobspec *s;
+    pai_error *e;
+    int i;
+
+    for (i = 0; i < 32; i++)
+        labels = apr_psprintf(ut_pool, "%s%s{\"label\":\"port%d\",\"portNumber\":3}",
+                              labels, i ? "," : "", i);
+    text = apr_psprintf(ut_pool, "{\"jobName\":\"j\",\"image\":\"i\",\"taskRoles\":[{"
+                        "\"name\":\"worker\",\"taskNumber\":1000,\"command\":\"x\","
+                        "\"portList\":[%s]}]}", labels);
+    e = pai_jobspec_parse(ut_pool, parse(text), &s);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_int_eq(e->code, PAI_ERR_INVALID);
+    ck_assert_msg(strstr(e->message, "environment") && strstr(e->message, "1000 tasks"), "%s",
+                  e->message);
+    text = apr_psprintf(ut_pool, "{\"jobName\":\"j\",\"image\":\"i\",\"taskRoles\":[{"
+                        "\"name\":\"worker\",\"taskNumber\":1000,\"command\":\"x\","
+                        "\"portList\":[{\"label\":\"a\"},{\"label\":\"b\"}]}]}");
+    ck_assert_ptr_null(pai_jobspec_parse(ut_pool, parse(text), &s));
+}
+END_TEST
+
 Suite *suite_jobspec(void)
 {
     Suite *s = suite_create("jobspec");
     TCase *tc = tcase_create("jobspec");
     tcase_add_test(tc, defaults_and_demand);
     tcase_add_test(tc, refusals);
+    tcase_add_test(tc, environment_that_could_not_start_is_refused);
     suite_add_tcase(s, tc);
     return s;
 }
