@@ -255,9 +255,15 @@ def test_a_job_spans_nodes(cluster):
     name = "mnspan_" + tag
     r = c.call("POST", "/api/v1/jobs", json=distributed(name))
     assert r.status_code == 201, r.text
-    time.sleep(3)
-    st = c.call("GET", "/api/v1/jobs/" + name).json()
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        st = c.call("GET", "/api/v1/jobs/" + name).json()
+        if st["state"] != "WAITING" or "Resources" in st["appExitDiagnostics"]:
+            break
+        time.sleep(0.3)
     assert st["state"] == "WAITING" and "Resources" in st["appExitDiagnostics"], st
+    time.sleep(2)
+    assert c.call("GET", "/api/v1/jobs/" + name).json()["state"] == "WAITING"
     c.stop(*blockers)
     t0 = time.time()
     st = c.state(name, {"RUNNING", "FAILED", "SUCCEEDED"})
