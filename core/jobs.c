@@ -234,11 +234,10 @@ static void demand_of(const pai_job_row *j, pai_demand *d)
 
 /* A 400 when the job can never fit its VC, or no placement on the
  * cluster's nodes can hold its tasks; *c is the cluster's size, for the
- * admission that follows. */
+ * admission that follows, and *pl where its tasks go, for the launch. */
 static pai_error *jobs_check_fits(const pai_jobs_env *env, apr_pool_t *p, const pai_job_row *j,
-                                  const pai_jobspec *spec, pai_capacity *c)
+                                  const pai_jobspec *spec, pai_capacity *c, pai_placement **pl)
 {
-    pai_placement *pl;
     pai_demand d;
     pai_vc *vc;
     pai_error *e;
@@ -252,7 +251,7 @@ static pai_error *jobs_check_fits(const pai_jobs_env *env, apr_pool_t *p, const 
     demand_of(j, &d);
     if ((e = pai_vc_check_fits(p, c, vc, &d)))
         return e;
-    return pai_place(p, spec, &c->shapes, &pl);
+    return pai_place(p, spec, &c->shapes, pl);
 }
 
 /* 400 when the job's tasks need more ports than PaiTaskPortRange holds. */
@@ -312,20 +311,16 @@ static pai_error *jobs_admit(const pai_jobs_env *env, apr_pool_t *p, const pai_c
     return e;
 }
 
-/* Starts a fresh attempt of j in the launcher and records its id. */
+/* Starts a fresh attempt of j, its tasks placed as pl says, in the
+ * launcher and records its id. */
 static pai_error *job_launch(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j,
-                             const pai_jobspec *spec, const pai_capacity *cluster)
+                             const pai_jobspec *spec, const pai_placement *pl)
 {
     pai_launch l = {spec, j->username, j->retries, j->port_base, NULL, NULL, NULL, j->launch_tag,
-                    NULL};
+                    pl};
     const char *private_key, *old_secret;
-    pai_placement *pl;
     apr_int64_t id = 0;
     pai_error *e;
-
-    if ((e = pai_place(p, spec, &cluster->shapes, &pl)))
-        return e;
-    l.placement = pl;
 
     if (env->report_base) {
         /* A secret per attempt: an earlier attempt's cannot report for this one. */
@@ -355,6 +350,7 @@ pai_error *pai_job_submit(const pai_jobs_env *env, apr_pool_t *p, const pai_iden
 {
     const char *private_key = NULL, *public_key = NULL, *secret = NULL;
     pai_capacity cluster;
+    pai_placement *placement;
     pai_jobspec *spec;
     pai_job_row j;
     pai_error *e;
@@ -379,7 +375,7 @@ pai_error *pai_job_submit(const pai_jobs_env *env, apr_pool_t *p, const pai_iden
     j.memory_mb = spec->total_memory_mb;
     j.gpus = spec->total_gpus;
     j.config = pai_json_dump(p, spec->normalized);
-    if ((e = jobs_check_fits(env, p, &j, spec, &cluster)) ||
+    if ((e = jobs_check_fits(env, p, &j, spec, &cluster, &placement)) ||
         (e = job_prepare_attempt(env, p, &j)))
         return e;
     if (env->report_base &&
@@ -395,7 +391,7 @@ pai_error *pai_job_submit(const pai_jobs_env *env, apr_pool_t *p, const pai_iden
         pai_store_job_delete_unsubmitted(env->db, p, j.name);
         return e;
     }
-    if (admitted && (e = job_launch(env, p, &j, spec, &cluster))) {
+    if (admitted && (e = job_launch(env, p, &j, spec, placement))) {
         pai_store_job_delete_unsubmitted(env->db, p, j.name);
         return e;
     }
@@ -408,6 +404,7 @@ pai_error *pai_job_execute(const pai_jobs_env *env, apr_pool_t *p, const pai_ide
 {
     pai_job_row *j, prev;
     pai_capacity cluster;
+    pai_placement *placement;
     pai_jobspec *spec;
     pai_error *e;
     int saved = 0;
@@ -456,10 +453,10 @@ pai_error *pai_job_execute(const pai_jobs_env *env, apr_pool_t *p, const pai_ide
     j->run_retries = 0;
     job_new_attempt(env, j, spec, now_ms);
     if ((e = job_prepare_attempt(env, p, j)) ||
-        (e = jobs_check_fits(env, p, j, spec, &cluster)) ||
+        (e = jobs_check_fits(env, p, j, spec, &cluster, &placement)) ||
         (e = jobs_admit(env, p, &cluster, j, 0, prev.retries, 1, "ADMITTED", &saved)))
         return e;
-    if (saved && (e = job_launch(env, p, j, spec, &cluster))) {
+    if (saved && (e = job_launch(env, p, j, spec, placement))) {
         /* Not taken: the job stays as it was before the START. */
         prev.version = j->version;
         pai_store_job_save(env->db, p, &prev, j->retries, &saved);
@@ -837,8 +834,8 @@ static void sync_admit_queued(const pai_jobs_env *env, apr_pool_t *p, apr_int64_
     for (i = 0; i < queued->nelts; i++) {
         pai_job_row *j = APR_ARRAY_IDX(queued, i, pai_job_row *);
         pai_jobspec *spec;
+        pai_placement *placement;
         int admitted = 0, saved = 0;
-
         pai_error *e;
 
         /* A queued job keeps its place (submitted is not moved): the oldest
@@ -856,7 +853,8 @@ static void sync_admit_queued(const pai_jobs_env *env, apr_pool_t *p, apr_int64_
             apr_hash_set(blocked, j->vc, APR_HASH_KEY_STRING, j);
             continue;
         }
-        if ((e = job_launch(env, p, j, spec, &cluster))) {
+        if ((e = pai_place(p, spec, &cluster.shapes, &placement)) ||
+            (e = job_launch(env, p, j, spec, placement))) {
             /* A job the launcher refuses for good (or that the cluster's
              * nodes can no longer hold) ends; otherwise the launcher cannot
              * take jobs now: try again next cycle. */

@@ -190,6 +190,7 @@ pai_error *pai_jobspec_parse(apr_pool_t *p, const json_t *c, pai_jobspec **out)
     json_t *roles, *role, *envs, *v, *norm, *norm_roles;
     const char *key;
     pai_error *e;
+    apr_size_t env_bytes;
     size_t i;
     int kill_all = 0;
 
@@ -313,13 +314,12 @@ pai_error *pai_jobspec_parse(apr_pool_t *p, const json_t *c, pai_jobspec **out)
     json_object_set_new(norm, "taskRoles", norm_roles);
     s->normalized = norm;
     spec_port_layout(s);
-    if (spec_env_bytes(s) > PAI_TASK_ENV_BYTES_MAX)
+    if ((env_bytes = spec_env_bytes(s)) > PAI_TASK_ENV_BYTES_MAX)
         return pai_error_make(p, PAI_ERR_INVALID, "the job's environment would take about %lu "
                               "bytes in every task (its jobEnvs, and the address and ports of "
                               "each of its %d tasks by port label), more than the %d a task "
                               "can start with: use fewer tasks, port labels or jobEnvs",
-                              (unsigned long)spec_env_bytes(s), s->total_tasks,
-                              PAI_TASK_ENV_BYTES_MAX);
+                              (unsigned long)env_bytes, s->total_tasks, PAI_TASK_ENV_BYTES_MAX);
     *out = s;
     return NULL;
 }
