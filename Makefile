@@ -46,10 +46,11 @@ deps:
 build: $(B)/mod_pairest.so build/paiconf
 
 # The job-side shell (scripts/job/) travels inside the module as C strings.
-JOB_SH    := scripts/job/batch.sh scripts/job/task.sh
+JOB_SH    := scripts/job/batch.sh scripts/job/task.sh scripts/job/container.sh
 $(B)/job_scripts.h: $(JOB_SH) scripts/embed.sh
 	@mkdir -p $(B)
-	scripts/embed.sh pai_job_batch_sh=scripts/job/batch.sh pai_job_task_sh=scripts/job/task.sh > $@.tmp
+	scripts/embed.sh pai_job_batch_sh=scripts/job/batch.sh pai_job_task_sh=scripts/job/task.sh \
+	    pai_job_container_sh=scripts/job/container.sh > $@.tmp
 	mv -f $@.tmp $@
 
 $(B)/core/%.o: core/%.c core/*.h $(B)/job_scripts.h

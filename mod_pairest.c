@@ -64,6 +64,7 @@ typedef struct pai_server_conf {
 #define PAI_DEF_SLURM_URL          "unix:slurm/rest/slurmrestd.sock"
 #define PAI_DEF_SLURM_KEY_FILE     "slurm/jwt_hs256.key"
 #define PAI_DEF_JOB_USER           "paijob"
+#define PAI_DEF_CONTAINER_RUNTIME  "runc"
 #define PAI_DEF_PARTITION          "pai"
 #define PAI_DEF_LAUNCHER_TIMEOUT   10
 #define PAI_DEF_JOB_LOG_DIR        "jobs"
@@ -133,6 +134,8 @@ static void *pai_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     c->deny = PAI_MERGE_PTR(deny);
     c->s.max_waiting = PAI_MERGE(s.max_waiting);
     c->s.max_active = PAI_MERGE(s.max_active);
+    c->s.container_runtime = PAI_MERGE_PTR(s.container_runtime);
+    c->s.image_allow = PAI_MERGE_PTR(s.image_allow);
     c->audit_retention = PAI_MERGE(audit_retention);
     c->s.login_limits = add->s.login_limits.user_max != PAI_UNSET ? add->s.login_limits
                                                                   : base->s.login_limits;
@@ -311,6 +314,32 @@ static const char *pai_set_user_mapping(cmd_parms *cmd, void *d, const char *arg
     return NULL;
 }
 
+static const char *pai_set_container_runtime(cmd_parms *cmd, void *d, const char *arg)
+{
+    (void)d;
+    if (strcmp(arg, "runc") && strcmp(arg, "none"))
+        return "PaiContainerRuntime: runc (each task in its job's image, rootless) or none "
+               "(tasks on the node itself)";
+    pai_sconf(cmd)->s.container_runtime = arg;
+    return NULL;
+}
+
+/* One pattern per argument; the list is the union of every line. */
+static const char *pai_add_image_allow(cmd_parms *cmd, void *d, const char *arg)
+{
+    pai_server_conf *c = pai_sconf(cmd);
+    apr_array_header_t *a;
+    (void)d;
+    if (!*arg || strlen(arg) > 256 || strpbrk(arg, " \t\"'"))
+        return "PaiImageAllow: patterns of registry/repository, e.g. registry.example.com/* "
+               "or docker.io/library/*";
+    a = c->s.image_allow ? (apr_array_header_t *)c->s.image_allow
+                         : apr_array_make(cmd->pool, 4, sizeof(const char *));
+    APR_ARRAY_PUSH(a, const char *) = arg;
+    c->s.image_allow = a;
+    return NULL;
+}
+
 static const char *pai_set_partition(cmd_parms *cmd, void *d, const char *arg)
 {
     (void)d;
@@ -479,6 +508,12 @@ static const command_rec pai_cmds[] = {
     AP_INIT_TAKE1("PaiPublicURL", pai_set_public_url, NULL, RSRC_CONF,
                   "this server's URL as clients reach it, for links in replies (default: "
                   "from ServerName and the port; never from a request's Host header)"),
+    AP_INIT_TAKE1("PaiContainerRuntime", pai_set_container_runtime, NULL, RSRC_CONF,
+                  "runc: each task runs in its job's image, rootless, under Slurm's limits "
+                  "(default); none: tasks run on the node itself"),
+    AP_INIT_ITERATE("PaiImageAllow", pai_add_image_allow, NULL, RSRC_CONF,
+                    "registry/repository patterns a job's image must match (default: any); "
+                    "e.g. registry.example.com/* docker.io/library/*"),
     AP_INIT_TAKE1("PaiSlurmPartition", pai_set_partition, NULL, RSRC_CONF,
                   "the Slurm partition jobs go to (default pai)"),
     AP_INIT_TAKE1("PaiLauncherTimeout", pai_set_launcher_timeout, NULL, RSRC_CONF,
@@ -722,6 +757,8 @@ static int pai_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
                 APR_ARRAY_PUSH(deny, const char *) = ap_unixd_config.user_name;
             c->slurm.policy.deny = deny;
         }
+        if (!c->s.container_runtime) c->s.container_runtime = PAI_DEF_CONTAINER_RUNTIME;
+        c->slurm.containers = strcmp(c->s.container_runtime, "none") != 0;
         c->s.job_user = c->slurm.job_user;
         c->s.per_user = c->slurm.per_user;
         c->slurm.timeout_ms = (long)c->launcher_timeout * 1000;

@@ -95,7 +95,7 @@ class Bench:
         os.chmod(os.path.join(self.inst, "admin.password"), 0o600)
         # A big fake node: admission never holds the benchmark's jobs back, and
         # the partition is set DOWN while (d) runs so that Slurm queues them all.
-        self.env = dict(os.environ, PAI_LISTEN="127.0.0.1:%d" % PORT, PAI_DB="sqlite3",
+        self.env = dict(os.environ, PAI_LISTEN="127.0.0.1:%d" % PORT, PAI_DB="sqlite3", PAI_CONTAINER_RUNTIME="none",
                         PAI_ADMIN_USERNAME="admin", PAI_SLURM_DIR=self.slurmdir,
                         PAI_SLURM_PORT=str(SLURM_PORT), PAI_SLURM_CPUS="60000",
                         PAI_SLURM_MEMORY_MB=str(60000 * 64), PAI_LOGIN_LIMIT_USER="0 60",

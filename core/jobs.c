@@ -9,6 +9,7 @@
 #include "vc.h"
 #include "sshkey.h"
 #include "placement.h"
+#include "image.h"
 
 /* A job whose hand-over has not been confirmed for this long is given up on
  * (more than any launcher time-out). */
@@ -255,6 +256,29 @@ static pai_error *jobs_check_fits(const pai_jobs_env *env, apr_pool_t *p, const 
 }
 
 /* 400 when the job's tasks need more ports than PaiTaskPortRange holds. */
+/* With containers, the image must be a reference a node can pull, from a
+ * registry the site allows, and authFile a path the node can read as the
+ * job's account (it travels in the job's Slurm comment, so no ';' or ','). */
+static pai_error *jobs_check_image(const pai_jobs_env *env, apr_pool_t *p,
+                                   const pai_jobspec *spec)
+{
+    pai_image_ref ref;
+    pai_error *e;
+
+    if (!env->containers)
+        return NULL;
+    if ((e = pai_image_ref_parse(p, spec->image, &ref)))
+        return e;
+    if (!pai_image_allowed(&ref, env->image_allow))
+        return pai_error_make(p, PAI_ERR_INVALID, "image '%s' (%s) is not allowed here: it "
+                              "matches none of PaiImageAllow %s", spec->image, ref.name,
+                              apr_array_pstrcat(p, env->image_allow, ' '));
+    if (*spec->auth_file && !pai_image_mount_path_ok(spec->auth_file))
+        return pai_error_make(p, PAI_ERR_INVALID, "field 'authFile' must be an absolute path "
+                              "on the nodes, of letters, digits and . _ - /");
+    return NULL;
+}
+
 static pai_error *jobs_check_ports(const pai_jobs_env *env, apr_pool_t *p,
                                    const pai_jobspec *spec)
 {
@@ -357,6 +381,7 @@ pai_error *pai_job_submit(const pai_jobs_env *env, apr_pool_t *p, const pai_iden
     int admitted;
 
     if ((e = pai_jobspec_parse(p, config, &spec)) ||
+        (e = jobs_check_image(env, p, spec)) ||
         (e = jobs_check_ports(env, p, spec)) ||
         (e = pai_account_may_use_vc(env->db, p, who, spec->virtual_cluster)))
         return e;

@@ -20,6 +20,8 @@ typedef struct pai_jobs_env {
     const unsigned char *tag_key;/* signs launch tags (the server's secret) */
     apr_size_t tag_key_len;
     int max_waiting, max_active; /* per user (0: no limit) */
+    int containers;              /* 1: tasks run in the job's image (PaiContainerRuntime) */
+    const apr_array_header_t *image_allow; /* PaiImageAllow patterns; NULL: any image */
 } pai_jobs_env;
 
 /* POST /jobs: validate, check the VC, store, hand to the launcher.  A job the

@@ -84,6 +84,7 @@ typedef struct pai_slurm_conf {
     long timeout_ms;
     const char *log_dir;         /* job folders on the nodes: <log_dir>/<account>/<job>/attempt-<n> */
     pai_account_policy policy;   /* which accounts same-name may map to */
+    int containers;              /* 1: each task runs in the job's image (rootless runc) */
 } pai_slurm_conf;
 
 pai_error *pai_launcher_slurm_create(apr_pool_t *p, const pai_slurm_conf *c,

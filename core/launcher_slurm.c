@@ -9,6 +9,7 @@
 #include "launcher.h"
 #include "http.h"
 #include "json.h"
+#include "image.h"
 
 #define SLURM_API "/slurm/v0.0.38"
 /* How long a task whose step could not be made is tried again (seconds). */
@@ -116,11 +117,47 @@ static pai_error *slurm_call(slurm_ctx *c, apr_pool_t *p, const char *user, cons
     return NULL;
 }
 
-/* The label the sync finds our jobs by: pai:<job>:<attempt>:<tag>.  The
- * batch script may add ";failed=<task>/<why>" when the job fails. */
-static const char *slurm_comment(apr_pool_t *p, const pai_launch *l)
+/* The host folders a job's containers bind at the same path: the job folder
+ * root (the attempt's folder is in it), then dataDir, outputDir and codeDir
+ * when they are plain absolute paths (an hdfs:// URI is not a folder). */
+static apr_array_header_t *slurm_ctr_mounts(apr_pool_t *p, const pai_slurm_conf *c,
+                                            const pai_jobspec *s)
 {
-    return apr_psprintf(p, "pai:%s:%d:%s", l->spec->job_name, l->attempt, l->tag ? l->tag : "");
+    apr_array_header_t *m = apr_array_make(p, 4, sizeof(const char *));
+    const char *dirs[] = {s->data_dir, s->output_dir, s->code_dir};
+    int i, k;
+
+    APR_ARRAY_PUSH(m, const char *) = c->log_dir;
+    for (i = 0; i < 3; i++) {
+        int dup = 0;
+        if (!pai_image_mount_path_ok(dirs[i]))
+            continue;
+        for (k = 0; k < m->nelts; k++)
+            dup |= !strcmp(APR_ARRAY_IDX(m, k, const char *), dirs[i]);
+        if (!dup)
+            APR_ARRAY_PUSH(m, const char *) = dirs[i];
+    }
+    return m;
+}
+
+/* The label the sync finds our jobs by: pai:<job>:<attempt>:<tag>.  With
+ * containers, what the node's prolog (run as root, before the job) needs to
+ * pull the image: ";image=<ref>[;auth=<path>];mounts=<dir>,<dir>" (checked
+ * characters only: no ';' or ',' in any).  The batch script may add
+ * ";failed=<task>/<why>" when the job fails. */
+static const char *slurm_comment(apr_pool_t *p, const pai_slurm_conf *c, const pai_launch *l)
+{
+    const pai_jobspec *s = l->spec;
+    const char *base = apr_psprintf(p, "pai:%s:%d:%s", s->job_name, l->attempt,
+                                    l->tag ? l->tag : "");
+    pai_image_ref ref;
+
+    if (!c->containers || pai_image_ref_parse(p, s->image, &ref))
+        return base;
+    return apr_pstrcat(p, base, ";image=", ref.canonical,
+                       *s->auth_file && pai_image_mount_path_ok(s->auth_file)
+                           ? apr_pstrcat(p, ";auth=", s->auth_file, NULL) : "",
+                       ";mounts=", apr_array_pstrcat(p, slurm_ctr_mounts(p, c, s), ','), NULL);
 }
 
 /* ---- the batch script ---------------------------------------------------- */
@@ -338,7 +375,18 @@ const char *pai_slurm_batch_script(apr_pool_t *p, const pai_slurm_conf *c, const
     put(&b, apr_pstrcat(p, "pai_report_secret=",
                         sq(p, l->ssh_public_key && l->report_secret ? l->report_secret : ""),
                         "\n", NULL));
-    put(&b, apr_pstrcat(p, "pai_comment=", sq(p, slurm_comment(p, l)), "\n", NULL));
+    put(&b, apr_pstrcat(p, "pai_comment=", sq(p, slurm_comment(p, c, l)), "\n", NULL));
+    {
+        pai_image_ref ref;
+        int ctr = c->containers && !pai_image_ref_parse(p, s->image, &ref);
+        apr_array_header_t *m = ctr ? slurm_ctr_mounts(p, c, s) : NULL;
+        int i;
+        put(&b, apr_pstrcat(p, "pai_image=", sq(p, ctr ? ref.canonical : ""), "\npai_ctr_mounts=(",
+                            NULL));
+        for (i = 0; m && i < m->nelts; i++)
+            put(&b, apr_pstrcat(p, " ", sq(p, APR_ARRAY_IDX(m, i, const char *)), NULL));
+        put(&b, " )\n");
+    }
     put(&b, "pai_step_retry=" PAI_STEP_RETRY_SECONDS
             " pai_step_immediate=" PAI_STEP_IMMEDIATE_SECONDS "\n");
     job_env(&b, l);
@@ -373,6 +421,11 @@ const char *pai_slurm_batch_script(apr_pool_t *p, const pai_slurm_conf *c, const
     put(&b, "pai_write_task_wrapper() {\ncat <<'PAI_TASK_EOF'\n");
     put(&b, pai_job_task_sh);
     put(&b, "PAI_TASK_EOF\n}\n");
+    if (c->containers) {
+        put(&b, "pai_write_container_runtime() {\ncat <<'PAI_CONTAINER_EOF'\n");
+        put(&b, pai_job_container_sh);
+        put(&b, "PAI_CONTAINER_EOF\n}\n");
+    }
     put(&b, pai_job_batch_sh);
     return apr_array_pstrcat(p, b.parts, 0);
 }
@@ -410,7 +463,7 @@ static pai_error *slurm_submit(void *ctxv, apr_pool_t *p, const pai_launch *l, a
                     "tasks_per_node", 1,
                     "cpus_per_task", (json_int_t)per_node->cpus,
                     "memory_per_node", (json_int_t)per_node->memory_mb,
-                    "comment", slurm_comment(p, l),
+                    "comment", slurm_comment(p, &c->conf, l),
                     /* A failed node ends the job (NODE_FAIL): the sync decides on
                      * a retry; Slurm would requeue it to wait two minutes.
                      * ("requeue": false is ignored by v0.0.38.) */
@@ -489,12 +542,36 @@ static void slurm_state(const char *st, int exit_code, const char **state, int *
     *active = 0;
 }
 
+/* What the node's image cache said (scripts/job/image.sh), for a user. */
+static const char *slurm_image_why(apr_pool_t *p, const char *image, const char *why)
+{
+    static const struct { const char *why, *text; } words[] = {
+        {"image-notfound", "the registry has no such image or tag"},
+        {"image-auth", "the registry refused the credentials (or needs some: see authFile)"},
+        {"image-authfile", "the job's authFile cannot be read by the job's account, or holds "
+                           "no registry credentials (OpenPAI's three lines or an auth.json)"},
+        {"image-unreachable", "the registry cannot be reached from the node"},
+        {"image-pull", "pulling it failed"},
+        {"image-unpack", "it could not be unpacked on the node"},
+        {"image-missing", "the node did not prepare it (is mod_pairest's prolog Slurm's "
+                          "Prolog there?)"},
+        {"runtime", "the container runtime could not start on the node"},
+    };
+    const char *text = "pulling it failed";
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        if (!strcmp(why, words[i].why))
+            text = words[i].text;
+    return apr_psprintf(p, "image %s: %s", image ? image : "?", text);
+}
+
 static int slurm_parse_job(apr_pool_t *p, json_t *j, pai_launch_status *out)
 {
     const char *comment = pai_json_str(j, "comment"), *st = pai_json_str(j, "job_state");
     const char *reason = pai_json_str(j, "state_reason");
     json_int_t id, wait_status = 0, t;
-    char *name, *colon, *tag, *failed = NULL;
+    char *name, *colon, *tag, *failed = NULL, *image = NULL, *rest, *part, *last;
 
     /* pai:<job>:<attempt>:<tag> (job names have no colon); older launches
      * carry no tag. */
@@ -507,9 +584,16 @@ static int slurm_parse_job(apr_pool_t *p, json_t *j, pai_launch_status *out)
     tag = strchr(colon + 1, ':');
     if (tag)
         *tag++ = '\0';
-    if (tag && (failed = strchr(tag, ';'))) {
-        *failed++ = '\0';
-        failed = strncmp(failed, "failed=", 7) ? NULL : failed + 7;
+    /* ;key=value parts after the tag: image= (containers), failed= (the
+     * batch script's word on a failed job). */
+    if (tag && (rest = strchr(tag, ';'))) {
+        *rest++ = '\0';
+        for (part = apr_strtok(rest, ";", &last); part; part = apr_strtok(NULL, ";", &last)) {
+            if (!strncmp(part, "failed=", 7))
+                failed = part + 7;
+            else if (!strncmp(part, "image=", 6))
+                image = part + 6;
+        }
     }
     memset(out, 0, sizeof(*out));
     out->id = id;
@@ -549,6 +633,9 @@ static int slurm_parse_job(apr_pool_t *p, json_t *j, pai_launch_status *out)
                 ? apr_psprintf(p, "%s: the job's folder under PaiJobLogDir is missing or not "
                                "the account's own (mode 0700, made by Slurm's prolog); no task "
                                "ran", out->diagnostics)
+                : !strncmp(why, "image-", 6) || !strcmp(why, "runtime")
+                ? apr_psprintf(p, "%s: task %s could not start: %s", out->diagnostics, failed,
+                               slurm_image_why(p, image, why))
                 : apr_psprintf(p, "%s: task %s failed first (%s)", out->diagnostics, failed, why);
         }
     }

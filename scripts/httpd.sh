@@ -8,7 +8,9 @@
 #                             job folder root, default STATE/jobs), PAI_LISTEN_EXTRA
 #                             (a second address:port, e.g. where cluster nodes reach
 #                             this machine), PAI_REPORT_URL (PaiSSHReportURL, default
-#                             http://PAI_LISTEN), and PAI_MODULE: the
+#                             http://PAI_LISTEN), PAI_CONTAINER_RUNTIME (runc, the default,
+#                             or none), PAI_IMAGE_ALLOW (PaiImageAllow patterns, space-
+#                             separated), and PAI_MODULE: the
 #                             module to load, build/mod_pairest.so unless set;
 #                             PAI_VALGRIND=LOGFILE runs one process under memcheck)
 #   httpd.sh stop INSTDIR
@@ -69,6 +71,10 @@ start() {
   fi
   # PAI_VIRTUAL_CLUSTERS="vc1 50 100; vc2 50 50": one PaiVirtualCluster line each.
   local vcs=""
+  local runtime=${PAI_CONTAINER_RUNTIME:-runc} allow=""
+  case "$runtime" in runc|none) ;; *) echo "httpd.sh: PAI_CONTAINER_RUNTIME must be runc or none" >&2; exit 2 ;; esac
+  case "${PAI_IMAGE_ALLOW:-}" in *'|'*|*'"'*|*\\*) echo "httpd.sh: bad PAI_IMAGE_ALLOW" >&2; exit 2 ;; esac
+  [ -n "${PAI_IMAGE_ALLOW:-}" ] && allow="PaiImageAllow $PAI_IMAGE_ALLOW"
   if [ -n "${PAI_VIRTUAL_CLUSTERS:-}" ]; then
     vcs=$(printf '%s' "$PAI_VIRTUAL_CLUSTERS" | tr ';' '\n' | awk 'NF {printf "PaiVirtualCluster %s\\n", $0}')
   fi
@@ -83,6 +89,7 @@ start() {
       -e "s|@MAXWAITING@|${PAI_USER_MAX_WAITING:-1000}|g" -e "s|@MAXACTIVE@|${PAI_USER_MAX_ACTIVE:-5000}|g" \
       -e "s|@EXTRALISTEN@|${PAI_LISTEN_EXTRA:+Listen $PAI_LISTEN_EXTRA}|g" \
       -e "s|@REPORTURL@|${PAI_REPORT_URL:-http://$listen}|g" \
+      -e "s|@CTRRUNTIME@|$runtime|g" -e "s|@IMAGEALLOW@|$allow|g" \
       "$root/conf/httpd.conf.in" > "$inst/httpd.conf"
   chmod 600 "$inst/httpd.conf"
   local waits=100

@@ -34,6 +34,17 @@ chmod 600 "$inst/admin.password"
 
 base=$("$root/scripts/statedir.sh" "$inst")
 PAI_SLURM_PORT=${PAI_SLURM_PORT:-16817} "$root/scripts/slurm.sh" start "$base/slurm"
+# Tasks run in their job's image: a local registry holding the project's test
+# image (built once from Debian's mirror, about a minute), which
+# examples/exampleJob.json names.  PAI_CONTAINER_RUNTIME=none runs tasks on
+# the node itself instead.
+runtime=${PAI_CONTAINER_RUNTIME:-runc}
+registry=${PAI_REGISTRY:-127.0.0.1:9180}
+if [ "$runtime" != none ]; then
+  "$root/scripts/image.sh" build "$root/var/image"
+  "$root/scripts/image.sh" registry-start "$base/registry" "$registry"
+  "$root/scripts/image.sh" push "$root/var/image" "$registry/pai/test:1"
+fi
 # Several nodes (PAI_SLURM_NODES=N) reach this machine at the bridge's address:
 # httpd listens there too, and tasks report their sshd there.
 extra="" report="http://$addr:$port"
@@ -41,10 +52,11 @@ ctl=$(cat "$base/slurm/ctl_address")
 if [ "$ctl" != 127.0.0.1 ] && [ "$addr" != 0.0.0.0 ]; then extra="$ctl:$port" report="http://$ctl:$port"; fi
 PAI_LISTEN="$addr:$port" PAI_LISTEN_EXTRA="$extra" PAI_REPORT_URL="$report" \
     PAI_ADMIN_USERNAME="$admin" PAI_SLURM_DIR="$base/slurm" \
-    PAI_VIRTUAL_CLUSTERS="${PAI_VIRTUAL_CLUSTERS:-}" \
+    PAI_VIRTUAL_CLUSTERS="${PAI_VIRTUAL_CLUSTERS:-}" PAI_CONTAINER_RUNTIME="$runtime" \
     "$root/scripts/httpd.sh" start "$inst"
 
 echo "mod_pairest is up: http://$addr:$port/api/v1"
+[ "$runtime" != none ] && echo "jobs run in containers; the local registry $registry holds $registry/pai/test:1"
 # A generated password is shown once, after the first start that worked.
 if [ -z "$password" ] && [ ! -e "$inst/admin.password.shown" ]; then
   echo "first admin: $admin, password: $(cat "$inst/admin.password") (kept in $inst/admin.password, mode 0600)"

@@ -20,6 +20,7 @@ collect() {
   local d=$1 pid
   if [ -f "$d/slurm/slurm.conf" ]; then "$root/scripts/slurm.sh" stop "$d/slurm" || true; fi
   if [ -f "$d/mysqld.pid" ]; then "$root/scripts/mariadb.sh" stop "$d" || true; fi
+  if [ -s "$d/registry/registry.pid" ]; then "$root/scripts/image.sh" registry-stop "$d/registry" || true; fi
   if [ -s "$d/httpd.pid" ]; then
     pid=$(cat "$d/httpd.pid")
     # Only an httpd: a pid may have been reused since.

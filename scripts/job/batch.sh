@@ -9,6 +9,9 @@
 #   pai_attempt_dir                  pai_account_dir/<job>/attempt-<n>
 #   pai_report_secret                this attempt's secret for the SSH reports ('': none)
 #   pai_comment                      the job's Slurm comment (its launch tag)
+#   pai_image                        '' (tasks on the node) or the image the tasks run
+#                                    in (container.sh); the node's prolog pulled it
+#   pai_ctr_mounts                   host folders the containers bind at the same path
 #   pai_step_retry pai_step_immediate   seconds (see pai_task)
 #   pai_job_env                      K=V words every task gets; @IP<n>@ is the address
 #                                    of the allocation's n-th node
@@ -74,6 +77,14 @@ for i in "${!pai_job_env[@]}"; do
 done
 
 pai_write_task_wrapper > "$pai_attempt_dir/pai-task.sh" || exit 70
+if [ -n "$pai_image" ]; then
+  pai_write_container_runtime > "$pai_attempt_dir/pai-container.sh" || exit 70
+  # The prolog's markers: root's folder beside the accounts' (image.sh).
+  PAI_CTR_MARKERS=$(dirname "$pai_account_dir")/.pai-images
+  PAI_CTR_MOUNTS=$(printf '%s\n' "${pai_ctr_mounts[@]}")
+  export PAI_CTR_MARKERS PAI_CTR_MOUNTS
+  echo "mod_pairest: tasks run in the image $pai_image"
+fi
 # Each task's report secret in a file of its own, which its wrapper reads and
 # removes: the secret never appears on a command line or in an environment.
 for k in "${!task_name[@]}"; do
@@ -189,6 +200,10 @@ if [ "$verdict" = failed ]; then
     why=exit$code
     grep -q -e 'oom-kill event' -e 'Out Of Memory' \
       "$pai_attempt_dir/${task_name[first_failed]}.err" 2>/dev/null && why=oom
+    # The task wrapper's own word (the container's image, its memory): one
+    # short word of [a-z-], as it goes into the comment.
+    w=$(head -c 32 "$pai_attempt_dir/.${task_name[first_failed]}.why" 2>/dev/null | tr -cd 'a-z-')
+    [ -n "$w" ] && why=$w
     scontrol update jobid="$SLURM_JOB_ID" \
       comment="$pai_comment;failed=${task_name[first_failed]}/$why" \
       || echo "mod_pairest: could not record the failing task in the job's comment"

@@ -4,16 +4,27 @@
 #   ROOT/<account>   owned by the account, mode 0700,
 # in which the batch script makes its attempt folders.  ROOT itself belongs to
 # root (mode 0755), so no account can make, replace or link another's folder.
-#   prolog.sh ROOT [HOLD_DIR]
-# HOLD_DIR, tests only: while HOLD_DIR/hold exists the job waits here (and
-# says so in HOLD_DIR/held.JOBID), so a test can act between start and steps.
+# For a job that runs in containers (its Slurm comment names an image), it
+# then pulls the image into the node's cache (scripts/job/image.sh).
+#   prolog.sh ROOT HOLD_DIR [CACHE MAX_MB INSECURE GPU_DEVICE]
+# HOLD_DIR, tests only ('' otherwise): while HOLD_DIR/hold exists the job waits
+# here (and says so in HOLD_DIR/held.JOBID), so a test can act between start
+# and steps.  CACHE, MAX_MB, INSECURE: the node's image cache (image.sh);
+# GPU_DEVICE: the device file of this node's GPU %i (%n: the node's name).
 # A failing prolog drains the node: problems are logged and left to the batch
-# script, which refuses a folder that is not its own (exit 70).
-root=${1:?usage: prolog.sh ROOT [HOLD_DIR]}
+# script, which refuses a folder that is not its own (exit 70), and to the
+# tasks, which read the image's marker.
+root=${1:?usage: prolog.sh ROOT HOLD_DIR [CACHE MAX_MB INSECURE GPU_DEVICE]}
 hold=${2:-}
+cache=${3:-}
+cache_mb=${4:-10240}
+insecure=${5:-}
+gpu_device=${6:-/dev/nvidia%i}
+here=$(dirname "$0")
 user=${SLURM_JOB_USER:-}
 uid=${SLURM_JOB_UID:-}
 gid=${SLURM_JOB_GID:-}
+node=${SLURMD_NODENAME:-$(hostname)}
 
 pai_account_dir() {
   case "$user" in ''|.|..|*/*|-*) echo "prolog: bad account name '$user'" >&2; return 0 ;; esac
@@ -34,6 +45,37 @@ pai_account_dir() {
   chown "$uid:$gid" "$d" && chmod 700 "$d"
 }
 pai_account_dir
+
+# The image, from the job's comment (pai:…;image=REF[;auth=PATH];mounts=A,B):
+# the module checked every character of it; image.sh checks again what it uses.
+pai_image() {
+  [ -n "$cache" ] && [ -n "${SLURM_JOB_ID:-}" ] || return 0
+  case "$user" in ''|*/*|-*) return 0 ;; esac
+  comment=$(squeue -h -j "$SLURM_JOB_ID" -o '%k' 2>/dev/null) || return 0
+  case "$comment" in pai:*\;image=*) ;; *) return 0 ;; esac
+  image='' auth='' mounts=''
+  old_ifs=$IFS
+  IFS=';'
+  for part in $comment; do
+    case "$part" in
+      image=*) image=${part#image=} ;;
+      auth=*) auth=${part#auth=} ;;
+      mounts=*) mounts=${part#mounts=} ;;
+    esac
+  done
+  IFS=,
+  # shellcheck disable=SC2086  # split at the commas on purpose
+  set -- $mounts
+  IFS=$old_ifs
+  markers=$root/.pai-images
+  /bin/bash "$here/image.sh" pull "$cache" "$cache_mb" "$insecure" "$markers" \
+    "$SLURM_JOB_ID" "$node" "$image" "$auth" "$user" "$@"
+  if [ -f "$markers/$SLURM_JOB_ID.$node" ]; then
+    dev=$(printf '%s' "$gpu_device" | sed "s|%n|$node|g")
+    echo "gpu $dev" >> "$markers/$SLURM_JOB_ID.$node"
+  fi
+}
+pai_image
 
 if [ -n "$hold" ] && [ -e "$hold/hold" ]; then
   touch "$hold/held.${SLURM_JOB_ID:-0}"

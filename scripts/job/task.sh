@@ -9,8 +9,16 @@
 # on a command line).  DIR/.TASK.secret, when present, holds this attempt's
 # secret for the SSH report: read and removed before anything else runs, so
 # that neither the command nor its view of this process's environment has it.
+# With PAI_CTR_MARKERS set, the command runs in the job's image
+# (DIR/pai-container.sh, from scripts/job/container.sh).
 set -u
 dir=$1 task=$2 cmd=$3
+ctr=
+if [ -n "${PAI_CTR_MARKERS:-}" ]; then
+  ctr=1
+  # shellcheck source=scripts/job/container.sh
+  . "$dir/pai-container.sh" || exit 70
+fi
 
 # First act: the step started (batch.sh retries only steps that never did).
 : > "$dir/.$task.started" || exit 70
@@ -25,7 +33,6 @@ fi
 # on IPv4 only (the address tasks report) so that a port another process took
 # first makes it fail, not half-listen; the task reports its address and host
 # key only once sshd has bound.  Without a free port the task runs without SSH.
-sshd_pid=
 pai_sshd() {
   local d=$dir/$task.ssh port=$PAI_CONTAINER_SSH_PORT
   # A folder of the account's own, made fresh; failing to make it is fatal.
@@ -36,9 +43,14 @@ pai_sshd() {
   ssh-keygen -q -t ed25519 -N '' -C "pai-task-$task" -f "$d/host_key" </dev/null || exit 70
   export -p | grep -v -E '^declare -x (SSH_|PAI_SSH_|SLURM_|PWD=|OLDPWD=|SHLVL=)' > "$d/env.sh" \
     || exit 70
-  # shellcheck disable=SC2016  # expanded at login, not here
-  printf '#!/bin/bash\n. %q\ncd %q || exit 1\nif [ -n "${SSH_ORIGINAL_COMMAND:-}" ]; then exec /bin/bash -c "$SSH_ORIGINAL_COMMAND"; else exec /bin/bash -l; fi\n' \
-    "$d/env.sh" "$PWD" > "$d/login.sh" && chmod 700 "$d/login.sh" || exit 70
+  if [ -n "$ctr" ]; then
+    pai_ctr_login_script "$d/login.sh" || exit 70
+  else
+    # shellcheck disable=SC2016  # expanded at login, not here
+    printf '#!/bin/bash\n. %q\ncd %q || exit 1\nif [ -n "${SSH_ORIGINAL_COMMAND:-}" ]; then exec /bin/bash -c "$SSH_ORIGINAL_COMMAND"; else exec /bin/bash -l; fi\n' \
+      "$d/env.sh" "$PWD" > "$d/login.sh" || exit 70
+  fi
+  chmod 700 "$d/login.sh" || exit 70
   printf '%s\n' "Port $port" "ListenAddress 0.0.0.0" "HostKey $d/host_key" \
     "AuthorizedKeysFile $d/authorized_keys" "PidFile $d/sshd.pid" \
     'PasswordAuthentication no' 'KbdInteractiveAuthentication no' 'UsePAM no' \
@@ -70,29 +82,41 @@ pai_sshd() {
     <<<"X-PAI-Job-Secret: $secret" | grep -q '^200$' \
     || echo "mod_pairest: could not report the sshd of this task" >&2
 }
-if [ -n "${PAI_SSH_PUBLIC_KEY:-}" ] && [ -n "$secret" ] && [ -x /usr/sbin/sshd ]; then
-  pai_sshd
-fi
-unset secret PAI_SSH_PUBLIC_KEY PAI_SSH_REPORT_URL
-
 # TERM (scancel, STOP, the completion rule) reaches every process of the step.
 # The wrapper then waits for its children before it exits: Slurm ends a step
 # once its cgroup is empty, and children left to be reaped by others linger
-# there as zombies for seconds.
-cmd_pid=
+# there as zombies for seconds.  A container is outside the step's cgroup:
+# it is killed and removed here.
+cmd_pid='' sshd_pid=''
 # shellcheck disable=SC2317  # run by the trap
 pai_end() {
+  [ -n "$ctr" ] && pai_ctr_remove
   [ -n "$cmd_pid" ] && kill -TERM "$cmd_pid" 2>/dev/null
   [ -n "$sshd_pid" ] && kill -TERM "$sshd_pid" 2>/dev/null
   wait
   exit 143
 }
 trap pai_end TERM INT
-/bin/bash -c "$cmd" &
-cmd_pid=$!
+
+# The container first (an SSH login enters it), then the task's sshd.
+if [ -n "$ctr" ]; then
+  # An early exit (sshd's folder) removes the container too.
+  trap pai_ctr_remove EXIT
+  pai_ctr_start || exit 71
+fi
+if [ -n "${PAI_SSH_PUBLIC_KEY:-}" ] && [ -n "$secret" ] && [ -x /usr/sbin/sshd ]; then
+  pai_sshd
+fi
+unset secret PAI_SSH_PUBLIC_KEY PAI_SSH_REPORT_URL
+
+if [ -z "$ctr" ]; then
+  /bin/bash -c "$cmd" &
+  cmd_pid=$!
+fi
 wait "$cmd_pid"
 st=$?
 cmd_pid=
+[ -n "$ctr" ] && pai_ctr_finish "$st"
 if [ -n "$sshd_pid" ]; then
   kill "$sshd_pid" 2>/dev/null
   for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$sshd_pid" 2>/dev/null || break; sleep 0.1; done

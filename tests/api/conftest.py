@@ -154,7 +154,10 @@ def api(request):
                PAI_JOBS_DIR=os.path.join(statedir, "jobs"),
                PAI_SLURM_PORT=str(SLURM_PORTS[backend]), PAI_VIRTUAL_CLUSTERS=VIRTUAL_CLUSTERS,
                PAI_LOGIN_LIMIT_USER=LOGIN_LIMIT_USER, PAI_LOGIN_LIMIT_ADDRESS=LOGIN_LIMIT_ADDRESS,
-               PAI_SLURM_TEST_HOLD="1")
+               PAI_SLURM_TEST_HOLD="1",
+               # The API suite's jobs run on the node; test_containers.py runs
+               # its own server with containers.
+               PAI_CONTAINER_RUNTIME="none")
     dbdir = None
     # Whatever happens (a start that fails included), what was started stops.
     try:

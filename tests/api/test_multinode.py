@@ -107,7 +107,7 @@ def cluster():
                PAI_SLURM_MEMORY_MB="4096", PAI_SLURM_NODE_TIMEOUT="10",
                PAI_SLURM_PORT=str(SLURM_PORT),
                PAI_SLURM_DIR=c.slurmdir, PAI_JOBS_DIR=os.path.join(statedir, "jobs"),
-               PAI_ADMIN_USERNAME=ADMIN, PAI_DB="sqlite3")
+               PAI_ADMIN_USERNAME=ADMIN, PAI_DB="sqlite3", PAI_CONTAINER_RUNTIME="none")
     try:
         t0 = time.time()
         sh("scripts/slurm.sh", "start", c.slurmdir, env=env)

@@ -11,13 +11,16 @@ import requests
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 INST = os.path.join(ROOT, "var", "test-run")
+# make run's registry, apart from a `make run` of the same machine (9180).
+REGISTRY = "127.0.0.1:19296"
 
 
 def run(env_extra, yaml_text):
     yaml_path = os.path.join(ROOT, "var", "test-run.yaml")
     with open(yaml_path, "w") as f:
         f.write(yaml_text)
-    env = dict(os.environ, PAI_INSTANCE=INST, PAI_SERVICES_CONF=yaml_path, PAI_SLURM_PORT="28817")
+    env = dict(os.environ, PAI_INSTANCE=INST, PAI_SERVICES_CONF=yaml_path, PAI_SLURM_PORT="28817",
+               PAI_REGISTRY=REGISTRY)
     env.pop("PORT", None)
     env.update(env_extra)
     return subprocess.run(["scripts/run.sh"], cwd=ROOT, env=env, capture_output=True, text=True)
@@ -75,6 +78,9 @@ def test_yaml_port_and_admin(clean):
     # Slurm folders the job account passes through)
     with open(os.path.join(ROOT, "examples", "exampleJob.json")) as f:
         job = requests.models.complexjson.load(f)
+    # It names make run's registry; this run's is on another port.
+    assert job["image"] == "127.0.0.1:9180/pai/test:1"
+    job["image"] = REGISTRY + "/pai/test:1"
     base = "http://127.0.0.1:19289/api/v1/jobs"
     r = requests.post(base, json=job, headers={"Authorization": "Bearer " + token}, timeout=30)
     assert r.status_code == 201, r.text
@@ -85,6 +91,13 @@ def test_yaml_port_and_admin(clean):
             break
         time.sleep(0.3)
     assert st["state"] == "SUCCEEDED", st
+    # Its tasks ran in the image: the marker file the node does not have.
+    statedir = subprocess.run(["scripts/statedir.sh", INST], cwd=ROOT, capture_output=True,
+                              text=True, check=True).stdout.strip()
+    with open(os.path.join(statedir, "jobs", "paijob", "exampleJob", "attempt-0",
+                           "worker-0.out")) as f:
+        out = f.read()
+    assert "image: mod_pairest test image" in out, out
 
 
 def test_generated_admin_password_shown_once(clean):

@@ -15,4 +15,5 @@ Suite *suite_vc(void);
 Suite *suite_launcher(void);
 Suite *suite_security(void);
 Suite *suite_placement(void);
+Suite *suite_image(void);
 #endif
