@@ -41,9 +41,14 @@ PAI_SLURM_PORT=${PAI_SLURM_PORT:-16817} "$root/scripts/slurm.sh" start "$base/sl
 runtime=${PAI_CONTAINER_RUNTIME:-runc}
 registry=${PAI_REGISTRY:-127.0.0.1:9180}
 if [ "$runtime" != none ]; then
+  # Several nodes reach this machine at the bridge's address, where their
+  # image cache looks for 127.0.0.1's registries (scripts/slurm.sh).
+  serve=$registry
+  ctl=$(cat "$base/slurm/ctl_address")
+  case "$registry" in 127.0.0.1:*) [ "$ctl" != 127.0.0.1 ] && serve=$ctl:${registry#*:} ;; esac
   "$root/scripts/image.sh" build "$root/var/image"
-  "$root/scripts/image.sh" registry-start "$base/registry" "$registry"
-  "$root/scripts/image.sh" push "$root/var/image" "$registry/pai/test:1"
+  "$root/scripts/image.sh" registry-start "$base/registry" "$serve"
+  "$root/scripts/image.sh" push "$root/var/image" "$serve/pai/test:1"
 fi
 # Several nodes (PAI_SLURM_NODES=N) reach this machine at the bridge's address:
 # httpd listens there too, and tasks report their sshd there.

@@ -17,7 +17,9 @@
 #                         PAI_IMAGE_CACHE, the nodes' image cache, default DIR/../images;
 #                         PAI_IMAGE_CACHE_MB, its size bound, default 10240;
 #                         PAI_IMAGE_INSECURE, registries reached over plain HTTP, default
-#                         127.0.0.1:*,localhost:*;
+#                         127.0.0.1:*,localhost:*; PAI_IMAGE_MIRRORS, FROM=TO,… registries
+#                         the nodes pull from instead (default, several nodes:
+#                         127.0.0.1=<bridge address>: this machine as the nodes reach it);
 #                         PAI_SLURM_TEST_HOLD=1: tests only, see scripts/job/prolog.sh)
 #   slurm.sh stop DIR
 # DIR/rest/slurmrestd.sock is the launcher's socket; DIR/jwt_hs256.key its signing key;
@@ -232,12 +234,18 @@ start() {
   # The image cache of the nodes (scripts/job/image.sh, run by the prolog):
   # root's, shared by every job and account on a node.
   local cache=${PAI_IMAGE_CACHE:-$(dirname "$dir")/images} cache_mb=${PAI_IMAGE_CACHE_MB:-10240}
-  local insecure=${PAI_IMAGE_INSECURE:-127.0.0.1:*,localhost:*}
+  local insecure=${PAI_IMAGE_INSECURE:-127.0.0.1:*,localhost:*} mirrors=${PAI_IMAGE_MIRRORS:-}
+  # A node's 127.0.0.1 is its own namespace's: this machine's registries are
+  # at the bridge's address.
+  if [ "$nodes" -gt 1 ]; then
+    mirrors=${PAI_IMAGE_MIRRORS:-127.0.0.1=$ctladdr}
+    insecure=${PAI_IMAGE_INSECURE:-127.0.0.1:*,localhost:*,$ctladdr:*}
+  fi
   case "$cache_mb" in ''|*[!0-9]*) echo "slurm.sh: PAI_IMAGE_CACHE_MB must be a number" >&2; exit 2 ;; esac
   mkdir -p "$cache"; chown root:root "$cache"; chmod 755 "$cache"
-  printf '#!/bin/sh\nexport SLURM_CONF=%q\nexec /bin/sh %q %q %q %q %q %q %q\n' "$conf" \
+  printf '#!/bin/sh\nexport SLURM_CONF=%q\nexec /bin/sh %q %q %q %q %q %q %q %q\n' "$conf" \
     "$root/scripts/job/prolog.sh" "$jobs" "$hold" "$cache" "$cache_mb" "$insecure" \
-    "$dir/dev/%n-gpu%i" > "$dir/prolog"
+    "$mirrors" "$dir/dev/%n-gpu%i" > "$dir/prolog"
   printf '#!/bin/sh\nexec /bin/sh %q %q\n' "$root/scripts/job/epilog.sh" "$jobs" > "$dir/epilog"
   chmod 755 "$dir/prolog" "$dir/epilog"
 

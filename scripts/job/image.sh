@@ -2,12 +2,15 @@
 # mod_pairest's image cache on a node (run as root by Slurm's prolog, then by
 # its epilog): pulls a job's image once per node into a bundle every account
 # may read and none may change, and says which in a marker the job's tasks read.
-#   image.sh pull CACHE MAX_MB INSECURE MARKERS JOBID NODE REF AUTHFILE USER [MOUNT...]
+#   image.sh pull CACHE MAX_MB INSECURE MIRRORS MARKERS JOBID NODE REF AUTHFILE USER [MOUNT...]
 #   image.sh release MARKERS JOBID NODE
 # CACHE: the node's cache (root's, 0755): bundles/<digest>/rootfs, tmp/, locks/;
 #   MAX_MB: its size bound (least recently used bundles that no job holds go
 #   first); INSECURE: comma list of registries (host:port, * allowed) spoken to
-#   over plain HTTP; MARKERS: root's folder of markers, one per job and node,
+#   over plain HTTP; MIRRORS: comma list of FROM=TO registries: an image of
+#   FROM is pulled from TO (a site's mirror, or a registry the nodes reach at
+#   another address); a FROM without a port is a host, whatever the port, and
+#   the port is kept; MARKERS: root's folder of markers, one per job and node,
 #   MARKERS/JOBID.NODE, which the job's tasks read:
 #     ok <bundle folder>        |  failed <why>
 #   why: notfound auth authfile unreachable pull unpack (the launcher words it);
@@ -113,9 +116,10 @@ evict() {
 }
 
 cache_pull() {
-  local cache=$1 max_mb=$2 insecure_list=$3 markers=$4 job=$5 node=$6 ref=$7 auth=$8 user=$9
-  shift 9
-  local registry=${ref%%/*} tls=true a=() digest bundle tmp why name marker m
+  local cache=$1 max_mb=$2 insecure_list=$3 mirrors=$4 markers=$5 job=$6 node=$7 ref=$8
+  local auth=$9 user=${10}
+  shift 10
+  local registry=${ref%%/*} tls=true a=() digest bundle tmp why name marker m pair from=$ref
   case "$job$node" in */*|'') return 0 ;; esac
   # Root's folders alone: no account can plant a link where root writes.
   mkdir -p "$cache/bundles" "$cache/tmp" "$cache/locks" "$markers"
@@ -123,6 +127,18 @@ cache_pull() {
   chmod 755 "$cache" "$cache/bundles" "$markers"; chmod 700 "$cache/tmp" "$cache/locks"
   marker=$markers/$job.$node
   rm -f "$marker"
+  # Where the image comes from: its registry, or that registry's mirror.
+  local host=${registry%%:*} port='' to=''
+  [ "$host" != "$registry" ] && port=:${registry#*:}
+  for pair in ${mirrors//,/ }; do
+    case "$pair" in *=?*) ;; *) continue ;; esac
+    if [ "${pair%%=*}" = "$registry" ]; then to=${pair#*=}; break; fi
+    case "${pair%%=*}" in *:*) ;; "$host") to=${pair#*=}$port; break ;; esac
+  done
+  if [ -n "$to" ]; then
+    registry=$to
+    from=$registry/${ref#*/}
+  fi
   insecure "$registry" "$insecure_list" && tls=false
   tmp=$(mktemp -d "$cache/tmp/pull.XXXXXX") || { echo "failed unpack" > "$marker"; return; }
   # shellcheck disable=SC2064  # tmp is fixed now
@@ -143,7 +159,7 @@ cache_pull() {
     *@sha256:*) digest=${ref##*@} ;;
     *)
       if ! timeout 120 skopeo inspect --raw --tls-verify="$tls" "${a[@]}" \
-           "docker://$ref" >"$tmp/manifest" 2>"$tmp/err"; then
+           "docker://$from" >"$tmp/manifest" 2>"$tmp/err"; then
         why=$(pull_why "$(cat "$tmp/err")")
         echo "image: $ref: $(tail -n 1 "$tmp/err")" >&2
         echo "failed $why" > "$marker"; return
@@ -156,7 +172,7 @@ cache_pull() {
   if [ ! -d "$bundle/rootfs" ]; then
     # By digest: what was checked is what comes (skopeo verifies it).  The
     # module's references always carry a tag or a digest, last.
-    case "$ref" in *@*) name=${ref%@*} ;; *) name=${ref%:*} ;; esac
+    case "$from" in *@*) name=${from%@*} ;; *) name=${from%:*} ;; esac
     if ! timeout 900 skopeo copy --quiet --src-tls-verify="$tls" "${a[@]}" \
          "docker://$name@$digest" "oci:$tmp/layout:img" 2>"$tmp/err"; then
       why=$(pull_why "$(cat "$tmp/err")")

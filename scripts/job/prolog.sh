@@ -6,20 +6,21 @@
 # root (mode 0755), so no account can make, replace or link another's folder.
 # For a job that runs in containers (its Slurm comment names an image), it
 # then pulls the image into the node's cache (scripts/job/image.sh).
-#   prolog.sh ROOT HOLD_DIR [CACHE MAX_MB INSECURE GPU_DEVICE]
+#   prolog.sh ROOT HOLD_DIR [CACHE MAX_MB INSECURE MIRRORS GPU_DEVICE]
 # HOLD_DIR, tests only ('' otherwise): while HOLD_DIR/hold exists the job waits
 # here (and says so in HOLD_DIR/held.JOBID), so a test can act between start
-# and steps.  CACHE, MAX_MB, INSECURE: the node's image cache (image.sh);
+# and steps.  CACHE, MAX_MB, INSECURE, MIRRORS: the node's image cache (image.sh);
 # GPU_DEVICE: the device file of this node's GPU %i (%n: the node's name).
 # A failing prolog drains the node: problems are logged and left to the batch
 # script, which refuses a folder that is not its own (exit 70), and to the
 # tasks, which read the image's marker.
-root=${1:?usage: prolog.sh ROOT HOLD_DIR [CACHE MAX_MB INSECURE GPU_DEVICE]}
+root=${1:?usage: prolog.sh ROOT HOLD_DIR [CACHE MAX_MB INSECURE MIRRORS GPU_DEVICE]}
 hold=${2:-}
 cache=${3:-}
 cache_mb=${4:-10240}
 insecure=${5:-}
-gpu_device=${6:-/dev/nvidia%i}
+mirrors=${6:-}
+gpu_device=${7:-/dev/nvidia%i}
 here=$(dirname "$0")
 user=${SLURM_JOB_USER:-}
 uid=${SLURM_JOB_UID:-}
@@ -68,7 +69,7 @@ pai_image() {
   set -- $mounts
   IFS=$old_ifs
   markers=$root/.pai-images
-  /bin/bash "$here/image.sh" pull "$cache" "$cache_mb" "$insecure" "$markers" \
+  /bin/bash "$here/image.sh" pull "$cache" "$cache_mb" "$insecure" "$mirrors" "$markers" \
     "$SLURM_JOB_ID" "$node" "$image" "$auth" "$user" "$@"
   if [ -f "$markers/$SLURM_JOB_ID.$node" ]; then
     dev=$(printf '%s' "$gpu_device" | sed "s|%n|$node|g")

@@ -398,3 +398,45 @@ def test_images_outside_the_allow_rules_are_refused(server):
     r = s.submit("ctbadauth_" + secrets.token_hex(3), "true", authFile="relative/path",
                  expect=400)
     assert "authFile" in r.json()["message"], r.text
+
+
+def test_start_latency_against_tasks_on_the_node(server):
+    """What a container costs a task to start, measured against a second
+    server on the same Slurm whose tasks run on the node (PaiContainerRuntime
+    none): from the task wrapper's first act (its start mark) to the
+    command's first line, median of 5 each, taken in turns."""
+    s = server
+    inst = os.path.join(VAR, "test-containers-bare")
+    if os.path.isdir(inst):
+        sh("scripts/httpd.sh", "stop", inst)
+    shutil.rmtree(inst, ignore_errors=True)
+    os.makedirs(inst)
+    with open(os.path.join(inst, "admin.password"), "w") as f:
+        f.write(s.password + "\n")
+    os.chmod(os.path.join(inst, "admin.password"), 0o600)
+    bare = Server(inst, s.statedir, s.password)
+    bare.base = "http://127.0.0.1:%d" % (PORT + 10)
+    env = dict(os.environ, PAI_SLURM_DIR=s.slurmdir, PAI_JOBS_DIR=os.path.join(s.statedir, "jobs"),
+               PAI_ADMIN_USERNAME=ADMIN, PAI_DB="sqlite3", PAI_CONTAINER_RUNTIME="none",
+               PAI_LISTEN="127.0.0.1:%d" % (PORT + 10))
+    try:
+        sh("scripts/httpd.sh", "start", inst, env=env)
+        bare.token = bare.call("POST", "/api/v1/token",
+                               json={"username": ADMIN, "password": s.password}).json()["token"]
+        took = {"runc": [], "none": []}
+        for i in range(5):
+            for kind, srv in (("runc", s), ("none", bare)):
+                name = "ctlat%s%d_%s" % (kind, i, secrets.token_hex(2))
+                srv.submit(name, "date +%s.%N")
+                st = srv.state(name, {"SUCCEEDED", "FAILED"})
+                assert st["state"] == "SUCCEEDED", st
+                mark = os.stat(os.path.join(srv.attempt_dir(name), ".w-0.started")).st_mtime
+                took[kind].append(float(srv.output(name).split()[0]) - mark)
+        med = {k: sorted(v)[len(v) // 2] for k, v in took.items()}
+        print("\nCONTAINERS start latency per task (wrapper start -> command), median of 5: "
+              "runc %.3f s, on the node %.3f s; all: %s" % (
+                  med["runc"], med["none"],
+                  {k: ["%.3f" % x for x in v] for k, v in took.items()}))
+        assert med["runc"] < 3, took
+    finally:
+        sh("scripts/httpd.sh", "stop", inst)

@@ -21,6 +21,8 @@ from conftest import ADMIN, ROOT, VAR, sh, state_dir
 
 # (29827 % 250: the subnet 10.213.77, apart from make run's 10.213.67)
 PORT, SLURM_PORT = 19193, 29827
+# The containers' server on the same nodes, and its registry (bridge address).
+CTR_PORT, REGISTRY_PORT = 19197, 19198
 
 
 class Cluster:
@@ -53,9 +55,9 @@ class Cluster:
         except FileNotFoundError:
             return ""
 
-    def ssh_hostname(self, job, box):
-        """`hostname` over SSH into the task of `box` (an entry of GET .../ssh),
-        with the job's key and the host key the API published."""
+    def ssh_hostname(self, job, box, command="hostname"):
+        """`hostname` (or command) over SSH into the task of `box` (an entry of
+        GET .../ssh), with the job's key and the host key the API published."""
         d = os.path.join(self.inst, "ssh-" + job)
         os.makedirs(d, exist_ok=True)
         with open(os.path.join(d, "key"), "w") as f:
@@ -67,7 +69,7 @@ class Cluster:
                               "-o", "StrictHostKeyChecking=yes",
                               "-o", "UserKnownHostsFile=" + os.path.join(d, "known_hosts"),
                               "-o", "BatchMode=yes", "-o", "ConnectTimeout=10",
-                              "paijob@" + box["sshIp"], "hostname"],
+                              "paijob@" + box["sshIp"], command],
                              capture_output=True, text=True, timeout=30)
         assert out.returncode == 0, out.stderr
         return out.stdout.strip()
@@ -326,6 +328,95 @@ def test_the_distributed_example_runs_across_nodes(cluster):
         out = c.output(name, "worker-%d" % i)
         assert "ps answered from pai-n" in out, out
         assert "GPUs 0,1" in out or "GPUs 2,3" in out, out
+
+
+@pytest.fixture(scope="module")
+def containers(cluster):
+    """A second server on the same 3 nodes, whose tasks run in their image
+    (PaiContainerRuntime runc), and a registry on this machine's bridge
+    address.  Jobs name it as 127.0.0.1:PORT, as on one machine: the nodes'
+    image cache pulls 127.0.0.1's images from the bridge address (slurm.sh's
+    default mirror for several nodes)."""
+    c = cluster
+    ctl = open(os.path.join(c.slurmdir, "ctl_address")).read().strip()
+    regdir = os.path.join(c.inst, "registry")
+    inst = os.path.join(VAR, "test-multinode-ctr")
+    if os.path.isdir(inst):
+        sh("scripts/httpd.sh", "stop", inst)
+    shutil.rmtree(inst, ignore_errors=True)
+    os.makedirs(inst)
+    with open(os.path.join(inst, "admin.password"), "w") as f:
+        f.write(c.password + "\n")
+    os.chmod(os.path.join(inst, "admin.password"), 0o600)
+    srv = Cluster(inst, c.statedir, c.password)
+    srv.slurmdir = c.slurmdir
+    srv.base = "http://127.0.0.1:%d" % CTR_PORT
+    env = dict(c.env, PAI_CONTAINER_RUNTIME="runc", PAI_LISTEN="127.0.0.1:%d" % CTR_PORT,
+               PAI_LISTEN_EXTRA="%s:%d" % (ctl, CTR_PORT),
+               PAI_REPORT_URL="http://%s:%d" % (ctl, CTR_PORT))
+    try:
+        sh("scripts/image.sh", "build", os.path.join(VAR, "image"))
+        sh("scripts/image.sh", "registry-start", regdir, "%s:%d" % (ctl, REGISTRY_PORT))
+        sh("scripts/image.sh", "push", os.path.join(VAR, "image"),
+           "%s:%d/pai/test:1" % (ctl, REGISTRY_PORT))
+        sh("scripts/httpd.sh", "start", inst, env=env)
+        r = srv.call("POST", "/api/v1/token", json={"username": ADMIN, "password": c.password})
+        srv.token = r.json()["token"]
+        yield srv
+    finally:
+        sh("scripts/httpd.sh", "stop", inst)
+        sh("scripts/image.sh", "registry-stop", regdir)
+
+
+def test_the_distributed_example_runs_in_containers_on_3_nodes(containers):
+    """The same example, each worker on a node of its own (3 GPUs of 4): every
+    task runs in the image (its marker file), the workers reach the ps across
+    the nodes' network, SSH lands in a container on another node."""
+    c = containers
+    with open(os.path.join(ROOT, "examples", "distributedJob.json")) as f:
+        job = json.load(f)
+    assert job["image"] == "127.0.0.1:9180/pai/test:1"
+    job["image"] = "127.0.0.1:%d/pai/test:1" % REGISTRY_PORT
+    job["jobName"] = name = "mnctr_" + secrets.token_hex(2)
+    for role in job["taskRoles"]:
+        role["command"] = "cat /etc/pai-test-image; " + role["command"]
+        if role["name"] == "worker":
+            role["gpuNumber"] = 3
+    r = c.call("POST", "/api/v1/jobs", json=job)
+    assert r.status_code == 201, r.text
+    st = c.state(name, {"SUCCEEDED", "FAILED"}, timeout=120)
+    assert st["state"] == "SUCCEEDED", (st, c.output(name, "worker-0"), c.output(name, "ps-0"))
+    ips = {t["containerIp"] for role in st["taskRoles"].values() for t in role["taskStatuses"]}
+    assert len(ips) == 3, st["taskRoles"]
+    assert "mod_pairest test image" in c.output(name, "ps-0")
+    for i in range(3):
+        out = c.output(name, "worker-%d" % i)
+        assert "mod_pairest test image" in out, out
+        assert "ps answered from pai-n" in out, out
+
+
+def test_ssh_lands_in_a_container_on_its_node(containers):
+    c = containers
+    name = "mnctrssh_" + secrets.token_hex(2)
+    r = c.call("POST", "/api/v1/jobs", json={
+        "jobName": name, "image": "127.0.0.1:%d/pai/test:1" % REGISTRY_PORT,
+        "taskRoles": [{"name": "w", "taskNumber": 2, "gpuNumber": 3, "memoryMB": 128,
+                       "command": "echo ready; sleep 120"}]})
+    assert r.status_code == 201, r.text
+    c.state(name, {"RUNNING"})
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        boxes = c.call("GET", "/api/v1/jobs/%s/ssh" % name).json().get("containers", [])
+        if len(boxes) == 2 and all(b.get("sshPort") for b in boxes):
+            break
+        time.sleep(0.3)
+    assert len({b["sshIp"] for b in boxes}) == 2, boxes
+    for box in boxes:
+        # The node's name (the container shares its UTS), seen from inside
+        # the image (the marker file, which no node has).
+        out = c.ssh_hostname(name, box, "cat /etc/pai-test-image; hostname")
+        assert out.startswith("mod_pairest test image\npai-n"), out
+    c.stop(name)
 
 
 def test_completion_rule_holds_across_nodes(cluster):
