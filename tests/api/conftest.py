@@ -93,6 +93,33 @@ class Api:
         return name, self.login(name, password)
 
 
+class OwnServer:
+    """A server a test module starts for itself (its own instance folder,
+    Slurm and port): calls as its admin, and waits for a job's state."""
+
+    def __init__(self, inst, statedir, password, port):
+        self.inst, self.statedir, self.password = inst, statedir, password
+        self.slurmdir = os.path.join(statedir, "slurm")
+        self.base = "http://127.0.0.1:%d" % port
+        self.token = None
+
+    def call(self, method, path, **kw):
+        headers = kw.pop("headers", {})
+        if self.token:
+            headers["Authorization"] = "Bearer " + self.token
+        return requests.request(method, self.base + path, headers=headers, timeout=30, **kw)
+
+    def state(self, name, states, timeout=60):
+        import time
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            st = self.call("GET", "/api/v1/jobs/" + name).json()
+            if st["state"] in states:
+                return st
+            time.sleep(0.2)
+        raise AssertionError("%s never reached %s: %s" % (name, states, st))
+
+
 def mariadb_dir():
     """The test MariaDB's folder: the state folder of var/test-mariadb, which
     the mysql account reaches even when the clone sits in a closed folder."""

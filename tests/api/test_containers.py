@@ -5,6 +5,7 @@ image (scripts/image.sh: Debian minbase with a marker file the host does not
 have).  Each test plays what a user of a GPU cluster expects of containers:
 the image's files, the account's uid, limits, STOP, GPUs, private registries,
 errors that name the image, one pull per node, SSH into the container."""
+import base64
 import json
 import os
 import pwd
@@ -15,9 +16,8 @@ import subprocess
 import time
 
 import pytest
-import requests
 
-from conftest import ADMIN, ROOT, VAR, sh, state_dir
+from conftest import ADMIN, ROOT as ROOT_DIR, VAR, OwnServer, sh, state_dir
 
 PORT, SLURM_PORT = 19194, 30127
 REGISTRY, REGISTRY_AUTH = "127.0.0.1:19195", "127.0.0.1:19196"
@@ -25,27 +25,12 @@ IMAGE = REGISTRY + "/pai/test:1"
 MARKER = "mod_pairest test image"
 
 
-class Server:
-    def __init__(self, inst, statedir, password):
-        self.inst, self.statedir, self.password = inst, statedir, password
-        self.slurmdir = os.path.join(statedir, "slurm")
-        self.base = "http://127.0.0.1:%d" % PORT
-        self.token = None
-
-    def call(self, method, path, **kw):
-        headers = kw.pop("headers", {})
-        if self.token:
-            headers["Authorization"] = "Bearer " + self.token
-        return requests.request(method, self.base + path, headers=headers, timeout=30, **kw)
+class Server(OwnServer):
+    def __init__(self, inst, statedir, password, port=PORT):
+        super().__init__(inst, statedir, password, port)
 
     def state(self, name, states, timeout=90):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            st = self.call("GET", "/api/v1/jobs/" + name).json()
-            if st["state"] in states:
-                return st
-            time.sleep(0.2)
-        raise AssertionError("%s never reached %s: %s" % (name, states, st))
+        return super().state(name, states, timeout)
 
     def attempt_dir(self, name, attempt=0):
         return os.path.join(self.statedir, "jobs", "paijob", name, "attempt-%d" % attempt)
@@ -117,7 +102,6 @@ def registries():
         sh("scripts/image.sh", "registry-start", os.path.join(d, "auth"), REGISTRY_AUTH,
            user, password)
         sh("scripts/image.sh", "push", os.path.join(VAR, "image"), IMAGE)
-        import base64
         with open(creds, "w") as f:
             json.dump({"auths": {REGISTRY_AUTH: {"auth": base64.b64encode(
                 ("%s:%s" % (user, password)).encode()).decode()}}}, f)
@@ -324,18 +308,12 @@ def test_missing_image_fails_fast_naming_it(server):
 
 def test_two_tasks_on_a_node_pull_once(server):
     s = server
-    repo = "pai/once" + secrets.token_hex(3)
-    # An image no node has yet: the test image with a label of its own (a new
-    # config, so a new digest; the cache keeps images by digest).
-    layout = os.path.join(VAR, "test-registries", "once")
-    shutil.rmtree(layout, ignore_errors=True)
-    shutil.copytree(os.path.join(VAR, "image", "layout"), os.path.join(layout, "layout"))
-    sh("umoci", "config", "--image", os.path.join(layout, "layout") + ":pai-test",
-       "--config.label=pai.test.once=" + repo)
-    sh("scripts/image.sh", "push", layout, "%s/%s:1" % (REGISTRY, repo))
+    # An image no node has yet.
+    ref = labelled_image("once" + secrets.token_hex(3))
+    repo = ref.split("/", 1)[1].rsplit(":", 1)[0]
     before = registry_log("open").count("GET /v2/%s/blobs/" % repo)
     name = "ctonce_" + secrets.token_hex(3)
-    s.submit(name, "cat /etc/pai-test-image", image="%s/%s:1" % (REGISTRY, repo), taskNumber=2)
+    s.submit(name, "cat /etc/pai-test-image", image=ref, taskNumber=2)
     st = s.state(name, {"SUCCEEDED", "FAILED"})
     assert st["state"] == "SUCCEEDED", st
     pulled = registry_log("open").count("GET /v2/%s/blobs/" % repo) - before
@@ -343,7 +321,7 @@ def test_two_tasks_on_a_node_pull_once(server):
     assert pulled == 2, pulled
     # A second job on the node asks for the manifest alone.
     name2 = "ctonce2_" + secrets.token_hex(3)
-    s.submit(name2, "cat /etc/pai-test-image", image="%s/%s:1" % (REGISTRY, repo))
+    s.submit(name2, "cat /etc/pai-test-image", image=ref)
     assert s.state(name2, {"SUCCEEDED", "FAILED"})["state"] == "SUCCEEDED"
     assert registry_log("open").count("GET /v2/%s/blobs/" % repo) - before == 2
 
@@ -414,8 +392,7 @@ def test_start_latency_against_tasks_on_the_node(server):
     with open(os.path.join(inst, "admin.password"), "w") as f:
         f.write(s.password + "\n")
     os.chmod(os.path.join(inst, "admin.password"), 0o600)
-    bare = Server(inst, s.statedir, s.password)
-    bare.base = "http://127.0.0.1:%d" % (PORT + 10)
+    bare = Server(inst, s.statedir, s.password, PORT + 10)
     env = dict(os.environ, PAI_SLURM_DIR=s.slurmdir, PAI_JOBS_DIR=os.path.join(s.statedir, "jobs"),
                PAI_ADMIN_USERNAME=ADMIN, PAI_DB="sqlite3", PAI_CONTAINER_RUNTIME="none",
                PAI_LISTEN="127.0.0.1:%d" % (PORT + 10))
@@ -440,3 +417,58 @@ def test_start_latency_against_tasks_on_the_node(server):
         assert med["runc"] < 3, took
     finally:
         sh("scripts/httpd.sh", "stop", inst)
+
+
+def labelled_image(tag):
+    """The test image with a label of its own: a new config, so a new digest
+    (the cache keeps images by digest); pushed to the open registry."""
+    layout = os.path.join(VAR, "test-registries", tag)
+    shutil.rmtree(layout, ignore_errors=True)
+    shutil.copytree(os.path.join(VAR, "image", "layout"), os.path.join(layout, "layout"))
+    sh("umoci", "config", "--image", os.path.join(layout, "layout") + ":pai-test",
+       "--config.label=pai.test.tag=" + tag)
+    ref = "%s/pai/%s:1" % (REGISTRY, tag)
+    sh("scripts/image.sh", "push", layout, ref)
+    return ref
+
+
+def test_cache_pulls_once_under_concurrency_and_evicts_what_no_job_holds(server):
+    """The node's cache alone (scripts/job/image.sh, as the prolog runs it):
+    two pulls of one new image at once make one download and one bundle; past
+    its size bound the cache drops the least recently used bundle no job
+    holds, never one a job holds."""
+    s = server
+    cache = os.path.join(s.inst, "cache-drill")
+    markers = os.path.join(s.inst, "markers-drill")
+    a = labelled_image("evict-a" + secrets.token_hex(2))
+    b = labelled_image("evict-b" + secrets.token_hex(2))
+
+    def pull(job, ref, max_mb=100000):
+        return subprocess.Popen(["bash", "scripts/job/image.sh", "pull", cache, str(max_mb),
+                                 "127.0.0.1:*", "", markers, str(job), "n1", ref, "", "paijob"],
+                                cwd=ROOT_DIR, stderr=subprocess.PIPE, text=True)
+
+    def marker(job):
+        with open(os.path.join(markers, "%d.n1" % job)) as f:
+            return f.read().split("\n")[0]
+
+    repo_a = a.split("/", 1)[1].rsplit(":", 1)[0]
+    before = registry_log("open").count("GET /v2/%s/blobs/" % repo_a)
+    p1, p2 = pull(1, a), pull(2, a)
+    assert p1.wait() == 0 and p2.wait() == 0, (p1.stderr.read(), p2.stderr.read())
+    assert marker(1) == marker(2) and marker(1).startswith("ok "), (marker(1), marker(2))
+    assert registry_log("open").count("GET /v2/%s/blobs/" % repo_a) - before == 2
+    bundles = os.listdir(os.path.join(cache, "bundles"))
+    assert len(bundles) == 1, bundles
+    bundle_a = marker(1)[3:]
+    # Job 2 still holds A: pulling B past a 1 MB bound keeps both.
+    assert pull(3, b, max_mb=1).wait() == 0
+    assert os.path.isdir(bundle_a) and len(os.listdir(os.path.join(cache, "bundles"))) == 2
+    # Both jobs that held A end (the epilog's release): the next pull drops A.
+    for job in (1, 2):
+        subprocess.run(["bash", "scripts/job/image.sh", "release", markers, str(job), "n1"],
+                       cwd=ROOT_DIR, check=True)
+    assert pull(4, b, max_mb=1).wait() == 0
+    assert not os.path.exists(bundle_a)
+    assert os.path.isdir(marker(4)[3:] + "/rootfs"), "the bundle a job holds stays"
+    shutil.rmtree(cache)

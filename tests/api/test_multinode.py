@@ -15,9 +15,8 @@ import subprocess
 import time
 
 import pytest
-import requests
 
-from conftest import ADMIN, ROOT, VAR, sh, state_dir
+from conftest import ADMIN, ROOT, VAR, OwnServer, sh, state_dir
 
 # (29827 % 250: the subnet 10.213.77, apart from make run's 10.213.67)
 PORT, SLURM_PORT = 19193, 29827
@@ -25,27 +24,9 @@ PORT, SLURM_PORT = 19193, 29827
 CTR_PORT, REGISTRY_PORT = 19197, 19198
 
 
-class Cluster:
-    def __init__(self, inst, statedir, password):
-        self.inst, self.statedir, self.password = inst, statedir, password
-        self.slurmdir = os.path.join(statedir, "slurm")
-        self.base = "http://127.0.0.1:%d" % PORT
-        self.token = None
-
-    def call(self, method, path, **kw):
-        headers = kw.pop("headers", {})
-        if self.token:
-            headers["Authorization"] = "Bearer " + self.token
-        return requests.request(method, self.base + path, headers=headers, timeout=30, **kw)
-
-    def state(self, name, states, timeout=60):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            st = self.call("GET", "/api/v1/jobs/" + name).json()
-            if st["state"] in states:
-                return st
-            time.sleep(0.3)
-        raise AssertionError("%s never reached %s: %s" % (name, states, st))
+class Cluster(OwnServer):
+    def __init__(self, inst, statedir, password, port=PORT):
+        super().__init__(inst, statedir, password, port)
 
     def output(self, name, task="w-0", attempt=0):
         try:
@@ -348,9 +329,7 @@ def containers(cluster):
     with open(os.path.join(inst, "admin.password"), "w") as f:
         f.write(c.password + "\n")
     os.chmod(os.path.join(inst, "admin.password"), 0o600)
-    srv = Cluster(inst, c.statedir, c.password)
-    srv.slurmdir = c.slurmdir
-    srv.base = "http://127.0.0.1:%d" % CTR_PORT
+    srv = Cluster(inst, c.statedir, c.password, CTR_PORT)
     env = dict(c.env, PAI_CONTAINER_RUNTIME="runc", PAI_LISTEN="127.0.0.1:%d" % CTR_PORT,
                PAI_LISTEN_EXTRA="%s:%d" % (ctl, CTR_PORT),
                PAI_REPORT_URL="http://%s:%d" % (ctl, CTR_PORT))

@@ -196,6 +196,37 @@ START_TEST(values_never_on_a_command_line)
 }
 END_TEST
 
+/* With containers the script names the canonical image and the folders the
+ * containers bind (the job folder root, then plain absolute dataDir etc.),
+ * and carries the container runtime; without, it names none. */
+START_TEST(container_data_in_the_script)
+{
+    const char *config = "{\"jobName\":\"j5\",\"image\":\"ubuntu:22.04\","
+        "\"dataDir\":\"/data/set\",\"outputDir\":\"hdfs://nn/out\",\"codeDir\":\"/a;b\","
+        "\"taskRoles\":[{\"name\":\"a\",\"command\":\"true\"}]}";
+    pai_jobspec *spec;
+    pai_error *e;
+    pai_slurm_conf conf = {.log_dir = "/srv/jobs", .job_user = "unit", .containers = 1};
+    pai_launch l = {.username = "alice", .port_base = 20000};
+    json_t *j = pai_json_parse(ut_pool, config, strlen(config), &e);
+    const char *script;
+
+    ck_assert_ptr_null(pai_jobspec_parse(ut_pool, j, &spec));
+    l.spec = spec;
+    script = pai_slurm_batch_script(ut_pool, &conf, &l);
+    ck_assert_ptr_nonnull(strstr(script, "\npai_image='docker.io/library/ubuntu:22.04'\n"));
+    ck_assert_ptr_nonnull(strstr(script, "\npai_ctr_mounts=( '/srv/jobs' '/data/set' )\n"));
+    ck_assert_ptr_nonnull(strstr(script, "pai_write_container_runtime() {"));
+    ck_assert_ptr_nonnull(strstr(script, ";image=docker.io/library/ubuntu:22.04;"
+                                         "mounts=/srv/jobs,/data/set'"));
+    conf.containers = 0;
+    script = pai_slurm_batch_script(ut_pool, &conf, &l);
+    ck_assert_ptr_nonnull(strstr(script, "\npai_image=''\n"));
+    ck_assert_ptr_null(strstr(script, "pai_write_container_runtime() {"));
+    ck_assert_ptr_null(strstr(script, ";image="));
+}
+END_TEST
+
 Suite *suite_launcher(void)
 {
     Suite *s = suite_create("launcher");
@@ -206,6 +237,7 @@ Suite *suite_launcher(void)
     tcase_add_test(tc, step_whose_task_never_starts_is_made_again);
     tcase_add_test(tc, folder_open_to_others_is_refused);
     tcase_add_test(tc, values_never_on_a_command_line);
+    tcase_add_test(tc, container_data_in_the_script);
     suite_add_tcase(s, tc);
     return s;
 }
