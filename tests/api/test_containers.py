@@ -149,12 +149,13 @@ def server(registries):
 def test_task_runs_in_the_image_as_the_account(server):
     s = server
     name = "ct_" + secrets.token_hex(3)
-    data = os.path.join(s.inst, "data-" + name)
+    # Where the job's account reaches it (the clone may sit in /root, 0700).
+    data = os.path.join(s.statedir, "data-" + name)
     os.makedirs(data)
     with open(os.path.join(data, "input.txt"), "w") as f:
         f.write("data from the node\n")
-    os.chmod(s.inst, 0o755)
     os.chmod(data, 0o755)
+    os.chmod(os.path.join(data, "input.txt"), 0o644)
     assert not os.path.exists("/etc/pai-test-image")
     s.submit(name, 'cat /etc/pai-test-image; echo "uid $(id -u)"; cat /proc/self/uid_map; '
                    'echo "shm $(df -m /dev/shm | awk \'NR == 2 {print $2}\')"; '
