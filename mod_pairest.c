@@ -758,7 +758,7 @@ static int pai_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
             c->slurm.policy.deny = deny;
         }
         if (!c->s.container_runtime) c->s.container_runtime = PAI_DEF_CONTAINER_RUNTIME;
-        c->slurm.containers = strcmp(c->s.container_runtime, "none") != 0;
+        c->s.containers = c->slurm.containers = strcmp(c->s.container_runtime, "none") != 0;
         c->s.job_user = c->slurm.job_user;
         c->s.per_user = c->slurm.per_user;
         c->slurm.timeout_ms = (long)c->launcher_timeout * 1000;

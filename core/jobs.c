@@ -255,7 +255,6 @@ static pai_error *jobs_check_fits(const pai_jobs_env *env, apr_pool_t *p, const 
     return pai_place(p, spec, &c->shapes, pl);
 }
 
-/* 400 when the job's tasks need more ports than PaiTaskPortRange holds. */
 /* With containers, the image must be a reference a node can pull, from a
  * registry the site allows, and authFile a path the node can read as the
  * job's account (it travels in the job's Slurm comment, so no ';' or ','). */
@@ -279,6 +278,7 @@ static pai_error *jobs_check_image(const pai_jobs_env *env, apr_pool_t *p,
     return NULL;
 }
 
+/* 400 when the job's tasks need more ports than PaiTaskPortRange holds. */
 static pai_error *jobs_check_ports(const pai_jobs_env *env, apr_pool_t *p,
                                    const pai_jobspec *spec)
 {

@@ -145,16 +145,25 @@ static apr_array_header_t *slurm_ctr_mounts(apr_pool_t *p, const pai_slurm_conf 
  * pull the image: ";image=<ref>[;auth=<path>];mounts=<dir>,<dir>" (checked
  * characters only: no ';' or ',' in any).  The batch script may add
  * ";failed=<task>/<why>" when the job fails. */
+/* The image a job's tasks run in (its canonical reference), or NULL: no
+ * containers here (a malformed image never got past submission). */
+static const char *slurm_ctr_image(apr_pool_t *p, const pai_slurm_conf *c, const pai_jobspec *s)
+{
+    pai_image_ref ref;
+
+    return c->containers && !pai_image_ref_parse(p, s->image, &ref) ? ref.canonical : NULL;
+}
+
 static const char *slurm_comment(apr_pool_t *p, const pai_slurm_conf *c, const pai_launch *l)
 {
     const pai_jobspec *s = l->spec;
     const char *base = apr_psprintf(p, "pai:%s:%d:%s", s->job_name, l->attempt,
                                     l->tag ? l->tag : "");
-    pai_image_ref ref;
+    const char *image = slurm_ctr_image(p, c, s);
 
-    if (!c->containers || pai_image_ref_parse(p, s->image, &ref))
+    if (!image)
         return base;
-    return apr_pstrcat(p, base, ";image=", ref.canonical,
+    return apr_pstrcat(p, base, ";image=", image,
                        *s->auth_file && pai_image_mount_path_ok(s->auth_file)
                            ? apr_pstrcat(p, ";auth=", s->auth_file, NULL) : "",
                        ";mounts=", apr_array_pstrcat(p, slurm_ctr_mounts(p, c, s), ','), NULL);
@@ -377,11 +386,10 @@ const char *pai_slurm_batch_script(apr_pool_t *p, const pai_slurm_conf *c, const
                         "\n", NULL));
     put(&b, apr_pstrcat(p, "pai_comment=", sq(p, slurm_comment(p, c, l)), "\n", NULL));
     {
-        pai_image_ref ref;
-        int ctr = c->containers && !pai_image_ref_parse(p, s->image, &ref);
-        apr_array_header_t *m = ctr ? slurm_ctr_mounts(p, c, s) : NULL;
+        const char *image = slurm_ctr_image(p, c, s);
+        apr_array_header_t *m = image ? slurm_ctr_mounts(p, c, s) : NULL;
         int i;
-        put(&b, apr_pstrcat(p, "pai_image=", sq(p, ctr ? ref.canonical : ""), "\npai_ctr_mounts=(",
+        put(&b, apr_pstrcat(p, "pai_image=", sq(p, image ? image : ""), "\npai_ctr_mounts=(",
                             NULL));
         for (i = 0; m && i < m->nelts; i++)
             put(&b, apr_pstrcat(p, " ", sq(p, APR_ARRAY_IDX(m, i, const char *)), NULL));

@@ -23,7 +23,8 @@ typedef struct pai_settings {
     pai_login_limits login_limits;
     int max_waiting, max_active;     /* jobs per user (0: no limit) */
     const char *public_url;          /* this server's URL for links in replies (never Host) */
-    const char *container_runtime;   /* "runc" or "none" (tasks on the node itself) */
+    const char *container_runtime;   /* PaiContainerRuntime: "runc" or "none" */
+    int containers;                  /* 1: tasks run in their job's image (runc) */
     const apr_array_header_t *image_allow; /* PaiImageAllow patterns; NULL: any image */
 } pai_settings;
 

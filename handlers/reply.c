@@ -1,7 +1,6 @@
 /* Success results for the responder (the only way a handler answers), and the
  * jobs environment every job and VC handler and the sync start from. */
 #include <stdlib.h>
-#include <string.h>
 #include <apr_strings.h>
 #include "handlers.h"
 
@@ -38,7 +37,7 @@ void pai_jobs_env_init(pai_jobs_env *env, const pai_settings *cfg, pai_db *db,
     env->tag_key_len = cfg->secret.len;
     env->max_waiting = cfg->max_waiting;
     env->max_active = cfg->max_active;
-    env->containers = cfg->container_runtime && strcmp(cfg->container_runtime, "none");
+    env->containers = cfg->containers;
     env->image_allow = cfg->image_allow;
 }
 

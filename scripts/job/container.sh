@@ -75,13 +75,14 @@ pai_ctr_config() {
     fi
   done <<<"${PAI_CTR_MOUNTS:-}"
   # The image's own variables (PATH, HOME, …), then the task's: PAI_*,
-  # jobEnvs, SLURM_*, CUDA_VISIBLE_DEVICES; not the host's paths and shell.
+  # jobEnvs, SLURM_*, CUDA_VISIBLE_DEVICES; not the host's paths and shell,
+  # nor the wrapper's SSH set-up (unset before a command on the node, too).
   jq -n --slurpfile img "$ctr_bundle/config.json" --arg root "$rootfs" --arg cwd "$dir" \
      --arg shell "$ctr_shell" --arg cmd "$cmd" --arg go "$out/go" --argjson uid "$(id -u)" --argjson gid "$(id -g)" \
      --arg shm "${PAI_CURRENT_TASK_ROLE_SHM_MB:-64}" --argjson gpus "$(jq -n '$ARGS.positional' --args "${gpus[@]}")" \
      --argjson binds "$(jq -n '$ARGS.positional' --args "${binds[@]}")" '
     def host_env: $ENV | to_entries
-      | map(select(.key | test("^(PATH|HOME|PWD|OLDPWD|SHLVL|_|SHELL|USER|LOGNAME|MAIL|TMPDIR|LD_.*|PAI_CTR_.*|BASH_FUNC_.*)$") | not))
+      | map(select(.key | test("^(PATH|HOME|PWD|OLDPWD|SHLVL|_|SHELL|USER|LOGNAME|MAIL|TMPDIR|LD_.*|PAI_CTR_.*|PAI_SSH_.*|BASH_FUNC_.*)$") | not))
       | map("\(.key)=\(.value)");
     ($img[0].process.env // ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]) as $ienv
     | ([$ienv[] | select(startswith("HOME="))][0] // "HOME=/root" | ltrimstr("HOME=")) as $home

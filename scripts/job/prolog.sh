@@ -52,7 +52,12 @@ pai_account_dir
 pai_image() {
   [ -n "$cache" ] && [ -n "${SLURM_JOB_ID:-}" ] || return 0
   case "$user" in ''|*/*|-*) return 0 ;; esac
-  comment=$(squeue -h -j "$SLURM_JOB_ID" -o '%k' 2>/dev/null) || return 0
+  # slurmctld just launched the job; a moment's hiccup is asked again.
+  comment='' i=0
+  while [ $i -lt 3 ]; do
+    comment=$(squeue -h -j "$SLURM_JOB_ID" -o '%k' 2>/dev/null) && break
+    i=$((i + 1)); sleep 2
+  done
   case "$comment" in pai:*\;image=*) ;; *) return 0 ;; esac
   image='' auth='' mounts=''
   old_ifs=$IFS
