@@ -31,7 +31,7 @@ LIBS      := -ljansson -ljwt -lcurl -lcrypto
 
 CORE_SRC  := $(wildcard core/*.c)
 CORE_OBJ  := $(patsubst core/%.c,$(B)/core/%.o,$(CORE_SRC))
-MOD_SRC   := mod_pairest.c $(wildcard handlers/*.c)
+MOD_SRC   := mod_pairest.c mod_pairest_auth.c $(wildcard handlers/*.c)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 PYTEST    := /usr/bin/python3 -m pytest
 
@@ -60,7 +60,7 @@ $(B)/core/%.o: core/%.c core/*.h $(B)/job_scripts.h
 $(B)/libpairest.a: $(CORE_OBJ)
 	ar rcs $@ $^
 
-$(B)/mod_pairest.so: $(MOD_SRC) handlers/*.h $(B)/libpairest.a
+$(B)/mod_pairest.so: $(MOD_SRC) mod_pairest.h handlers/*.h $(B)/libpairest.a
 	$(CC) $(CPPFLAGS) -I$(HTTPD_INC) -I. $(CFLAGS) -shared -o $@.tmp $(MOD_SRC) $(B)/libpairest.a $(LIBS) $(SANFLAGS)
 	@# renamed into place: a running httpd keeps the file it mapped (ld rewrites in place)
 	mv -f $@.tmp $@

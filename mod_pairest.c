@@ -27,7 +27,7 @@
 #include "core/audit.h"
 #include "core/authcache.h"
 #include "core/viewcache.h"
-#include "handlers/handlers.h"
+#include "mod_pairest.h"
 
 #define PAI_HANDLER "pairest"
 
@@ -36,24 +36,6 @@ APLOG_USE_MODULE(pairest);
 
 /* ---- configuration ---------------------------------------------------- */
 
-#define PAI_UNSET (-1)
-
-typedef struct pai_server_conf {
-    pai_settings s;
-    const char *secret_file;
-    const char *admin_user;
-    const char *admin_password_file;
-    const char *admin_password;
-    apr_off_t body_limit;
-    pai_slurm_conf slurm;
-    const char *slurm_key_file;
-    apr_int64_t launcher_timeout;    /* seconds */
-    apr_int64_t sync_interval;       /* milliseconds */
-    apr_int64_t auth_cache_ttl;      /* milliseconds; 0: every call asks the database */
-    apr_array_header_t *vcs;         /* pai_vc as declared; `default` added at start */
-    apr_array_header_t *deny;        /* PaiSlurmUserDeny, const char * */
-    apr_int64_t audit_retention;     /* days; 0: kept for ever */
-} pai_server_conf;
 
 /* Defaults in one place; applied in post_config over what is unset. */
 #define PAI_DEF_TOKEN_LIFETIME     86400
@@ -158,8 +140,33 @@ static const char *pai_parse_int(cmd_parms *cmd, const char *arg, apr_int64_t lo
     return NULL;
 }
 
+/* The module's directives met inside <VirtualHost>: every setting here is
+ * module-wide (one database, launcher, sync and set of VCs per server), so a
+ * vhost's copy would be half-ignored; startup stops naming them. */
+static apr_array_header_t *pai_misplaced;
+
+static apr_status_t pai_misplaced_reset(void *data)
+{
+    (void)data;
+    pai_misplaced = NULL;
+    return APR_SUCCESS;
+}
+
 static pai_server_conf *pai_sconf(cmd_parms *cmd)
 {
+    if (cmd->server->is_virtual) {
+        if (!pai_misplaced) {
+            pai_misplaced = apr_array_make(cmd->pool, 4, sizeof(const char *));
+            apr_pool_cleanup_register(cmd->pool, NULL, pai_misplaced_reset,
+                                      apr_pool_cleanup_null);
+        }
+        APR_ARRAY_PUSH(pai_misplaced, const char *) =
+            apr_psprintf(cmd->pool, "%s (%s:%d)", cmd->cmd->name,
+                         cmd->directive ? cmd->directive->filename : "?",
+                         cmd->directive ? cmd->directive->line_num : 0);
+        /* Written and dropped: the error comes at post_config. */
+        return pai_create_server_conf(cmd->pool, cmd->server);
+    }
     return ap_get_module_config(cmd->server->module_config, &pairest_module);
 }
 
@@ -635,6 +642,12 @@ static int pai_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
     pai_dbd_close_fn = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_close);
     pai_wd_get_instance = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
     pai_wd_register_callback = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
+    if (pai_misplaced && pai_misplaced->nelts) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "PAI0014: mod_pairest's directives are "
+                     "module-wide: set them in the main server, not inside <VirtualHost>: %s",
+                     apr_array_pstrcat(ptemp, pai_misplaced, ','));
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     if (!pai_dbd_acquire) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
                      "PAI0001: mod_dbd is not loaded; mod_pairest stores everything through it");
@@ -959,7 +972,7 @@ static pai_error *pai_parse_body(request_rec *r, const pai_route *rt, apr_off_t 
     return NULL;
 }
 
-static const char *pai_bearer(request_rec *r)
+const char *pai_bearer(request_rec *r)
 {
     const char *h = apr_table_get(r->headers_in, "Authorization");
     if (!h || strncasecmp(h, "Bearer ", 7) != 0)
@@ -970,9 +983,38 @@ static const char *pai_bearer(request_rec *r)
     return h;
 }
 
+/* What a request's token proved, kept for the request's later phases. */
+typedef struct pai_request_note {
+    const char *token;
+    pai_identity who;
+} pai_request_note;
+
+pai_error *pai_request_identity(request_rec *r, pai_db *db, const char *token,
+                                const pai_identity **who)
+{
+    const pai_server_conf *c = ap_get_module_config(r->server->module_config, &pairest_module);
+    pai_request_note *n = ap_get_module_config(r->request_config, &pairest_module);
+    pai_error *err;
+
+    if (n && !strcmp(n->token, token)) {
+        *who = &n->who;
+        return NULL;
+    }
+    n = apr_pcalloc(r->pool, sizeof(*n));
+    if ((err = pai_account_authenticate(db, pai_proc_auth_cache, r->pool, &c->s.secret, token,
+                                        (apr_int64_t)apr_time_sec(r->request_time), &n->who)))
+        return err;
+    n->token = apr_pstrdup(r->pool, token);
+    ap_set_module_config(r->request_config, &pairest_module, n);
+    r->user = apr_pstrdup(r->pool, n->who.username);
+    *who = &n->who;
+    return NULL;
+}
+
 static pai_error *pai_authenticate(request_rec *r, pai_req *rq, pai_auth level)
 {
     const char *token = pai_bearer(r);
+    const pai_identity *who;
     pai_error *err;
 
     if (level == PAI_AUTH_NONE)
@@ -983,10 +1025,9 @@ static pai_error *pai_authenticate(request_rec *r, pai_req *rq, pai_auth level)
                                   "Guest is not allowed to do this operation.");
         return NULL;
     }
-    if ((err = pai_account_authenticate(rq->db, rq->auth_cache, r->pool, &rq->cfg->secret,
-                                        token, rq->now, &rq->who)))
+    if ((err = pai_request_identity(r, rq->db, token, &who)))
         return err;
-    r->user = apr_pstrdup(r->pool, rq->who.username);
+    rq->who = *who;
     if (level == PAI_AUTH_ADMIN && !rq->who.admin)
         return pai_error_make(r->pool, PAI_ERR_NOT_AUTHORIZED, "not authorized");
     return NULL;
@@ -1015,6 +1056,12 @@ static pai_error *pai_db_ready(const pai_server_conf *c, ap_dbd_t *dbd, apr_pool
         pai_bootstrapped = 1;
     }
     return NULL;
+}
+
+pai_error *pai_request_db(request_rec *r, pai_db *db)
+{
+    return pai_db_ready(ap_get_module_config(r->server->module_config, &pairest_module),
+                        pai_dbd_acquire(r), r->pool, db);
 }
 
 /* Body, database, caller, then the endpoint's handler: the first error wins. */
@@ -1296,6 +1343,7 @@ static void pai_register_hooks(apr_pool_t *p)
     ap_hook_post_config(pai_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(pai_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_map_to_storage(pai_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
+    pai_auth_register_hooks(p);
 }
 
 module AP_MODULE_DECLARE_DATA pairest_module = {

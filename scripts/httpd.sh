@@ -10,7 +10,8 @@
 #                             this machine), PAI_REPORT_URL (PaiSSHReportURL, default
 #                             http://PAI_LISTEN), PAI_CONTAINER_RUNTIME (runc, the default,
 #                             or none), PAI_IMAGE_ALLOW (PaiImageAllow patterns, space-
-#                             separated), and PAI_MODULE: the
+#                             separated), PAI_HTTPD_INCLUDE (a file included at the end
+#                             of the configuration), and PAI_MODULE: the
 #                             module to load, build/mod_pairest.so unless set;
 #                             PAI_VALGRIND=LOGFILE runs one process under memcheck)
 #   httpd.sh stop INSTDIR
@@ -75,6 +76,14 @@ start() {
   case "$runtime" in runc|none) ;; *) echo "httpd.sh: PAI_CONTAINER_RUNTIME must be runc or none" >&2; exit 2 ;; esac
   case "${PAI_IMAGE_ALLOW:-}" in *'|'*|*'"'*|*\\*) echo "httpd.sh: bad PAI_IMAGE_ALLOW" >&2; exit 2 ;; esac
   [ -n "${PAI_IMAGE_ALLOW:-}" ] && allow="PaiImageAllow $PAI_IMAGE_ALLOW"
+  local include=""
+  if [ -n "${PAI_HTTPD_INCLUDE:-}" ]; then
+    case "$PAI_HTTPD_INCLUDE" in
+      /*) ;; *) echo "httpd.sh: PAI_HTTPD_INCLUDE must be an absolute path" >&2; exit 2 ;; esac
+    case "$PAI_HTTPD_INCLUDE" in *'|'*|*'"'*|*\\*|*'&'*) echo "httpd.sh: bad PAI_HTTPD_INCLUDE" >&2; exit 2 ;; esac
+    [ -r "$PAI_HTTPD_INCLUDE" ] || { echo "httpd.sh: cannot read $PAI_HTTPD_INCLUDE" >&2; exit 2; }
+    include="Include \"$PAI_HTTPD_INCLUDE\""
+  fi
   if [ -n "${PAI_VIRTUAL_CLUSTERS:-}" ]; then
     vcs=$(printf '%s' "$PAI_VIRTUAL_CLUSTERS" | tr ';' '\n' | awk 'NF {printf "PaiVirtualCluster %s\\n", $0}')
   fi
@@ -89,7 +98,7 @@ start() {
       -e "s|@MAXWAITING@|${PAI_USER_MAX_WAITING:-1000}|g" -e "s|@MAXACTIVE@|${PAI_USER_MAX_ACTIVE:-5000}|g" \
       -e "s|@EXTRALISTEN@|${PAI_LISTEN_EXTRA:+Listen $PAI_LISTEN_EXTRA}|g" \
       -e "s|@REPORTURL@|${PAI_REPORT_URL:-http://$listen}|g" \
-      -e "s|@CTRRUNTIME@|$runtime|g" -e "s|@IMAGEALLOW@|$allow|g" \
+      -e "s|@CTRRUNTIME@|$runtime|g" -e "s|@IMAGEALLOW@|$allow|g" -e "s|@INCLUDE@|$include|g" \
       "$root/conf/httpd.conf.in" > "$inst/httpd.conf"
   chmod 600 "$inst/httpd.conf"
   local waits=100

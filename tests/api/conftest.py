@@ -23,6 +23,8 @@ MARIADB_PORT = 13306
 LOGIN_LIMIT_USER = "4 30"
 LOGIN_LIMIT_ADDRESS = "25 30"
 ADMIN = "admin"
+# The one user `Require pai-user` names in the suite's included configuration.
+TEAM_USER = "team_alice"
 # An error-log line that means something broke, whatever the test expected.
 BAD_LOG = re.compile(r"exit signal|AH00052|AH00060|Segmentation|\[pairest:(crit|alert|emerg)\]")
 
@@ -192,6 +194,7 @@ def api(request):
         if backend == "mysql":
             dbdir, params = start_mariadb()
             env["PAI_DB_PARAMS"] = params
+        env["PAI_HTTPD_INCLUDE"] = write_site_include(inst, statedir)
         sh("scripts/httpd.sh", "start", inst, env=env)
         assert_sanitized(inst)
         a = Api(backend, "http://127.0.0.1:%d" % PORTS[backend], password, inst, statedir)
@@ -205,6 +208,46 @@ def api(request):
     with open(os.path.join(inst, "logs", "error.log")) as f:
         bad = [line for line in f if BAD_LOG.search(line)]
     assert not bad, "error log of %s:\n%s" % (backend, "".join(bad))
+
+
+def write_site_include(inst, statedir):
+    """What a site adds through PAI_HTTPD_INCLUDE: static files and a job
+    path protected by PAI tokens through httpd's Require (test_httpd_auth.py).
+    The files sit in the state folder, which httpd's workers reach."""
+    static = os.path.join(statedir, "static")
+    os.makedirs(static, exist_ok=True)
+    with open(os.path.join(static, "hello.txt"), "w") as f:
+        f.write("hello from a protected folder\n")
+    os.chmod(static, 0o755)
+    os.chmod(os.path.join(static, "hello.txt"), 0o644)
+    path = os.path.join(inst, "site.conf")
+    with open(path, "w") as f:
+        f.write("""LoadModule alias_module /usr/lib/apache2/modules/mod_alias.so
+Alias /private "{static}"
+Alias /team "{static}"
+Alias /ops "{static}"
+AliasMatch "^/owned/jobs/[^/]+/(.*)$" "{static}/$1"
+<Location /private>
+    AuthType pai-bearer
+    Require pai-admin
+</Location>
+<Location /team>
+    AuthType pai-bearer
+    Require pai-user {team}
+</Location>
+<Location /ops>
+    AuthType pai-bearer
+    <RequireAll>
+        Require pai-admin
+        Require ip 10.0.0.0/8
+    </RequireAll>
+</Location>
+<Location /owned>
+    AuthType pai-bearer
+    Require pai-job-owner
+</Location>
+""".format(static=static, team=TEAM_USER))
+    return path
 
 
 def assert_sanitized(inst):

@@ -23,7 +23,8 @@ def test_every_log_tag_is_unique():
     """Each log message has a tag of its own (PAInnnn), as httpd's APLOGNO."""
     import glob
     tags = []
-    for path in ["mod_pairest.c"] + glob.glob(os.path.join(ROOT, "handlers", "*.c")) + \
+    for path in glob.glob(os.path.join(ROOT, "mod_pairest*.c")) + \
+            glob.glob(os.path.join(ROOT, "handlers", "*.c")) + \
             glob.glob(os.path.join(ROOT, "core", "*.c")):
         tags += re.findall(r'"(PAI\d{4}):', read(path))
     assert len(tags) > 20

@@ -1,0 +1,152 @@
+/* mod_pairest_auth: PAI tokens in httpd's own auth phases, so that any
+ * location of the server can be protected with them and composed with
+ * httpd's rules:
+ *   AuthType pai-bearer              the bearer token authenticates (r->user)
+ *   Require pai-user [name ...]      any PAI user, or one of those named
+ *   Require pai-admin                a PAI admin
+ *   Require pai-job-owner            the owner of the job in the URL
+ *                                    (.../jobs/<name>[/...]), or an admin */
+#include <string.h>
+#include <strings.h>
+
+#include <httpd.h>
+#include <http_config.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <http_request.h>
+#include <mod_auth.h>
+#include <apr_strings.h>
+
+#include "core/store.h"
+#include "core/jobspec.h"
+#include "mod_pairest.h"
+
+APLOG_USE_MODULE(pairest);
+
+#define PAI_AUTH_TYPE "pai-bearer"
+
+/* 401 for the client, with the challenge RFC 6750 asks of a bearer realm. */
+static int pai_auth_challenge(request_rec *r, const char *error)
+{
+    apr_table_setn(r->err_headers_out, "WWW-Authenticate",
+                   error ? apr_psprintf(r->pool, "Bearer realm=\"pai\", error=\"%s\"", error)
+                         : "Bearer realm=\"pai\"");
+    return HTTP_UNAUTHORIZED;
+}
+
+/* check_authn for AuthType pai-bearer: runs where a Require needs a user. */
+static int pai_check_authn(request_rec *r)
+{
+    const char *type = ap_auth_type(r), *token;
+    const pai_identity *who;
+    pai_db db;
+    pai_error *err;
+
+    if (!type || strcasecmp(type, PAI_AUTH_TYPE))
+        return DECLINED;
+    r->ap_auth_type = (char *)PAI_AUTH_TYPE;
+    if (!(token = pai_bearer(r)) || !*token)
+        return pai_auth_challenge(r, NULL);
+    if ((err = pai_request_db(r, &db))) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "PAI0015: cannot check a token for %s: %s",
+                      r->uri, err->message);
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    if ((err = pai_request_identity(r, &db, token, &who))) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "PAI0016: token refused for %s: %s",
+                      r->uri, err->message);
+        return pai_auth_challenge(r, "invalid_token");
+    }
+    return OK;
+}
+
+/* The identity check_authn proved for this request, or NULL. */
+static const pai_identity *pai_authz_identity(request_rec *r)
+{
+    const char *token = pai_bearer(r);
+    const pai_identity *who;
+    pai_db db;
+
+    if (!r->user || !token || pai_request_db(r, &db) ||
+        pai_request_identity(r, &db, token, &who))
+        return NULL;
+    return who;
+}
+
+/* Require pai-user [name ...] */
+static authz_status pai_authz_user(request_rec *r, const char *line, const void *parsed)
+{
+    const pai_identity *who = pai_authz_identity(r);
+    const char *t = line, *w;
+
+    (void)parsed;
+    if (!who)
+        return AUTHZ_DENIED_NO_USER;
+    if (!*line)
+        return AUTHZ_GRANTED;
+    while (*(w = ap_getword_conf(r->pool, &t)))
+        if (!strcmp(w, who->username))
+            return AUTHZ_GRANTED;
+    return AUTHZ_DENIED;
+}
+
+/* Require pai-admin */
+static authz_status pai_authz_admin(request_rec *r, const char *line, const void *parsed)
+{
+    const pai_identity *who = pai_authz_identity(r);
+
+    (void)line;
+    (void)parsed;
+    if (!who)
+        return AUTHZ_DENIED_NO_USER;
+    return who->admin ? AUTHZ_GRANTED : AUTHZ_DENIED;
+}
+
+/* The job named in the URL: the segment after the last "/jobs/". */
+static const char *pai_authz_job_name(request_rec *r)
+{
+    const char *uri = r->parsed_uri.path ? r->parsed_uri.path : r->uri, *at = NULL, *q;
+    char *name;
+
+    for (q = uri; (q = strstr(q, "/jobs/")); q++)
+        at = q + 6;
+    if (!at)
+        return NULL;
+    name = apr_pstrndup(r->pool, at, strcspn(at, "/"));
+    return pai_job_name_valid(name) ? name : NULL;
+}
+
+/* Require pai-job-owner */
+static authz_status pai_authz_job_owner(request_rec *r, const char *line, const void *parsed)
+{
+    const pai_identity *who = pai_authz_identity(r);
+    const char *name;
+    pai_job_row *job;
+    pai_db db;
+
+    (void)line;
+    (void)parsed;
+    if (!who)
+        return AUTHZ_DENIED_NO_USER;
+    if (who->admin)
+        return AUTHZ_GRANTED;
+    if (!(name = pai_authz_job_name(r)) || pai_request_db(r, &db) ||
+        pai_store_job_get(&db, r->pool, name, &job) || !job)
+        return AUTHZ_DENIED;
+    return strcmp(job->username, who->username) ? AUTHZ_DENIED : AUTHZ_GRANTED;
+}
+
+static const authz_provider pai_authz_user_provider = {&pai_authz_user, NULL};
+static const authz_provider pai_authz_admin_provider = {&pai_authz_admin, NULL};
+static const authz_provider pai_authz_job_owner_provider = {&pai_authz_job_owner, NULL};
+
+void pai_auth_register_hooks(apr_pool_t *p)
+{
+    ap_hook_check_authn(pai_check_authn, NULL, NULL, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
+    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "pai-user", AUTHZ_PROVIDER_VERSION,
+                              &pai_authz_user_provider, AP_AUTH_INTERNAL_PER_CONF);
+    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "pai-admin", AUTHZ_PROVIDER_VERSION,
+                              &pai_authz_admin_provider, AP_AUTH_INTERNAL_PER_CONF);
+    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "pai-job-owner", AUTHZ_PROVIDER_VERSION,
+                              &pai_authz_job_owner_provider, AP_AUTH_INTERNAL_PER_CONF);
+}

@@ -1,0 +1,103 @@
+"""PAI tokens in httpd's own auth phases: a site protects anything the server
+serves with `AuthType pai-bearer` and `Require pai-user|pai-admin|
+pai-job-owner`, composed with httpd's own rules (here, static files added
+through PAI_HTTPD_INCLUDE: conftest.write_site_include)."""
+import os
+import subprocess
+import time
+
+from conftest import ROOT, TEAM_USER, sh
+
+
+def get(api, path, token=None):
+    return api.call("GET", path, token)
+
+
+def test_require_pai_admin(api):
+    _, user = api.make_user()
+    r = get(api, "/private/hello.txt")
+    assert r.status_code == 401, r.status_code
+    assert r.headers["WWW-Authenticate"].startswith("Bearer realm=\"pai\"")
+    assert get(api, "/private/hello.txt", "not-a-token").status_code == 401
+    assert get(api, "/private/hello.txt", user).status_code == 403
+    r = get(api, "/private/hello.txt", api.admin_token)
+    assert r.status_code == 200 and r.text == "hello from a protected folder\n"
+
+
+def test_require_pai_user_by_name(api):
+    r = api.call("PUT", "/api/v1/user", api.admin_token,
+                 json=dict(username=TEAM_USER, password="secret123", admin=False, modify=True))
+    assert r.status_code in (200, 201), r.text
+    alice = api.login(TEAM_USER, "secret123")
+    _, other = api.make_user()
+    assert get(api, "/team/hello.txt").status_code == 401
+    assert get(api, "/team/hello.txt", other).status_code == 403
+    assert get(api, "/team/hello.txt", api.admin_token).status_code == 403
+    assert get(api, "/team/hello.txt", alice).status_code == 200
+
+
+def test_require_composes_with_httpd_rules(api):
+    """RequireAll of pai-admin and an address range this client is outside."""
+    assert get(api, "/ops/hello.txt", api.admin_token).status_code == 403
+    assert get(api, "/ops/hello.txt").status_code == 401
+
+
+def test_require_pai_job_owner(api):
+    owner_name, owner = api.make_user()
+    _, other = api.make_user()
+    name = api.unique("owned")
+    r = api.call("POST", "/api/v1/jobs", owner, json={
+        "jobName": name, "image": "x",
+        "taskRoles": [{"name": "w", "taskNumber": 1, "cpuNumber": 1, "memoryMB": 64,
+                       "command": "true"}]})
+    assert r.status_code == 201, r.text
+    path = "/owned/jobs/%s/hello.txt" % name
+    assert get(api, path).status_code == 401
+    assert get(api, path, other).status_code == 403
+    assert get(api, path, owner).status_code == 200
+    assert get(api, path, api.admin_token).status_code == 200
+    # A job nobody has, or a name that is no job name: no one but admins.
+    assert get(api, "/owned/jobs/no-such-job-%s/hello.txt" % name, owner).status_code == 403
+
+
+def test_the_access_log_names_the_pai_user(api):
+    name, token = api.make_user()
+    path = "/api/v1/jobs?marker=%s" % name
+    assert get(api, path, token).status_code == 200
+    assert get(api, "/private/hello.txt?marker=%s" % name, api.admin_token).status_code == 200
+    log = os.path.join(api.instdir, "logs", "access.log")
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        with open(log) as f:
+            lines = [l for l in f if "marker=" + name in l]
+        if len(lines) == 2:
+            break
+        time.sleep(0.1)
+    assert len(lines) == 2, lines
+    assert " %s [" % name in lines[0], lines[0]
+    assert " admin [" in lines[1], lines[1]
+
+
+def test_module_wide_directives_inside_a_virtual_host_stop_startup(api):
+    """One database, launcher, sync and set of VCs per server: a vhost's copy
+    of a module directive would be half-ignored, so startup stops naming it."""
+    srv_dir = os.path.join(os.path.dirname(api.instdir), "test-%s-vhost" % api.backend)
+    subprocess.run(["rm", "-rf", srv_dir])
+    os.makedirs(srv_dir)
+    for f in ("admin.password", "jwt.secret"):
+        subprocess.run(["cp", "-p", os.path.join(api.instdir, f), srv_dir], check=True)
+    include = os.path.join(srv_dir, "vhost.conf")
+    with open(include, "w") as f:
+        f.write("Listen 127.0.0.1:19298\n<VirtualHost 127.0.0.1:19298>\n"
+                "    PaiSyncInterval 500\n    PaiVirtualCluster vcx 10 10\n</VirtualHost>\n")
+    env = dict(api.env, PAI_LISTEN="127.0.0.1:19297", PAI_HTTPD_INCLUDE=include)
+    r = subprocess.run(["scripts/httpd.sh", "start", srv_dir], env=env, capture_output=True,
+                       text=True, cwd=ROOT)
+    try:
+        assert r.returncode != 0
+        with open(os.path.join(srv_dir, "logs", "error.log")) as f:
+            log = f.read()
+        assert "PAI0014: mod_pairest's directives are module-wide" in log, log[-2000:]
+        assert "PaiSyncInterval (%s:3)" % include in log and "PaiVirtualCluster" in log, log
+    finally:
+        sh("scripts/httpd.sh", "stop", srv_dir)
