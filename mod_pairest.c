@@ -140,6 +140,43 @@ static const char *pai_parse_int(cmd_parms *cmd, const char *arg, apr_int64_t lo
     return NULL;
 }
 
+/* Per location: PaiReadAccess. */
+typedef struct pai_dir_conf {
+    int read_access;                 /* pai_read_access, or PAI_UNSET */
+} pai_dir_conf;
+
+static void *pai_create_dir_conf(apr_pool_t *p, char *dir)
+{
+    pai_dir_conf *c = apr_pcalloc(p, sizeof(*c));
+    (void)dir;
+    c->read_access = PAI_UNSET;
+    return c;
+}
+
+static void *pai_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    pai_dir_conf *base = basev, *add = addv, *c = apr_pcalloc(p, sizeof(*c));
+    c->read_access = add->read_access != PAI_UNSET ? add->read_access : base->read_access;
+    return c;
+}
+
+static const char *pai_set_read_access(cmd_parms *cmd, void *d, const char *arg)
+{
+    pai_dir_conf *c = d;
+    (void)cmd;
+    if (!strcmp(arg, "public"))
+        c->read_access = PAI_READ_PUBLIC;
+    else if (!strcmp(arg, "users"))
+        c->read_access = PAI_READ_USERS;
+    else if (!strcmp(arg, "owner"))
+        c->read_access = PAI_READ_OWNER;
+    else
+        return "PaiReadAccess: public (OpenPAI's anonymous reads), users (a token for every "
+               "read) or owner (also: a job's config and SSH info to its owner and admins, "
+               "each user's job list to their own jobs)";
+    return NULL;
+}
+
 /* The module's directives met inside <VirtualHost>: every setting here is
  * module-wide (one database, launcher, sync and set of VCs per server), so a
  * vhost's copy would be half-ignored; startup stops naming them. */
@@ -515,6 +552,8 @@ static const command_rec pai_cmds[] = {
     AP_INIT_TAKE1("PaiPublicURL", pai_set_public_url, NULL, RSRC_CONF,
                   "this server's URL as clients reach it, for links in replies (default: "
                   "from ServerName and the port; never from a request's Host header)"),
+    AP_INIT_TAKE1("PaiReadAccess", pai_set_read_access, NULL, RSRC_CONF | ACCESS_CONF,
+                  "who may read jobs and VCs here: public (default), users or owner"),
     AP_INIT_TAKE1("PaiContainerRuntime", pai_set_container_runtime, NULL, RSRC_CONF,
                   "runc: each task runs in its job's image, rootless, under Slurm's limits "
                   "(default); none: tasks run on the node itself"),
@@ -1019,6 +1058,9 @@ static pai_error *pai_authenticate(request_rec *r, pai_req *rq, pai_auth level)
 
     if (level == PAI_AUTH_NONE)
         return NULL;
+    /* PaiReadAccess users/owner: no anonymous reads. */
+    if (level == PAI_AUTH_OPTIONAL && rq->read_access != PAI_READ_PUBLIC)
+        level = PAI_AUTH_USER;
     if (!token) {
         if (apr_table_get(r->headers_in, "Authorization") || level >= PAI_AUTH_USER)
             return pai_error_make(r->pool, PAI_ERR_UNAUTHORIZED,
@@ -1201,6 +1243,10 @@ static int pai_handler(request_rec *r)
     rq.base_url = c->s.public_url;
     rq.job_secret = apr_table_get(r->headers_in, "X-PAI-Job-Secret");
     rq.client_ip = r->useragent_ip;
+    {
+        const pai_dir_conf *d = ap_get_module_config(r->per_dir_config, &pairest_module);
+        rq.read_access = d && d->read_access != PAI_UNSET ? d->read_access : PAI_READ_PUBLIC;
+    }
 
     id = pai_route_find(r->pool, r->method, r->uri, rq.params, &allow);
     if (id < 0) {
@@ -1348,8 +1394,8 @@ static void pai_register_hooks(apr_pool_t *p)
 
 module AP_MODULE_DECLARE_DATA pairest_module = {
     STANDARD20_MODULE_STUFF,
-    NULL,
-    NULL,
+    pai_create_dir_conf,
+    pai_merge_dir_conf,
     pai_create_server_conf,
     pai_merge_server_conf,
     pai_cmds,

@@ -694,6 +694,21 @@ pai_error *pai_job_ssh_view(const pai_jobs_env *env, apr_pool_t *p, const char *
     return NULL;
 }
 
+pai_error *pai_job_owner_check(const pai_jobs_env *env, apr_pool_t *p, const pai_identity *who,
+                               const char *name)
+{
+    pai_job_row *j;
+    pai_error *e;
+
+    if ((e = job_find(env, p, name, &j)))
+        return e;
+    if (!who->username || (!who->admin && strcmp(who->username, j->username)))
+        return pai_error_make(p, PAI_ERR_FORBIDDEN, "User %s is not allowed to read job %s: "
+                              "only its owner and admins may here.",
+                              who->username ? who->username : "guest", name);
+    return NULL;
+}
+
 pai_error *pai_job_ssh_key(const pai_jobs_env *env, apr_pool_t *p, const pai_identity *who,
                            const char *name, const char **key)
 {

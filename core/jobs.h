@@ -35,6 +35,11 @@ pai_error *pai_job_account_check(const pai_jobs_env *env, apr_pool_t *p, const c
 pai_error *pai_job_execute(const pai_jobs_env *env, apr_pool_t *p, const pai_identity *who,
                            const char *name, const char *value, apr_int64_t now_ms);
 
+/* 403 unless `who` owns job `name` or is an admin (404: no such job); for
+ * PaiReadAccess owner. */
+pai_error *pai_job_owner_check(const pai_jobs_env *env, apr_pool_t *p, const pai_identity *who,
+                               const char *name);
+
 /* The read views (store only, never the launcher). */
 pai_error *pai_job_list_view(const pai_jobs_env *env, apr_pool_t *p, const pai_job_filter *f,
                              json_t **out);

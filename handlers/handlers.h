@@ -28,6 +28,14 @@ typedef struct pai_settings {
     const apr_array_header_t *image_allow; /* PaiImageAllow patterns; NULL: any image */
 } pai_settings;
 
+/* PaiReadAccess: who may read jobs and VCs (per location). */
+typedef enum {
+    PAI_READ_PUBLIC,                 /* anyone, as OpenPAI (the default) */
+    PAI_READ_USERS,                  /* any valid token */
+    PAI_READ_OWNER                   /* any valid token; a job's config and SSH info its owner
+                                      * and admins only; a user lists their own jobs */
+} pai_read_access;
+
 typedef struct pai_req {
     apr_pool_t *pool;
     const pai_settings *cfg;
@@ -42,6 +50,7 @@ typedef struct pai_req {
                                       * configuration (a client's Host header never is) */
     const char *job_secret;          /* X-PAI-Job-Secret, from a task */
     const char *client_ip;           /* the caller's address (mod_remoteip's, if used) */
+    pai_read_access read_access;     /* this location's PaiReadAccess */
     apr_int64_t now;                 /* epoch seconds */
     apr_int64_t now_ms;
     int status;                      /* the handler's success status */

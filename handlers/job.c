@@ -39,6 +39,9 @@ pai_error *pai_jobs_get(pai_req *rq)
     if (f.state && !*st)
         return pai_error_make(rq->pool, PAI_ERR_INVALID, "parameter 'state' must be one of "
                               "WAITING, RUNNING, SUCCEEDED, STOPPED, FAILED, UNKNOWN");
+    /* PaiReadAccess owner: a user sees their own jobs, whatever they ask. */
+    if (rq->read_access == PAI_READ_OWNER && !rq->who.admin)
+        f.username = rq->who.username;
     if ((err = pai_query_int(rq, "limit", 1, 1000, &f.limit)) ||
         (err = pai_query_int(rq, "offset", 0, 1000000000, &f.offset)))
         return err;
@@ -86,6 +89,8 @@ pai_error *pai_job_config_get(pai_req *rq)
     json_t *c;
 
     if ((err = job_name_param(rq, &name)) || (err = pai_req_jobs_env(rq, &env)) ||
+        (rq->read_access == PAI_READ_OWNER &&
+         (err = pai_job_owner_check(&env, rq->pool, &rq->who, name))) ||
         (err = pai_job_config_view(&env, rq->pool, name, &c)))
         return err;
     pai_reply(rq, 200, json_incref(c));
@@ -117,6 +122,8 @@ pai_error *pai_job_ssh_get(pai_req *rq)
     json_t *info;
 
     if ((err = job_name_param(rq, &name)) || (err = pai_req_jobs_env(rq, &env)) ||
+        (rq->read_access == PAI_READ_OWNER &&
+         (err = pai_job_owner_check(&env, rq->pool, &rq->who, name))) ||
         (err = pai_job_ssh_view(&env, rq->pool, name, rq->base_url, &info)))
         return err;
     pai_reply(rq, 200, json_incref(info));
