@@ -5,7 +5,8 @@
  *   Require pai-user [name ...]      any PAI user, or one of those named
  *   Require pai-admin                a PAI admin
  *   Require pai-job-owner            the owner of the job in the URL
- *                                    (.../jobs/<name>[/...]), or an admin */
+ *                                    (the segment after its first "/jobs/"),
+ *                                    or an admin */
 #include <string.h>
 #include <strings.h>
 
@@ -102,16 +103,17 @@ static authz_status pai_authz_admin(request_rec *r, const char *line, const void
     return who->admin ? AUTHZ_GRANTED : AUTHZ_DENIED;
 }
 
-/* The job named in the URL: the segment after the last "/jobs/". */
+/* The job named in the URL: the segment after the first "/jobs/" of the
+ * decoded, normalized path (what aliases and locations map too: a later
+ * "/jobs/" an attacker appends names nothing). */
 static const char *pai_authz_job_name(request_rec *r)
 {
-    const char *uri = r->parsed_uri.path ? r->parsed_uri.path : r->uri, *at = NULL, *q;
+    const char *at = r->uri ? strstr(r->uri, "/jobs/") : NULL;
     char *name;
 
-    for (q = uri; (q = strstr(q, "/jobs/")); q++)
-        at = q + 6;
     if (!at)
         return NULL;
+    at += 6;
     name = apr_pstrndup(r->pool, at, strcspn(at, "/"));
     return pai_job_name_valid(name) ? name : NULL;
 }

@@ -101,3 +101,22 @@ def test_module_wide_directives_inside_a_virtual_host_stop_startup(api):
         assert "PaiSyncInterval (%s:3)" % include in log and "PaiVirtualCluster" in log, log
     finally:
         sh("scripts/httpd.sh", "stop", srv_dir)
+
+
+def test_job_owner_reads_the_first_job_of_the_path(api):
+    """A path that names a job the caller owns after another's is judged by
+    the first: appending one's own job grants nothing."""
+    _, victim = api.make_user()
+    _, attacker = api.make_user()
+    names = []
+    for token in (victim, attacker):
+        name = api.unique("ownedx")
+        r = api.call("POST", "/api/v1/jobs", token, json={
+            "jobName": name, "image": "x",
+            "taskRoles": [{"name": "w", "taskNumber": 1, "cpuNumber": 1, "memoryMB": 64,
+                           "command": "true"}]})
+        assert r.status_code == 201, r.text
+        names.append(name)
+    path = "/owned/jobs/%s/jobs/%s/hello.txt" % tuple(names)
+    assert get(api, path, attacker).status_code == 403
+    assert get(api, path, victim).status_code in (200, 404)

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import VAR, Api, sh
 
-PORTS = {"users": 19292, "owner": 19293}
+PORTS = {"users": 19270, "owner": 19271}
 
 
 def start(api, mode):
@@ -24,7 +24,7 @@ def start(api, mode):
     include = os.path.join(inst, "read.conf")
     with open(include, "w") as f:
         f.write("<Location /api/v1>\n    PaiReadAccess %s\n</Location>\n" % mode)
-    port = PORTS[mode] + (0 if api.backend == "sqlite3" else 10)
+    port = PORTS[mode] + (0 if api.backend == "sqlite3" else 2)
     env = dict(api.env, PAI_LISTEN="127.0.0.1:%d" % port, PAI_HTTPD_INCLUDE=include)
     sh("scripts/httpd.sh", "start", inst, env=env)
     return Api(api.backend, "http://127.0.0.1:%d" % port, api.admin_password, inst,
