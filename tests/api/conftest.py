@@ -223,20 +223,24 @@ def write_site_include(inst, statedir):
     path = os.path.join(inst, "site.conf")
     with open(path, "w") as f:
         f.write("""LoadModule alias_module /usr/lib/apache2/modules/mod_alias.so
+LoadModule authz_host_module /usr/lib/apache2/modules/mod_authz_host.so
 Alias /private "{static}"
 Alias /team "{static}"
 Alias /ops "{static}"
 AliasMatch "^/owned/jobs/[^/]+/(.*)$" "{static}/$1"
 <Location /private>
     AuthType pai-bearer
+    AuthzSendForbiddenOnFailure On
     Require pai-admin
 </Location>
 <Location /team>
     AuthType pai-bearer
+    AuthzSendForbiddenOnFailure On
     Require pai-user {team}
 </Location>
 <Location /ops>
     AuthType pai-bearer
+    AuthzSendForbiddenOnFailure On
     <RequireAll>
         Require pai-admin
         Require ip 10.0.0.0/8
@@ -244,6 +248,7 @@ AliasMatch "^/owned/jobs/[^/]+/(.*)$" "{static}/$1"
 </Location>
 <Location /owned>
     AuthType pai-bearer
+    AuthzSendForbiddenOnFailure On
     Require pai-job-owner
 </Location>
 """.format(static=static, team=TEAM_USER))

@@ -26,6 +26,9 @@ def start(api, mode):
         f.write("<Location /api/v1>\n    PaiReadAccess %s\n</Location>\n" % mode)
     port = PORTS[mode] + (0 if api.backend == "sqlite3" else 2)
     env = dict(api.env, PAI_LISTEN="127.0.0.1:%d" % port, PAI_HTTPD_INCLUDE=include)
+    if api.backend == "sqlite3":
+        # The suite's own database (servers on one SQLite file share its lease).
+        env["PAI_DB_PARAMS"] = os.path.join(api.statedir, "db", "pairest.db")
     sh("scripts/httpd.sh", "start", inst, env=env)
     return Api(api.backend, "http://127.0.0.1:%d" % port, api.admin_password, inst,
                api.statedir)
