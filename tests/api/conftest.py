@@ -95,6 +95,19 @@ class Api:
         return name, self.login(name, password)
 
 
+def fresh_instance(inst, password):
+    """An empty instance folder holding only the admin's password file (an
+    httpd of it that still runs is stopped first)."""
+    if os.path.isdir(inst):
+        sh("scripts/httpd.sh", "stop", inst)
+    shutil.rmtree(inst, ignore_errors=True)
+    os.makedirs(inst)
+    with open(os.path.join(inst, "admin.password"), "w") as f:
+        f.write(password + "\n")
+    os.chmod(os.path.join(inst, "admin.password"), 0o600)
+    return inst
+
+
 class OwnServer:
     """A server a test module starts for itself (its own instance folder,
     Slurm and port): calls as its admin, and waits for a job's state."""

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import ADMIN, ROOT as ROOT_DIR, VAR, OwnServer, sh, state_dir
+from conftest import ADMIN, ROOT as ROOT_DIR, VAR, OwnServer, fresh_instance, sh, state_dir
 
 PORT, SLURM_PORT = 19194, 30127
 REGISTRY, REGISTRY_AUTH = "127.0.0.1:19195", "127.0.0.1:19196"
@@ -118,16 +118,11 @@ def registries():
 def server(registries):
     inst = os.path.join(VAR, "test-containers")
     if os.path.isdir(inst):
-        sh("scripts/httpd.sh", "stop", inst)
         sh("scripts/slurm.sh", "stop", os.path.join(state_dir(inst), "slurm"))
-    shutil.rmtree(inst, ignore_errors=True)
-    os.makedirs(inst)
-    statedir = state_dir(inst)
-    shutil.rmtree(os.path.join(statedir, "images"), ignore_errors=True)
     password = secrets.token_urlsafe(12)
-    with open(os.path.join(inst, "admin.password"), "w") as f:
-        f.write(password + "\n")
-    os.chmod(os.path.join(inst, "admin.password"), 0o600)
+    fresh_instance(inst, password)
+    # A folder made anew has a state folder (and so an image cache) of its own.
+    statedir = state_dir(inst)
     s = Server(inst, statedir, password)
     env = dict(os.environ, PAI_SLURM_PORT=str(SLURM_PORT), PAI_SLURM_GPUS="4",
                PAI_SLURM_DIR=s.slurmdir, PAI_JOBS_DIR=os.path.join(statedir, "jobs"),
@@ -385,14 +380,7 @@ def test_start_latency_against_tasks_on_the_node(server):
     none): from the task wrapper's first act (its start mark) to the
     command's first line, median of 5 each, taken in turns."""
     s = server
-    inst = os.path.join(VAR, "test-containers-bare")
-    if os.path.isdir(inst):
-        sh("scripts/httpd.sh", "stop", inst)
-    shutil.rmtree(inst, ignore_errors=True)
-    os.makedirs(inst)
-    with open(os.path.join(inst, "admin.password"), "w") as f:
-        f.write(s.password + "\n")
-    os.chmod(os.path.join(inst, "admin.password"), 0o600)
+    inst = fresh_instance(os.path.join(VAR, "test-containers-bare"), s.password)
     bare = Server(inst, s.statedir, s.password, PORT + 10)
     env = dict(os.environ, PAI_SLURM_DIR=s.slurmdir, PAI_JOBS_DIR=os.path.join(s.statedir, "jobs"),
                PAI_ADMIN_USERNAME=ADMIN, PAI_DB="sqlite3", PAI_CONTAINER_RUNTIME="none",

@@ -13,6 +13,17 @@ def get(api, path, token=None):
     return api.call("GET", path, token)
 
 
+def submit_true(api, token, prefix):
+    """A one-task job of the token's user; its name."""
+    name = api.unique(prefix)
+    r = api.call("POST", "/api/v1/jobs", token, json={
+        "jobName": name, "image": "x",
+        "taskRoles": [{"name": "w", "taskNumber": 1, "cpuNumber": 1, "memoryMB": 64,
+                       "command": "true"}]})
+    assert r.status_code == 201, r.text
+    return name
+
+
 def test_require_pai_admin(api):
     _, user = api.make_user()
     r = get(api, "/private/hello.txt")
@@ -44,14 +55,9 @@ def test_require_composes_with_httpd_rules(api):
 
 
 def test_require_pai_job_owner(api):
-    owner_name, owner = api.make_user()
+    _, owner = api.make_user()
     _, other = api.make_user()
-    name = api.unique("owned")
-    r = api.call("POST", "/api/v1/jobs", owner, json={
-        "jobName": name, "image": "x",
-        "taskRoles": [{"name": "w", "taskNumber": 1, "cpuNumber": 1, "memoryMB": 64,
-                       "command": "true"}]})
-    assert r.status_code == 201, r.text
+    name = submit_true(api, owner, "owned")
     path = "/owned/jobs/%s/hello.txt" % name
     assert get(api, path).status_code == 401
     assert get(api, path, other).status_code == 403
@@ -109,15 +115,7 @@ def test_job_owner_reads_the_first_job_of_the_path(api):
     the first: appending one's own job grants nothing."""
     _, victim = api.make_user()
     _, attacker = api.make_user()
-    names = []
-    for token in (victim, attacker):
-        name = api.unique("ownedx")
-        r = api.call("POST", "/api/v1/jobs", token, json={
-            "jobName": name, "image": "x",
-            "taskRoles": [{"name": "w", "taskNumber": 1, "cpuNumber": 1, "memoryMB": 64,
-                           "command": "true"}]})
-        assert r.status_code == 201, r.text
-        names.append(name)
+    names = [submit_true(api, token, "ownedx") for token in (victim, attacker)]
     path = "/owned/jobs/%s/jobs/%s/hello.txt" % tuple(names)
     assert get(api, path, attacker).status_code == 403
     assert get(api, path, victim).status_code in (200, 404)

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import ADMIN, ROOT, VAR, OwnServer, sh, state_dir
+from conftest import ADMIN, ROOT, VAR, OwnServer, fresh_instance, sh, state_dir
 
 # (29827 % 250: the subnet 10.213.77, apart from make run's 10.213.67)
 PORT, SLURM_PORT = 19193, 29827
@@ -321,14 +321,7 @@ def containers(cluster):
     c = cluster
     ctl = open(os.path.join(c.slurmdir, "ctl_address")).read().strip()
     regdir = os.path.join(c.inst, "registry")
-    inst = os.path.join(VAR, "test-multinode-ctr")
-    if os.path.isdir(inst):
-        sh("scripts/httpd.sh", "stop", inst)
-    shutil.rmtree(inst, ignore_errors=True)
-    os.makedirs(inst)
-    with open(os.path.join(inst, "admin.password"), "w") as f:
-        f.write(c.password + "\n")
-    os.chmod(os.path.join(inst, "admin.password"), 0o600)
+    inst = fresh_instance(os.path.join(VAR, "test-multinode-ctr"), c.password)
     srv = Cluster(inst, c.statedir, c.password, CTR_PORT)
     env = dict(c.env, PAI_CONTAINER_RUNTIME="runc", PAI_LISTEN="127.0.0.1:%d" % CTR_PORT,
                PAI_LISTEN_EXTRA="%s:%d" % (ctl, CTR_PORT),
