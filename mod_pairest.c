@@ -1033,12 +1033,15 @@ pai_error *pai_request_identity(request_rec *r, pai_db *db, const char *token,
 {
     const pai_server_conf *c = ap_get_module_config(r->server->module_config, &pairest_module);
     pai_request_note *n = ap_get_module_config(r->request_config, &pairest_module);
+    pai_db own;
     pai_error *err;
 
     if (n && !strcmp(n->token, token)) {
         *who = &n->who;
         return NULL;
     }
+    if (!db && (err = pai_request_db(r, db = &own)))
+        return err;
     n = apr_pcalloc(r->pool, sizeof(*n));
     if ((err = pai_account_authenticate(db, pai_proc_auth_cache, r->pool, &c->s.secret, token,
                                         (apr_int64_t)apr_time_sec(r->request_time), &n->who)))
@@ -1114,7 +1117,7 @@ static pai_error *pai_dispatch(request_rec *r, const pai_server_conf *c, pai_req
     pai_error *err;
 
     if ((err = pai_parse_body(r, rt, c->body_limit, &rq->body)) ||
-        (err = pai_db_ready(c, pai_dbd_acquire(r), r->pool, rq->db)))
+        (err = pai_request_db(r, rq->db)))
         return err;
     *db_ok = 1;
     if ((err = pai_authenticate(r, rq, rt->auth)))

@@ -35,7 +35,9 @@ typedef struct pai_server_conf {
 pai_error *pai_request_db(request_rec *r, pai_db *db);
 
 /* The caller of a request with a bearer token: verified once per request
- * (the auth phases and the handler share it); sets r->user. */
+ * (the auth phases and the handler share it); sets r->user.  db: the
+ * request's database when the caller has it ready, else NULL (taken here
+ * only if the token is new to this request). */
 pai_error *pai_request_identity(request_rec *r, pai_db *db, const char *token,
                                 const pai_identity **who);
 

@@ -18,7 +18,6 @@
 #include <mod_auth.h>
 #include <apr_strings.h>
 
-#include "core/store.h"
 #include "core/jobspec.h"
 #include "mod_pairest.h"
 
@@ -40,7 +39,6 @@ static int pai_check_authn(request_rec *r)
 {
     const char *type = ap_auth_type(r), *token;
     const pai_identity *who;
-    pai_db db;
     pai_error *err;
 
     if (!type || strcasecmp(type, PAI_AUTH_TYPE))
@@ -48,12 +46,12 @@ static int pai_check_authn(request_rec *r)
     r->ap_auth_type = (char *)PAI_AUTH_TYPE;
     if (!(token = pai_bearer(r)) || !*token)
         return pai_auth_challenge(r, NULL);
-    if ((err = pai_request_db(r, &db))) {
+    if ((err = pai_request_identity(r, NULL, token, &who)) && err->code == PAI_ERR_DB) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "PAI0015: cannot check a token for %s: %s",
                       r->uri, err->message);
         return HTTP_SERVICE_UNAVAILABLE;
     }
-    if ((err = pai_request_identity(r, &db, token, &who))) {
+    if (err) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "PAI0016: token refused for %s: %s",
                       r->uri, err->message);
         return pai_auth_challenge(r, "invalid_token");
@@ -61,15 +59,14 @@ static int pai_check_authn(request_rec *r)
     return OK;
 }
 
-/* The identity check_authn proved for this request, or NULL. */
+/* The identity check_authn proved for this request (kept by the request),
+ * or NULL. */
 static const pai_identity *pai_authz_identity(request_rec *r)
 {
     const char *token = pai_bearer(r);
     const pai_identity *who;
-    pai_db db;
 
-    if (!r->user || !token || pai_request_db(r, &db) ||
-        pai_request_identity(r, &db, token, &who))
+    if (!r->user || !token || pai_request_identity(r, NULL, token, &who))
         return NULL;
     return who;
 }
@@ -121,9 +118,10 @@ static const char *pai_authz_job_name(request_rec *r)
 /* Require pai-job-owner */
 static authz_status pai_authz_job_owner(request_rec *r, const char *line, const void *parsed)
 {
+    const pai_server_conf *c = ap_get_module_config(r->server->module_config, &pairest_module);
     const pai_identity *who = pai_authz_identity(r);
     const char *name;
-    pai_job_row *job;
+    pai_jobs_env env;
     pai_db db;
 
     (void)line;
@@ -132,10 +130,11 @@ static authz_status pai_authz_job_owner(request_rec *r, const char *line, const 
         return AUTHZ_DENIED_NO_USER;
     if (who->admin)
         return AUTHZ_GRANTED;
-    if (!(name = pai_authz_job_name(r)) || pai_request_db(r, &db) ||
-        pai_store_job_get(&db, r->pool, name, &job) || !job)
+    /* The jobs layer's own owner rule, as PaiReadAccess owner uses it. */
+    if (!(name = pai_authz_job_name(r)) || pai_request_db(r, &db))
         return AUTHZ_DENIED;
-    return strcmp(job->username, who->username) ? AUTHZ_DENIED : AUTHZ_GRANTED;
+    pai_jobs_env_init(&env, &c->s, &db, NULL);
+    return pai_job_owner_check(&env, r->pool, who, name) ? AUTHZ_DENIED : AUTHZ_GRANTED;
 }
 
 static const authz_provider pai_authz_user_provider = {&pai_authz_user, NULL};

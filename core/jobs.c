@@ -150,6 +150,13 @@ static pai_error *job_find(const pai_jobs_env *env, apr_pool_t *p, const char *n
     return e;
 }
 
+/* Whether `who` may act on or read job j beyond its public view: its owner
+ * or an admin. */
+static int job_owned_by(const pai_identity *who, const pai_job_row *j)
+{
+    return who->username && (who->admin || !strcmp(who->username, j->username));
+}
+
 /* ---- admission ------------------------------------------------------------ */
 
 /* Asks the launcher for the cluster's size and keeps it in the store. */
@@ -438,7 +445,7 @@ pai_error *pai_job_execute(const pai_jobs_env *env, apr_pool_t *p, const pai_ide
         return pai_error_make(p, PAI_ERR_INVALID, "field 'value' must be START or STOP");
     if ((e = job_find(env, p, name, &j)))
         return e;
-    if (!who->admin && strcmp(who->username, j->username))
+    if (!job_owned_by(who, j))
         return pai_error_make(p, PAI_ERR_FORBIDDEN, "User %s is not allowed to execute job %s.",
                               who->username, name);
     prev = *j;
@@ -702,7 +709,7 @@ pai_error *pai_job_owner_check(const pai_jobs_env *env, apr_pool_t *p, const pai
 
     if ((e = job_find(env, p, name, &j)))
         return e;
-    if (!who->username || (!who->admin && strcmp(who->username, j->username)))
+    if (!job_owned_by(who, j))
         return pai_error_make(p, PAI_ERR_FORBIDDEN, "User %s is not allowed to read job %s: "
                               "only its owner and admins may here.",
                               who->username ? who->username : "guest", name);
@@ -718,7 +725,7 @@ pai_error *pai_job_ssh_key(const pai_jobs_env *env, apr_pool_t *p, const pai_ide
 
     if ((e = job_find(env, p, name, &j)))
         return e;
-    if (!who->admin && strcmp(who->username, j->username))
+    if (!job_owned_by(who, j))
         return pai_error_make(p, PAI_ERR_FORBIDDEN, "User %s is not allowed to read the key of "
                               "job %s.", who->username, name);
     if ((e = pai_store_ssh_keys_get(env->db, p, name, key, &pub, &secret)))

@@ -36,7 +36,7 @@ pai_error *pai_job_execute(const pai_jobs_env *env, apr_pool_t *p, const pai_ide
                            const char *name, const char *value, apr_int64_t now_ms);
 
 /* 403 unless `who` owns job `name` or is an admin (404: no such job); for
- * PaiReadAccess owner. */
+ * PaiReadAccess owner and Require pai-job-owner. */
 pai_error *pai_job_owner_check(const pai_jobs_env *env, apr_pool_t *p, const pai_identity *who,
                                const char *name);
 

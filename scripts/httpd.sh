@@ -74,13 +74,13 @@ start() {
   local vcs=""
   local runtime=${PAI_CONTAINER_RUNTIME:-runc} allow=""
   case "$runtime" in runc|none) ;; *) echo "httpd.sh: PAI_CONTAINER_RUNTIME must be runc or none" >&2; exit 2 ;; esac
-  case "${PAI_IMAGE_ALLOW:-}" in *'|'*|*'"'*|*\\*) echo "httpd.sh: bad PAI_IMAGE_ALLOW" >&2; exit 2 ;; esac
+  case "${PAI_IMAGE_ALLOW:-}" in *'|'*|*'"'*|*\\*|*'&'*|*$'\n'*) echo "httpd.sh: bad PAI_IMAGE_ALLOW" >&2; exit 2 ;; esac
   [ -n "${PAI_IMAGE_ALLOW:-}" ] && allow="PaiImageAllow $PAI_IMAGE_ALLOW"
   local include=""
   if [ -n "${PAI_HTTPD_INCLUDE:-}" ]; then
     case "$PAI_HTTPD_INCLUDE" in
       /*) ;; *) echo "httpd.sh: PAI_HTTPD_INCLUDE must be an absolute path" >&2; exit 2 ;; esac
-    case "$PAI_HTTPD_INCLUDE" in *'|'*|*'"'*|*\\*|*'&'*) echo "httpd.sh: bad PAI_HTTPD_INCLUDE" >&2; exit 2 ;; esac
+    case "$PAI_HTTPD_INCLUDE" in *'|'*|*'"'*|*\\*|*'&'*|*$'\n'*) echo "httpd.sh: bad PAI_HTTPD_INCLUDE" >&2; exit 2 ;; esac
     [ -r "$PAI_HTTPD_INCLUDE" ] || { echo "httpd.sh: cannot read $PAI_HTTPD_INCLUDE" >&2; exit 2; }
     include="Include \"$PAI_HTTPD_INCLUDE\""
   fi

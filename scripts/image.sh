@@ -4,9 +4,10 @@
 #   image.sh build DIR                 an OCI layout DIR/layout (tag pai-test): Debian 12
 #                                      minbase with bash, python3 and a marker file,
 #                                      /etc/pai-test-image, that the host does not have
-#   image.sh registry-start DIR ADDR [USER PASSWORD]
+#   image.sh registry-start DIR ADDR [USER PASSWORD_FILE]
 #                                      Debian's docker-registry on ADDR (host:port),
-#                                      storage in DIR; with USER, htpasswd auth
+#                                      storage in DIR; with USER, htpasswd auth (the
+#                                      password read from a file: never an argument)
 #   image.sh registry-stop DIR
 #   image.sh push DIR REF [AUTHFILE]   the built image to REF (plain HTTP registry)
 set -euo pipefail
@@ -52,7 +53,7 @@ build() {
 
 registry_start() {
   local dir; dir=$(mkdir -p "$1" && cd "$1" && pwd)
-  local addr=${2:?address} user=${3:-} pass=${4:-}
+  local addr=${2:?address} user=${3:-} passfile=${4:-}
   alive "$dir/registry.pid" && return 0
   mkdir -p "$dir/storage"
   {
@@ -65,8 +66,7 @@ registry_start() {
     fi
   } > "$dir/config.yml"
   if [ -n "$user" ]; then
-    htpasswd -Bbn "$user" "$pass" > "$dir/htpasswd"
-    chmod 600 "$dir/htpasswd"
+    (umask 077; htpasswd -iBn "$user" < "${passfile:?password file}" > "$dir/htpasswd")
   fi
   setsid docker-registry serve "$dir/config.yml" >>"$dir/registry.log" 2>&1 </dev/null &
   echo $! > "$dir/registry.pid"

@@ -97,10 +97,15 @@ def registries():
     shutil.rmtree(d, ignore_errors=True)
     user, password = "puller", secrets.token_urlsafe(12)
     creds = os.path.join(d, "push-auth.json")
+    os.makedirs(d)
+    passfile = os.path.join(d, "registry.password")
+    with open(passfile, "w") as f:
+        f.write(password)
+    os.chmod(passfile, 0o600)
     try:
         sh("scripts/image.sh", "registry-start", os.path.join(d, "open"), REGISTRY)
         sh("scripts/image.sh", "registry-start", os.path.join(d, "auth"), REGISTRY_AUTH,
-           user, password)
+           user, passfile)
         sh("scripts/image.sh", "push", os.path.join(VAR, "image"), IMAGE)
         with open(creds, "w") as f:
             json.dump({"auths": {REGISTRY_AUTH: {"auth": base64.b64encode(
