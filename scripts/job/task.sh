@@ -41,11 +41,13 @@ pai_sshd() {
   fi
   printf '%s\n' "$PAI_SSH_PUBLIC_KEY" > "$d/authorized_keys" || exit 70
   ssh-keygen -q -t ed25519 -N '' -C "pai-task-$task" -f "$d/host_key" </dev/null || exit 70
-  export -p | grep -v -E '^declare -x (SSH_|PAI_SSH_|SLURM_|PWD=|OLDPWD=|SHLVL=)' > "$d/env.sh" \
-    || exit 70
+  # A login gets the task's environment: the container's own (container.sh
+  # keeps it beside the container), or this one's.
   if [ -n "$ctr" ]; then
     pai_ctr_login_script "$d/login.sh" || exit 70
   else
+    export -p | grep -v -E '^declare -x (SSH_|PAI_SSH_|SLURM_|PWD=|OLDPWD=|SHLVL=)' > "$d/env.sh" \
+      || exit 70
     # shellcheck disable=SC2016  # expanded at login, not here
     printf '#!/bin/bash\n. %q\ncd %q || exit 1\nif [ -n "${SSH_ORIGINAL_COMMAND:-}" ]; then exec /bin/bash -c "$SSH_ORIGINAL_COMMAND"; else exec /bin/bash -l; fi\n' \
       "$d/env.sh" "$PWD" > "$d/login.sh" || exit 70
