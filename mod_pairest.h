@@ -1,11 +1,15 @@
-/* mod_pairest's glue shared by its files (mod_pairest.c: directives, hooks,
- * the responder, the sync; mod_pairest_auth.c: PAI tokens in httpd's auth
- * phases): the server configuration and the request's database and caller. */
+/* mod_pairest's glue shared by its files (mod_pairest.c: hooks and the one
+ * responder; mod_pairest_config.c: directives; mod_pairest_auth.c: PAI tokens
+ * in httpd's auth phases; mod_pairest_sync.c: the sync on mod_watchdog): the
+ * configuration, this process's state, the request's database and caller. */
 #ifndef MOD_PAIREST_H
 #define MOD_PAIREST_H
 
 #include <httpd.h>
 #include <http_config.h>
+#include <apr_thread_mutex.h>
+#include <apr_dbd.h>
+#include <mod_dbd.h>
 #include "handlers/handlers.h"
 
 extern module AP_MODULE_DECLARE_DATA pairest_module;
@@ -20,7 +24,6 @@ typedef struct pai_server_conf {
     const char *admin_user;
     const char *admin_password_file;
     const char *admin_password;
-    apr_off_t body_limit;
     pai_slurm_conf slurm;
     const char *slurm_key_file;
     apr_int64_t launcher_timeout;    /* seconds */
@@ -30,6 +33,31 @@ typedef struct pai_server_conf {
     apr_array_header_t *deny;        /* PaiSlurmUserDeny, const char * */
     apr_int64_t audit_retention;     /* days; 0: kept for ever */
 } pai_server_conf;
+
+/* mod_pairest_config.c: the module's records and directives. */
+void *pai_config_create_server(apr_pool_t *p, server_rec *s);
+void *pai_config_merge_server(apr_pool_t *p, void *basev, void *addv);
+void *pai_config_create_dir(apr_pool_t *p, char *dir);
+void *pai_config_merge_dir(apr_pool_t *p, void *basev, void *addv);
+extern const command_rec pai_cmds[];
+/* Defaults, secrets and cross-setting checks, once at start-up: OK, or the
+ * start-up error (logged). */
+int pai_config_post(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
+/* This location's PaiReadAccess and PaiBodyLimit (defaults included). */
+pai_read_access pai_dir_read_access(request_rec *r);
+apr_off_t pai_dir_body_limit(request_rec *r);
+
+/* ---- this process (made in child_init) ---------------------------------- */
+
+extern pai_launcher *pai_proc_launcher;      /* NULL if it could not be made */
+extern pai_auth_cache *pai_proc_auth_cache;  /* NULL without shared memory */
+extern struct pai_view_cache *pai_proc_views;
+extern apr_thread_mutex_t *pai_proc_write_lock; /* SQLite's writers, one at a time */
+
+/* A pai_db over one of mod_dbd's connections, the schema bootstrapped once
+ * per process; for requests and the sync. */
+pai_error *pai_db_from_dbd(const pai_server_conf *c, ap_dbd_t *dbd, apr_pool_t *p,
+                           pai_db *db);
 
 /* The request's database (mod_dbd's connection, bootstrapped once). */
 pai_error *pai_request_db(request_rec *r, pai_db *db);
@@ -46,5 +74,11 @@ const char *pai_bearer(request_rec *r);
 
 /* AuthType pai-bearer and the Require providers (mod_pairest_auth.c). */
 void pai_auth_register_hooks(apr_pool_t *p);
+
+/* mod_pairest_sync.c: the job sync on mod_watchdog, one server of all at a
+ * time.  post_config registers it (OK, or the start-up error, logged);
+ * child_init readies this process's part. */
+int pai_sync_post_config(apr_pool_t *pconf, server_rec *s);
+void pai_sync_child_init(apr_pool_t *pchild, server_rec *s);
 
 #endif

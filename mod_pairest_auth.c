@@ -1,7 +1,8 @@
 /* mod_pairest_auth: PAI tokens in httpd's own auth phases, so that any
  * location of the server can be protected with them and composed with
  * httpd's rules:
- *   AuthType pai-bearer              the bearer token authenticates (r->user)
+ *   AuthType pai-bearer              the bearer token authenticates (r->user,
+ *                                    PAI_USER and PAI_ADMIN in subprocess_env)
  *   Require pai-user [name ...]      any PAI user, or one of those named
  *   Require pai-admin                a PAI admin
  *   Require pai-job-owner            the owner of the job in the URL
@@ -32,6 +33,22 @@ static int pai_auth_challenge(request_rec *r, const char *error)
                    error ? apr_psprintf(r->pool, "Bearer realm=\"pai\", error=\"%s\"", error)
                          : "Bearer realm=\"pai\"");
     return HTTP_UNAUTHORIZED;
+}
+
+/* Where AuthType pai-bearer is set, a request's bearer token is checked in
+ * the access phase, whatever the Require rules: r->user and the identity are
+ * set for the phases and handler after it (and for the access log).  A bad
+ * token is only noted here: a Require that needs a user refuses it in
+ * check_authn below, and the API's handler answers it in JSON (and audits
+ * it) as a route's own rule says.  DECLINED always: mod_authz_core decides. */
+static int pai_check_access(request_rec *r)
+{
+    const char *type = ap_auth_type(r), *token;
+    const pai_identity *who;
+
+    if (type && !strcasecmp(type, PAI_AUTH_TYPE) && (token = pai_bearer(r)) && *token)
+        (void)pai_request_identity(r, NULL, token, &who);
+    return DECLINED;
 }
 
 /* check_authn for AuthType pai-bearer: runs where a Require needs a user. */
@@ -143,6 +160,8 @@ static const authz_provider pai_authz_job_owner_provider = {&pai_authz_job_owner
 
 void pai_auth_register_hooks(apr_pool_t *p)
 {
+    ap_hook_check_access_ex(pai_check_access, NULL, NULL, APR_HOOK_FIRST,
+                            AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_check_authn(pai_check_authn, NULL, NULL, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
     ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "pai-user", AUTHZ_PROVIDER_VERSION,
                               &pai_authz_user_provider, AP_AUTH_INTERNAL_PER_CONF);

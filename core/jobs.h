@@ -1,6 +1,7 @@
-/* Jobs: submission, start/stop, the read views, and the reconciliation that
- * keeps the store in step with the launcher.  The store is the truth users
- * read; the launcher is the truth of what runs. */
+/* Jobs: the environment the job layer works in, submission, start/stop and
+ * the read views (admit.h: admission; sync.h: the reconciliation that keeps
+ * the store in step with the launcher).  The store is the truth users read;
+ * the launcher is the truth of what runs. */
 #ifndef PAI_JOBS_H
 #define PAI_JOBS_H
 
@@ -62,19 +63,5 @@ pai_error *pai_job_ssh_report(const pai_jobs_env *env, apr_pool_t *p, const char
 /* GET /virtual-clusters (name NULL: all, keyed by name) and /virtual-clusters/:name. */
 pai_error *pai_vc_status_view(const pai_jobs_env *env, apr_pool_t *p, const char *name,
                               json_t **out);
-
-/* The background sync: one call is one cycle.  State kept between cycles. */
-typedef struct pai_sync_state {
-    apr_int64_t last_list_sec;   /* when the launcher was last listed */
-    int cycles;                  /* sync cycles so far */
-    int lists;                   /* of which listed the launcher */
-} pai_sync_state;
-
-typedef struct pai_sync_report {
-    int listed, updated, adopted, cancelled, resubmitted, admitted, lost;
-} pai_sync_report;
-
-pai_error *pai_sync_cycle(const pai_jobs_env *env, apr_pool_t *p, pai_sync_state *st,
-                          apr_int64_t now_ms, pai_sync_report *rep);
 
 #endif

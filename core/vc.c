@@ -105,3 +105,27 @@ json_t *pai_vc_view(const pai_capacity *c, const pai_vc *vc, const pai_vc_usage 
                      "vCores", (json_int_t)u->admitted.cpus,
                      "GPUs", (json_int_t)u->admitted.gpus);
 }
+
+/* `default` always exists and gets what the others leave; the sum is <= 100. */
+const char *pai_vc_complete(apr_pool_t *p, apr_array_header_t **vcs)
+{
+    int i, sum = 0, has_default = 0;
+    pai_vc *vc;
+
+    if (!*vcs)
+        *vcs = apr_array_make(p, 1, sizeof(pai_vc));
+    for (i = 0; i < (*vcs)->nelts; i++) {
+        vc = &APR_ARRAY_IDX(*vcs, i, pai_vc);
+        sum += vc->capacity;
+        has_default |= !strcmp(vc->name, "default");
+    }
+    if (sum > 100)
+        return apr_psprintf(p, "PaiVirtualCluster: capacities sum to %d%%, more than 100%%", sum);
+    if (!has_default) {
+        vc = apr_array_push(*vcs);
+        vc->name = "default";
+        vc->capacity = 100 - sum;
+        vc->max_capacity = 100;
+    }
+    return NULL;
+}

@@ -29,6 +29,10 @@ pai_error *pai_vc_check_fits(apr_pool_t *p, const pai_capacity *cluster, const p
  * usage: VC name -> pai_vc_usage (absent = nothing). */
 int pai_vc_admissible(const pai_capacity *cluster, const apr_array_header_t *vcs,
                       apr_hash_t *usage, const char *vc, const pai_demand *d);
+/* The configured VCs made whole: `default` added with what the others leave
+ * (vcs may be NULL: just `default`).  NULL, or why the set cannot be. */
+const char *pai_vc_complete(apr_pool_t *p, apr_array_header_t **vcs);
+
 /* The seed's view of one VC. */
 json_t *pai_vc_view(const pai_capacity *cluster, const pai_vc *vc, const pai_vc_usage *u);
 

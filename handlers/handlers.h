@@ -62,6 +62,13 @@ typedef struct pai_req {
 
 typedef pai_error *(*pai_handler_fn)(pai_req *rq);
 
+/* routes.c: the handler of a route of core/route.c's table (NULL: none). */
+pai_handler_fn pai_route_handler(int id);
+/* The route's body from what the client sent: NULL for a body-less route,
+ * else an object from JSON (or a form, where the route takes one). */
+pai_error *pai_route_body(apr_pool_t *p, int id, const char *content_type, const char *buf,
+                          apr_size_t len, json_t **body);
+
 /* The jobs layer's view of this server: its settings, a database, a launcher. */
 void pai_jobs_env_init(pai_jobs_env *env, const pai_settings *cfg, pai_db *db,
                        pai_launcher *launcher);

@@ -1,0 +1,329 @@
+/* The sync: one cycle reconciles the store with the launcher (states,
+ * adoptions, orphans, retries, lost jobs) and runs the admission pass over
+ * the queued jobs.  One server of all runs it (the glue holds a lease). */
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_hash.h>
+#include "admit.h"
+#include "sshkey.h"
+#include "sync.h"
+
+/* A job whose hand-over has not been confirmed for this long is given up on
+ * (more than any launcher time-out). */
+#define JOB_SUBMIT_GRACE_MS 60000
+/* Even when the launcher says nothing changed, list it all this often. */
+#define SYNC_FULL_EVERY 30
+/* Up to this many jobs in the launcher's hands are asked for one by one; the
+ * list (the only way to find orphans and jobs the launcher forgot) then comes
+ * every SYNC_LIST_EVERY_SEC. */
+#define SYNC_POLL_MAX 16
+#define SYNC_LIST_EVERY_SEC 10
+
+apr_int64_t pai_sync_lease_ttl_ms(apr_int64_t interval_ms)
+{
+    /* Long enough for a few missed renewals, short enough for a quick takeover. */
+    return interval_ms * 5 > 3000 ? interval_ms * 5 : 3000;
+}
+
+/* Whether the launcher's job s is the current attempt of j that we launched:
+ * it carries the tag recorded for the attempt, and the tag's MAC covers the
+ * account it runs as (the account it was launched for, whichever server's
+ * mapping made it).  Anybody can label a job of theirs like ours.  An
+ * attempt launched before tags is known by its recorded id alone. */
+static int sync_launch_is_ours(const pai_jobs_env *env, apr_pool_t *p, const pai_job_row *j,
+                              const pai_launch_status *s)
+{
+    if (strcmp(s->job_name, j->name) || s->attempt != j->retries ||
+        (j->launcher_id && j->launcher_id != s->id))
+        return 0;
+    if (j->launch_tag && *j->launch_tag)
+        return s->tag && pai_secret_equal(j->launch_tag, s->tag) &&
+               pai_launch_tag_valid(p, env->tag_key, env->tag_key_len, j->name, j->retries,
+                                    s->user, s->tag);
+    return j->launcher_id && j->launcher_id == s->id;
+}
+
+static int sync_str_changed(const char *a, const char *b)
+{
+    return strcmp(a ? a : "", b ? b : "") != 0;
+}
+
+/* Whether the failed attempt j is retried: retryCount -1 retries forever. */
+static int sync_retry_allowed(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j)
+{
+    pai_jobspec *spec;
+    if (strcmp(j->execution_type, "START") || pai_admit_spec_of(env, p, j, &spec))
+        return 0;
+    return spec->retry_count == -1 || (spec->retry_count > 0 && j->run_retries < spec->retry_count);
+}
+
+/* Moves j to a new attempt and hands it to the launcher; when the launcher
+ * cannot take it now, the attempt stays QUEUED for a later cycle. */
+static void sync_next_attempt(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j,
+                              int auto_retry, apr_int64_t now_ms, pai_sync_report *rep)
+{
+    pai_jobspec *spec;
+    int saved = 0, was = j->retries;
+
+    if (pai_admit_spec_of(env, p, j, &spec))
+        return;
+    if (auto_retry)
+        j->run_retries++;
+    pai_admit_new_attempt(env, j, spec, now_ms);
+    /* The admission pass of this same cycle hands it on when its VC has room. */
+    if (!pai_store_job_save(env->db, p, j, was, &saved) && saved)
+        rep->resubmitted++;
+}
+
+/* A queued attempt that can never run ends FAILED, saying why: it must not
+ * wait (and hold its place) for ever. */
+static void sync_fail_queued(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j,
+                             const pai_error *why, apr_int64_t now_ms)
+{
+    int saved = 0;
+
+    j->state = "FAILED";
+    j->sub_state = "REFUSED";
+    j->completed = now_ms;
+    j->diagnostics = apr_pstrndup(p, why->message, 1000);
+    /* A lost race (another writer came first) is seen again next cycle. */
+    pai_store_job_save(env->db, p, j, j->retries, &saved);
+}
+
+/* The admission pass: QUEUED jobs, oldest first, go to the launcher while
+ * their VC has room; one that does not fit holds back the rest of its VC. */
+static void sync_admit_queued(const pai_jobs_env *env, apr_pool_t *p, apr_int64_t now_ms,
+                              pai_sync_report *rep)
+{
+    apr_array_header_t *queued;
+    apr_hash_t *blocked = apr_hash_make(p);
+    pai_capacity cluster;
+    int i;
+
+    if (pai_store_job_list_queued(env->db, p, &queued) || queued->nelts == 0 ||
+        pai_admit_capacity(env, p, &cluster))
+        return;
+    for (i = 0; i < queued->nelts; i++) {
+        pai_job_row *j = APR_ARRAY_IDX(queued, i, pai_job_row *);
+        pai_jobspec *spec;
+        pai_placement *placement;
+        int admitted = 0, saved = 0;
+        pai_error *e;
+
+        /* A queued job keeps its place (submitted is not moved): the oldest
+         * is always tried first, and one that does not fit holds back the
+         * rest of its VC, so none can be starved by later, smaller ones. */
+        if (apr_hash_get(blocked, j->vc, APR_HASH_KEY_STRING) || pai_admit_spec_of(env, p, j, &spec))
+            continue;
+        if ((e = pai_admit_prepare(env, p, j))) {
+            if (e->code == PAI_ERR_FORBIDDEN)
+                sync_fail_queued(env, p, j, e, now_ms);
+            continue;
+        }
+        if (pai_admit(env, p, &cluster, j, 0, j->retries, 0, "ADMITTED", &admitted) ||
+            !admitted) {
+            apr_hash_set(blocked, j->vc, APR_HASH_KEY_STRING, j);
+            continue;
+        }
+        if ((e = pai_place(p, spec, &cluster.shapes, &placement)) ||
+            (e = pai_admit_launch(env, p, j, spec, placement))) {
+            /* A job the launcher refuses for good (or that the cluster's
+             * nodes can no longer hold) ends; otherwise the launcher cannot
+             * take jobs now: try again next cycle. */
+            if (e->code == PAI_ERR_FORBIDDEN || e->code == PAI_ERR_JOB_REJECTED ||
+                e->code == PAI_ERR_INVALID) {
+                sync_fail_queued(env, p, j, e, now_ms);
+                continue;
+            }
+            j->sub_state = "QUEUED";
+            pai_store_job_save(env->db, p, j, j->retries, &saved);
+            return;
+        }
+        rep->admitted++;
+    }
+}
+
+/* The cluster's size, refreshed from the launcher every few cycles. */
+static void sync_capacity(const pai_jobs_env *env, apr_pool_t *p, pai_sync_state *st,
+                          apr_int64_t now_ms)
+{
+    pai_capacity c;
+
+    if (st->cycles % 5 == 1 || st->cycles <= 1)
+        pai_admit_capacity_refresh(env, p, now_ms, &c);
+}
+
+static void sync_apply(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j,
+                       const pai_launch_status *s, apr_int64_t now_ms, pai_sync_report *rep)
+{
+    pai_job_row n = *j;
+    int saved = 0;
+
+    n.launcher_id = s->id;
+    n.sub_state = s->sub_state;
+    n.state = s->state;
+    /* A STOP the user asked for shows as STOPPED whatever the launcher says. */
+    if (!strcmp(j->execution_type, "STOP") && !s->active)
+        n.state = "STOPPED";
+    n.host = s->host;
+    n.hosts = s->hosts ? s->hosts : "";
+    n.launched = s->start_ms;
+    n.completed = s->active ? 0 : (s->end_ms ? s->end_ms : now_ms);
+    n.has_exit = s->has_exit;
+    n.exit_code = s->has_exit ? s->exit_code : 0;
+    n.diagnostics = s->diagnostics;
+    /* An ended attempt's reason stays as first seen (a failed node that is
+     * back would no longer be named). */
+    if (!s->active && j->has_exit && n.launcher_id == j->launcher_id &&
+        !strcmp(n.state, j->state))
+        n.diagnostics = j->diagnostics;
+    if (n.launcher_id == j->launcher_id && !sync_str_changed(n.state, j->state) &&
+        !sync_str_changed(n.sub_state, j->sub_state) && !sync_str_changed(n.host, j->host) &&
+        !sync_str_changed(n.hosts, j->hosts) &&
+        n.launched == j->launched && n.completed == j->completed && n.has_exit == j->has_exit &&
+        n.exit_code == j->exit_code && !sync_str_changed(n.diagnostics, j->diagnostics))
+        return;
+    if (pai_store_job_save(env->db, p, &n, j->retries, &saved) || !saved)
+        return;
+    if (!j->launcher_id)
+        rep->adopted++;
+    rep->updated++;
+    if (!strcmp(n.state, "FAILED") && sync_retry_allowed(env, p, &n))
+        sync_next_attempt(env, p, &n, 1, now_ms, rep);
+}
+
+/* One job of ours as the launcher sees it.  A job the user stopped must not
+ * hold resources, whatever became of the STOP's own cancel. */
+static void sync_job(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j,
+                     const pai_launch_status *s, apr_int64_t now_ms, pai_sync_report *rep)
+{
+    const pai_launcher_ops *ops = env->launcher->ops;
+
+    if (!strcmp(j->execution_type, "STOP") && s->active &&
+        !ops->cancel(env->launcher->ctx, p, s->id, s->user))
+        rep->cancelled++;
+    sync_apply(env, p, j, s, now_ms, rep);
+}
+
+/* Each job the launcher holds, asked for by its id.  A list costs as much as
+ * all the jobs the launcher still keeps (finished ones for MinJobAge, other
+ * users' on a shared cluster), and any change anywhere makes it whole again;
+ * a few jobs are cheaper one by one.  What the launcher does not know is left
+ * to the next list. */
+static pai_error *sync_poll(const pai_jobs_env *env, apr_pool_t *p,
+                            const apr_array_header_t *active, apr_int64_t now_ms,
+                            pai_sync_report *rep)
+{
+    const pai_launcher_ops *ops = env->launcher->ops;
+    pai_error *e;
+    int i;
+
+    for (i = 0; i < active->nelts; i++) {
+        pai_job_row *j = APR_ARRAY_IDX(active, i, pai_job_row *);
+        pai_launch_status s;
+        int known = 0;
+        if (!j->launcher_id)
+            continue;
+        if ((e = ops->status(env->launcher->ctx, p, j->launcher_id, &s, &known)))
+            return e;
+        if (!known || !sync_launch_is_ours(env, p, j, &s))
+            continue;
+        rep->listed++;
+        sync_job(env, p, j, &s, now_ms, rep);
+    }
+    return NULL;
+}
+
+pai_error *pai_sync_cycle(const pai_jobs_env *env, apr_pool_t *p, pai_sync_state *st,
+                          apr_int64_t now_ms, pai_sync_report *rep)
+{
+    const pai_launcher_ops *ops = env->launcher->ops;
+    apr_array_header_t *active, *listed;
+    apr_hash_t *by_name, *seen;
+    apr_int64_t now_sec = now_ms / 1000, since;
+    int unchanged = 0, i;
+    pai_error *e;
+
+    memset(rep, 0, sizeof(*rep));
+    if ((e = pai_store_job_list_active(env->db, p, &active)))
+        return e;
+    st->cycles++;
+    if (ops->status && st->last_list_sec && now_sec - st->last_list_sec < SYNC_LIST_EVERY_SEC) {
+        int held = 0;
+        for (i = 0; i < active->nelts; i++)
+            held += APR_ARRAY_IDX(active, i, pai_job_row *)->launcher_id != 0;
+        if (held <= SYNC_POLL_MAX) {
+            if ((e = sync_poll(env, p, active, now_ms, rep)))
+                return e;
+            sync_capacity(env, p, st, now_ms);
+            sync_admit_queued(env, p, now_ms, rep);
+            return NULL;
+        }
+    }
+
+    /* Slurm answers "no change" for update_time at or after its last change, in
+     * whole seconds: asking from two seconds back misses nothing. */
+    since = (st->last_list_sec && (++st->lists % SYNC_FULL_EVERY)) ? st->last_list_sec - 2 : 0;
+    if ((e = ops->list(env->launcher->ctx, p, since, &unchanged, &listed)))
+        return e;
+    st->last_list_sec = now_sec;
+    sync_capacity(env, p, st, now_ms);
+    if (unchanged) {
+        sync_admit_queued(env, p, now_ms, rep);
+        return NULL;
+    }
+    rep->listed = listed->nelts;
+
+    by_name = apr_hash_make(p);
+    seen = apr_hash_make(p);
+    for (i = 0; i < active->nelts; i++) {
+        pai_job_row *j = APR_ARRAY_IDX(active, i, pai_job_row *);
+        apr_hash_set(by_name, j->name, APR_HASH_KEY_STRING, j);
+    }
+    for (i = 0; i < listed->nelts; i++) {
+        pai_launch_status *s = &APR_ARRAY_IDX(listed, i, pai_launch_status);
+        pai_job_row *j = apr_hash_get(by_name, s->job_name, APR_HASH_KEY_STRING);
+        int ours = j && sync_launch_is_ours(env, p, j, s);
+
+        if (!ours) {
+            /* An orphan (its submission was given up) or a stale attempt of
+             * ours must not hold resources.  A job merely labelled like ours
+             * (anybody may set a comment) is not ours to adopt or cancel. */
+            if (s->active && pai_launch_tag_valid(p, env->tag_key, env->tag_key_len, s->job_name,
+                                                  s->attempt, s->user, s->tag) &&
+                !ops->cancel(env->launcher->ctx, p, s->id, s->user))
+                rep->cancelled++;
+            continue;
+        }
+        apr_hash_set(seen, j->name, APR_HASH_KEY_STRING, j);
+        sync_job(env, p, j, s, now_ms, rep);
+    }
+    /* Active jobs the launcher does not know. */
+    for (i = 0; i < active->nelts; i++) {
+        pai_job_row *j = APR_ARRAY_IDX(active, i, pai_job_row *);
+        int saved = 0;
+        if (apr_hash_get(seen, j->name, APR_HASH_KEY_STRING) || !strcmp(j->sub_state, "QUEUED") ||
+            now_ms - j->submitted < JOB_SUBMIT_GRACE_MS)
+            continue;
+        if (!j->launcher_id && j->retries == 0 && !strcmp(j->sub_state, "SUBMITTING")) {
+            /* Its request died before the launcher took it: the caller never
+             * got a 201, so there is no job to keep. */
+            pai_store_job_delete_unsubmitted(env->db, p, j->name);
+        }
+        else if (!j->launcher_id) {
+            /* A hand-over (START or the admission pass) that died midway. */
+            j->sub_state = "QUEUED";
+            pai_store_job_save(env->db, p, j, j->retries, &saved);
+        }
+        else {
+            j->state = "FAILED";
+            j->sub_state = "LOST";
+            j->completed = now_ms;
+            j->diagnostics = "the launcher no longer knows this job";
+            pai_store_job_save(env->db, p, j, j->retries, &saved);
+        }
+        rep->lost++;
+    }
+    sync_admit_queued(env, p, now_ms, rep);
+    return NULL;
+}

@@ -1,0 +1,25 @@
+/* The background sync: one call is one cycle that brings the store in step
+ * with the launcher and admits queued jobs.  State is kept between cycles. */
+#ifndef PAI_SYNC_H
+#define PAI_SYNC_H
+
+#include "jobs.h"
+
+typedef struct pai_sync_state {
+    apr_int64_t last_list_sec;   /* when the launcher was last listed */
+    int cycles;                  /* sync cycles so far */
+    int lists;                   /* of which listed the launcher */
+} pai_sync_state;
+
+typedef struct pai_sync_report {
+    int listed, updated, adopted, cancelled, resubmitted, admitted, lost;
+} pai_sync_report;
+
+pai_error *pai_sync_cycle(const pai_jobs_env *env, apr_pool_t *p, pai_sync_state *st,
+                          apr_int64_t now_ms, pai_sync_report *rep);
+
+/* How long the sync lease lasts for a sync run every interval_ms: a few
+ * missed renewals, then another server takes the loop over. */
+apr_int64_t pai_sync_lease_ttl_ms(apr_int64_t interval_ms);
+
+#endif

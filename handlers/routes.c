@@ -1,0 +1,53 @@
+/* Which handler answers each route of core/route.c's table, and how a
+ * route's body is decoded (JSON, or a form where the route takes one). */
+#include <strings.h>
+
+#include "../core/route.h"
+#include "handlers.h"
+
+static const pai_handler_fn pai_route_fns[PAI_R_COUNT] = {
+    [PAI_R_TOKEN_POST] = pai_token_post,
+    [PAI_R_USER_PUT] = pai_user_put,
+    [PAI_R_USER_DELETE] = pai_user_delete,
+    [PAI_R_USER_VCS_PUT] = pai_user_vcs_put,
+    [PAI_R_JOBS_GET] = pai_jobs_get,
+    [PAI_R_JOBS_POST] = pai_jobs_post,
+    [PAI_R_JOB_GET] = pai_job_get,
+    [PAI_R_JOB_CONFIG_GET] = pai_job_config_get,
+    [PAI_R_JOB_EXECUTION_PUT] = pai_job_execution_put,
+    [PAI_R_JOB_SSH_GET] = pai_job_ssh_get,
+    [PAI_R_JOB_SSH_KEY_GET] = pai_job_ssh_key_get,
+    [PAI_R_JOB_SSH_REPORT_POST] = pai_job_ssh_report_post,
+    [PAI_R_VCS_GET] = pai_vcs_get,
+    [PAI_R_VC_GET] = pai_vc_get,
+    [PAI_R_AUDIT_GET] = pai_audit_get,
+};
+
+pai_handler_fn pai_route_handler(int id)
+{
+    return id >= 0 && id < PAI_R_COUNT ? pai_route_fns[id] : NULL;
+}
+
+pai_error *pai_route_body(apr_pool_t *p, int id, const char *content_type, const char *buf,
+                          apr_size_t len, json_t **body)
+{
+    const pai_route *rt = &pai_routes[id];
+    pai_error *err;
+
+    *body = NULL;
+    if (rt->body == PAI_BODY_NONE)
+        return NULL;
+    if (!buf || len == 0)
+        return pai_error_make(p, PAI_ERR_INVALID, "a request body is required");
+    if (rt->body == PAI_BODY_JSON_OR_FORM && content_type &&
+        !strncasecmp(content_type, "application/x-www-form-urlencoded", 33))
+        *body = pai_form_parse(p, buf, len, &err);
+    else
+        /* Any other type is read as JSON: curl -d without -H says "form". */
+        *body = pai_json_parse(p, buf, len, &err);
+    if (err)
+        return err;
+    if (!json_is_object(*body))
+        return pai_error_make(p, PAI_ERR_INVALID, "the request body must be a JSON object");
+    return NULL;
+}
