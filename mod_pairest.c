@@ -395,6 +395,9 @@ static int pai_render_httpd_error(request_rec *r)
     const char *what = status >= 500 ? "the server failed" : "the request was refused";
     size_t i;
 
+    const pai_request_note *n = r->prev ? ap_get_module_config(r->prev->request_config,
+                                                                &pairest_module) : NULL;
+
     if (status < 400 || status > 599)
         status = HTTP_INTERNAL_SERVER_ERROR;
     for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
@@ -402,6 +405,9 @@ static int pai_render_httpd_error(request_rec *r)
             code = known[i].code;
             what = known[i].what;
         }
+    /* A token httpd's auth phases refused (a Require under /api/v1): why. */
+    if (n && n->err && status == HTTP_UNAUTHORIZED)
+        return pai_render_error(r, n->err);
     if (status == HTTP_REQUEST_ENTITY_TOO_LARGE || status == HTTP_BAD_REQUEST)
         r->connection->keepalive = AP_CONN_CLOSE;
     return pai_render(r, status, pai_json_pool(r->pool, json_pack("{s:s, s:s}",

@@ -237,6 +237,7 @@ def write_site_include(inst, statedir):
     with open(path, "w") as f:
         f.write("""LoadModule alias_module /usr/lib/apache2/modules/mod_alias.so
 LoadModule authz_host_module /usr/lib/apache2/modules/mod_authz_host.so
+LoadModule headers_module /usr/lib/apache2/modules/mod_headers.so
 Alias /private "{static}"
 Alias /team "{static}"
 Alias /ops "{static}"
@@ -245,6 +246,15 @@ AliasMatch "^/owned/jobs/[^/]+/(.*)$" "{static}/$1"
     AuthType pai-bearer
     AuthzSendForbiddenOnFailure On
     Require pai-admin
+    # What the auth phase proved, for what else the request runs.
+    Header always set X-PAI-User "%{{PAI_USER}}e/%{{PAI_ADMIN}}e"
+</Location>
+# A body limit of one location only (test_http.py).
+<LocationMatch "^/api/v1/user/[^/]+/virtualClusters$">
+    PaiBodyLimit 2048
+</LocationMatch>
+<Location /api/v1/jobs/require-user>
+    Require pai-user
 </Location>
 <Location /team>
     AuthType pai-bearer

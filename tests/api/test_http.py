@@ -26,6 +26,26 @@ def test_body_limit(api):
     assert_error(r, 413, "RequestEntityTooLargeError")
 
 
+def test_body_limit_per_location(api):
+    """PaiBodyLimit 2048 on one location (conftest's site include): larger
+    bodies are refused there and nowhere else."""
+    name, _ = api.make_user()
+    path = "/api/v1/user/%s/virtualClusters" % name
+    padded = '{"virtualClusters": "default"' + " " * 3000 + "}"
+    r = api.call("PUT", path, api.admin_token, data=padded,
+                 headers={"Content-Type": "application/json"})
+    assert_error(r, 413, "RequestEntityTooLargeError", "2048")
+    small = '{"virtualClusters": "default"' + " " * 1500 + "}"
+    r = api.call("PUT", path, api.admin_token, data=small,
+                 headers={"Content-Type": "application/json"})
+    assert r.status_code == 201, r.text
+    # The server-wide limit (1 MiB) holds elsewhere.
+    r = api.call("PUT", "/api/v1/user", api.admin_token, headers={"Content-Type": "application/json"},
+                 data='{"username": "%s", "password": "secret123", "modify": true}' % name
+                      + " " * 3000)
+    assert r.status_code == 201, r.text
+
+
 def test_hostile_bodies(api):
     t = api.admin_token
     for raw in ["[" * 10000 + "]" * 10000, '{"username": "a\\u0000b", "password": "secret123"}',

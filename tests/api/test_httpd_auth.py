@@ -33,6 +33,8 @@ def test_require_pai_admin(api):
     assert get(api, "/private/hello.txt", user).status_code == 403
     r = get(api, "/private/hello.txt", api.admin_token)
     assert r.status_code == 200 and r.text == "hello from a protected folder\n"
+    # The identity reaches what else the request runs (here mod_headers).
+    assert r.headers["X-PAI-User"] == "admin/1", r.headers
 
 
 def test_require_pai_user_by_name(api):
@@ -119,3 +121,30 @@ def test_job_owner_reads_the_first_job_of_the_path(api):
     path = "/owned/jobs/%s/jobs/%s/hello.txt" % tuple(names)
     assert get(api, path, attacker).status_code == 403
     assert get(api, path, victim).status_code in (200, 404)
+
+
+def test_a_require_under_the_api_answers_in_its_json(api):
+    """A Require pai-* added under /api/v1 applies on top of the route's own
+    rule; its refusal is the API's JSON, a bad token's saying why."""
+    from conftest import assert_error
+    path = "/api/v1/jobs/require-user"
+    assert_error(api.call("GET", path), 401, "UnauthorizedUserError")
+    body = assert_error(api.call("GET", path, "not-a-token"), 401, "UnauthorizedUserError")
+    assert "authentication is required" not in body["message"], body
+    _, token = api.make_user()
+    assert_error(api.call("GET", path, token), 404, "JobNotFound")
+
+
+def test_a_bad_token_on_the_api_is_answered_and_audited_by_the_route(api):
+    """/api/v1 sets AuthType pai-bearer: the access phase checks the token,
+    and a bad one on an open route is still the route's JSON 401 (audited)."""
+    from conftest import assert_error
+    r = api.call("GET", "/api/v1/jobs", "not-a-token")
+    assert_error(r, 401, "UnauthorizedUserError")
+    assert r.headers["WWW-Authenticate"].startswith("Bearer")
+    name = api.unique("badtok")
+    r = api.call("POST", "/api/v1/jobs", "not-a-token", json={"jobName": name})
+    assert_error(r, 401, "UnauthorizedUserError")
+    rows = api.call("GET", "/api/v1/audit", api.admin_token,
+                    params={"action": "job.submit", "limit": 200}).json()
+    assert any(a["target"] == name and a["status"] == 401 for a in rows), rows
