@@ -234,6 +234,22 @@ static pai_error *sync_poll(const pai_jobs_env *env, apr_pool_t *p,
     return NULL;
 }
 
+/* Whether the launcher's job s, which the active rows read at the start of
+ * the cycle do not claim, is still no attempt of ours by the job's row as it
+ * is now.  Those rows are older than the list: a submission, a START or
+ * another server's admission pass (after a lease handover) may have
+ * launched s since, and cancelling it would kill a job just started.  When
+ * the store cannot tell, nothing is cancelled (the next cycle looks again). */
+static int sync_orphan_confirmed(const pai_jobs_env *env, apr_pool_t *p,
+                                 const pai_launch_status *s)
+{
+    pai_job_row *now = NULL;
+
+    if (pai_store_job_get(env->db, p, s->job_name, &now))
+        return 0;
+    return !now || !sync_launch_is_ours(env, p, now, s);
+}
+
 pai_error *pai_sync_cycle(const pai_jobs_env *env, apr_pool_t *p, pai_sync_state *st,
                           apr_int64_t now_ms, pai_sync_report *rep)
 {
@@ -291,6 +307,7 @@ pai_error *pai_sync_cycle(const pai_jobs_env *env, apr_pool_t *p, pai_sync_state
              * (anybody may set a comment) is not ours to adopt or cancel. */
             if (s->active && pai_launch_tag_valid(p, env->tag_key, env->tag_key_len, s->job_name,
                                                   s->attempt, s->user, s->tag) &&
+                sync_orphan_confirmed(env, p, s) &&
                 !ops->cancel(env->launcher->ctx, p, s->id, s->user))
                 rep->cancelled++;
             continue;

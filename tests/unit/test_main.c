@@ -25,6 +25,7 @@ int main(void)
     srunner_add_suite(sr, suite_security());
     srunner_add_suite(sr, suite_placement());
     srunner_add_suite(sr, suite_image());
+    srunner_add_suite(sr, suite_jobflow());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

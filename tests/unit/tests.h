@@ -16,4 +16,5 @@ Suite *suite_launcher(void);
 Suite *suite_security(void);
 Suite *suite_placement(void);
 Suite *suite_image(void);
+Suite *suite_jobflow(void);
 #endif

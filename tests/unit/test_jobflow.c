@@ -1,0 +1,486 @@
+/* Admission and the sync (core/admit.c, core/sync.c) against a fake launcher
+ * and a real SQLite store: queue order, borrowing between VCs, a sync lease
+ * lost in the middle of a cycle, and a launcher that fails. */
+#include <string.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <apr_strings.h>
+#include <apr_dbd.h>
+#include <apr_thread_mutex.h>
+#include "tests.h"
+#include "core/jobs.h"
+#include "core/sync.h"
+#include "core/vc.h"
+#include "core/sshkey.h"
+
+/* ---- the fake launcher ---------------------------------------------------- */
+
+#define FAKE_MAX 32
+
+typedef struct fake_launcher {
+    pai_launch_status jobs[FAKE_MAX];
+    int n;
+    int submits;                  /* calls that reached submit */
+    pai_errcode fail_submit;      /* how the next fail_times submits fail */
+    int fail_times;
+    pai_errcode fail_list;
+    /* Run once, inside the next list call: another server's work that
+     * happens while this cycle is under way. */
+    void (*during_list)(struct fake_launcher *f);
+} fake_launcher;
+
+static fake_launcher fake;
+
+static pai_error *fake_submit(void *ctx, apr_pool_t *p, const pai_launch *l, apr_int64_t *id)
+{
+    fake_launcher *f = ctx;
+    pai_launch_status *s;
+
+    f->submits++;
+    if (f->fail_times > 0 && f->fail_times--)
+        return pai_error_make(p, f->fail_submit, "the fake launcher refuses");
+    ck_assert_int_lt(f->n, FAKE_MAX);
+    s = &f->jobs[f->n++];
+    memset(s, 0, sizeof(*s));
+    s->id = 100 + f->n;
+    s->job_name = apr_pstrdup(ut_pool, l->spec->job_name);
+    s->attempt = l->attempt;
+    s->tag = apr_pstrdup(ut_pool, l->tag);
+    s->state = "WAITING";
+    s->sub_state = "PENDING";
+    s->active = 1;
+    s->host = s->hosts = s->diagnostics = "";
+    s->user = "paijob";
+    *id = s->id;
+    return NULL;
+}
+
+static pai_launch_status *fake_find(apr_int64_t id)
+{
+    int i;
+    for (i = 0; i < fake.n; i++)
+        if (fake.jobs[i].id == id)
+            return &fake.jobs[i];
+    return NULL;
+}
+
+static void fake_end(apr_int64_t id, const char *state)
+{
+    pai_launch_status *s = fake_find(id);
+    ck_assert_ptr_nonnull(s);
+    s->state = state;
+    s->sub_state = state;
+    s->active = 0;
+    s->has_exit = 1;
+    s->exit_code = strcmp(state, "SUCCEEDED") ? 1 : 0;
+}
+
+static pai_error *fake_cancel(void *ctx, apr_pool_t *p, apr_int64_t id, const char *account)
+{
+    pai_launch_status *s = fake_find(id);
+    (void)ctx; (void)p; (void)account;
+    if (s && s->active) {
+        s->state = "STOPPED";
+        s->sub_state = "CANCELLED";
+        s->active = 0;
+    }
+    return NULL;
+}
+
+static pai_error *fake_list(void *ctx, apr_pool_t *p, apr_int64_t since, int *unchanged,
+                            apr_array_header_t **out)
+{
+    fake_launcher *f = ctx;
+    int i;
+
+    (void)since;
+    if (f->during_list) {
+        void (*during)(fake_launcher *) = f->during_list;
+        f->during_list = NULL;
+        during(f);
+    }
+    if (f->fail_list != PAI_ERR__COUNT)
+        return pai_error_make(p, f->fail_list, "the fake launcher is down");
+    *unchanged = 0;
+    *out = apr_array_make(p, f->n, sizeof(pai_launch_status));
+    for (i = 0; i < f->n; i++)
+        APR_ARRAY_PUSH(*out, pai_launch_status) = f->jobs[i];
+    return NULL;
+}
+
+/* One node of 8 CPUs, 16 GB, no GPU. */
+static pai_error *fake_capacity(void *ctx, apr_pool_t *p, pai_capacity *c)
+{
+    pai_shape node = {8, 16384, 0};
+    (void)ctx; (void)p;
+    memset(c, 0, sizeof(*c));
+    c->nodes = 1;
+    c->cpus = 8;
+    c->memory_mb = 16384;
+    pai_node_shapes_add(&c->shapes, &node);
+    return NULL;
+}
+
+/* A PAI user whose Unix account went away. */
+static const char *gone_user;
+
+static pai_error *fake_account(void *ctx, apr_pool_t *p, const char *user, const char **account)
+{
+    (void)ctx;
+    *account = "paijob";
+    if (gone_user && !strcmp(user, gone_user))
+        return pai_error_make(p, PAI_ERR_FORBIDDEN, "user %s has no Unix account", user);
+    return NULL;
+}
+
+static const pai_launcher_ops fake_ops = {"fake", fake_submit, fake_cancel, fake_list,
+                                          fake_capacity, NULL, fake_account};
+static pai_launcher fake_launcher_handle = {&fake_ops, &fake};
+
+/* ---- the store and the environment ----------------------------------------- */
+
+static pai_db db;
+static pai_jobs_env env;
+static char dbpath[] = "/tmp/pairest-jobflow-XXXXXX";
+static const pai_identity ADMIN = {"root_admin", 1};
+static apr_int64_t clock_ms;
+
+static void flow_open(void)
+{
+    static const char key[] = "0123456789abcdef0123456789abcdef";
+    apr_array_header_t *vcs = apr_array_make(ut_pool, 2, sizeof(pai_vc));
+    pai_vc *vc;
+    const char *err = NULL;
+    int fd = mkstemp(dbpath);
+
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    ck_assert_int_eq(apr_dbd_get_driver(ut_pool, "sqlite3", &db.driver), APR_SUCCESS);
+    ck_assert_int_eq(apr_dbd_open_ex(db.driver, ut_pool, dbpath, &db.handle, &err), APR_SUCCESS);
+    db.prepared = apr_hash_make(ut_pool);
+    db.conn_pool = ut_pool;
+    ck_assert_int_eq(apr_thread_mutex_create(&db.write_lock, APR_THREAD_MUTEX_NESTED, ut_pool),
+                     APR_SUCCESS);
+    /* lend: 25% guaranteed (2 CPUs), may borrow up to all; keep: 75% (6
+     * CPUs), never more; `default` gets nothing. */
+    vc = apr_array_push(vcs);
+    vc->name = "lend"; vc->capacity = 25; vc->max_capacity = 100;
+    vc = apr_array_push(vcs);
+    vc->name = "keep"; vc->capacity = 75; vc->max_capacity = 75;
+    ck_assert_ptr_null(pai_vc_complete(ut_pool, &vcs));
+    ck_assert_ptr_null(pai_account_bootstrap(&db, ut_pool, vcs, "root_admin", "rootpass", 4));
+
+    memset(&fake, 0, sizeof(fake));
+    fake.fail_list = PAI_ERR__COUNT;
+    gone_user = NULL;
+    memset(&env, 0, sizeof(env));
+    env.db = &db;
+    env.launcher = &fake_launcher_handle;
+    env.port_lo = 20000;
+    env.port_hi = 29999;
+    env.log_dir = "/tmp";
+    env.job_user = "paijob";
+    env.tag_key = (const unsigned char *)key;
+    env.tag_key_len = 32;
+    clock_ms = apr_time_as_msec(apr_time_now());
+}
+
+static void flow_close(void)
+{
+    apr_dbd_close(db.driver, db.handle);
+    unlink(dbpath);
+    strcpy(dbpath, "/tmp/pairest-jobflow-XXXXXX");
+}
+
+/* ---- helpers ------------------------------------------------------------- */
+
+static pai_error *submit_as(const pai_identity *who, const char *name, const char *vc, int cpus)
+{
+    json_t *config = json_pack("{s:s, s:s, s:s, s:[{s:s, s:i, s:i, s:i, s:s}]}",
+                               "jobName", name, "image", "x", "virtualCluster", vc,
+                               "taskRoles", "name", "w", "taskNumber", 1, "cpuNumber", cpus,
+                               "memoryMB", 512, "command", "true");
+    const char *out = NULL;
+    pai_error *e;
+
+    clock_ms += 10;     /* every submission later than the one before */
+    e = pai_job_submit(&env, ut_pool, who, config, clock_ms, &out);
+    json_decref(config);
+    return e;
+}
+
+static pai_job_row *row(const char *name)
+{
+    pai_job_row *j = NULL;
+    ck_assert_ptr_null(pai_store_job_get(&db, ut_pool, name, &j));
+    return j;
+}
+
+static void cycle(pai_sync_state *st, pai_sync_report *rep)
+{
+    pai_error *e;
+    clock_ms += 1000;
+    e = pai_sync_cycle(&env, ut_pool, st, clock_ms, rep);
+    ck_assert_msg(e == NULL, "sync: %s", e ? e->message : "");
+}
+
+/* How many launcher jobs carry this name (every attempt counted). */
+static int launched(const char *name)
+{
+    int i, n = 0;
+    for (i = 0; i < fake.n; i++)
+        n += !strcmp(fake.jobs[i].job_name, name);
+    return n;
+}
+
+/* ---- the tests ------------------------------------------------------------- */
+
+START_TEST(queued_jobs_go_in_order_and_none_overtakes)
+{
+    pai_sync_state st = {0};
+    pai_sync_report rep;
+
+    /* keep: 6 CPUs.  a (4) runs; b (4) waits; c (2) would fit beside a,
+     * but goes behind b: first come, first served. */
+    ck_assert_ptr_null(submit_as(&ADMIN, "a", "keep", 4));
+    ck_assert_ptr_null(submit_as(&ADMIN, "b", "keep", 4));
+    ck_assert_ptr_null(submit_as(&ADMIN, "c", "keep", 2));
+    ck_assert_str_eq(row("a")->sub_state, "PENDING");
+    ck_assert_str_eq(row("b")->sub_state, "QUEUED");
+    ck_assert_str_eq(row("c")->sub_state, "QUEUED");
+    ck_assert_int_eq(fake.n, 1);
+
+    /* Nothing changed: the queue stays as it is. */
+    cycle(&st, &rep);
+    ck_assert_int_eq(rep.admitted, 0);
+    ck_assert_str_eq(row("c")->sub_state, "QUEUED");
+
+    /* a ends: b, then c, go to the launcher in that order, in one pass. */
+    fake_end(row("a")->launcher_id, "SUCCEEDED");
+    cycle(&st, &rep);
+    ck_assert_str_eq(row("a")->state, "SUCCEEDED");
+    ck_assert_int_eq(rep.admitted, 2);
+    ck_assert_int_eq(fake.n, 3);
+    ck_assert_str_eq(fake.jobs[1].job_name, "b");
+    ck_assert_str_eq(fake.jobs[2].job_name, "c");
+    ck_assert_int_eq(row("b")->launcher_id, fake.jobs[1].id);
+    ck_assert_int_eq(row("c")->launcher_id, fake.jobs[2].id);
+}
+END_TEST
+
+START_TEST(a_vc_borrows_idle_room_only_while_nobody_is_owed_it)
+{
+    pai_sync_state st = {0};
+    pai_sync_report rep;
+
+    /* lend is guaranteed 2 CPUs; keep is idle, so lend borrows: 4 go. */
+    ck_assert_ptr_null(submit_as(&ADMIN, "x", "lend", 4));
+    ck_assert_str_eq(row("x")->sub_state, "PENDING");
+    /* keep's 6 are its guarantee: always handed on (the launcher makes it
+     * wait for the borrowed room to come back). */
+    ck_assert_ptr_null(submit_as(&ADMIN, "y", "keep", 6));
+    ck_assert_str_eq(row("y")->sub_state, "PENDING");
+    /* lend asks for 2 more beyond its guarantee: no idle room is left. */
+    ck_assert_ptr_null(submit_as(&ADMIN, "z", "lend", 2));
+    ck_assert_str_eq(row("z")->sub_state, "QUEUED");
+    cycle(&st, &rep);
+    ck_assert_int_eq(rep.admitted, 0);
+    ck_assert_str_eq(row("z")->sub_state, "QUEUED");
+
+    /* x ends: lend is back inside its guarantee, and z goes. */
+    fake_end(row("x")->launcher_id, "SUCCEEDED");
+    cycle(&st, &rep);
+    ck_assert_int_eq(rep.admitted, 1);
+    ck_assert_str_eq(row("z")->sub_state, "PENDING");
+    /* keep may never use more than its maxCapacity, idle cluster or not. */
+    ck_assert_int_eq(submit_as(&ADMIN, "w", "keep", 7)->code, PAI_ERR_INVALID);
+    ck_assert_ptr_null(row("w"));
+}
+END_TEST
+
+/* Another server, which took the lease over, runs a whole cycle while ours
+ * is between its reads and its writes. */
+static pai_sync_state other_st;
+static void other_server_cycles(fake_launcher *f)
+{
+    pai_sync_report rep;
+    pai_error *e;
+    (void)f;
+    e = pai_sync_cycle(&env, ut_pool, &other_st, clock_ms + 500, &rep);
+    ck_assert_msg(e == NULL, "other server's sync: %s", e ? e->message : "");
+}
+
+START_TEST(a_lease_lost_mid_cycle_launches_nothing_twice)
+{
+    pai_sync_state st = {0};
+    pai_sync_report rep;
+    int held = 0;
+
+    ck_assert_ptr_null(pai_store_lease_take(&db, ut_pool, "sync", "one", clock_ms, 3000, &held));
+    ck_assert(held);
+    ck_assert_ptr_null(submit_as(&ADMIN, "p", "keep", 6));
+    ck_assert_ptr_null(submit_as(&ADMIN, "q", "keep", 6));
+    ck_assert_str_eq(row("q")->sub_state, "QUEUED");
+    fake_end(row("p")->launcher_id, "FAILED");
+
+    /* Our cycle has read the active jobs; the lease runs out and "two"
+     * takes it, syncs p's end and hands q over; then ours goes on. */
+    ck_assert_ptr_null(pai_store_lease_take(&db, ut_pool, "sync", "two", clock_ms + 1000, 3000,
+                                            &held));
+    ck_assert(!held);
+    ck_assert_ptr_null(pai_store_lease_take(&db, ut_pool, "sync", "two", clock_ms + 5000, 3000,
+                                            &held));
+    ck_assert(held);
+    fake.during_list = other_server_cycles;
+    cycle(&st, &rep);
+
+    /* q went to the launcher once, p's end was recorded once. */
+    ck_assert_int_eq(launched("q"), 1);
+    ck_assert_int_eq(launched("p"), 1);
+    ck_assert_str_eq(row("p")->state, "FAILED");
+    ck_assert_str_eq(row("q")->sub_state, "PENDING");
+    ck_assert_int_eq(row("q")->launcher_id, fake.jobs[1].id);
+    /* ...and our cycle, with its rows read before, did not cancel it. */
+    ck_assert_msg(fake.jobs[1].active, "q was cancelled: %s", fake.jobs[1].sub_state);
+    /* Our next renewal finds the lease gone. */
+    ck_assert_ptr_null(pai_store_lease_take(&db, ut_pool, "sync", "one", clock_ms, 3000, &held));
+    ck_assert(!held);
+}
+END_TEST
+
+static void a_user_submits(fake_launcher *f)
+{
+    (void)f;
+    ck_assert_ptr_null(submit_as(&ADMIN, "meanwhile", "keep", 2));
+}
+
+START_TEST(a_job_submitted_during_a_cycle_is_not_taken_for_an_orphan)
+{
+    pai_sync_state st = {0};
+    pai_sync_report rep;
+
+    ck_assert_ptr_null(submit_as(&ADMIN, "before", "keep", 2));
+    /* The cycle reads the active jobs, then the submission lands, then the
+     * cycle lists the launcher, which has the new job. */
+    fake.during_list = a_user_submits;
+    cycle(&st, &rep);
+    ck_assert_int_eq(launched("meanwhile"), 1);
+    ck_assert_int_eq(rep.cancelled, 0);
+    ck_assert_msg(fake.jobs[1].active, "the new job was cancelled");
+    ck_assert_str_eq(row("meanwhile")->state, "WAITING");
+
+    /* A launcher job with our tag but no row at all (its submission was
+     * given up) is an orphan: cancelled. */
+    {
+        pai_launch_status *ghost = &fake.jobs[fake.n++];
+        const char *tag;
+        ck_assert_ptr_null(pai_launch_tag_make(ut_pool, env.tag_key, env.tag_key_len, "ghost", 0,
+                                               "paijob", &tag));
+        *ghost = fake.jobs[0];
+        ghost->id = 999;
+        ghost->job_name = "ghost";
+        ghost->attempt = 0;
+        ghost->tag = tag;
+        ghost->active = 1;
+    }
+    cycle(&st, &rep);
+    ck_assert_int_eq(rep.cancelled, 1);
+    ck_assert(!fake_find(999)->active);
+    ck_assert(fake.jobs[1].active);
+}
+END_TEST
+
+START_TEST(launcher_errors_lose_nothing)
+{
+    pai_sync_state st = {0};
+    pai_sync_report rep;
+    pai_error *e;
+
+    /* A submission the launcher cannot take is refused and not kept. */
+    fake.fail_submit = PAI_ERR_LAUNCHER_DOWN;
+    fake.fail_times = 1;
+    e = submit_as(&ADMIN, "down", "keep", 2);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_int_eq(e->code, PAI_ERR_LAUNCHER_DOWN);
+    ck_assert_ptr_null(row("down"));
+
+    /* A queued job the launcher cannot take now stays queued, in place. */
+    ck_assert_ptr_null(submit_as(&ADMIN, "big", "keep", 6));
+    ck_assert_ptr_null(submit_as(&ADMIN, "next", "keep", 2));
+    ck_assert_str_eq(row("next")->sub_state, "QUEUED");
+    fake_end(row("big")->launcher_id, "SUCCEEDED");
+    fake.fail_submit = PAI_ERR_LAUNCHER_TIMEOUT;
+    fake.fail_times = 1;
+    cycle(&st, &rep);
+    ck_assert_int_eq(rep.admitted, 0);
+    ck_assert_str_eq(row("next")->state, "WAITING");
+    ck_assert_str_eq(row("next")->sub_state, "QUEUED");
+
+    /* A listing that fails is an error of the cycle; the store is as it was. */
+    fake.fail_list = PAI_ERR_LAUNCHER_DOWN;
+    clock_ms += 1000;
+    e = pai_sync_cycle(&env, ut_pool, &st, clock_ms, &rep);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_int_eq(e->code, PAI_ERR_LAUNCHER_DOWN);
+    ck_assert_str_eq(row("next")->sub_state, "QUEUED");
+
+    /* The launcher is back: the job goes. */
+    fake.fail_list = PAI_ERR__COUNT;
+    cycle(&st, &rep);
+    ck_assert_int_eq(rep.admitted, 1);
+    ck_assert_str_eq(row("next")->sub_state, "PENDING");
+
+    /* A job the launcher refuses for good ends, saying why, and does not
+     * hold back the ones behind it. */
+    ck_assert_ptr_null(submit_as(&ADMIN, "full", "keep", 4));
+    ck_assert_ptr_null(submit_as(&ADMIN, "bad", "keep", 2));
+    ck_assert_ptr_null(submit_as(&ADMIN, "after", "keep", 2));
+    ck_assert_str_eq(row("bad")->sub_state, "QUEUED");
+    fake_end(row("next")->launcher_id, "SUCCEEDED");
+    fake_end(row("full")->launcher_id, "SUCCEEDED");
+    fake.fail_submit = PAI_ERR_JOB_REJECTED;
+    fake.fail_times = 1;
+    cycle(&st, &rep);
+    ck_assert_str_eq(row("bad")->state, "FAILED");
+    ck_assert_str_eq(row("bad")->sub_state, "REFUSED");
+    ck_assert_ptr_nonnull(strstr(row("bad")->diagnostics, "refuses"));
+    ck_assert_str_eq(row("after")->sub_state, "PENDING");
+}
+END_TEST
+
+START_TEST(a_queued_job_whose_account_went_away_ends)
+{
+    pai_sync_state st = {0};
+    pai_sync_report rep;
+    pai_identity bob = {"bob", 1};
+
+    ck_assert_ptr_null(submit_as(&ADMIN, "hold", "keep", 6));
+    ck_assert_ptr_null(submit_as(&bob, "bobs", "keep", 2));
+    ck_assert_str_eq(row("bobs")->sub_state, "QUEUED");
+    /* bob's account goes; his queued job must not wait (and hold its VC's
+     * queue) for ever. */
+    gone_user = "bob";
+    ck_assert_int_eq(submit_as(&bob, "never", "keep", 2)->code, PAI_ERR_FORBIDDEN);
+    ck_assert_ptr_null(row("never"));
+    fake_end(row("hold")->launcher_id, "SUCCEEDED");
+    cycle(&st, &rep);
+    ck_assert_str_eq(row("bobs")->state, "FAILED");
+    ck_assert_str_eq(row("bobs")->sub_state, "REFUSED");
+    ck_assert_int_eq(launched("bobs"), 0);
+}
+END_TEST
+
+Suite *suite_jobflow(void)
+{
+    Suite *s = suite_create("jobflow");
+    TCase *t = tcase_create("admission and sync");
+    tcase_add_checked_fixture(t, flow_open, flow_close);
+    tcase_add_test(t, queued_jobs_go_in_order_and_none_overtakes);
+    tcase_add_test(t, a_vc_borrows_idle_room_only_while_nobody_is_owed_it);
+    tcase_add_test(t, a_lease_lost_mid_cycle_launches_nothing_twice);
+    tcase_add_test(t, a_job_submitted_during_a_cycle_is_not_taken_for_an_orphan);
+    tcase_add_test(t, launcher_errors_lose_nothing);
+    tcase_add_test(t, a_queued_job_whose_account_went_away_ends);
+    suite_add_tcase(s, t);
+    return s;
+}
