@@ -86,11 +86,22 @@ run: deps
 stop:
 	@scripts/stop.sh
 
-# core/ must stay httpd-free: the unit tests and tools link it without a server.
+# The include graph runs glue -> handlers/ -> core/, never back up: core/ is
+# httpd-free (the unit tests and tools link it without a server) and names no
+# handler or glue header; handlers/ take no httpd type and no glue header.
+HTTPD_HDR := '\#include *[<"](httpd|http_|ap_|mod_|util_|unixd)'
 check-layers:
-	@if grep -nE '#include *[<"](httpd|http_|ap_|mod_|util_)' core/*.c core/*.h; then \
-	    echo "core/ includes an httpd header"; exit 1; fi
-	@echo "layers: core/ is httpd-free"
+	@if grep -nE $(HTTPD_HDR) core/*.c core/*.h; then echo "core/ includes an httpd header"; exit 1; fi
+	@if grep -nE '\#include *"(\.\./)?(handlers/|mod_pairest)' core/*.c core/*.h; then \
+	    echo "core/ includes a handler or glue header"; exit 1; fi
+	@if grep -nE $(HTTPD_HDR) handlers/*.c handlers/*.h; then echo "handlers/ include an httpd header"; exit 1; fi
+	@if grep -nE '\#include *"(\.\./)?mod_pairest' handlers/*.c handlers/*.h; then \
+	    echo "handlers/ include a glue header"; exit 1; fi
+	@echo "layers: glue -> handlers/ -> core/, core/ httpd-free"
+	@# Every log tag names one place in the code.
+	@dup=$$(grep -ohE '"PAI[0-9]{4}' *.c core/*.c handlers/*.c | sort | uniq -d); \
+	    if [ -n "$$dup" ]; then echo "log tags used twice: $$dup"; exit 1; fi
+	@echo "log tags: each used once ($$(grep -ohE '"PAI[0-9]{4}' *.c core/*.c handlers/*.c | wc -l))"
 
 unit: $(B)/unit_tests
 	$(B)/unit_tests

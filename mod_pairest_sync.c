@@ -75,7 +75,9 @@ static apr_status_t pai_sync_watchdog(int state, void *data, apr_pool_t *pool)
         if (!e && apr_time_now() - last_expiry > apr_time_from_sec(60)) {
             const pai_login_limits *l = &c->s.login_limits;
             apr_int64_t keep = l->user_window > l->addr_window ? l->user_window : l->addr_window;
-            pai_store_login_failures_expire(&db, pool, apr_time_sec(apr_time_now()) - keep);
+            /* A failure keeps stale rows one more minute: harmless, since a
+             * window past its span counts from 1 again when next hit. */
+            (void)pai_store_login_failures_expire(&db, pool, apr_time_sec(apr_time_now()) - keep);
             last_expiry = apr_time_now();
         }
         /* Audit records past PaiAuditRetention, once an hour. */

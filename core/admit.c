@@ -107,8 +107,9 @@ pai_error *pai_admit_capacity_refresh(const pai_jobs_env *env, apr_pool_t *p,
     cs.nodes = c->nodes;
     cs.shapes = pai_node_shapes_format(p, &c->shapes);
     cs.updated_ms = now_ms;
-    /* The stored size is a cache: failing to keep it does not fail the caller. */
-    pai_store_cluster_set(env->db, p, &cs);
+    /* The stored size is a cache: failing to keep it does not fail the caller
+     * (the launcher is asked again next time). */
+    (void)pai_store_cluster_set(env->db, p, &cs);
     return NULL;
 }
 
@@ -219,7 +220,9 @@ pai_error *pai_admit(const pai_jobs_env *env, apr_pool_t *p, const pai_capacity 
      * limits; checked under the admission lock, so that concurrent requests
      * cannot all slip under them. */
     if (behind_queue && (e = admit_user_limits(env, p, j->username))) {
-        pai_store_admission_end(env->db, p, tx, 0);
+        /* Nothing was written: a failed rollback loses nothing, and the
+         * caller's answer is the limit's. */
+        (void)pai_store_admission_end(env->db, p, tx, 0);
         return e;
     }
     if (!(e = pai_admit_usage(env, p, &usage)) && !(e = pai_store_vc_list(env->db, p, &vcs))) {
@@ -238,7 +241,15 @@ pai_error *pai_admit(const pai_jobs_env *env, apr_pool_t *p, const pai_capacity 
             e = pai_error_make(p, PAI_ERR_JOB_EXECUTE, "job %s changed meanwhile; try again",
                                j->name);
     }
-    pai_store_admission_end(env->db, p, tx, !e);
+    {
+        /* A commit that fails wrote nothing: the attempt must not go to the
+         * launcher without its row. */
+        pai_error *end = pai_store_admission_end(env->db, p, tx, !e);
+        if (!e && end) {
+            *admitted = 0;
+            e = end;
+        }
+    }
     return e;
 }
 

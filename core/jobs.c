@@ -133,13 +133,15 @@ pai_error *pai_job_submit(const pai_jobs_env *env, apr_pool_t *p, const pai_iden
      * A job its VC has no room for now waits in the store, QUEUED. */
     if ((e = pai_admit(env, p, &cluster, &j, 1, 0, 1, "SUBMITTING", &admitted)))
         return e;
+    /* On failure the row goes; if even that fails, the sync removes a first
+     * submission that never reached the launcher after its grace period. */
     if (env->report_base &&
         (e = pai_store_ssh_keys_put(env->db, p, j.name, private_key, public_key, secret))) {
-        pai_store_job_delete_unsubmitted(env->db, p, j.name);
+        (void)pai_store_job_delete_unsubmitted(env->db, p, j.name);
         return e;
     }
     if (admitted && (e = pai_admit_launch(env, p, &j, spec, placement))) {
-        pai_store_job_delete_unsubmitted(env->db, p, j.name);
+        (void)pai_store_job_delete_unsubmitted(env->db, p, j.name);
         return e;
     }
     *name = j.name;
@@ -190,7 +192,11 @@ pai_error *pai_job_execute(const pai_jobs_env *env, apr_pool_t *p, const pai_ide
     if (job_is_active(j)) {
         if (strcmp(j->execution_type, "START")) {
             j->execution_type = "START";
-            pai_store_job_save(env->db, p, j, j->retries, &saved);
+            if ((e = pai_store_job_save(env->db, p, j, j->retries, &saved)))
+                return e;
+            if (!saved)
+                return pai_error_make(p, PAI_ERR_JOB_EXECUTE,
+                                      "job %s changed meanwhile; try again", name);
         }
         return NULL;
     }
@@ -204,9 +210,11 @@ pai_error *pai_job_execute(const pai_jobs_env *env, apr_pool_t *p, const pai_ide
         (e = pai_admit(env, p, &cluster, j, 0, prev.retries, 1, "ADMITTED", &saved)))
         return e;
     if (saved && (e = pai_admit_launch(env, p, j, spec, placement))) {
-        /* Not taken: the job stays as it was before the START. */
+        /* Not taken: the job stays as it was before the START.  Should that
+         * write fail, the attempt has no launcher id, and the sync queues it
+         * again after its grace period (a hand-over that died midway). */
         prev.version = j->version;
-        pai_store_job_save(env->db, p, &prev, j->retries, &saved);
+        (void)pai_store_job_save(env->db, p, &prev, j->retries, &saved);
         return e;
     }
     return NULL;

@@ -452,8 +452,10 @@ pai_error *pai_store_init(pai_db *db, apr_pool_t *p)
         if (rv)
             return store_fail(db, p, rv, "schema");
     }
+    /* Each migration adds what an older schema lacks; on a schema that has
+     * it, it fails (a duplicate column) and that is the expected answer. */
     for (ddl = store_migrations; *ddl; ddl++)
-        apr_dbd_query(db->driver, db->handle, &n, *ddl);
+        (void)apr_dbd_query(db->driver, db->handle, &n, *ddl);
     {
         /* The one cluster row; a racing process may insert it first. */
         apr_dbd_results_t *res;
@@ -974,8 +976,10 @@ pai_error *pai_store_admission_begin(pai_db *db, apr_pool_t *p, apr_dbd_transact
     if ((rv = store_tx_start(db, p, tx)))
         return store_fail(db, p, rv, "begin");
     if ((err = store_exec(db, p, ST_CLUSTER_LOCK, 0, NULL, NULL))) {
+        /* The lock was not taken, nothing was written: the rollback's own
+         * outcome changes nothing for the caller, who gets err. */
         apr_dbd_transaction_mode_set(db->driver, *tx, APR_DBD_TRANSACTION_ROLLBACK);
-        store_tx_end(db, p, *tx);
+        (void)store_tx_end(db, p, *tx);
         *tx = NULL;
     }
     return err;
@@ -1034,7 +1038,9 @@ pai_error *pai_store_ssh_keys_put(pai_db *db, apr_pool_t *p, const char *name,
                                   const char *secret)
 {
     const char *args[] = {name, private_key, public_key, secret};
-    store_exec(db, p, ST_KEYS_DELETE, 1, args, NULL);
+    /* Keys a job of that name left behind; should the delete fail, the
+     * insert below fails on the name and reports it. */
+    (void)store_exec(db, p, ST_KEYS_DELETE, 1, args, NULL);
     return store_exec(db, p, ST_KEYS_INSERT, 4, args, NULL);
 }
 
@@ -1144,7 +1150,9 @@ pai_error *pai_store_lease_take(pai_db *db, apr_pool_t *p, const char *name, con
     }
     {
         const char *ins[] = {name};
-        store_exec(db, p, ST_LEASE_INSERT, 1, ins, NULL);   /* a racing server may win */
+        /* A racing server may have inserted it (a duplicate); a real failure
+         * shows in the take below. */
+        (void)store_exec(db, p, ST_LEASE_INSERT, 1, ins, NULL);
     }
     if ((err = store_exec(db, p, ST_LEASE_TAKE, 5, take, &n)))
         return err;

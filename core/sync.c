@@ -86,8 +86,9 @@ static void sync_fail_queued(const pai_jobs_env *env, apr_pool_t *p, pai_job_row
     j->sub_state = "REFUSED";
     j->completed = now_ms;
     j->diagnostics = apr_pstrndup(p, why->message, 1000);
-    /* A lost race (another writer came first) is seen again next cycle. */
-    pai_store_job_save(env->db, p, j, j->retries, &saved);
+    /* A lost race (another writer came first) or a failed write: the job is
+     * still queued, and seen again next cycle. */
+    (void)pai_store_job_save(env->db, p, j, j->retries, &saved);
 }
 
 /* The admission pass: QUEUED jobs, oldest first, go to the launcher while
@@ -135,8 +136,11 @@ static void sync_admit_queued(const pai_jobs_env *env, apr_pool_t *p, apr_int64_
                 sync_fail_queued(env, p, j, e, now_ms);
                 continue;
             }
+            /* Should this write fail, the attempt (admitted, no launcher id)
+             * is queued again after its grace period by the cycle's check of
+             * hand-overs that died midway. */
             j->sub_state = "QUEUED";
-            pai_store_job_save(env->db, p, j, j->retries, &saved);
+            (void)pai_store_job_save(env->db, p, j, j->retries, &saved);
             return;
         }
         rep->admitted++;
@@ -315,7 +319,8 @@ pai_error *pai_sync_cycle(const pai_jobs_env *env, apr_pool_t *p, pai_sync_state
         apr_hash_set(seen, j->name, APR_HASH_KEY_STRING, j);
         sync_job(env, p, j, s, now_ms, rep);
     }
-    /* Active jobs the launcher does not know. */
+    /* Active jobs the launcher does not know.  A write that fails here
+     * leaves the row as it was: the next cycle finds it again. */
     for (i = 0; i < active->nelts; i++) {
         pai_job_row *j = APR_ARRAY_IDX(active, i, pai_job_row *);
         int saved = 0;
@@ -325,19 +330,19 @@ pai_error *pai_sync_cycle(const pai_jobs_env *env, apr_pool_t *p, pai_sync_state
         if (!j->launcher_id && j->retries == 0 && !strcmp(j->sub_state, "SUBMITTING")) {
             /* Its request died before the launcher took it: the caller never
              * got a 201, so there is no job to keep. */
-            pai_store_job_delete_unsubmitted(env->db, p, j->name);
+            (void)pai_store_job_delete_unsubmitted(env->db, p, j->name);
         }
         else if (!j->launcher_id) {
             /* A hand-over (START or the admission pass) that died midway. */
             j->sub_state = "QUEUED";
-            pai_store_job_save(env->db, p, j, j->retries, &saved);
+            (void)pai_store_job_save(env->db, p, j, j->retries, &saved);
         }
         else {
             j->state = "FAILED";
             j->sub_state = "LOST";
             j->completed = now_ms;
             j->diagnostics = "the launcher no longer knows this job";
-            pai_store_job_save(env->db, p, j, j->retries, &saved);
+            (void)pai_store_job_save(env->db, p, j, j->retries, &saved);
         }
         rep->lost++;
     }
