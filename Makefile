@@ -35,7 +35,7 @@ MOD_SRC   := mod_pairest.c mod_pairest_config.c mod_pairest_auth.c mod_pairest_s
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 PYTEST    := /usr/bin/python3 -m pytest
 
-.PHONY: all deps build run stop test test-long unit api check-layers shellcheck clean fuzz fuzz-build \
+.PHONY: all deps build run stop test test-long test-tls unit api check-layers shellcheck clean fuzz fuzz-build \
         bench bench-smoke valgrind
 
 all: build
@@ -168,9 +168,17 @@ valgrind: build
 	    -k "sqlite3 and not faults and not guard and not test_run and not docs and not security"
 	/usr/bin/python3 tests/valgrind_leaks.py $(VALGRIND_LOGS)/httpd.*.log
 
-# What CI runs after `make test`: the API suite under the sanitizers, then fuzzing.
+# The whole API suite once more with every server on https (PAI_TLS=1: a
+# certificate of this clone's CA, scripts/tls.sh, which the clients verify).
+test-tls: deps
+	@$(MAKE) --no-print-directory build
+	PAI_TLS=1 $(PYTEST) -v tests/api
+
+# What CI runs after `make test`: the API suite under the sanitizers and over
+# TLS, fuzzing, valgrind and the benchmark's smoke run.
 test-long: deps
 	@$(MAKE) --no-print-directory test SAN=1
+	@$(MAKE) --no-print-directory test-tls
 	@$(MAKE) --no-print-directory fuzz FUZZ_TIME=$(FUZZ_TIME)
 	@$(MAKE) --no-print-directory valgrind
 	@$(MAKE) --no-print-directory bench-smoke

@@ -17,6 +17,7 @@
 
 #include "core/secretfile.h"
 #include "core/vc.h"
+#include "core/image.h"
 #include "mod_pairest.h"
 
 APLOG_USE_MODULE(pairest);
@@ -379,6 +380,16 @@ static const char *pai_set_report_url(cmd_parms *cmd, void *d, const char *arg)
         : "PaiSSHReportURL: an http(s):// URL of this server, as the nodes reach it";
 }
 
+/* A file on the nodes, named in the tasks' environment: a plain absolute path. */
+static const char *pai_set_report_ca(cmd_parms *cmd, void *d, const char *arg)
+{
+    (void)d;
+    if (!pai_image_mount_path_ok(arg))
+        return "PaiSSHReportCAFile: an absolute path on the nodes, of letters, digits and . _ - /";
+    pai_sconf(cmd)->slurm.report_ca = arg;
+    return NULL;
+}
+
 static const char *pai_set_port_range(cmd_parms *cmd, void *d, const char *lo, const char *hi)
 {
     apr_int64_t l = 0, h = 0;
@@ -512,6 +523,9 @@ const command_rec pai_cmds[] = {
     AP_INIT_TAKE1("PaiSSHReportURL", pai_set_report_url, NULL, RSRC_CONF,
                   "this server's URL as tasks reach it, to report their sshd (default "
                   "http://127.0.0.1:9186)"),
+    AP_INIT_TAKE1("PaiSSHReportCAFile", pai_set_report_ca, NULL, RSRC_CONF,
+                  "the CA certificate (a file on every node) tasks verify an https "
+                  "PaiSSHReportURL with (default: the nodes' trust store)"),
     AP_INIT_TAKE1("PaiSyncInterval", pai_set_sync_interval, NULL, RSRC_CONF,
                   "milliseconds between two syncs with the launcher, 100..60000 (default 1000)"),
     AP_INIT_TAKE1("PaiAuthCacheTTL", pai_set_auth_cache_ttl, NULL, RSRC_CONF,

@@ -85,6 +85,8 @@ typedef struct pai_slurm_conf {
     const char *log_dir;         /* job folders on the nodes: <log_dir>/<account>/<job>/attempt-<n> */
     pai_account_policy policy;   /* which accounts same-name may map to */
     int containers;              /* 1: each task runs in the job's image (rootless runc) */
+    const char *report_ca;       /* CA file the tasks verify PaiSSHReportURL with (NULL:
+                                  * the nodes' own trust store) */
 } pai_slurm_conf;
 
 pai_error *pai_launcher_slurm_create(apr_pool_t *p, const pai_slurm_conf *c,

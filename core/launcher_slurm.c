@@ -242,7 +242,7 @@ static int task_slot(const pai_launch *l, int k)
  * the names of v0.7 and of later runtimes).  @IP<n>@ stands for the address
  * of the allocation's n-th node, known only once Slurm chose the nodes;
  * batch.sh fills it in. */
-static void job_env(script_buf *b, const pai_launch *l)
+static void job_env(script_buf *b, const pai_slurm_conf *c, const pai_launch *l)
 {
     const pai_jobspec *s = l->spec;
     apr_pool_t *p = b->p;
@@ -268,6 +268,8 @@ static void job_env(script_buf *b, const pai_launch *l)
     if (l->ssh_public_key) {
         put_env(b, "PAI_SSH_PUBLIC_KEY", l->ssh_public_key);
         put_env(b, "PAI_SSH_REPORT_URL", l->report_url);
+        if (c->report_ca)
+            put_env(b, "PAI_SSH_REPORT_CA", c->report_ca);
     }
     for (r = 0; r < s->roles->nelts; r++) {
         const pai_task_role *tr = &APR_ARRAY_IDX(s->roles, r, pai_task_role);
@@ -397,7 +399,7 @@ const char *pai_slurm_batch_script(apr_pool_t *p, const pai_slurm_conf *c, const
     }
     put(&b, "pai_step_retry=" PAI_STEP_RETRY_SECONDS
             " pai_step_immediate=" PAI_STEP_IMMEDIATE_SECONDS "\n");
-    job_env(&b, l);
+    job_env(&b, c, l);
     for (r = 0; r < s->roles->nelts; r++) {
         const pai_task_role *tr = &APR_ARRAY_IDX(s->roles, r, pai_task_role);
         APR_ARRAY_PUSH(min_failed, const char *) = apr_itoa(p, tr->min_failed);

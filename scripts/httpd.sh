@@ -11,7 +11,10 @@
 #                             http://PAI_LISTEN), PAI_CONTAINER_RUNTIME (runc, the default,
 #                             or none), PAI_IMAGE_ALLOW (PaiImageAllow patterns, space-
 #                             separated), PAI_HTTPD_INCLUDE (a file included at the end
-#                             of the configuration), and PAI_MODULE: the
+#                             of the configuration), PAI_TLS=1 (https on every address,
+#                             with a certificate of this clone's CA, scripts/tls.sh, or
+#                             PAI_TLS_CERT and PAI_TLS_KEY; PAI_TLS_CA: the CA the tasks
+#                             verify it with), and PAI_MODULE: the
 #                             module to load, build/mod_pairest.so unless set;
 #                             PAI_VALGRIND=LOGFILE runs one process under memcheck)
 #   httpd.sh stop INSTDIR
@@ -84,6 +87,40 @@ start() {
     [ -r "$PAI_HTTPD_INCLUDE" ] || { echo "httpd.sh: cannot read $PAI_HTTPD_INCLUDE" >&2; exit 2; }
     include="Include \"$PAI_HTTPD_INCLUDE\""
   fi
+  local scheme=http tls="" reportca="" cafile=""
+  if [ "${PAI_TLS:-0}" = 1 ]; then
+    scheme=https
+    local crt key hosts h
+    if [ -n "${PAI_TLS_CERT:-}" ]; then
+      crt=$PAI_TLS_CERT key=${PAI_TLS_KEY:?PAI_TLS_KEY goes with PAI_TLS_CERT} cafile=${PAI_TLS_CA:-}
+    else
+      # This clone's CA signs a certificate for every address served.
+      hosts="localhost ${listen%:*}"
+      [ -n "${PAI_LISTEN_EXTRA:-}" ] && hosts="$hosts ${PAI_LISTEN_EXTRA%:*}"
+      # shellcheck disable=SC2086  # a list of addresses
+      cafile=$("$root/scripts/tls.sh" cert "$base/tls" $hosts)
+      crt=$base/tls/server.crt key=$base/tls/server.key
+    fi
+    for h in "$crt" "$key" "$cafile"; do
+      case "$h" in *'"'*|*\\*|*$'\n'*) echo "httpd.sh: bad TLS file name" >&2; exit 2 ;; esac
+    done
+    if [ ! -r "$crt" ] || [ ! -r "$key" ]; then echo "httpd.sh: cannot read $crt or $key" >&2; exit 2; fi
+    { echo "LoadModule socache_shmcb_module /usr/lib/apache2/modules/mod_socache_shmcb.so"
+      echo "LoadModule ssl_module /usr/lib/apache2/modules/mod_ssl.so"
+      echo "SSLSessionCache \"shmcb:$inst/run/ssl_scache(512000)\""
+      echo "SSLEngine on"
+      echo "SSLCertificateFile \"$crt\""
+      echo "SSLCertificateKeyFile \"$key\""
+      echo "SSLProtocol all -SSLv3 -TLSv1 -TLSv1.1"
+    } > "$inst/tls.conf"
+    tls="Include \"$inst/tls.conf\""
+    if [ -n "$cafile" ]; then
+      # The tasks (any account, on the nodes) verify this server with the CA:
+      # a copy where they can read it.
+      install -m 644 "$cafile" "$base/tls-ca.crt"
+      reportca="PaiSSHReportCAFile \"$base/tls-ca.crt\""
+    fi
+  fi
   if [ -n "${PAI_VIRTUAL_CLUSTERS:-}" ]; then
     vcs=$(printf '%s' "$PAI_VIRTUAL_CLUSTERS" | tr ';' '\n' | awk 'NF {printf "PaiVirtualCluster %s\\n", $0}')
   fi
@@ -97,7 +134,8 @@ start() {
       -e "s|@LOGINLIMITADDRESS@|${PAI_LOGIN_LIMIT_ADDRESS:-100 300}|g" \
       -e "s|@MAXWAITING@|${PAI_USER_MAX_WAITING:-1000}|g" -e "s|@MAXACTIVE@|${PAI_USER_MAX_ACTIVE:-5000}|g" \
       -e "s|@EXTRALISTEN@|${PAI_LISTEN_EXTRA:+Listen $PAI_LISTEN_EXTRA}|g" \
-      -e "s|@REPORTURL@|${PAI_REPORT_URL:-http://$listen}|g" \
+      -e "s|@REPORTURL@|${PAI_REPORT_URL:-$scheme://$listen}|g" -e "s|@SCHEME@|$scheme|g" \
+      -e "s|@TLS@|$tls|g" -e "s|@REPORTCA@|$reportca|g" \
       -e "s|@CTRRUNTIME@|$runtime|g" -e "s|@IMAGEALLOW@|$allow|g" -e "s|@INCLUDE@|$include|g" \
       "$root/conf/httpd.conf.in" > "$inst/httpd.conf"
   chmod 600 "$inst/httpd.conf"
@@ -127,7 +165,7 @@ start() {
   local host=${listen%:*} port=${listen##*:}
   [ "$host" = "$listen" ] && host=127.0.0.1
   for _ in $(seq 1 $waits); do
-    curl -s -o /dev/null "http://$host:$port/api/v1/" && return 0
+    curl -s ${cafile:+--cacert "$cafile"} -o /dev/null "$scheme://$host:$port/api/v1/" && return 0
     sleep 0.1
   done
   echo "httpd does not answer on $listen" >&2; exit 1

@@ -52,15 +52,21 @@ if [ "$runtime" != none ]; then
 fi
 # Several nodes (PAI_SLURM_NODES=N) reach this machine at the bridge's address:
 # httpd listens there too, and tasks report their sshd there.
-extra="" report="http://$addr:$port"
+# PAI_TLS=1: https everywhere (scripts/httpd.sh), with this clone's CA.
+scheme=http
+[ "${PAI_TLS:-0}" = 1 ] && scheme=https
+extra="" report="$scheme://$addr:$port"
 ctl=$(cat "$base/slurm/ctl_address")
-if [ "$ctl" != 127.0.0.1 ] && [ "$addr" != 0.0.0.0 ]; then extra="$ctl:$port" report="http://$ctl:$port"; fi
+if [ "$ctl" != 127.0.0.1 ] && [ "$addr" != 0.0.0.0 ]; then extra="$ctl:$port" report="$scheme://$ctl:$port"; fi
 PAI_LISTEN="$addr:$port" PAI_LISTEN_EXTRA="$extra" PAI_REPORT_URL="$report" \
     PAI_ADMIN_USERNAME="$admin" PAI_SLURM_DIR="$base/slurm" \
     PAI_VIRTUAL_CLUSTERS="${PAI_VIRTUAL_CLUSTERS:-}" PAI_CONTAINER_RUNTIME="$runtime" \
     "$root/scripts/httpd.sh" start "$inst"
 
-echo "mod_pairest is up: http://$addr:$port/api/v1"
+echo "mod_pairest is up: $scheme://$addr:$port/api/v1"
+if [ "$scheme" = https ] && [ -z "${PAI_TLS_CERT:-}" ]; then
+  echo "its certificate is signed by this clone's CA: curl --cacert $root/var/tls/ca.crt ..."
+fi
 [ "$runtime" != none ] && echo "jobs run in containers; the local registry $registry holds $registry/pai/test:1"
 # A generated password is shown once, after the first start that worked.
 if [ -z "$password" ] && [ ! -e "$inst/admin.password.shown" ]; then

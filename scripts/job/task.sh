@@ -78,7 +78,9 @@ pai_sshd() {
   local hostkey
   hostkey=$(cut -d ' ' -f 1,2 "$d/host_key.pub")
   # The secret goes in a header read from stdin: never on a command line.
-  curl -s -m 10 -o /dev/null -w '%{http_code}' -X POST \
+  # An https report URL is verified with PAI_SSH_REPORT_CA when the server's
+  # certificate is of a CA the nodes do not trust themselves.
+  curl -s -m 10 -o /dev/null -w '%{http_code}' -X POST ${PAI_SSH_REPORT_CA:+--cacert "$PAI_SSH_REPORT_CA"} \
     -H 'Content-Type: application/json' -H @- "$PAI_SSH_REPORT_URL" \
     -d "{\"attempt\": $PAI_JOB_ATTEMPT, \"taskRole\": \"$PAI_CURRENT_TASK_ROLE_NAME\", \"taskIndex\": $PAI_TASK_INDEX, \"ip\": \"$PAI_CONTAINER_HOST_IP\", \"port\": $port, \"hostKey\": \"$hostkey\"}" \
     <<<"X-PAI-Job-Secret: $secret" | grep -q '^200$' \
@@ -109,7 +111,7 @@ fi
 if [ -n "${PAI_SSH_PUBLIC_KEY:-}" ] && [ -n "$secret" ] && [ -x /usr/sbin/sshd ]; then
   pai_sshd
 fi
-unset secret PAI_SSH_PUBLIC_KEY PAI_SSH_REPORT_URL
+unset secret PAI_SSH_PUBLIC_KEY PAI_SSH_REPORT_URL PAI_SSH_REPORT_CA
 
 if [ -z "$ctr" ]; then
   /bin/bash -c "$cmd" &

@@ -27,6 +27,30 @@ ADMIN = "admin"
 TEAM_USER = "team_alice"
 # An error-log line that means something broke, whatever the test expected.
 BAD_LOG = re.compile(r"exit signal|AH00052|AH00060|Segmentation|\[pairest:(crit|alert|emerg)\]")
+# PAI_TLS=1 (`make test-tls`): every server the suite starts serves https with
+# a certificate of this clone's CA (scripts/tls.sh), which every client here
+# trusts and nothing else: requests, curl and http.client verify it.
+TLS = os.environ.get("PAI_TLS") == "1"
+SCHEME = "https" if TLS else "http"
+TLS_CA = os.path.join(VAR, "tls", "ca.crt")
+if TLS:
+    os.environ["REQUESTS_CA_BUNDLE"] = TLS_CA
+    os.environ["CURL_CA_BUNDLE"] = TLS_CA
+
+
+def base_url(port, host="127.0.0.1"):
+    """The URL of a server the suite started."""
+    return "%s://%s:%d" % (SCHEME, host, port)
+
+
+def http_connection(host, port, **kw):
+    """An http.client connection to a server of the suite (TLS or not)."""
+    import http.client
+    if TLS:
+        import ssl
+        return http.client.HTTPSConnection(host, port, context=ssl.create_default_context(
+            cafile=TLS_CA), **kw)
+    return http.client.HTTPConnection(host, port, **kw)
 
 
 def pytest_configure(config):
@@ -115,7 +139,7 @@ class OwnServer:
     def __init__(self, inst, statedir, password, port):
         self.inst, self.statedir, self.password = inst, statedir, password
         self.slurmdir = os.path.join(statedir, "slurm")
-        self.base = "http://127.0.0.1:%d" % port
+        self.base = base_url(port)
         self.token = None
 
     def call(self, method, path, **kw):
@@ -210,7 +234,7 @@ def api(request):
         env["PAI_HTTPD_INCLUDE"] = write_site_include(inst, statedir)
         sh("scripts/httpd.sh", "start", inst, env=env)
         assert_sanitized(inst)
-        a = Api(backend, "http://127.0.0.1:%d" % PORTS[backend], password, inst, statedir)
+        a = Api(backend, base_url(PORTS[backend]), password, inst, statedir)
         a.env = env
         yield a
     finally:

@@ -1,20 +1,19 @@
 """Brute force and the audit log: failed logins are limited per user and address
 (across httpd's processes, in the database), and every state-changing call is
 recorded for admins to read."""
-import http.client
 import json
 import os
 import signal
 import time
 
-from conftest import ADMIN, assert_error
+from conftest import ADMIN, assert_error, http_connection
 from test_jobs import job, submit_ok, wait_state
 
 
 def login_from(api, address, username, password):
     """POST /token from a chosen loopback source address."""
     port = int(api.base.rsplit(":", 1)[1])
-    conn = http.client.HTTPConnection("127.0.0.1", port, source_address=(address, 0), timeout=30)
+    conn = http_connection("127.0.0.1", port, source_address=(address, 0), timeout=30)
     try:
         conn.request("POST", "/api/v1/token", body=json.dumps(
             {"username": username, "password": password}),

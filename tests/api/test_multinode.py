@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import ADMIN, ROOT, VAR, OwnServer, fresh_instance, sh, state_dir
+from conftest import ADMIN, ROOT, VAR, OwnServer, base_url, fresh_instance, sh, state_dir
 
 # (29827 % 250: the subnet 10.213.77, apart from make run's 10.213.67)
 PORT, SLURM_PORT = 19193, 29827
@@ -99,7 +99,7 @@ def cluster():
         ctl = open(os.path.join(c.slurmdir, "ctl_address")).read().strip()
         assert ctl.startswith("10.213."), ctl
         env.update(PAI_LISTEN="127.0.0.1:%d" % PORT, PAI_LISTEN_EXTRA="%s:%d" % (ctl, PORT),
-                   PAI_REPORT_URL="http://%s:%d" % (ctl, PORT))
+                   PAI_REPORT_URL=base_url(PORT, ctl))
         sh("scripts/httpd.sh", "start", inst, env=env)
         r = c.call("POST", "/api/v1/token", json={"username": ADMIN, "password": password})
         c.token = r.json()["token"]
@@ -325,7 +325,7 @@ def containers(cluster):
     srv = Cluster(inst, c.statedir, c.password, CTR_PORT)
     env = dict(c.env, PAI_CONTAINER_RUNTIME="runc", PAI_LISTEN="127.0.0.1:%d" % CTR_PORT,
                PAI_LISTEN_EXTRA="%s:%d" % (ctl, CTR_PORT),
-               PAI_REPORT_URL="http://%s:%d" % (ctl, CTR_PORT))
+               PAI_REPORT_URL=base_url(CTR_PORT, ctl))
     try:
         sh("scripts/image.sh", "build", os.path.join(VAR, "image"))
         sh("scripts/image.sh", "registry-start", regdir, "%s:%d" % (ctl, REGISTRY_PORT))

@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from conftest import VAR, Api, sh
+from conftest import VAR, Api, base_url, sh
 
 PORTS = {"users": 19270, "owner": 19271}
 
@@ -30,7 +30,7 @@ def start(api, mode):
         # The suite's own database (servers on one SQLite file share its lease).
         env["PAI_DB_PARAMS"] = os.path.join(api.statedir, "db", "pairest.db")
     sh("scripts/httpd.sh", "start", inst, env=env)
-    return Api(api.backend, "http://127.0.0.1:%d" % port, api.admin_password, inst,
+    return Api(api.backend, base_url(port), api.admin_password, inst,
                api.statedir)
 
 

@@ -9,6 +9,8 @@ import time
 import pytest
 import requests
 
+from conftest import base_url
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 INST = os.path.join(ROOT, "var", "test-run")
 # make run's registry, apart from a `make run` of the same machine (9180).
@@ -47,7 +49,7 @@ def clean():
 def seed_login(port, user, password):
     # curl -H "Content-Type: application/x-www-form-urlencoded" -X POST .../token -d ... -d ...
     out = subprocess.run(["curl", "-s", "-H", "Content-Type: application/x-www-form-urlencoded",
-                          "-X", "POST", "http://127.0.0.1:%d/api/v1/token" % port,
+                          "-X", "POST", base_url(port) + "/api/v1/token",
                           "-d", "username=" + user, "-d", "password=" + password],
                          capture_output=True, text=True, check=True).stdout
     return requests.models.complexjson.loads(out)
@@ -59,7 +61,7 @@ def test_yaml_port_and_admin(clean):
                 "  default-pai-admin-password: 'yaml-pass-1'\n"
                 "  jwt-secret: 0123456789abcdef0123456789abcdef-yaml\n")
     assert r.returncode == 0, r.stderr
-    assert "http://127.0.0.1:9288/api/v1" in r.stdout
+    assert base_url(9288) + "/api/v1" in r.stdout
     body = seed_login(9288, "boss", "yaml-pass-1")
     assert body["user"] == "boss" and body["token"]
     with open(os.path.join(INST, "jwt.secret")) as f:
@@ -81,7 +83,7 @@ def test_yaml_port_and_admin(clean):
     # It names make run's registry; this run's is on another port.
     assert job["image"] == "127.0.0.1:9180/pai/test:1"
     job["image"] = REGISTRY + "/pai/test:1"
-    base = "http://127.0.0.1:19289/api/v1/jobs"
+    base = base_url(19289) + "/api/v1/jobs"
     r = requests.post(base, json=job, headers={"Authorization": "Bearer " + token}, timeout=30)
     assert r.status_code == 201, r.text
     deadline = time.time() + 60

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import BAD_LOG, VAR, Api, assert_error, mariadb_dir, sh
+from conftest import BAD_LOG, VAR, Api, assert_error, base_url, mariadb_dir, sh
 from test_faults import Burst, check_nothing_lost, children
 from test_jobs import job, submit_ok, wait_idle, wait_state
 
@@ -32,7 +32,7 @@ def start_server(api, name, port, **extra):
         shutil.copy2(os.path.join(api.instdir, f), os.path.join(inst, f))
     env = dict(api.env, PAI_LISTEN="127.0.0.1:%d" % port, **extra)
     sh("scripts/httpd.sh", "start", inst, env=env)
-    srv = Api(api.backend, "http://127.0.0.1:%d" % port, api.admin_password, inst, api.statedir)
+    srv = Api(api.backend, base_url(port), api.admin_password, inst, api.statedir)
     srv.env = env
     return srv
 
