@@ -36,7 +36,7 @@ UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 PYTEST    := /usr/bin/python3 -m pytest
 
 .PHONY: all deps build run stop test test-long test-tls unit api check-layers shellcheck clean fuzz fuzz-build \
-        bench bench-smoke valgrind
+        bench bench-smoke bench-baseline valgrind
 
 all: build
 
@@ -153,6 +153,11 @@ fuzz: fuzz-build
 bench: deps
 	@$(MAKE) --no-print-directory build build/seedjobs
 	/usr/bin/python3 bench/bench.py
+
+# (a) of this tree against the module of git revision REV, in one run.
+bench-baseline: deps
+	@$(MAKE) --no-print-directory build build/seedjobs
+	/usr/bin/python3 bench/bench.py --only a --baseline $(REV)
 
 bench-smoke: deps
 	@$(MAKE) --no-print-directory build build/seedjobs

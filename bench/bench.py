@@ -5,6 +5,9 @@ with wrk, prints a table, and stops what it started.
 
   bench/bench.py            full run: 3 runs of 10 s per figure, 60 s of submissions
   bench/bench.py --quick    CI smoke: every scenario once, briefly, no targets
+  bench/bench.py --baseline REV --only a
+                            (a) against the module of git revision REV too,
+                            alternated in the same run (built apart in var/)
 
 Scenarios: (a) GET /jobs/:name with a token; (b) GET /jobs over 10,000 and
 100,000 seeded jobs; (c) POST /token; (d) submissions/s through to Slurm;
@@ -25,8 +28,12 @@ import requests
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 VAR = os.path.join(ROOT, "var")
-PORT, STATIC_PORT, SLURM_PORT = 19486, 19487, 29917
+PORT, STATIC_PORT, SLURM_PORT, BASELINE_PORT = 19486, 19487, 29917, 19488
 BASE = "http://127.0.0.1:%d" % PORT
+BASELINE = os.path.join(VAR, "bench-baseline")
+# The baseline's job: a name of the same length (the same answer's size), its
+# own folder on the nodes.
+BASELINE_JOB = "bench_jo2"
 CONNS = 32
 WRK_THREADS = 2
 
@@ -140,7 +147,30 @@ class Bench:
             time.sleep(0.1)
         raise SystemExit("the static httpd did not start")
 
+    def start_baseline(self, rev):
+        """The module of git revision rev, built from its own tree (its own
+        scripts and configuration template), on the same Slurm."""
+        src, inst = os.path.join(BASELINE, "src"), os.path.join(BASELINE, "inst")
+        shutil.rmtree(BASELINE, ignore_errors=True)
+        os.makedirs(src)
+        archive = subprocess.run(["git", "-C", ROOT, "archive", rev], check=True,
+                                 capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", src], input=archive, check=True)
+        subprocess.run(["make", "-C", src, "build"], check=True, capture_output=True)
+        os.makedirs(inst)
+        shutil.copy(os.path.join(self.inst, "admin.password"), inst)
+        # The job folder root is the one Slurm's prolog knows: the bench's.
+        env = dict(self.env, PAI_LISTEN="127.0.0.1:%d" % BASELINE_PORT,
+                   PAI_JOBS_DIR=os.path.join(self.state, "jobs"),
+                   PAI_MODULE=os.path.join(src, "build", "mod_pairest.so"))
+        subprocess.run([os.path.join(src, "scripts", "httpd.sh"), "start", inst], env=env,
+                       check=True)
+        self.baseline_inst, self.baseline_src = inst, src
+
     def stop(self):
+        if getattr(self, "baseline_inst", None):
+            subprocess.run([os.path.join(self.baseline_src, "scripts", "httpd.sh"), "stop",
+                            self.baseline_inst], check=False)
         pid = os.path.join(self.static, "httpd.pid")
         if os.path.exists(pid):
             with open(pid) as f:
@@ -158,8 +188,8 @@ class Bench:
 
     # -- helpers --
 
-    def token(self, user="admin", password=None):
-        r = requests.post(BASE + "/api/v1/token", json={"username": user,
+    def token(self, user="admin", password=None, base=BASE):
+        r = requests.post(base + "/api/v1/token", json={"username": user,
                           "password": password or self.password})
         r.raise_for_status()
         return r.json()["token"]
@@ -187,11 +217,11 @@ class Bench:
         return total, len(pids)
 
 
-def wait_state(tok, name, states, timeout=60, poll=0.02):
+def wait_state(tok, name, states, timeout=60, poll=0.02, base=BASE):
     s = requests.Session()
     deadline = time.time() + timeout
     while time.time() < deadline:
-        st = s.get(BASE + "/api/v1/jobs/" + name, headers={"Authorization": "Bearer " + tok}).json()
+        st = s.get(base + "/api/v1/jobs/" + name, headers={"Authorization": "Bearer " + tok}).json()
         if st["state"] in states:
             return st, time.time()
         time.sleep(poll)
@@ -209,7 +239,16 @@ def scenario_a_c(b, ctx, rows):
         static_runs.append(wrk("http://127.0.0.1:%d/static.txt" % STATIC_PORT, ctx["secs"]))
         a_runs.append(wrk(BASE + "/api/v1/jobs/bench_job", ctx["secs"], headers=[auth]))
         anon_runs.append(wrk(BASE + "/api/v1/jobs/bench_job", ctx["secs"]))
-    for r in a_runs + anon_runs + static_runs:
+    base_runs = []
+    if ctx.get("baseline"):
+        # The same call of the baseline's module, in turn with ours: a noisy
+        # machine slows both alike.
+        bauth = "Authorization: Bearer " + ctx["baseline_admin"]
+        for _ in range(ctx["nruns"]):
+            a_runs.append(wrk(BASE + "/api/v1/jobs/bench_job", ctx["secs"], headers=[auth]))
+            base_runs.append(wrk("http://127.0.0.1:%d/api/v1/jobs/%s" % (BASELINE_PORT, BASELINE_JOB),
+                                 ctx["secs"], headers=[bauth]))
+    for r in a_runs + anon_runs + static_runs + base_runs:
         assert r["non2xx"] == 0, r["out"]
     ceiling = median_of(static_runs, "rps")
     a_rps, a_p99 = median_of(a_runs, "rps"), median_of(a_runs, "p99")
@@ -218,6 +257,11 @@ def scenario_a_c(b, ctx, rows):
                  % (ceiling, median_of(static_runs, "p99"))))
     rows.append(("(a) GET /jobs/:name, token, 32 conns", ">= 50% of ceiling, p99 < 10 ms",
                  "%.0f req/s = %.0f%%, p99 %.2f ms" % (a_rps, 100 * a_rps / ceiling, a_p99)))
+    if base_runs:
+        b_rps = median_of(base_runs, "rps")
+        rows.append(("(a) against %s, same run" % ctx["baseline"], "within 5%",
+                     "%.0f req/s vs %.0f req/s = %+.1f%% (%d runs each)"
+                     % (a_rps, b_rps, 100 * (a_rps / b_rps - 1), len(a_runs))))
     rows.append(("(c) token validation on (a)", "< 5% of (a)",
                  "%.1f%% (%.0f req/s without a token)" % (100 * (1 - a_rps / anon_rps), anon_rps)))
     env = {"PAI_BENCH_USER": "admin", "PAI_BENCH_PASSWORD": b.password}
@@ -362,11 +406,13 @@ def main():
     ap.add_argument("--quick", action="store_true", help="CI smoke: brief, no targets")
     ap.add_argument("--only", default="abdef",
                     help="scenarios, e.g. --only bd (a runs c with it)")
+    ap.add_argument("--baseline", metavar="REV",
+                    help="with (a): also the module of git revision REV, alternated")
     ap.add_argument("--profile", action="store_true",
                     help="with (d): CPU time each daemon spent per submission")
     args = ap.parse_args()
     ctx = dict(quick=args.quick, secs=2 if args.quick else 10, nruns=1 if args.quick else 3,
-               profile=args.profile)
+               profile=args.profile, baseline=args.baseline)
     rows = []
     b = Bench(args.quick)
     t_start = time.time()
@@ -379,6 +425,16 @@ def main():
                                 "taskRoles": [{"name": "main", "command": "true"}]})
         assert r.status_code == 201, r.text
         wait_state(ctx["admin"], "bench_job", {"SUCCEEDED"})
+        if args.baseline:
+            bbase = "http://127.0.0.1:%d" % BASELINE_PORT
+            b.start_baseline(args.baseline)
+            ctx["baseline_admin"] = b.token(base=bbase)
+            r = requests.post(bbase + "/api/v1/jobs",
+                              headers={"Authorization": "Bearer " + ctx["baseline_admin"]},
+                              json={"jobName": BASELINE_JOB, "image": "x",
+                                    "taskRoles": [{"name": "main", "command": "true"}]})
+            assert r.status_code == 201, r.text
+            wait_state(ctx["baseline_admin"], BASELINE_JOB, {"SUCCEEDED"}, base=bbase)
         for key, fn in (("a", scenario_a_c), ("b", scenario_b), ("e", scenario_e),
                         ("d", scenario_d),
                         ("d", lambda b, ctx, rows: scenario_e(b, ctx, rows, after_d=True)),
