@@ -150,17 +150,7 @@ static void flow_open(void)
     static const char key[] = "0123456789abcdef0123456789abcdef";
     apr_array_header_t *vcs = apr_array_make(ut_pool, 2, sizeof(pai_vc));
     pai_vc *vc;
-    const char *err = NULL;
-    int fd = mkstemp(dbpath);
 
-    ck_assert_int_ge(fd, 0);
-    close(fd);
-    ck_assert_int_eq(apr_dbd_get_driver(ut_pool, "sqlite3", &db.driver), APR_SUCCESS);
-    ck_assert_int_eq(apr_dbd_open_ex(db.driver, ut_pool, dbpath, &db.handle, &err), APR_SUCCESS);
-    db.prepared = apr_hash_make(ut_pool);
-    db.conn_pool = ut_pool;
-    ck_assert_int_eq(apr_thread_mutex_create(&db.write_lock, APR_THREAD_MUTEX_NESTED, ut_pool),
-                     APR_SUCCESS);
     /* lend: 25% guaranteed (2 CPUs), may borrow up to all; keep: 75% (6
      * CPUs), never more; `default` gets nothing. */
     vc = apr_array_push(vcs);
@@ -168,7 +158,7 @@ static void flow_open(void)
     vc = apr_array_push(vcs);
     vc->name = "keep"; vc->capacity = 75; vc->max_capacity = 75;
     ck_assert_ptr_null(pai_vc_complete(ut_pool, &vcs));
-    ck_assert_ptr_null(pai_account_bootstrap(&db, ut_pool, vcs, "root_admin", "rootpass", 4));
+    ut_db_open(&db, dbpath, vcs);
 
     memset(&fake, 0, sizeof(fake));
     fake.fail_list = PAI_ERR__COUNT;
@@ -187,9 +177,7 @@ static void flow_open(void)
 
 static void flow_close(void)
 {
-    apr_dbd_close(db.driver, db.handle);
-    unlink(dbpath);
-    strcpy(dbpath, "/tmp/pairest-jobflow-XXXXXX");
+    ut_db_close(&db, dbpath, "/tmp/pairest-jobflow-XXXXXX");
 }
 
 /* ---- helpers ------------------------------------------------------------- */

@@ -12,25 +12,12 @@ static char dbpath[] = "/tmp/pairest-unit-XXXXXX";
 
 static void db_open(void)
 {
-    const char *err = NULL;
-    int fd = mkstemp(dbpath);
-    ck_assert_int_ge(fd, 0);
-    close(fd);
-    ck_assert_int_eq(apr_dbd_get_driver(ut_pool, "sqlite3", &db.driver), APR_SUCCESS);
-    ck_assert_int_eq(apr_dbd_open_ex(db.driver, ut_pool, dbpath, &db.handle, &err), APR_SUCCESS);
-    db.prepared = apr_hash_make(ut_pool);
-    db.conn_pool = ut_pool;
-    /* as httpd has it for SQLite: writes, transactions included, nest */
-    ck_assert_int_eq(apr_thread_mutex_create(&db.write_lock, APR_THREAD_MUTEX_NESTED, ut_pool),
-                     APR_SUCCESS);
-    ck_assert_ptr_null(pai_account_bootstrap(&db, ut_pool, NULL, "root_admin", "rootpass", 4));
+    ut_db_open(&db, dbpath, NULL);
 }
 
 static void db_close(void)
 {
-    apr_dbd_close(db.driver, db.handle);
-    unlink(dbpath);
-    strcpy(dbpath, "/tmp/pairest-unit-XXXXXX");
+    ut_db_close(&db, dbpath, "/tmp/pairest-unit-XXXXXX");
 }
 
 static const pai_secret SECRET = {(const unsigned char *)"0123456789abcdef0123456789abcdef", 32};

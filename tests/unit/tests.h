@@ -3,8 +3,16 @@
 #define PAI_UNIT_TESTS_H
 #include <check.h>
 #include <apr_pools.h>
+#include <apr_tables.h>
 
 extern apr_pool_t *ut_pool;   /* cleared before each test */
+
+struct pai_db;
+/* A fresh SQLite store in a temporary file, as httpd has it (writes nest
+ * under one lock), bootstrapped with vcs (NULL: `default` only) and the
+ * admin root_admin/rootpass.  path: a mkstemp template, kept for close. */
+void ut_db_open(struct pai_db *db, char *path, const apr_array_header_t *vcs);
+void ut_db_close(struct pai_db *db, char *path, const char *template_path);
 
 Suite *suite_auth(void);
 Suite *suite_json(void);
