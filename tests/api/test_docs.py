@@ -12,7 +12,7 @@ def read(*p):
 
 
 def test_every_directive_documented():
-    names = set(re.findall(r'AP_INIT_\w+\("(Pai\w+)"', read("mod_pairest.c")))
+    names = set(re.findall(r'AP_INIT_\w+\("(Pai\w+)"', read("mod_pairest_config.c")))
     assert len(names) >= 6
     readme, conf = read("README.md"), read("conf/httpd.conf.in")
     assert not [n for n in names if "`%s`" % n not in readme], "README misses directives"
