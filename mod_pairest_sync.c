@@ -8,11 +8,12 @@
 #include <http_config.h>
 #include <http_log.h>
 #include <apr_strings.h>
+#include <apr_dbd.h>
+#include <mod_dbd.h>
 #include <mod_watchdog.h>
 
 #include "core/sync.h"
 #include "mod_pairest.h"
-#include <mod_watchdog.h>
 
 APLOG_USE_MODULE(pairest);
 
@@ -54,7 +55,8 @@ static apr_status_t pai_sync_watchdog(int state, void *data, apr_pool_t *pool)
     dbd = pai_dbd_open_fn(pool, s);
     if (!(e = pai_db_from_dbd(c, dbd, pool, &db)) &&
         !(e = pai_store_lease_take(&db, pool, "sync", pai_lease_holder,
-                                   apr_time_as_msec(apr_time_now()), pai_sync_lease_ttl_ms(c->sync_interval), &held)) &&
+                                   apr_time_as_msec(apr_time_now()),
+                                   pai_sync_lease_ttl_ms(c->sync_interval), &held)) &&
         held != pai_lease_held) {
         /* One server of all runs the loop; the others stand by and take over
          * once the holder stops renewing. */
