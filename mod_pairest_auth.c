@@ -35,6 +35,13 @@ static int pai_auth_challenge(request_rec *r, const char *error)
     return HTTP_UNAUTHORIZED;
 }
 
+/* Whether this location says AuthType pai-bearer. */
+static int pai_auth_type_is_ours(request_rec *r)
+{
+    const char *type = ap_auth_type(r);
+    return type && !strcasecmp(type, PAI_AUTH_TYPE);
+}
+
 /* Where AuthType pai-bearer is set, a request's bearer token is checked in
  * the access phase, whatever the Require rules: r->user and the identity are
  * set for the phases and handler after it (and for the access log).  A bad
@@ -43,10 +50,10 @@ static int pai_auth_challenge(request_rec *r, const char *error)
  * it) as a route's own rule says.  DECLINED always: mod_authz_core decides. */
 static int pai_check_access(request_rec *r)
 {
-    const char *type = ap_auth_type(r), *token;
+    const char *token;
     const pai_identity *who;
 
-    if (type && !strcasecmp(type, PAI_AUTH_TYPE) && (token = pai_bearer(r)) && *token)
+    if (pai_auth_type_is_ours(r) && (token = pai_bearer(r)) && *token)
         (void)pai_request_identity(r, NULL, token, &who);
     return DECLINED;
 }
@@ -54,11 +61,11 @@ static int pai_check_access(request_rec *r)
 /* check_authn for AuthType pai-bearer: runs where a Require needs a user. */
 static int pai_check_authn(request_rec *r)
 {
-    const char *type = ap_auth_type(r), *token;
+    const char *token;
     const pai_identity *who;
     pai_error *err;
 
-    if (!type || strcasecmp(type, PAI_AUTH_TYPE))
+    if (!pai_auth_type_is_ours(r))
         return DECLINED;
     r->ap_auth_type = (char *)PAI_AUTH_TYPE;
     if (!(token = pai_bearer(r)) || !*token)
