@@ -9,7 +9,7 @@ pkgs=(
   libjansson-dev libjwt-dev libcurl4-openssl-dev libssl-dev libyaml-dev
   mariadb-server mariadb-client
   slurmctld slurmd slurm-client slurmrestd slurm-wlm-jwt-plugin munge
-  check pkg-config gcc make clang libclang-rt-14-dev wrk valgrind lua5.1
+  check pkg-config gcc make clang libclang-rt-14-dev wrk valgrind lua5.1 gdb
   python3-pytest python3-requests
   runc skopeo umoci mmdebstrap docker-registry jq apache2-utils
   curl util-linux passwd iproute2 openssh-server openssh-client shellcheck

@@ -51,8 +51,11 @@ start() {
   # The job folder root must be the one the cluster's prolog knows (servers
   # sharing a Slurm share it): PAI_JOBS_DIR, else this instance's.
   datadir=$base/db jobsdir=${PAI_JOBS_DIR:-$base/jobs} slurmdir=${PAI_SLURM_DIR:-$base/slurm}
-  mkdir -p "$inst/logs" "$inst/run" "$datadir" "$jobsdir"
+  mkdir -p "$inst/logs" "$inst/run" "$datadir" "$jobsdir" "$base/cores"
   chown "$runas:" "$datadir" "$inst/run"
+  # A crashed child writes its core where its account can (the instance folder
+  # may sit in a folder closed to it); tests/api/conftest.py reports it.
+  chown "$runas:" "$base/cores"; chmod 700 "$base/cores"
   # The job folder root is root's alone: Slurm's prolog (scripts/job/prolog.sh)
   # makes each account's own folder in it, mode 0700, whatever the mapping.
   local mapping=${PAI_USER_MAPPING:-service}
@@ -124,7 +127,7 @@ start() {
   if [ -n "${PAI_VIRTUAL_CLUSTERS:-}" ]; then
     vcs=$(printf '%s' "$PAI_VIRTUAL_CLUSTERS" | tr ';' '\n' | awk 'NF {printf "PaiVirtualCluster %s\\n", $0}')
   fi
-  sed -e "s|@INSTDIR@|$inst|g" -e "s|@VCS@|$vcs|g" -e "s|@ROOT@|$root|g" -e "s|@LISTEN@|$listen|g" \
+  sed -e "s|@INSTDIR@|$inst|g" -e "s|@COREDIR@|$base/cores|g" -e "s|@VCS@|$vcs|g" -e "s|@ROOT@|$root|g" -e "s|@LISTEN@|$listen|g" \
       -e "s|@RUNAS@|$runas|g" -e "s|@DBDRIVER@|$db|g" -e "s|@DBPARAMS@|$params|g" \
       -e "s|@DBDINIT@|$init|g" -e "s|@ADMINUSER@|${PAI_ADMIN_USERNAME:-admin}|g" \
       -e "s|@BCRYPTCOST@|${PAI_BCRYPT_COST:-10}|g" -e "s|@SLURMDIR@|$slurmdir|g" \

@@ -191,6 +191,23 @@ def start_mariadb():
         return d, f.read().strip()
 
 
+def crash_report(statedir):
+    """The backtraces of the cores crashed children left (scripts/httpd.sh's
+    CoreDumpDirectory), so that a crash seen once, in CI say, can be explained."""
+    out = []
+    cores = os.path.join(statedir, "cores")
+    for name in sorted(os.listdir(cores)) if os.path.isdir(cores) else []:
+        path = os.path.join(cores, name)
+        if not shutil.which("gdb"):
+            out.append("core %s (no gdb here to read it)\n" % path)
+            continue
+        bt = subprocess.run(["gdb", "-batch", "-nx", "-ex", "thread apply all bt",
+                             "/usr/sbin/apache2", path], capture_output=True, text=True,
+                            timeout=120)
+        out.append("core %s:\n%s\n" % (path, bt.stdout[-20000:]))
+    return "".join(out)
+
+
 def state_dir(inst):
     return subprocess.run(["scripts/statedir.sh", inst], cwd=ROOT, check=True,
                           capture_output=True, text=True).stdout.strip()
@@ -244,7 +261,7 @@ def api(request):
             sh("scripts/mariadb.sh", "stop", mariadb_dir())
     with open(os.path.join(inst, "logs", "error.log")) as f:
         bad = [line for line in f if BAD_LOG.search(line)]
-    assert not bad, "error log of %s:\n%s" % (backend, "".join(bad))
+    assert not bad, "error log of %s:\n%s%s" % (backend, "".join(bad), crash_report(statedir))
 
 
 def write_site_include(inst, statedir):

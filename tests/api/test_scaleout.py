@@ -14,7 +14,8 @@ import time
 
 import pytest
 
-from conftest import BAD_LOG, VAR, Api, assert_error, base_url, mariadb_dir, sh
+from conftest import (BAD_LOG, VAR, Api, assert_error, base_url, crash_report, mariadb_dir, sh,
+                      state_dir)
 from test_faults import Burst, check_nothing_lost, children
 from test_jobs import job, submit_ok, wait_idle, wait_state
 
@@ -41,7 +42,7 @@ def stop_server(srv):
     sh("scripts/httpd.sh", "stop", srv.instdir)
     with open(os.path.join(srv.instdir, "logs", "error.log")) as f:
         bad = [line for line in f if BAD_LOG.search(line)]
-    assert not bad, "".join(bad)
+    assert not bad, "".join(bad) + crash_report(state_dir(srv.instdir))
 
 
 @pytest.fixture(scope="module")
