@@ -3,7 +3,8 @@
 #include <apr_strings.h>
 #include "audit.h"
 
-/* ":0" is the first path parameter; anything else names a body field. */
+/* ":0" is the first path parameter, ":1" the second...; anything else names
+ * a body field. */
 static const char *audit_field(apr_pool_t *p, const char *from,
                                const char *const params[PAI_ROUTE_MAX_PARAMS],
                                const json_t *body)
@@ -12,8 +13,8 @@ static const char *audit_field(apr_pool_t *p, const char *from,
 
     if (!from)
         return "";
-    if (!strcmp(from, ":0"))
-        return params[0] ? params[0] : "";
+    if (from[0] == ':' && from[1] >= '0' && from[1] < '0' + PAI_ROUTE_MAX_PARAMS && !from[2])
+        return params[from[1] - '0'] ? params[from[1] - '0'] : "";
     if (!body || !json_is_object(body) || !strcmp(from, "password") ||
         !(v = json_object_get(body, from)))
         return "";

@@ -424,6 +424,20 @@ pai_error *pai_job_ssh_view(const pai_jobs_env *env, apr_pool_t *p, const char *
     return NULL;
 }
 
+pai_error *pai_job_of_user(const pai_jobs_env *env, apr_pool_t *p, const char *username,
+                           const char *name)
+{
+    pai_job_row *j;
+    pai_error *e;
+
+    if ((e = job_find(env, p, name, &j)))
+        return e;
+    if (strcmp(j->username, username))
+        return pai_error_make(p, PAI_ERR_JOB_NOT_FOUND, "could not find job %s of user %s",
+                              name, username);
+    return NULL;
+}
+
 pai_error *pai_job_owner_check(const pai_jobs_env *env, apr_pool_t *p, const pai_identity *who,
                                const char *name)
 {

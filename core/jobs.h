@@ -41,6 +41,11 @@ pai_error *pai_job_execute(const pai_jobs_env *env, apr_pool_t *p, const pai_ide
 pai_error *pai_job_owner_check(const pai_jobs_env *env, apr_pool_t *p, const pai_identity *who,
                                const char *name);
 
+/* 404 JobNotFound unless job `name` exists and belongs to `username` (v0.8's
+ * routes under /user/:username/jobs name a job by its owner too). */
+pai_error *pai_job_of_user(const pai_jobs_env *env, apr_pool_t *p, const char *username,
+                           const char *name);
+
 /* The read views (store only, never the launcher). */
 pai_error *pai_job_list_view(const pai_jobs_env *env, apr_pool_t *p, const pai_job_filter *f,
                              json_t **out);

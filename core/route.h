@@ -27,11 +27,21 @@ typedef enum {
     PAI_R_VCS_GET,
     PAI_R_VC_GET,
     PAI_R_AUDIT_GET,
+    PAI_R_API_GET,
+    PAI_R_USERS_GET,
+    /* v0.8's routes under a user: the job must be that user's. */
+    PAI_R_USER_JOBS_GET,
+    PAI_R_USER_JOBS_POST,
+    PAI_R_USER_JOB_GET,
+    PAI_R_USER_JOB_CONFIG_GET,
+    PAI_R_USER_JOB_EXECUTION_PUT,
+    PAI_R_USER_JOB_SSH_GET,
     PAI_R_COUNT
 } pai_route_id;
 
 /* A state-changing route is audited: the action's name, and where the target
- * and a detail come from (":0" the first path parameter, else a body field). */
+ * and a detail come from (":0" the first path parameter, ":1" the second,
+ * else a body field). */
 typedef struct pai_route_audit {
     const char *action;
     const char *target;

@@ -139,6 +139,7 @@ typedef enum {
     ST_AUDIT_INSERT, ST_ACTIVE_TOTALS, ST_LEASE_INSERT, ST_LEASE_TAKE, ST_LEASE_GET,
     ST_LEASE_RELEASE, ST_JOB_CONFIG, ST_KEYS_SET_SECRET, ST_EP_GET, ST_USER_JOB_COUNTS,
     ST_LOGIN_UNDO, ST_AUDIT_LAST_ANON, ST_AUDIT_REPEAT, ST_AUDIT_EXPIRE,
+    ST_USER_LIST, ST_GRANTS_ALL,
     ST__COUNT
 } store_stmt;
 
@@ -160,6 +161,11 @@ static const struct { const char *label; const char *sql; } store_sql[ST__COUNT]
     [ST_GRANTS_GET] = {"pai_grants_get",
         "SELECT g.vc FROM pai_grants g JOIN pai_vcs v ON v.name = g.vc"
         " WHERE g.username = %s ORDER BY g.vc"},
+    [ST_USER_LIST] = {"pai_user_list",
+        "SELECT username, admin FROM pai_users ORDER BY username"},
+    [ST_GRANTS_ALL] = {"pai_grants_all",
+        "SELECT g.username, g.vc FROM pai_grants g JOIN pai_vcs v ON v.name = g.vc"
+        " ORDER BY g.username, g.vc"},
     [ST_VC_GET] = {"pai_vc_get",
         "SELECT name, capacity, max_capacity FROM pai_vcs WHERE name = %s"},
     [ST_VC_LIST] = {"pai_vc_list",
@@ -685,6 +691,33 @@ pai_error *pai_store_grants_set(pai_db *db, apr_pool_t *p, const char *username,
     if (!err && rv)
         err = store_fail(db, p, rv, "commit");
     return err;
+}
+
+pai_error *pai_store_user_list(pai_db *db, apr_pool_t *p, apr_array_header_t **out)
+{
+    apr_hash_t *by_name = apr_hash_make(p);
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    pai_error *err;
+
+    *out = apr_array_make(p, 16, sizeof(pai_user_entry));
+    if ((err = store_select_all(db, p, ST_USER_LIST, 0, NULL, &res)))
+        return err;
+    while ((row = store_next(db, p, res))) {
+        pai_user_entry *u = apr_array_push(*out);
+        u->username = apr_pstrdup(p, store_col(db, row, 0));
+        u->admin = atoi(store_col(db, row, 1)) != 0;
+        u->vcs = apr_array_make(p, 2, sizeof(const char *));
+        apr_hash_set(by_name, u->username, APR_HASH_KEY_STRING, u);
+    }
+    if ((err = store_select_all(db, p, ST_GRANTS_ALL, 0, NULL, &res)))
+        return err;
+    while ((row = store_next(db, p, res))) {
+        pai_user_entry *u = apr_hash_get(by_name, store_col(db, row, 0), APR_HASH_KEY_STRING);
+        if (u)      /* a user removed between the two reads */
+            APR_ARRAY_PUSH(u->vcs, const char *) = apr_pstrdup(p, store_col(db, row, 1));
+    }
+    return NULL;
 }
 
 pai_error *pai_store_grants_get(pai_db *db, apr_pool_t *p, const char *username,

@@ -61,6 +61,13 @@ pai_error *pai_store_vc_list(pai_db *db, apr_pool_t *p, apr_array_header_t **out
 pai_error *pai_store_grants_set(pai_db *db, apr_pool_t *p, const char *username,
                                 const apr_array_header_t *vcs);
 /* An array of const char *, by name. */
+/* Every user, by name: username, admin and the VCs granted (pai_user_entry). */
+typedef struct pai_user_entry {
+    const char *username;
+    int admin;
+    apr_array_header_t *vcs;      /* const char *, the granted VCs that exist, by name */
+} pai_user_entry;
+pai_error *pai_store_user_list(pai_db *db, apr_pool_t *p, apr_array_header_t **out);
 pai_error *pai_store_grants_get(pai_db *db, apr_pool_t *p, const char *username,
                                 apr_array_header_t **out);
 

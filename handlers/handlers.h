@@ -103,5 +103,15 @@ pai_error *pai_vcs_get(pai_req *rq);
 pai_error *pai_vc_get(pai_req *rq);
 /* audit.c */
 pai_error *pai_audit_get(pai_req *rq);
+/* user.c: the user list; GET /api/v1 */
+pai_error *pai_users_get(pai_req *rq);
+pai_error *pai_api_get(pai_req *rq);
+/* userjob.c: v0.8's routes under /api/v1/user/:username/jobs */
+pai_error *pai_user_jobs_get(pai_req *rq);
+pai_error *pai_user_jobs_post(pai_req *rq);
+pai_error *pai_user_job_get(pai_req *rq);
+pai_error *pai_user_job_config_get(pai_req *rq);
+pai_error *pai_user_job_execution_put(pai_req *rq);
+pai_error *pai_user_job_ssh_get(pai_req *rq);
 
 #endif

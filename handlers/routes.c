@@ -21,6 +21,14 @@ static const pai_handler_fn pai_route_fns[PAI_R_COUNT] = {
     [PAI_R_VCS_GET] = pai_vcs_get,
     [PAI_R_VC_GET] = pai_vc_get,
     [PAI_R_AUDIT_GET] = pai_audit_get,
+    [PAI_R_API_GET] = pai_api_get,
+    [PAI_R_USERS_GET] = pai_users_get,
+    [PAI_R_USER_JOBS_GET] = pai_user_jobs_get,
+    [PAI_R_USER_JOBS_POST] = pai_user_jobs_post,
+    [PAI_R_USER_JOB_GET] = pai_user_job_get,
+    [PAI_R_USER_JOB_CONFIG_GET] = pai_user_job_config_get,
+    [PAI_R_USER_JOB_EXECUTION_PUT] = pai_user_job_execution_put,
+    [PAI_R_USER_JOB_SSH_GET] = pai_user_job_ssh_get,
 };
 
 pai_handler_fn pai_route_handler(int id)

@@ -1,5 +1,43 @@
-/* PUT/DELETE /api/v1/user and PUT /api/v1/user/:username/virtualClusters. */
+/* GET/PUT/DELETE /api/v1/user, PUT /api/v1/user/:username/virtualClusters,
+ * and GET /api/v1 (what this server is). */
+#include <string.h>
+#include <apr_strings.h>
 #include "handlers.h"
+
+/* GET /api/v1: the API's front door (OpenPAI answered it too). */
+pai_error *pai_api_get(pai_req *rq)
+{
+    pai_reply(rq, 200, json_pack("{s:s, s:s}", "message", "PAI RESTful API",
+                                 "name", "mod_pairest"));
+    return NULL;
+}
+
+/* GET /api/v1/user (admins): every user as v0.8 listed them, with the VCs
+ * they may use (`default` always) as one comma list; never a password. */
+pai_error *pai_users_get(pai_req *rq)
+{
+    apr_array_header_t *users;
+    json_t *list;
+    pai_error *err;
+    int i, k;
+
+    if ((err = pai_store_user_list(rq->db, rq->pool, &users)))
+        return err;
+    list = json_array();
+    for (i = 0; i < users->nelts; i++) {
+        const pai_user_entry *u = &APR_ARRAY_IDX(users, i, pai_user_entry);
+        const char *vcs = "default";
+        for (k = 0; k < u->vcs->nelts; k++) {
+            const char *vc = APR_ARRAY_IDX(u->vcs, k, const char *);
+            if (strcmp(vc, "default"))
+                vcs = apr_pstrcat(rq->pool, vcs, ",", vc, NULL);
+        }
+        json_array_append_new(list, json_pack("{s:s, s:b, s:s}", "username", u->username,
+                                              "admin", u->admin, "virtualCluster", vcs));
+    }
+    pai_reply(rq, 200, list);
+    return NULL;
+}
 
 pai_error *pai_user_put(pai_req *rq)
 {

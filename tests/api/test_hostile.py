@@ -123,6 +123,20 @@ def test_authorization_matrix(api):
         ("GET", "/api/v1/virtual-clusters", None, dict(none=200, user=200, other=200, admin=200)),
         ("GET", "/api/v1/virtual-clusters/vc1", None, dict(none=200, user=200, other=200, admin=200)),
         ("GET", "/api/v1/audit", None, dict(none=401, user=401, other=401, admin=200)),
+        ("GET", "/api/v1", None, dict(none=200, user=200, other=200, admin=200)),
+        ("GET", "/api/v1/user", None, dict(none=401, user=401, other=401, admin=200)),
+        # v0.8's routes under the job's owner
+        ("GET", "/api/v1/user/%s/jobs" % owner, None, dict(none=200, user=200, other=200, admin=200)),
+        ("POST", "/api/v1/user/%s/jobs" % owner, lambda: job(api.unique("n"), "true"),
+         dict(none=401, user=201, other=403, admin=403)),
+        ("GET", "/api/v1/user/%s/jobs/%s" % (owner, name), None,
+         dict(none=200, user=200, other=200, admin=200)),
+        ("GET", "/api/v1/user/%s/jobs/%s/config" % (owner, name), None,
+         dict(none=200, user=200, other=200, admin=200)),
+        ("GET", "/api/v1/user/%s/jobs/%s/ssh" % (owner, name), None,
+         dict(none=200, user=200, other=200, admin=200)),
+        ("PUT", "/api/v1/user/%s/jobs/%s/executionType" % (owner, name), lambda: {"value": "START"},
+         dict(none=401, user=200, other=403, admin=200)),
     ]
     for method, path, body, expect in rows:
         for who_name in ("none", "user", "other", "admin"):

@@ -10,7 +10,8 @@ def test_unknown_route_and_method(api):
     assert r.headers["Allow"] == "POST"
     r = api.call("PATCH", "/api/v1/user", api.admin_token, json={})
     assert_error(r, 405, "MethodNotAllowedError")
-    assert set(r.headers["Allow"].split(", ")) == {"PUT", "DELETE"}
+    # GET lists the users (admins), as OpenPAI v0.8 did.
+    assert set(r.headers["Allow"].split(", ")) == {"PUT", "DELETE", "GET"}
 
 
 def test_body_limit(api):

@@ -84,6 +84,22 @@ def test_every_read_for_every_caller(api, world, mode):
             assert "only-the-owner" not in r.text
 
 
+def test_owner_mode_covers_the_routes_under_a_user(api, world):
+    """v0.8's /user/:username/jobs routes follow the same rules."""
+    srv = world["servers"]["owner"]
+    base = "/api/v1/user/%s/jobs" % world["owner"]
+    paths = [base, "%s/%s" % (base, world["job"]), "%s/%s/config" % (base, world["job"]),
+             "%s/%s/ssh" % (base, world["job"])]
+    expect = {"nobody": [401] * 4, "owner": [200] * 4, "other": [200, 200, 403, 403],
+              "admin": [200] * 4}
+    got = {caller: [srv.call("GET", p, token).status_code for p in paths]
+           for caller, token in world["tokens"].items()}
+    assert got == expect, got
+    # Another user's list under the owner holds nothing.
+    assert srv.call("GET", base, world["tokens"]["other"]).json() == []
+    assert world["job"] in [j["name"] for j in srv.call("GET", base, world["tokens"]["owner"]).json()]
+
+
 def test_owner_mode_lists_a_users_own_jobs(api, world):
     srv = world["servers"]["owner"]
     tok = world["tokens"]

@@ -38,7 +38,17 @@ START_TEST(route_find)
     ck_assert_int_eq(pai_route_find(ut_pool, "HEAD", "/api/v1/jobs", params, &allow),
                      PAI_R_JOBS_GET);
     ck_assert_int_eq(pai_route_find(ut_pool, "PATCH", "/api/v1/user", params, &allow), -1);
-    ck_assert_str_eq(allow, "PUT, DELETE");
+    /* GET /api/v1/user lists users (admins), as v0.8 did */
+    ck_assert_str_eq(allow, "PUT, DELETE, GET");
+    /* v0.8's routes under a user: the user, then the job */
+    ck_assert_int_eq(pai_route_find(ut_pool, "GET", "/api/v1/user/bob/jobs/j1/config", params,
+                                    &allow), PAI_R_USER_JOB_CONFIG_GET);
+    ck_assert_str_eq(params[0], "bob");
+    ck_assert_str_eq(params[1], "j1");
+    ck_assert_int_eq(pai_route_find(ut_pool, "GET", "/api/v1/user/bob/jobs", params, &allow),
+                     PAI_R_USER_JOBS_GET);
+    ck_assert_int_eq(pai_route_find(ut_pool, "GET", "/api/v1", params, &allow), PAI_R_API_GET);
+    ck_assert_int_eq(pai_route_find(ut_pool, "GET", "/api/v1/", params, &allow), PAI_R_API_GET);
     ck_assert_int_eq(pai_route_find(ut_pool, "GET", "/api/v1/nothing", params, &allow), -1);
     ck_assert_ptr_null(allow);
     /* every state-changing route is audited, no read is */
