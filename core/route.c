@@ -30,7 +30,9 @@ const pai_route pai_routes[PAI_R_COUNT] = {
     [PAI_R_VC_GET] = {"GET", "/api/v1/virtual-clusters/:vcName", PAI_AUTH_OPTIONAL,
                       PAI_BODY_NONE},
     [PAI_R_AUDIT_GET] = {"GET", "/api/v1/audit", PAI_AUTH_ADMIN, PAI_BODY_NONE},
-    [PAI_R_API_GET] = {"GET", "/api/v1", PAI_AUTH_NONE, PAI_BODY_NONE},
+    /* Only the exact path: httpd folds "/api/v1/jobs/.." into "/api/v1/", and a
+     * path that climbs out of a resource is no request for the root. */
+    [PAI_R_API_GET] = {"GET", "/api/v1", PAI_AUTH_NONE, PAI_BODY_NONE, {NULL, NULL, NULL}, 1},
     [PAI_R_USERS_GET] = {"GET", "/api/v1/user", PAI_AUTH_ADMIN, PAI_BODY_NONE},
     [PAI_R_USER_JOBS_GET] = {"GET", "/api/v1/user/:username/jobs", PAI_AUTH_OPTIONAL,
                              PAI_BODY_NONE},
@@ -83,7 +85,8 @@ int pai_route_find(apr_pool_t *p, const char *method, const char *path,
     *allow = NULL;
     for (i = 0; i < PAI_R_COUNT; i++) {
         const char *tmp[PAI_ROUTE_MAX_PARAMS];
-        if (!pai_route_match(p, pai_routes[i].pattern, path, tmp))
+        if (!pai_route_match(p, pai_routes[i].pattern, path, tmp) ||
+            (pai_routes[i].exact && strcmp(pai_routes[i].pattern, path)))
             continue;
         if (!strcmp(pai_routes[i].method, want)) {
             memcpy(params, tmp, sizeof(tmp));

@@ -54,6 +54,7 @@ typedef struct pai_route {
     pai_auth auth;
     pai_body body;
     pai_route_audit audit;        /* action NULL: not audited (reads) */
+    int exact;                    /* 1: no trailing slash tolerated */
 } pai_route;
 
 extern const pai_route pai_routes[PAI_R_COUNT];

@@ -168,7 +168,7 @@ start() {
   local host=${listen%:*} port=${listen##*:}
   [ "$host" = "$listen" ] && host=127.0.0.1
   for _ in $(seq 1 $waits); do
-    curl -s ${cafile:+--cacert "$cafile"} -o /dev/null "$scheme://$host:$port/api/v1/" && return 0
+    curl -s ${cafile:+--cacert "$cafile"} -o /dev/null "$scheme://$host:$port/api/v1" && return 0
     sleep 0.1
   done
   echo "httpd does not answer on $listen" >&2; exit 1
