@@ -258,8 +258,8 @@ pai_error *pai_admit(const pai_jobs_env *env, apr_pool_t *p, const pai_capacity 
 pai_error *pai_admit_launch(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j,
                              const pai_jobspec *spec, const pai_placement *pl)
 {
-    pai_launch l = {spec, j->username, j->retries, j->port_base, NULL, NULL, NULL, j->launch_tag,
-                    pl};
+    pai_launch l = {spec, j->username, j->created, j->retries, j->port_base, NULL, NULL, NULL,
+                    j->launch_tag, pl};
     const char *private_key, *old_secret;
     apr_int64_t id = 0;
     pai_error *e;

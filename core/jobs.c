@@ -220,6 +220,33 @@ pai_error *pai_job_execute(const pai_jobs_env *env, apr_pool_t *p, const pai_ide
     return NULL;
 }
 
+/* DELETE: an active job is stopped first (as STOP does), then its row moves to
+ * the deleted jobs, which frees the name.  The job's folders on the nodes stay
+ * (the next job of that name moves them aside: scripts/job/batch.sh). */
+pai_error *pai_job_remove(const pai_jobs_env *env, apr_pool_t *p, const pai_identity *who,
+                          const char *name, apr_int64_t now_ms)
+{
+    pai_job_row *j;
+    pai_error *e;
+    int deleted = 0;
+
+    if ((e = job_find(env, p, name, &j)))
+        return e;
+    if (!job_owned_by(who, j))
+        return pai_error_make(p, PAI_ERR_FORBIDDEN, "User %s is not allowed to delete job %s.",
+                              who->username, name);
+    if (job_is_active(j)) {
+        if ((e = pai_job_execute(env, p, who, name, "STOP", now_ms)) ||
+            (e = job_find(env, p, name, &j)))
+            return e;
+    }
+    if ((e = pai_store_job_delete(env->db, p, name, j->version, who->username, now_ms,
+                                  &deleted)))
+        return e;
+    return deleted ? NULL : pai_error_make(p, PAI_ERR_JOB_EXECUTE,
+                                           "job %s changed meanwhile; try again", name);
+}
+
 /* ---- views --------------------------------------------------------------- */
 
 static json_t *ms_or_null(apr_int64_t ms)

@@ -36,6 +36,11 @@ pai_error *pai_job_account_check(const pai_jobs_env *env, apr_pool_t *p, const c
 pai_error *pai_job_execute(const pai_jobs_env *env, apr_pool_t *p, const pai_identity *who,
                            const char *name, const char *value, apr_int64_t now_ms);
 
+/* DELETE (owner or admin): stops an active job, then frees its name; the
+ * job's record stays among the deleted jobs. */
+pai_error *pai_job_remove(const pai_jobs_env *env, apr_pool_t *p, const pai_identity *who,
+                          const char *name, apr_int64_t now_ms);
+
 /* 403 unless `who` owns job `name` or is an admin (404: no such job); for
  * PaiReadAccess owner and Require pai-job-owner. */
 pai_error *pai_job_owner_check(const pai_jobs_env *env, apr_pool_t *p, const pai_identity *who,

@@ -14,6 +14,8 @@
 typedef struct pai_launch {
     const pai_jobspec *spec;
     const char *username;        /* the PAI user who owns the job */
+    apr_int64_t job_created;     /* the job's submission (ms): its folder is told from
+                                  * that of a deleted job of the same name */
     int attempt;                 /* 0 for the first run, then one more per retry/START */
     int port_base;               /* first port of this attempt's range */
     const char *ssh_public_key;  /* NULL: tasks start no sshd */

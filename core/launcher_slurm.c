@@ -379,7 +379,8 @@ const char *pai_slurm_batch_script(apr_pool_t *p, const pai_slurm_conf *c, const
                          l->attempt, l->username));
     put(&b, apr_pstrcat(p, "pai_job=", sq(p, s->job_name), " pai_attempt=",
                         apr_itoa(p, l->attempt), " pai_owner=", sq(p, l->username), "\n", NULL));
-    put(&b, apr_pstrcat(p, "pai_account_dir=", sq(p, acct_dir), "\n", NULL));
+    put(&b, apr_pstrcat(p, "pai_account_dir=", sq(p, acct_dir), " pai_job_created=",
+                        apr_psprintf(p, "%" APR_INT64_T_FMT, l->job_created), "\n", NULL));
     put(&b, apr_pstrcat(p, "pai_attempt_dir=",
                         sq(p, apr_psprintf(p, "%s/%s/attempt-%d", acct_dir, s->job_name,
                                            l->attempt)), "\n", NULL));

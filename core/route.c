@@ -47,6 +47,10 @@ const pai_route pai_routes[PAI_R_COUNT] = {
                                       {"job.executionType", ":1", "value"}},
     [PAI_R_USER_JOB_SSH_GET] = {"GET", "/api/v1/user/:username/jobs/:jobName/ssh",
                                 PAI_AUTH_OPTIONAL, PAI_BODY_NONE},
+    [PAI_R_JOB_DELETE] = {"DELETE", "/api/v1/jobs/:jobName", PAI_AUTH_USER, PAI_BODY_NONE,
+                          {"job.delete", ":0", NULL}},
+    [PAI_R_USER_JOB_DELETE] = {"DELETE", "/api/v1/user/:username/jobs/:jobName", PAI_AUTH_USER,
+                               PAI_BODY_NONE, {"job.delete", ":1", NULL}},
 };
 
 int pai_route_match(apr_pool_t *p, const char *pattern, const char *path,

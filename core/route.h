@@ -36,6 +36,8 @@ typedef enum {
     PAI_R_USER_JOB_CONFIG_GET,
     PAI_R_USER_JOB_EXECUTION_PUT,
     PAI_R_USER_JOB_SSH_GET,
+    PAI_R_JOB_DELETE,
+    PAI_R_USER_JOB_DELETE,
     PAI_R_COUNT
 } pai_route_id;
 

@@ -75,6 +75,38 @@ static const char *const store_schema[] = {
     " port INTEGER NOT NULL,"
     " host_key VARCHAR(1024) NOT NULL DEFAULT '',"
     " PRIMARY KEY (name, attempt, role, task_index))",
+    /* Deleted jobs (DELETE /api/v1/jobs/:jobName): the name is free again, and
+     * the job's last row and config stay here for admins. */
+    "CREATE TABLE IF NOT EXISTS pai_jobs_deleted ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " deleted_at BIGINT NOT NULL,"
+    " deleted_by VARCHAR(64) NOT NULL,"
+    " name VARCHAR(128) NOT NULL,"
+    " username VARCHAR(64) NOT NULL,"
+    " vc VARCHAR(64) NOT NULL,"
+    " state VARCHAR(16) NOT NULL,"
+    " sub_state VARCHAR(32) NOT NULL,"
+    " execution_type VARCHAR(8) NOT NULL,"
+    " retries INTEGER NOT NULL,"
+    " run_retries INTEGER NOT NULL,"
+    " launcher_id BIGINT NOT NULL,"
+    " port_base INTEGER NOT NULL,"
+    " host VARCHAR(255) NOT NULL,"
+    " created BIGINT NOT NULL,"
+    " launched BIGINT NOT NULL,"
+    " completed BIGINT NOT NULL,"
+    " has_exit INTEGER NOT NULL,"
+    " exit_code INTEGER NOT NULL,"
+    " diagnostics VARCHAR(1024) NOT NULL,"
+    " cpus BIGINT NOT NULL,"
+    " memory_mb BIGINT NOT NULL,"
+    " gpus BIGINT NOT NULL,"
+    " submitted BIGINT NOT NULL,"
+    " launch_tag VARCHAR(64) NOT NULL,"
+    " placement TEXT NOT NULL,"
+    " hosts TEXT NOT NULL,"
+    " config MEDIUMTEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS pai_jobs_deleted_name ON pai_jobs_deleted (name, id)",
     /* Who runs the one sync and admission loop of all servers, until when. */
     "CREATE TABLE IF NOT EXISTS pai_lease ("
     " name VARCHAR(32) NOT NULL PRIMARY KEY,"
@@ -139,7 +171,7 @@ typedef enum {
     ST_AUDIT_INSERT, ST_ACTIVE_TOTALS, ST_LEASE_INSERT, ST_LEASE_TAKE, ST_LEASE_GET,
     ST_LEASE_RELEASE, ST_JOB_CONFIG, ST_KEYS_SET_SECRET, ST_EP_GET, ST_USER_JOB_COUNTS,
     ST_LOGIN_UNDO, ST_AUDIT_LAST_ANON, ST_AUDIT_REPEAT, ST_AUDIT_EXPIRE,
-    ST_USER_LIST, ST_GRANTS_ALL,
+    ST_USER_LIST, ST_GRANTS_ALL, ST_JOB_ARCHIVE, ST_JOB_DELETE, ST_EP_DELETE_JOB,
     ST__COUNT
 } store_stmt;
 
@@ -207,6 +239,12 @@ static const struct { const char *label; const char *sql; } store_sql[ST__COUNT]
     [ST_KEYS_GET] = {"pai_keys_get",
         "SELECT private_key, public_key, secret FROM pai_job_keys WHERE name = %s"},
     [ST_KEYS_DELETE] = {"pai_keys_delete", "DELETE FROM pai_job_keys WHERE name = %s"},
+    [ST_JOB_ARCHIVE] = {"pai_job_archive",
+        "INSERT INTO pai_jobs_deleted (deleted_at, deleted_by, " JOB_COLS ", config)"
+        " SELECT %lld, %s, " JOB_COLS ", config FROM pai_jobs WHERE name = %s AND version = %lld"},
+    [ST_JOB_DELETE] = {"pai_job_delete",
+        "DELETE FROM pai_jobs WHERE name = %s AND version = %lld"},
+    [ST_EP_DELETE_JOB] = {"pai_ep_delete_job", "DELETE FROM pai_ssh_endpoints WHERE name = %s"},
     [ST_EP_DELETE] = {"pai_ep_delete",
         "DELETE FROM pai_ssh_endpoints WHERE name = %s AND attempt = %d AND role = %s"
         " AND task_index = %d"},
@@ -1063,6 +1101,38 @@ pai_error *pai_store_job_delete_unsubmitted(pai_db *db, apr_pool_t *p, const cha
     pai_error *err = store_exec(db, p, ST_JOB_DELETE_UNSUBMITTED, 1, args, &n);
     if (!err && n > 0)
         err = store_exec(db, p, ST_KEYS_DELETE, 1, args, NULL);
+    return err;
+}
+
+pai_error *pai_store_job_delete(pai_db *db, apr_pool_t *p, const char *name,
+                                 apr_int64_t version, const char *deleted_by,
+                                 apr_int64_t now_ms, int *deleted)
+{
+    const char *archive[] = {i64(p, now_ms), deleted_by, name, i64(p, version)};
+    const char *row[] = {name, i64(p, version)};
+    const char *key[] = {name};
+    apr_dbd_transaction_t *tx = NULL;
+    pai_error *err;
+    int rv;
+
+    *deleted = 0;
+    if ((rv = store_tx_start(db, p, &tx)))
+        return store_fail(db, p, rv, "begin");
+    /* The version: a job changed since it was read (a sync, a START) stays. */
+    err = store_exec(db, p, ST_JOB_ARCHIVE, 4, archive, deleted);
+    if (!err && *deleted)
+        err = store_exec(db, p, ST_JOB_DELETE, 2, row, deleted);
+    if (!err && *deleted)
+        err = store_exec(db, p, ST_KEYS_DELETE, 1, key, NULL);
+    if (!err && *deleted)
+        err = store_exec(db, p, ST_EP_DELETE_JOB, 1, key, NULL);
+    if (err || !*deleted)
+        apr_dbd_transaction_mode_set(db->driver, tx, APR_DBD_TRANSACTION_ROLLBACK);
+    rv = store_tx_end(db, p, tx);
+    if (!err && rv)
+        err = store_fail(db, p, rv, "commit");
+    if (err)
+        *deleted = 0;
     return err;
 }
 

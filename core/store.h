@@ -181,6 +181,11 @@ pai_error *pai_store_job_save(pai_db *db, apr_pool_t *p, pai_job_row *j,
  * recorded yet for this attempt. */
 pai_error *pai_store_job_set_launched(pai_db *db, apr_pool_t *p, const char *name, int retries,
                                       apr_int64_t launcher_id, const char *placement);
+/* Moves job name, if still at version, to the deleted jobs (with who and
+ * when), its keys and SSH endpoints gone; *deleted 0 when it had changed. */
+pai_error *pai_store_job_delete(pai_db *db, apr_pool_t *p, const char *name,
+                                 apr_int64_t version, const char *deleted_by,
+                                 apr_int64_t now_ms, int *deleted);
 /* Removes a job whose first submission never reached the launcher. */
 pai_error *pai_store_job_delete_unsubmitted(pai_db *db, apr_pool_t *p, const char *name);
 

@@ -95,6 +95,7 @@ pai_error *pai_jobs_post(pai_req *rq);
 pai_error *pai_job_get(pai_req *rq);
 pai_error *pai_job_config_get(pai_req *rq);
 pai_error *pai_job_execution_put(pai_req *rq);
+pai_error *pai_job_delete(pai_req *rq);
 pai_error *pai_job_ssh_get(pai_req *rq);
 pai_error *pai_job_ssh_key_get(pai_req *rq);
 pai_error *pai_job_ssh_report_post(pai_req *rq);
@@ -112,6 +113,7 @@ pai_error *pai_user_jobs_post(pai_req *rq);
 pai_error *pai_user_job_get(pai_req *rq);
 pai_error *pai_user_job_config_get(pai_req *rq);
 pai_error *pai_user_job_execution_put(pai_req *rq);
+pai_error *pai_user_job_delete(pai_req *rq);
 pai_error *pai_user_job_ssh_get(pai_req *rq);
 
 #endif

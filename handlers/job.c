@@ -114,6 +114,20 @@ pai_error *pai_job_execution_put(pai_req *rq)
     return NULL;
 }
 
+pai_error *pai_job_delete(pai_req *rq)
+{
+    const char *name;
+    pai_jobs_env env;
+    pai_error *err;
+
+    if ((err = job_name_param(rq, &name)) || (err = pai_req_jobs_env(rq, &env)) ||
+        (err = pai_job_remove(&env, rq->pool, &rq->who, name, rq->now_ms)))
+        return err;
+    /* v0.8's answer: 202 and this message. */
+    pai_reply_message(rq, 202, "deleted job %s successfully", name);
+    return NULL;
+}
+
 pai_error *pai_job_ssh_get(pai_req *rq)
 {
     const char *name;

@@ -28,6 +28,8 @@ static const pai_handler_fn pai_route_fns[PAI_R_COUNT] = {
     [PAI_R_USER_JOB_GET] = pai_user_job_get,
     [PAI_R_USER_JOB_CONFIG_GET] = pai_user_job_config_get,
     [PAI_R_USER_JOB_EXECUTION_PUT] = pai_user_job_execution_put,
+    [PAI_R_JOB_DELETE] = pai_job_delete,
+    [PAI_R_USER_JOB_DELETE] = pai_user_job_delete,
     [PAI_R_USER_JOB_SSH_GET] = pai_user_job_ssh_get,
 };
 

@@ -87,6 +87,11 @@ pai_error *pai_user_job_config_get(pai_req *rq)
     return user_job_call(rq, pai_job_config_get);
 }
 
+pai_error *pai_user_job_delete(pai_req *rq)
+{
+    return user_job_call(rq, pai_job_delete);
+}
+
 pai_error *pai_user_job_execution_put(pai_req *rq)
 {
     return user_job_call(rq, pai_job_execution_put);

@@ -7,6 +7,8 @@
 #   pai_account_dir                  the account's own folder under PaiJobLogDir,
 #                                    made for it alone by Slurm's prolog (prolog.sh)
 #   pai_attempt_dir                  pai_account_dir/<job>/attempt-<n>
+#   pai_job_created                  the job's submission time (ms), kept in
+#                                    <job>/.pai-created
 #   pai_report_secret                this attempt's secret for the SSH reports ('': none)
 #   pai_comment                      the job's Slurm comment (its launch tag)
 #   pai_image                        '' (tasks on the node) or the image the tasks run
@@ -40,7 +42,15 @@ pai_folder_refused() {
   exit 70
 }
 pai_private_dir "$pai_account_dir" || pai_folder_refused
+# A deleted job of the same name left its folder: it goes aside (its owner
+# keeps it) under a name no job can have, so that this job starts empty.
+pai_job_dir=${pai_attempt_dir%/*}
+if [ -d "$pai_job_dir" ] && [ -f "$pai_job_dir/.pai-created" ] &&
+   [ "$(head -c 32 "$pai_job_dir/.pai-created")" != "$pai_job_created" ]; then
+  mv -T "$pai_job_dir" "$pai_job_dir@deleted-$(date +%s%N)" || pai_folder_refused
+fi
 { mkdir -p "$pai_attempt_dir" && cd "$pai_attempt_dir"; } || pai_folder_refused
+[ -f "$pai_job_dir/.pai-created" ] || printf '%s\n' "$pai_job_created" > "$pai_job_dir/.pai-created"
 exec >>"$pai_attempt_dir/batch.log" 2>&1
 echo "mod_pairest: job $pai_job, attempt $pai_attempt, of $pai_owner, as $(id -un)"
 

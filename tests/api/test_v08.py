@@ -1,8 +1,11 @@
 """What /api/v1 lacked next to OpenPAI v0.8 (which its v1 SDK client calls):
-GET /api/v1, the admins' user list, and the job routes under a user,
+GET /api/v1, the admins' user list, DELETE of a job, and the job routes under a user,
 /api/v1/user/:username/jobs[/:jobName[/config|/ssh|/executionType]]."""
-from conftest import assert_error
-from test_jobs import job, submit_ok, wait_state
+import os
+import time
+
+from conftest import assert_error, db_query, job_dir
+from test_jobs import job, slurm_jobs, status, submit_ok, task_output, wait_state
 
 
 def test_the_api_answers_at_its_root(api):
@@ -68,3 +71,49 @@ def test_job_routes_under_their_owner(api):
                for a in rows), rows
     # Bad names are refused, not looked up.
     assert_error(api.call("GET", "/api/v1/user/a'b/jobs"), 400, "InvalidParametersError")
+
+
+def test_delete_stops_the_job_and_frees_its_name(api):
+    owner, otok = api.make_user()
+    other, xtok = api.make_user()
+    name = submit_ok(api, otok, job(api.unique("del"), "echo first; sleep 300"))
+    slurm_id = wait_state(api, name, {"RUNNING"})["appId"]
+    assert_error(api.call("DELETE", "/api/v1/jobs/" + name), 401, "UnauthorizedUserError")
+    assert_error(api.call("DELETE", "/api/v1/jobs/" + name, xtok), 403, "ForbiddenUserError")
+    assert_error(api.call("DELETE", "/api/v1/user/%s/jobs/%s" % (other, name), xtok),
+                 404, "JobNotFound")
+    assert_error(api.call("DELETE", "/api/v1/jobs/nosuchjob", otok), 404, "JobNotFound")
+    # A running job is stopped first: Slurm's job goes, and so does the name.
+    r = api.call("DELETE", "/api/v1/jobs/" + name, otok)
+    assert r.status_code == 202, r.text
+    assert r.json() == {"message": "deleted job %s successfully" % name}
+    assert_error(api.call("GET", "/api/v1/jobs/" + name), 404, "JobNotFound")
+    assert name not in [j["name"] for j in api.call("GET", "/api/v1/jobs").json()]
+    def in_slurm():
+        return slurm_id in [line.split()[0] for line in slurm_jobs(api).splitlines()]
+    deadline = time.time() + 30
+    while in_slurm() and time.time() < deadline:
+        time.sleep(0.5)
+    assert not in_slurm()
+    # The record stays for admins, with who deleted it.
+    assert db_query(api, "SELECT username, state, deleted_by FROM pai_jobs_deleted "
+                         "WHERE name = '%s'" % name).split() == [owner, "STOPPED", owner]
+    # Another user takes the name: the new job starts in a folder of its own,
+    # the old one kept aside.
+    submit_ok(api, xtok, job(name, "echo second"))
+    assert wait_state(api, name, {"SUCCEEDED", "FAILED"})["state"] == "SUCCEEDED"
+    assert status(api, name)["username"] == other
+    assert task_output(api, name, "main", 0) == "second\n"
+    account_dir = os.path.dirname(os.path.dirname(job_dir(api, name)))
+    aside = [d for d in os.listdir(account_dir) if d.startswith(name + "@deleted-")]
+    assert len(aside) == 1, os.listdir(account_dir)
+    with open(os.path.join(account_dir, aside[0], "attempt-0", "main-0.out")) as f:
+        assert f.read().startswith("first\n")
+    # A finished job goes at once, by an admin's hand too, under its owner's path.
+    r = api.call("DELETE", "/api/v1/user/%s/jobs/%s" % (other, name), api.admin_token)
+    assert r.status_code == 202, r.text
+    assert db_query(api, "SELECT COUNT(*) FROM pai_jobs_deleted WHERE name = '%s'" % name) == "2"
+    rows = api.call("GET", "/api/v1/audit", api.admin_token,
+                    params={"action": "job.delete", "limit": 200}).json()
+    assert [a["username"] for a in rows if a["target"] == name and a["status"] == 202] \
+        == ["admin", owner], rows

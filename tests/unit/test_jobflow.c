@@ -458,6 +458,60 @@ START_TEST(a_queued_job_whose_account_went_away_ends)
 }
 END_TEST
 
+/* Rows of the deleted jobs that carry this name. */
+static int deleted_rows(const char *name)
+{
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *r = NULL;
+    const char *sql = apr_psprintf(ut_pool, "SELECT COUNT(*) FROM pai_jobs_deleted WHERE name = '%s'",
+                                   name);
+    ck_assert_int_eq(apr_dbd_select(db.driver, ut_pool, db.handle, &res, sql, 0), 0);
+    ck_assert_int_eq(apr_dbd_get_row(db.driver, ut_pool, res, &r, -1), 0);
+    return atoi(apr_dbd_get_entry(db.driver, r, 0));
+}
+
+START_TEST(a_deleted_job_is_stopped_and_frees_its_name)
+{
+    pai_sync_state st = {0};
+    pai_sync_report rep;
+    pai_identity alice = {"alice", 0}, bob = {"bob", 0};
+    apr_array_header_t *keep = apr_array_make(ut_pool, 1, sizeof(const char *));
+    apr_int64_t old_id, new_id;
+
+    APR_ARRAY_PUSH(keep, const char *) = "keep";
+    ck_assert_ptr_null(pai_store_user_create(&db, ut_pool, "alice", "x", 0));
+    ck_assert_ptr_null(pai_store_user_create(&db, ut_pool, "bob", "x", 0));
+    ck_assert_ptr_null(pai_store_grants_set(&db, ut_pool, "alice", keep));
+    ck_assert_ptr_null(pai_store_grants_set(&db, ut_pool, "bob", keep));
+    ck_assert_ptr_null(submit_as(&alice, "d1", "keep", 2));
+    old_id = row("d1")->launcher_id;
+    ck_assert_int_eq(pai_job_remove(&env, ut_pool, &bob, "d1", clock_ms)->code, PAI_ERR_FORBIDDEN);
+    ck_assert_int_eq(pai_job_remove(&env, ut_pool, &alice, "nope", clock_ms)->code,
+                     PAI_ERR_JOB_NOT_FOUND);
+    /* A running job is stopped first, then its name is free. */
+    ck_assert_ptr_null(pai_job_remove(&env, ut_pool, &alice, "d1", clock_ms));
+    ck_assert(!fake_find(old_id)->active);
+    ck_assert_ptr_null(row("d1"));
+    ck_assert_int_eq(deleted_rows("d1"), 1);
+    /* Another user takes the name; the old launcher job is not taken for it. */
+    ck_assert_ptr_null(submit_as(&bob, "d1", "keep", 2));
+    new_id = row("d1")->launcher_id;
+    ck_assert_int_ne(new_id, old_id);
+    cycle(&st, &rep);
+    ck_assert_str_eq(row("d1")->username, "bob");
+    ck_assert_str_eq(row("d1")->state, "WAITING");
+    ck_assert_int_eq(row("d1")->launcher_id, new_id);
+    ck_assert(fake_find(new_id)->active);
+    ck_assert_int_eq(rep.cancelled, 0);
+    /* A finished job: deleted at once, by an admin too. */
+    fake_end(row("d1")->launcher_id, "SUCCEEDED");
+    cycle(&st, &rep);
+    ck_assert_ptr_null(pai_job_remove(&env, ut_pool, &ADMIN, "d1", clock_ms));
+    ck_assert_ptr_null(row("d1"));
+    ck_assert_int_eq(deleted_rows("d1"), 2);
+}
+END_TEST
+
 Suite *suite_jobflow(void)
 {
     Suite *s = suite_create("jobflow");
@@ -469,6 +523,7 @@ Suite *suite_jobflow(void)
     tcase_add_test(t, a_job_submitted_during_a_cycle_is_not_taken_for_an_orphan);
     tcase_add_test(t, launcher_errors_lose_nothing);
     tcase_add_test(t, a_queued_job_whose_account_went_away_ends);
+    tcase_add_test(t, a_deleted_job_is_stopped_and_frees_its_name);
     suite_add_tcase(s, t);
     return s;
 }

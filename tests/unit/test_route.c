@@ -47,6 +47,14 @@ START_TEST(route_find)
     ck_assert_str_eq(params[1], "j1");
     ck_assert_int_eq(pai_route_find(ut_pool, "GET", "/api/v1/user/bob/jobs", params, &allow),
                      PAI_R_USER_JOBS_GET);
+    ck_assert_int_eq(pai_route_find(ut_pool, "DELETE", "/api/v1/jobs/j1", params, &allow),
+                     PAI_R_JOB_DELETE);
+    ck_assert_str_eq(params[0], "j1");
+    ck_assert_int_eq(pai_route_find(ut_pool, "DELETE", "/api/v1/user/bob/jobs/j1", params,
+                                    &allow), PAI_R_USER_JOB_DELETE);
+    ck_assert_str_eq(params[1], "j1");
+    ck_assert_int_eq(pai_route_find(ut_pool, "DELETE", "/api/v1/jobs", params, &allow), -1);
+    ck_assert_str_eq(allow, "GET, POST");
     ck_assert_int_eq(pai_route_find(ut_pool, "GET", "/api/v1", params, &allow), PAI_R_API_GET);
     /* the root is exact: "/api/v1/x/.." folded by httpd is not the root */
     ck_assert_int_eq(pai_route_find(ut_pool, "GET", "/api/v1/", params, &allow), -1);
