@@ -97,7 +97,8 @@ def test_delete_stops_the_job_and_frees_its_name(api):
     assert not in_slurm()
     # The record stays for admins, with who deleted it.
     assert db_query(api, "SELECT username, state, deleted_by FROM pai_jobs_deleted "
-                         "WHERE name = '%s'" % name).split() == [owner, "STOPPED", owner]
+                         "WHERE name = '%s'" % name).replace("|", "\t").split() \
+        == [owner, "STOPPED", owner]
     # Another user takes the name: the new job starts in a folder of its own,
     # the old one kept aside.
     submit_ok(api, xtok, job(name, "echo second"))
