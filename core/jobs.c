@@ -533,8 +533,8 @@ pai_error *pai_job_ssh_report(const pai_jobs_env *env, apr_pool_t *p, const char
     if (*c || !*ep.ip || strlen(ep.ip) > 45 || port < 1 || port > 65535)
         return pai_error_make(p, PAI_ERR_INVALID, "field 'ip' or 'port' is not an address");
     if (attempt != j->retries || !job_is_active(j))
-        return pai_error_make(p, PAI_ERR_INVALID, "attempt %" JSON_INTEGER_FORMAT " of job %s is "
-                              "not running", attempt, name);
+        return pai_error_make(p, PAI_ERR_INVALID, "attempt %" APR_INT64_T_FMT " of job %s is "
+                              "not running", (apr_int64_t)attempt, name);
     for (r = 0; r < spec->roles->nelts; r++) {
         const pai_task_role *tr = &APR_ARRAY_IDX(spec->roles, r, pai_task_role);
         if (!strcmp(tr->name, ep.role) && index >= 0 && index < tr->task_number) {
@@ -543,8 +543,8 @@ pai_error *pai_job_ssh_report(const pai_jobs_env *env, apr_pool_t *p, const char
             return pai_store_ssh_endpoint_put(env->db, p, name, (int)attempt, &ep);
         }
     }
-    return pai_error_make(p, PAI_ERR_INVALID, "job %s has no task %s-%" JSON_INTEGER_FORMAT,
-                          name, ep.role, index);
+    return pai_error_make(p, PAI_ERR_INVALID, "job %s has no task %s-%" APR_INT64_T_FMT,
+                          name, ep.role, (apr_int64_t)index);
 }
 
 pai_error *pai_vc_status_view(const pai_jobs_env *env, apr_pool_t *p, const char *name,

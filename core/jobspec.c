@@ -46,8 +46,9 @@ static pai_error *spec_int(apr_pool_t *p, const json_t *o, const char *where, co
         return e;
     if (present && (v < lo || v > hi))
         return pai_error_make(p, PAI_ERR_INVALID, "field '%s%s%s' must be between %"
-                              JSON_INTEGER_FORMAT " and %" JSON_INTEGER_FORMAT,
-                              where ? where : "", where ? "." : "", key, lo, hi);
+                              APR_INT64_T_FMT " and %" APR_INT64_T_FMT,
+                              where ? where : "", where ? "." : "", key, (apr_int64_t)lo,
+                              (apr_int64_t)hi);
     *out = (int)v;
     return NULL;
 }

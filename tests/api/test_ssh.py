@@ -6,7 +6,7 @@ import subprocess
 import tempfile
 import time
 
-from conftest import assert_error
+from conftest import assert_error, db_query
 from test_jobs import execute, submit_ok, wait_state
 
 
@@ -82,6 +82,14 @@ def test_ssh_into_each_task(api):
                  403, "ForbiddenUserError")
     assert_error(api.call("POST", path, json=report), 403, "ForbiddenUserError")
     assert "10.6.6.6" not in [c["sshIp"] for c in ssh_info(api, name)["containers"]]
+    # With the job's secret: a report of another attempt (a task of an earlier
+    # attempt reporting late) or of no such task is refused, and says which.
+    secret = {"X-PAI-Job-Secret": db_query(api, "SELECT secret FROM pai_job_keys WHERE name = "
+                                                "'%s'" % name)}
+    assert_error(api.call("POST", path, json=dict(report, attempt=7), headers=secret),
+                 400, "InvalidParametersError", "attempt 7 of job %s is not running" % name)
+    assert_error(api.call("POST", path, json=dict(report, taskIndex=99), headers=secret),
+                 400, "InvalidParametersError", "has no task worker-99")
     # STOP: the sshd processes end and their ports close
     ports = [(c["sshIp"], c["sshPort"]) for c in info["containers"]]
     assert all(port_open(ip, port) for ip, port in ports)

@@ -56,7 +56,7 @@ START_TEST(refusals)
         {"{\"jobName\":\"j\",\"image\":\"i\"}", "taskRoles"},
         {"{\"jobName\":\"j\",\"image\":\"i\",\"taskRoles\":{}}", "taskRoles"},
         {"{\"jobName\":\"j\",\"image\":\"i\",\"x\":1,\"taskRoles\":[{\"name\":\"a\",\"command\":\"x\"}]}", "'x'"},
-        {"{\"jobName\":\"j\",\"image\":\"i\",\"taskRoles\":[{\"name\":\"a\",\"command\":\"x\",\"taskNumber\":1001}]}", "taskRoles[0].taskNumber"},
+        {"{\"jobName\":\"j\",\"image\":\"i\",\"taskRoles\":[{\"name\":\"a\",\"command\":\"x\",\"taskNumber\":1001}]}", "taskRoles[0].taskNumber' must be between 1 and 1000"},
         {"{\"jobName\":\"j\",\"image\":\"i\",\"taskRoles\":[{\"name\":\"a\",\"command\":\"x\",\"cpuNumber\":true}]}", "taskRoles[0].cpuNumber"},
         {"{\"jobName\":\"j\",\"image\":\"i\",\"taskRoles\":[{\"name\":\"a\",\"command\":\"x\",\"memoryMB\":10,\"shmMB\":11}]}", "shmMB"},
         {"{\"jobName\":\"j\",\"image\":\"i\",\"taskRoles\":[{\"name\":\"a\",\"command\":\"x\",\"portList\":[{\"label\":\"p\",\"beginAt\":65535,\"portNumber\":2}]}]}", "65535"},
