@@ -27,7 +27,7 @@ endif
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -fPIC -fvisibility=hidden $(SANFLAGS)
 CPPFLAGS  += $(APR_INC) -I$(B)
-LIBS      := -ljansson -ljwt -lcurl -lcrypto
+LIBS      := -ljansson -ljwt -lcurl -lcrypto -lyaml
 
 CORE_SRC  := $(wildcard core/*.c)
 CORE_OBJ  := $(patsubst core/%.c,$(B)/core/%.o,$(CORE_SRC))
@@ -124,7 +124,7 @@ shellcheck:
 
 # libFuzzer targets over core/ (clang, with ASan and UBSan).  `make fuzz` runs
 # each for FUZZ_TIME seconds from the checked-in seeds; findings land in var/fuzz/.
-FUZZ_TARGETS := body jobspec jwt route
+FUZZ_TARGETS := body jobspec jwt route yaml
 FUZZ_TIME    ?= 15
 FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 
@@ -166,7 +166,7 @@ VALGRIND_LOGS := $(CURDIR)/var/valgrind
 valgrind: build
 	rm -rf $(VALGRIND_LOGS) && mkdir -p $(VALGRIND_LOGS)
 	PAI_VALGRIND=$(VALGRIND_LOGS)/httpd.%p.log PAI_BCRYPT_COST=4 $(PYTEST) -q tests/api \
-	    -k "sqlite3 and not faults and not guard and not test_run and not docs and not security"
+	    -k "sqlite3 and not faults and not guard and not test_run and not docs and not security and not sdk"
 	/usr/bin/python3 tests/valgrind_leaks.py $(VALGRIND_LOGS)/httpd.*.log
 
 # The whole API suite once more with every server on https (PAI_TLS=1: a

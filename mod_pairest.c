@@ -115,13 +115,32 @@ static int pai_render(request_rec *r, int status, const json_t *body)
     return OK;
 }
 
-/* Every error leaves here: {"error","message"} with its status, logged once. */
+/* Where httpd's own errors are sent (ErrorDocument) to be answered in JSON. */
+#define PAI_ERROR_URI "/api/v1/_error"
+
+/* The API version a request is answered in: its own path's, or for an error
+ * httpd sent to PAI_ERROR_URI, that of the request that failed. */
+static int pai_request_api(const request_rec *r)
+{
+    if (r->prev && r->uri && !strcmp(r->uri, PAI_ERROR_URI))
+        r = r->prev;
+    return pai_route_api(r->uri);
+}
+
+/* An error's body: {"error","message"} on /api/v1 (the seed's),
+ * {"code","message"} on /api/v2 (OpenPAI v1.8's). */
+static json_t *pai_error_body(request_rec *r, pai_errcode code, const char *message)
+{
+    return pai_json_pool(r->pool, json_pack("{s:s, s:s}",
+                                            pai_request_api(r) == 2 ? "code" : "error",
+                                            pai_error_name(code), "message", message));
+}
+
+/* Every error the module raises leaves here, with its status, logged once. */
 static int pai_render_error(request_rec *r, const pai_error *e)
 {
     int status = pai_error_status(e->code);
-    json_t *body = pai_json_pool(r->pool, json_pack("{s:s, s:s}", "error",
-                                                     pai_error_name(e->code),
-                                                     "message", e->message));
+    json_t *body = pai_error_body(r, e->code, e->message);
 
     ap_log_rerror(APLOG_MARK, status >= 500 ? APLOG_ERR : APLOG_INFO, 0, r,
                   "PAI0100: %s %s -> %d %s: %s", r->method, r->uri, status,
@@ -358,25 +377,17 @@ static void pai_audit_record(request_rec *r, const pai_server_conf *c, const pai
                       a->detail);
 }
 
-/* The API's prefix: its URLs name no file. */
-#define PAI_API_PREFIX "/api/v1"
-/* Where httpd's own errors are sent (ErrorDocument) to be answered in JSON. */
-#define PAI_ERROR_URI PAI_API_PREFIX "/_error"
-
 /* The API's URLs map to no file: claiming them here (as mod_proxy claims its
  * own) spares httpd a file-system walk per request and keeps paths that are
  * no file name (an 8 KiB job name) from becoming httpd's HTML 403. */
 static int pai_map_to_storage(request_rec *r)
 {
-    apr_size_t n = sizeof(PAI_API_PREFIX) - 1;
-    if (r->uri && !strncmp(r->uri, PAI_API_PREFIX, n) && (r->uri[n] == '\0' || r->uri[n] == '/'))
-        return OK;
-    return DECLINED;
+    return r->uri && pai_route_api(r->uri) ? OK : DECLINED;
 }
 
 /* An error httpd raised before the module ran (a header over its limits, a
  * %00 in the path), internally redirected here by ErrorDocument: the same
- * {"error","message"} body as every other error. */
+ * body as every other error. */
 static int pai_render_httpd_error(request_rec *r)
 {
     static const struct { int status; pai_errcode code; const char *what; } known[] = {
@@ -410,9 +421,8 @@ static int pai_render_httpd_error(request_rec *r)
         return pai_render_error(r, n->err);
     if (status == HTTP_REQUEST_ENTITY_TOO_LARGE || status == HTTP_BAD_REQUEST)
         r->connection->keepalive = AP_CONN_CLOSE;
-    return pai_render(r, status, pai_json_pool(r->pool, json_pack("{s:s, s:s}",
-                      "error", pai_error_name(code), "message",
-                      apr_psprintf(r->pool, "HTTP %d: %s", status, what))));
+    return pai_render(r, status, pai_error_body(r, code, apr_psprintf(r->pool, "HTTP %d: %s",
+                                                                      status, what)));
 }
 
 static int pai_handler(request_rec *r)
@@ -455,7 +465,9 @@ static int pai_handler(request_rec *r)
     }
     err = pai_dispatch(r, c, &rq, id, &db_ok);
     rc = err ? pai_render_error(r, err)
-       : rq.text ? pai_render_text(r, rq.status, "text/plain; charset=utf-8", rq.text)
+       : rq.text ? pai_render_text(r, rq.status,
+                                   rq.text_type ? rq.text_type : "text/plain; charset=utf-8",
+                                   rq.text)
        : rq.json_text ? pai_render_text(r, rq.status, "application/json; charset=utf-8",
                                         rq.json_text)
        : pai_render(r, rq.status, rq.result);

@@ -7,6 +7,8 @@
 #include <apr_hash.h>
 #include <apr_general.h>
 #include "admit.h"
+#include "json.h"
+#include "protocol.h"
 #include "sshkey.h"
 
 int pai_admit_port_base(const pai_jobs_env *env, const pai_jobspec *s)
@@ -253,6 +255,39 @@ pai_error *pai_admit(const pai_jobs_env *env, apr_pool_t *p, const pai_capacity 
     return e;
 }
 
+/* A v2 job's secrets go into its commands only for the launcher's copy of an
+ * attempt: the stored config keeps their tags (<% $secrets.k %>). */
+static pai_error *admit_with_secrets(const pai_jobs_env *env, apr_pool_t *p, const pai_job_row *j,
+                                     const pai_jobspec *spec, const pai_jobspec **out)
+{
+    const char *text;
+    pai_jobspec *copy;
+    json_t *secrets;
+    pai_error *e;
+    int r, tagged = 0;
+
+    *out = spec;
+    for (r = 0; r < spec->roles->nelts; r++)
+        tagged |= strstr(APR_ARRAY_IDX(spec->roles, r, pai_task_role).command, "$secrets") != NULL;
+    if (!tagged)
+        return NULL;
+    if ((e = pai_store_job_secrets_get(env->db, p, j->name, &text)))
+        return e;
+    if (!text)
+        return NULL;
+    if (!(secrets = pai_json_parse(p, text, strlen(text), &e)))
+        return pai_error_make(p, PAI_ERR_INTERNAL, "the secrets of job %s are unreadable",
+                              j->name);
+    copy = apr_pmemdup(p, spec, sizeof(*spec));
+    copy->roles = apr_array_copy(p, spec->roles);
+    for (r = 0; r < copy->roles->nelts; r++) {
+        pai_task_role *tr = &APR_ARRAY_IDX(copy->roles, r, pai_task_role);
+        tr->command = pai_protocol_render_secrets(p, tr->command, secrets);
+    }
+    *out = copy;
+    return NULL;
+}
+
 /* Starts a fresh attempt of j, its tasks placed as pl says, in the
  * launcher and records its id. */
 pai_error *pai_admit_launch(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j,
@@ -264,6 +299,8 @@ pai_error *pai_admit_launch(const pai_jobs_env *env, apr_pool_t *p, pai_job_row 
     apr_int64_t id = 0;
     pai_error *e;
 
+    if ((e = admit_with_secrets(env, p, j, spec, &l.spec)))
+        return e;
     if (env->report_base) {
         /* A secret per attempt: an earlier attempt's cannot report for this one. */
         if ((e = pai_store_ssh_keys_get(env->db, p, j->name, &private_key, &l.ssh_public_key,

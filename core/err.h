@@ -31,6 +31,8 @@ typedef enum {
     PAI_ERR_LAUNCHER_TIMEOUT,    /* 504 LauncherTimeoutError */
     PAI_ERR_DB,                  /* 503 DatabaseUnavailableError */
     PAI_ERR_INTERNAL,            /* 500 InternalServerError */
+    PAI_ERR_NO_JOB,              /* 404 NoJobError: /api/v2's JobNotFound */
+    PAI_ERR_CONFLICT_JOB,        /* 409 ConflictJobError: /api/v2's name taken */
     PAI_ERR__COUNT
 } pai_errcode;
 

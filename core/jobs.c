@@ -10,6 +10,7 @@
 #include "sshkey.h"
 #include "placement.h"
 #include "image.h"
+#include "yaml.h"
 
 static int job_is_active(const pai_job_row *j)
 {
@@ -92,7 +93,8 @@ static pai_error *jobs_check_ports(const pai_jobs_env *env, apr_pool_t *p,
 
 
 pai_error *pai_job_submit(const pai_jobs_env *env, apr_pool_t *p, const pai_identity *who,
-                          const json_t *config, apr_int64_t now_ms, const char **name)
+                          const json_t *config, const pai_protocol *proto, apr_int64_t now_ms,
+                          const char **name)
 {
     const char *private_key = NULL, *public_key = NULL, *secret = NULL;
     pai_capacity cluster;
@@ -122,6 +124,9 @@ pai_error *pai_job_submit(const pai_jobs_env *env, apr_pool_t *p, const pai_iden
     j.memory_mb = spec->total_memory_mb;
     j.gpus = spec->total_gpus;
     j.config = pai_json_dump(p, spec->normalized);
+    j.tasks = spec->total_tasks;
+    j.roles = spec->roles->nelts;
+    j.protocol = proto ? pai_json_dump(p, proto->kept) : "";
     if ((e = pai_admit_check_fits(env, p, &j, spec, &cluster, &placement)) ||
         (e = pai_admit_prepare(env, p, &j)))
         return e;
@@ -135,8 +140,10 @@ pai_error *pai_job_submit(const pai_jobs_env *env, apr_pool_t *p, const pai_iden
         return e;
     /* On failure the row goes; if even that fails, the sync removes a first
      * submission that never reached the launcher after its grace period. */
-    if (env->report_base &&
-        (e = pai_store_ssh_keys_put(env->db, p, j.name, private_key, public_key, secret))) {
+    if ((env->report_base &&
+         (e = pai_store_ssh_keys_put(env->db, p, j.name, private_key, public_key, secret))) ||
+        (proto && proto->secrets &&
+         (e = pai_store_job_secrets_put(env->db, p, j.name, pai_json_dump(p, proto->secrets))))) {
         (void)pai_store_job_delete_unsubmitted(env->db, p, j.name);
         return e;
     }
@@ -548,7 +555,7 @@ pai_error *pai_job_ssh_report(const pai_jobs_env *env, apr_pool_t *p, const char
 }
 
 pai_error *pai_vc_status_view(const pai_jobs_env *env, apr_pool_t *p, const char *name,
-                              json_t **out)
+                              int v2, json_t **out)
 {
     static const pai_vc_usage none;
     apr_array_header_t *vcs;
@@ -567,7 +574,7 @@ pai_error *pai_vc_status_view(const pai_jobs_env *env, apr_pool_t *p, const char
     for (i = 0; i < vcs->nelts; i++) {
         const pai_vc *vc = &APR_ARRAY_IDX(vcs, i, pai_vc);
         const pai_vc_usage *u = apr_hash_get(usage, vc->name, APR_HASH_KEY_STRING);
-        json_t *v = pai_vc_view(&c, vc, u ? u : &none);
+        json_t *v = (v2 ? pai_vc_view_v2 : pai_vc_view)(&c, vc, u ? u : &none);
         if (name && !strcmp(name, vc->name)) {
             *out = pai_json_pool(p, v);
             return NULL;
@@ -575,17 +582,90 @@ pai_error *pai_vc_status_view(const pai_jobs_env *env, apr_pool_t *p, const char
         json_object_set_new(all, vc->name, v);
     }
     if (name)
-        return pai_error_make(p, PAI_ERR_VC_NOT_FOUND, "could not find virtual cluster %s", name);
+        return v2 ? pai_error_make(p, PAI_ERR_NO_VC_SUBMIT, "Vc %s not found", name)
+                  : pai_error_make(p, PAI_ERR_VC_NOT_FOUND, "could not find virtual cluster %s",
+                                   name);
     *out = all;
     return NULL;
 }
 
+/* ---- /api/v2 views (OpenPAI v1.8's shapes) --------------------------------- */
 
+static json_t *job_item_v2(const pai_job_row *j)
+{
+    json_t *o = job_summary(j);
+    pai_json_set_str(o, "debugId", j->name);
+    json_object_set_new(o, "tags", json_array());
+    /* Every attempt here is one the user sees: platform and resource
+     * retries are not told apart yet. */
+    json_object_set_new(o, "retryDetails", json_pack("{s:i, s:i, s:i}", "user", j->retries,
+                                                     "platform", 0, "resource", 0));
+    pai_json_set_int(o, "submissionTime", j->created);
+    json_object_set_new(o, "launchedTime", ms_or_null(j->launched));
+    pai_json_set_int(o, "totalGpuNumber", j->gpus);
+    pai_json_set_int(o, "totalTaskNumber", j->tasks);
+    pai_json_set_int(o, "totalTaskRoleNumber", j->roles);
+    pai_json_set_str(o, "jobPriority", "default");
+    return o;
+}
 
+pai_error *pai_job_query_view(const pai_jobs_env *env, apr_pool_t *p, const pai_job_query *q,
+                              int with_total, json_t **out)
+{
+    apr_array_header_t *rows;
+    apr_int64_t total = 0;
+    pai_error *e;
+    json_t *a;
+    int i;
 
+    if ((e = pai_store_job_query(env->db, p, q, &rows, with_total ? &total : NULL)))
+        return e;
+    a = json_array();
+    for (i = 0; i < rows->nelts; i++)
+        json_array_append_new(a, job_item_v2(APR_ARRAY_IDX(rows, i, pai_job_row *)));
+    *out = pai_json_pool(p, with_total ? json_pack("{s:I, s:o}", "totalCount", (json_int_t)total,
+                                                   "data", a)
+                                       : a);
+    return NULL;
+}
 
+pai_error *pai_job_detail_v2(const pai_jobs_env *env, apr_pool_t *p, const char *name,
+                             json_t **out)
+{
+    pai_job_row *j;
+    json_t *top, *st;
+    pai_error *e;
 
+    if ((e = job_find(env, p, name, &j)) || (e = job_status_json(env, p, j, &top)))
+        return e;
+    st = json_object_get(top, "jobStatus");
+    json_object_set_new(st, "retryDetails", json_pack("{s:i, s:i, s:i}", "user", j->retries,
+                                                      "platform", 0, "resource", 0));
+    pai_json_set_int(st, "submissionTime", j->created);
+    *out = pai_json_pool(p, json_pack("{s:s, s:s, s:s, s:O, s:O, s:[], s:s}", "name", j->name,
+                                      "frameworkName",
+                                      apr_pstrcat(p, j->username, "~", j->name, NULL),
+                                      "debugId", j->name, "jobStatus", st, "taskRoles",
+                                      json_object_get(top, "taskRoles"), "tags",
+                                      "jobPriority", "default"));
+    return NULL;
+}
 
+pai_error *pai_job_protocol_text(const pai_jobs_env *env, apr_pool_t *p, const char *name,
+                                 const char **yaml)
+{
+    const char *kept;
+    pai_job_row *j;
+    pai_error *e;
+    json_t *doc;
 
-
-
+    if ((e = job_find(env, p, name, &j)) ||
+        (e = pai_store_job_protocol(env->db, p, name, &kept)))
+        return e;
+    /* A v1 job has no protocol: its config, which YAML readers read too. */
+    if (!kept || !*kept)
+        kept = j->config;
+    if (!(doc = pai_json_parse(p, kept, strlen(kept), &e)) || !(*yaml = pai_yaml_dump(p, doc)))
+        return pai_error_make(p, PAI_ERR_INTERNAL, "stored config of %s is unreadable", name);
+    return NULL;
+}

@@ -8,6 +8,7 @@
 #include "account.h"
 #include "launcher.h"
 #include "store.h"
+#include "protocol.h"
 
 typedef struct pai_jobs_env {
     pai_db *db;
@@ -26,9 +27,11 @@ typedef struct pai_jobs_env {
 } pai_jobs_env;
 
 /* POST /jobs: validate, check the VC, store, hand to the launcher.  A job the
- * launcher did not take is not kept. */
+ * launcher did not take is not kept.  proto: a v2 submission's protocol (its
+ * config is proto->config), or NULL. */
 pai_error *pai_job_submit(const pai_jobs_env *env, apr_pool_t *p, const pai_identity *who,
-                          const json_t *config, apr_int64_t now_ms, const char **name);
+                          const json_t *config, const pai_protocol *proto, apr_int64_t now_ms,
+                          const char **name);
 /* 403 saying why when the PAI user's jobs could not run (their Unix account
  * may not be used); for user creation in the per-user mode. */
 pai_error *pai_job_account_check(const pai_jobs_env *env, apr_pool_t *p, const char *username);
@@ -70,8 +73,18 @@ pai_error *pai_job_ssh_key(const pai_jobs_env *env, apr_pool_t *p, const pai_ide
 pai_error *pai_job_ssh_report(const pai_jobs_env *env, apr_pool_t *p, const char *name,
                               const char *secret, const json_t *body);
 
-/* GET /virtual-clusters (name NULL: all, keyed by name) and /virtual-clusters/:name. */
+/* GET /virtual-clusters (name NULL: all, keyed by name) and /virtual-clusters/:name;
+ * v2: OpenPAI v1.8's view and error (pai_vc_view_v2). */
 pai_error *pai_vc_status_view(const pai_jobs_env *env, apr_pool_t *p, const char *name,
-                              json_t **out);
+                              int v2, json_t **out);
+
+/* /api/v2: v1.8's job list (an array, or {totalCount, data} with_total), a
+ * job's detail, and its protocol as YAML (a v1 job's config for a v1 job). */
+pai_error *pai_job_query_view(const pai_jobs_env *env, apr_pool_t *p, const pai_job_query *q,
+                              int with_total, json_t **out);
+pai_error *pai_job_detail_v2(const pai_jobs_env *env, apr_pool_t *p, const char *name,
+                             json_t **out);
+pai_error *pai_job_protocol_text(const pai_jobs_env *env, apr_pool_t *p, const char *name,
+                                 const char **yaml);
 
 #endif

@@ -51,7 +51,34 @@ const pai_route pai_routes[PAI_R_COUNT] = {
                           {"job.delete", ":0", NULL}},
     [PAI_R_USER_JOB_DELETE] = {"DELETE", "/api/v1/user/:username/jobs/:jobName", PAI_AUTH_USER,
                                PAI_BODY_NONE, {"job.delete", ":1", NULL}},
+    /* v2's reads need a token, as v1.8's; its info is public. */
+    [PAI_R_V2_INFO_GET] = {"GET", "/api/v2/info", PAI_AUTH_NONE, PAI_BODY_NONE},
+    [PAI_R_V2_LOGIN_POST] = {"POST", "/api/v2/authn/basic/login", PAI_AUTH_NONE,
+                             PAI_BODY_JSON_OR_FORM, {"token.issue", "username", "expiration"}},
+    [PAI_R_V2_USERS_GET] = {"GET", "/api/v2/users", PAI_AUTH_ADMIN, PAI_BODY_NONE},
+    [PAI_R_V2_USER_GET] = {"GET", "/api/v2/users/:username", PAI_AUTH_USER, PAI_BODY_NONE},
+    [PAI_R_V2_VCS_GET] = {"GET", "/api/v2/virtual-clusters", PAI_AUTH_USER, PAI_BODY_NONE},
+    [PAI_R_V2_VC_GET] = {"GET", "/api/v2/virtual-clusters/:vcName", PAI_AUTH_USER,
+                         PAI_BODY_NONE},
+    /* A job is "user~job" there (v1.8's frameworkName). */
+    [PAI_R_V2_JOBS_GET] = {"GET", "/api/v2/jobs", PAI_AUTH_USER, PAI_BODY_NONE},
+    [PAI_R_V2_JOBS_POST] = {"POST", "/api/v2/jobs", PAI_AUTH_USER, PAI_BODY_YAML,
+                            {"job.submit", "name", NULL}},
+    [PAI_R_V2_JOB_GET] = {"GET", "/api/v2/jobs/:frameworkName", PAI_AUTH_USER, PAI_BODY_NONE},
+    [PAI_R_V2_JOB_CONFIG_GET] = {"GET", "/api/v2/jobs/:frameworkName/config", PAI_AUTH_USER,
+                                 PAI_BODY_NONE},
+    [PAI_R_V2_JOB_EXECUTION_PUT] = {"PUT", "/api/v2/jobs/:frameworkName/executionType",
+                                    PAI_AUTH_USER, PAI_BODY_JSON,
+                                    {"job.executionType", ":0", "value"}},
 };
+
+int pai_route_api(const char *path)
+{
+    if (strncmp(path, "/api/v", 6) || (path[6] != '1' && path[6] != '2') ||
+        (path[7] != '\0' && path[7] != '/'))
+        return 0;
+    return path[6] - '0';
+}
 
 int pai_route_match(apr_pool_t *p, const char *pattern, const char *path,
                     const char *params[PAI_ROUTE_MAX_PARAMS])

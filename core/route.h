@@ -8,7 +8,9 @@
 #define PAI_ROUTE_MAX_PARAMS 4
 
 typedef enum { PAI_AUTH_NONE, PAI_AUTH_OPTIONAL, PAI_AUTH_USER, PAI_AUTH_ADMIN } pai_auth;
-typedef enum { PAI_BODY_NONE, PAI_BODY_JSON, PAI_BODY_JSON_OR_FORM } pai_body;
+typedef enum { PAI_BODY_NONE, PAI_BODY_JSON, PAI_BODY_JSON_OR_FORM,
+               PAI_BODY_YAML /* YAML, or JSON when the type says so: the job protocol */
+} pai_body;
 
 /* One id per endpoint; the glue binds a handler to each. */
 typedef enum {
@@ -38,6 +40,18 @@ typedef enum {
     PAI_R_USER_JOB_SSH_GET,
     PAI_R_JOB_DELETE,
     PAI_R_USER_JOB_DELETE,
+    /* /api/v2: OpenPAI v1.8's paths. */
+    PAI_R_V2_INFO_GET,
+    PAI_R_V2_LOGIN_POST,
+    PAI_R_V2_USERS_GET,
+    PAI_R_V2_USER_GET,
+    PAI_R_V2_VCS_GET,
+    PAI_R_V2_VC_GET,
+    PAI_R_V2_JOBS_GET,
+    PAI_R_V2_JOBS_POST,
+    PAI_R_V2_JOB_GET,
+    PAI_R_V2_JOB_CONFIG_GET,
+    PAI_R_V2_JOB_EXECUTION_PUT,
     PAI_R_COUNT
 } pai_route_id;
 
@@ -65,6 +79,9 @@ extern const pai_route pai_routes[PAI_R_COUNT];
  * are copied into params[] in order.  A :param matches one non-empty segment. */
 int pai_route_match(apr_pool_t *p, const char *pattern, const char *path,
                     const char *params[PAI_ROUTE_MAX_PARAMS]);
+
+/* Which API a path is under: 1 (/api/v1...), 2 (/api/v2...), or 0 (neither). */
+int pai_route_api(const char *path);
 
 /* The route for method and path (HEAD finds GET's), with its params; or -1,
  * and then *allow lists the methods the path has (NULL: no such path). */

@@ -51,7 +51,14 @@ static const char *const store_schema[] = {
     " version BIGINT NOT NULL DEFAULT 0,"
     " launch_tag VARCHAR(64) NOT NULL DEFAULT '',"
     " placement TEXT NOT NULL DEFAULT (''),"
-    " hosts TEXT NOT NULL DEFAULT (''))",
+    " hosts TEXT NOT NULL DEFAULT (''),"
+    " protocol MEDIUMTEXT NOT NULL DEFAULT (''),"
+    " tasks INTEGER NOT NULL DEFAULT 0,"
+    " roles INTEGER NOT NULL DEFAULT 0)",
+    /* A v2 job's secrets, apart from its config: read only to start an attempt. */
+    "CREATE TABLE IF NOT EXISTS pai_job_secrets ("
+    " name VARCHAR(128) NOT NULL PRIMARY KEY,"
+    " secrets MEDIUMTEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS pai_cluster ("
     " id INTEGER NOT NULL PRIMARY KEY,"
     " cpus BIGINT NOT NULL,"
@@ -105,7 +112,8 @@ static const char *const store_schema[] = {
     " launch_tag VARCHAR(64) NOT NULL,"
     " placement TEXT NOT NULL,"
     " hosts TEXT NOT NULL,"
-    " config MEDIUMTEXT NOT NULL)",
+    " config MEDIUMTEXT NOT NULL,"
+    " protocol MEDIUMTEXT NOT NULL DEFAULT (''))",
     "CREATE INDEX IF NOT EXISTS pai_jobs_deleted_name ON pai_jobs_deleted (name, id)",
     /* Who runs the one sync and admission loop of all servers, until when. */
     "CREATE TABLE IF NOT EXISTS pai_lease ("
@@ -150,6 +158,10 @@ static const char *const store_migrations[] = {
     "ALTER TABLE pai_jobs ADD COLUMN placement TEXT NOT NULL DEFAULT ('')",
     "ALTER TABLE pai_jobs ADD COLUMN hosts TEXT NOT NULL DEFAULT ('')",
     "ALTER TABLE pai_cluster ADD COLUMN shapes VARCHAR(1024) NOT NULL DEFAULT ''",
+    "ALTER TABLE pai_jobs ADD COLUMN protocol MEDIUMTEXT NOT NULL DEFAULT ('')",
+    /* Older rows read 0 tasks and roles in v2's lists. */
+    "ALTER TABLE pai_jobs ADD COLUMN tasks INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE pai_jobs ADD COLUMN roles INTEGER NOT NULL DEFAULT 0",
     NULL
 };
 #define STORE_MYSQL_TABLE_OPTIONS " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
@@ -172,6 +184,7 @@ typedef enum {
     ST_LEASE_RELEASE, ST_JOB_CONFIG, ST_KEYS_SET_SECRET, ST_EP_GET, ST_USER_JOB_COUNTS,
     ST_LOGIN_UNDO, ST_AUDIT_LAST_ANON, ST_AUDIT_REPEAT, ST_AUDIT_EXPIRE,
     ST_USER_LIST, ST_GRANTS_ALL, ST_JOB_ARCHIVE, ST_JOB_DELETE, ST_EP_DELETE_JOB,
+    ST_JOB_PROTOCOL, ST_SECRETS_INSERT, ST_SECRETS_GET, ST_SECRETS_DELETE,
     ST__COUNT
 } store_stmt;
 
@@ -208,8 +221,9 @@ static const struct { const char *label; const char *sql; } store_sql[ST__COUNT]
         "UPDATE pai_vcs SET capacity = %d, max_capacity = %d WHERE name = %s"},
     [ST_VC_DELETE] = {"pai_vc_delete", "DELETE FROM pai_vcs WHERE name = %s"},
     [ST_JOB_INSERT] = {"pai_job_insert",
-        "INSERT INTO pai_jobs (" JOB_COLS ", config) VALUES (%s, %s, %s, %s, %s, %s, %d, %d,"
-        " %lld, %d, %s, %lld, %lld, %lld, %d, %d, %s, %lld, %lld, %lld, %lld, %s, %s, %s, %s)"},
+        "INSERT INTO pai_jobs (" JOB_COLS ", config, protocol, tasks, roles) VALUES (%s, %s, %s,"
+        " %s, %s, %s, %d, %d, %lld, %d, %s, %lld, %lld, %lld, %d, %d, %s, %lld, %lld, %lld, %lld,"
+        " %s, %s, %s, %s, %s, %d, %d)"},
     [ST_JOB_GET] = {"pai_job_get",
         "SELECT " JOB_SELECT ", config FROM pai_jobs WHERE name = %s"},
     [ST_JOB_LIST_ACTIVE] = {"pai_job_list_active",
@@ -240,11 +254,17 @@ static const struct { const char *label; const char *sql; } store_sql[ST__COUNT]
         "SELECT private_key, public_key, secret FROM pai_job_keys WHERE name = %s"},
     [ST_KEYS_DELETE] = {"pai_keys_delete", "DELETE FROM pai_job_keys WHERE name = %s"},
     [ST_JOB_ARCHIVE] = {"pai_job_archive",
-        "INSERT INTO pai_jobs_deleted (deleted_at, deleted_by, " JOB_COLS ", config)"
-        " SELECT %lld, %s, " JOB_COLS ", config FROM pai_jobs WHERE name = %s AND version = %lld"},
+        "INSERT INTO pai_jobs_deleted (deleted_at, deleted_by, " JOB_COLS ", config, protocol)"
+        " SELECT %lld, %s, " JOB_COLS ", config, protocol FROM pai_jobs"
+        " WHERE name = %s AND version = %lld"},
     [ST_JOB_DELETE] = {"pai_job_delete",
         "DELETE FROM pai_jobs WHERE name = %s AND version = %lld"},
     [ST_EP_DELETE_JOB] = {"pai_ep_delete_job", "DELETE FROM pai_ssh_endpoints WHERE name = %s"},
+    [ST_JOB_PROTOCOL] = {"pai_job_protocol", "SELECT protocol FROM pai_jobs WHERE name = %s"},
+    [ST_SECRETS_INSERT] = {"pai_secrets_insert",
+        "INSERT INTO pai_job_secrets (name, secrets) VALUES (%s, %s)"},
+    [ST_SECRETS_GET] = {"pai_secrets_get", "SELECT secrets FROM pai_job_secrets WHERE name = %s"},
+    [ST_SECRETS_DELETE] = {"pai_secrets_delete", "DELETE FROM pai_job_secrets WHERE name = %s"},
     [ST_EP_DELETE] = {"pai_ep_delete",
         "DELETE FROM pai_ssh_endpoints WHERE name = %s AND attempt = %d AND role = %s"
         " AND task_index = %d"},
@@ -780,6 +800,9 @@ pai_error *pai_store_grants_get(pai_db *db, apr_pool_t *p, const char *username,
 #define JOB_SUMMARY "name, username, vc, state, sub_state, execution_type, retries, created," \
     " completed, has_exit, exit_code"
 
+/* v2's lists show these too. */
+#define JOB_SUMMARY_V2 JOB_SUMMARY ", launched, gpus, tasks, roles"
+
 static pai_job_row *store_job_summary_row(pai_db *db, apr_pool_t *p, apr_dbd_row_t *row)
 {
     pai_job_row *j = apr_pcalloc(p, sizeof(*j));
@@ -815,7 +838,7 @@ static pai_job_row *store_job_row(pai_db *db, apr_pool_t *p, apr_dbd_row_t *row,
 
 pai_error *pai_store_job_insert(pai_db *db, apr_pool_t *p, const pai_job_row *j)
 {
-    const char *args[25];
+    const char *args[28];
     pai_job_row *old;
     pai_error *err;
 
@@ -830,13 +853,15 @@ pai_error *pai_store_job_insert(pai_db *db, apr_pool_t *p, const pai_job_row *j)
     args[21] = j->launch_tag ? j->launch_tag : "";
     args[22] = j->placement ? j->placement : ""; args[23] = j->hosts ? j->hosts : "";
     args[24] = j->config;
+    args[25] = j->protocol ? j->protocol : "";
+    args[26] = apr_itoa(p, j->tasks); args[27] = apr_itoa(p, j->roles);
     /* Checked first: inside a transaction apr_dbd refuses every statement
      * after a failed one, so the check could not follow the insert. */
     if ((err = pai_store_job_get(db, p, j->name, &old)))
         return err;
     if (old)
         return pai_error_make(p, PAI_ERR_JOB_DUPLICATE, "job %s already exists", j->name);
-    err = store_exec(db, p, ST_JOB_INSERT, 25, args, NULL);
+    err = store_exec(db, p, ST_JOB_INSERT, 28, args, NULL);
     if (err && !pai_store_job_get(db, p, j->name, &old) && old)
         return pai_error_make(p, PAI_ERR_JOB_DUPLICATE, "job %s already exists", j->name);
     return err;
@@ -938,6 +963,107 @@ pai_error *pai_store_job_page(pai_db *db, apr_pool_t *p, const pai_job_filter *f
     return NULL;
 }
 
+/* " AND column IN (%s, ...)" for a list of values, bound in args. */
+static const char *store_in(apr_pool_t *p, const char *sql, const char *column,
+                            const apr_array_header_t *values, const void **args, int *n)
+{
+    int i;
+    if (!values || !values->nelts)
+        return sql;
+    sql = apr_pstrcat(p, sql, " AND ", column, " IN (", NULL);
+    for (i = 0; i < values->nelts; i++) {
+        sql = apr_pstrcat(p, sql, i ? ", %s" : "%s", NULL);
+        args[(*n)++] = APR_ARRAY_IDX(values, i, const char *);
+    }
+    return apr_pstrcat(p, sql, ")", NULL);
+}
+
+/* LIKE's pattern for a substring, '!' escaping the wildcards. */
+static const char *store_like(apr_pool_t *p, const char *s)
+{
+    char *out = apr_palloc(p, strlen(s) * 2 + 3), *o = out;
+    *o++ = '%';
+    for (; *s; s++) {
+        if (*s == '%' || *s == '_' || *s == '!')
+            *o++ = '!';
+        *o++ = *s;
+    }
+    *o++ = '%';
+    *o = '\0';
+    return out;
+}
+
+/* Prepared for this call alone: the statement's shape follows the query's
+ * lists, and a cache per shape would grow with what clients send. */
+static pai_error *store_select_once(pai_db *db, apr_pool_t *p, const char *label, const char *sql,
+                                    const void **args, apr_dbd_results_t **res)
+{
+    apr_dbd_prepared_t *stmt = NULL;
+    int rv;
+
+    *res = NULL;
+    if ((rv = apr_dbd_prepare(db->driver, p, db->handle, sql, NULL, &stmt)))
+        return store_fail(db, p, rv, label);
+    if ((rv = apr_dbd_pbselect(db->driver, p, db->handle, res, stmt, 0, args)))
+        return store_fail(db, p, rv, label);
+    return NULL;
+}
+
+pai_error *pai_store_job_query(pai_db *db, apr_pool_t *p, const pai_job_query *q,
+                               apr_array_header_t **out, apr_int64_t *total)
+{
+    static const char *const columns[] = {"name", "created", "username", "vc", "retries",
+                                          "gpus", "tasks", "state", "completed", NULL};
+    const void **args = apr_pcalloc(p, sizeof(void *) * (3 * PAI_JOB_QUERY_LIST_MAX + 8));
+    const char *where = " WHERE 1 = 1", *order, *const *c;
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    pai_error *err;
+    int n = 0;
+
+    for (c = columns; *c && q->order && strcmp(*c, q->order); c++)
+        ;
+    if (q->order && !*c)
+        return pai_error_make(p, PAI_ERR_INTERNAL, "no such order: %s", q->order);
+    where = store_in(p, where, "username", q->usernames, args, &n);
+    where = store_in(p, where, "vc", q->vcs, args, &n);
+    where = store_in(p, where, "state", q->states, args, &n);
+    if (q->keyword) {
+        const char *like = store_like(p, q->keyword);
+        where = apr_pstrcat(p, where, " AND (username LIKE %s ESCAPE '!' OR name LIKE %s"
+                            " ESCAPE '!' OR vc LIKE %s ESCAPE '!')", NULL);
+        args[n++] = like; args[n++] = like; args[n++] = like;
+    }
+    if (total) {
+        if ((err = store_select_once(db, p, "pai_job_query_count",
+                                     apr_pstrcat(p, "SELECT COUNT(*) FROM pai_jobs", where, NULL),
+                                     args, &res)))
+            return err;
+        *total = 0;
+        while ((row = store_next(db, p, res)))
+            *total = apr_atoi64(store_col(db, row, 0));
+    }
+    /* The name breaks ties, so that pages never overlap. */
+    order = apr_pstrcat(p, " ORDER BY ", q->order ? q->order : "created",
+                        q->descending ? " DESC, name DESC" : " ASC, name ASC", NULL);
+    args[n++] = &q->limit;
+    args[n++] = &q->offset;
+    if ((err = store_select_once(db, p, "pai_job_query",
+                                 apr_pstrcat(p, "SELECT " JOB_SUMMARY_V2 " FROM pai_jobs", where,
+                                             order, " LIMIT %d OFFSET %d", NULL), args, &res)))
+        return err;
+    *out = apr_array_make(p, q->limit < 64 ? q->limit + 1 : 64, sizeof(pai_job_row *));
+    while ((row = store_next(db, p, res))) {
+        pai_job_row *j = store_job_summary_row(db, p, row);
+        j->launched = apr_atoi64(store_col(db, row, 11));
+        j->gpus = apr_atoi64(store_col(db, row, 12));
+        j->tasks = atoi(store_col(db, row, 13));
+        j->roles = atoi(store_col(db, row, 14));
+        APR_ARRAY_PUSH(*out, pai_job_row *) = j;
+    }
+    return NULL;
+}
+
 pai_error *pai_store_job_list_active(pai_db *db, apr_pool_t *p, apr_array_header_t **out)
 {
     return store_job_rows(db, p, ST_JOB_LIST_ACTIVE, 0, NULL, 0, out);
@@ -970,7 +1096,9 @@ pai_error *pai_store_job_list_queued(pai_db *db, apr_pool_t *p, apr_array_header
     return store_job_rows(db, p, ST_JOB_LIST_QUEUED, 0, NULL, 0, out);
 }
 
-pai_error *pai_store_job_config(pai_db *db, apr_pool_t *p, const char *name, const char **config)
+/* The one text column of the one row st selects by name; NULL when none. */
+static pai_error *store_text_by_name(pai_db *db, apr_pool_t *p, store_stmt st, const char *name,
+                                     const char **out)
 {
     const char *args[] = {name};
     apr_dbd_results_t *res;
@@ -978,15 +1106,39 @@ pai_error *pai_store_job_config(pai_db *db, apr_pool_t *p, const char *name, con
     pai_error *err;
     int cur = 0;
 
-    *config = NULL;
-    if ((err = store_select(db, p, ST_JOB_CONFIG, 1, args, &res)))
+    *out = NULL;
+    if ((err = store_select(db, p, st, 1, args, &res)))
         return err;
     if ((row = store_row(db, p, res, &cur))) {
-        *config = apr_pstrdup(p, store_col(db, row, 0));
+        *out = apr_pstrdup(p, store_col(db, row, 0));
         while (store_row(db, p, res, &cur))
             ;
     }
     return NULL;
+}
+
+pai_error *pai_store_job_config(pai_db *db, apr_pool_t *p, const char *name, const char **config)
+{
+    return store_text_by_name(db, p, ST_JOB_CONFIG, name, config);
+}
+
+pai_error *pai_store_job_protocol(pai_db *db, apr_pool_t *p, const char *name,
+                                  const char **protocol)
+{
+    return store_text_by_name(db, p, ST_JOB_PROTOCOL, name, protocol);
+}
+
+pai_error *pai_store_job_secrets_put(pai_db *db, apr_pool_t *p, const char *name,
+                                     const char *secrets)
+{
+    const char *args[] = {name, secrets};
+    return store_exec(db, p, ST_SECRETS_INSERT, 2, args, NULL);
+}
+
+pai_error *pai_store_job_secrets_get(pai_db *db, apr_pool_t *p, const char *name,
+                                     const char **secrets)
+{
+    return store_text_by_name(db, p, ST_SECRETS_GET, name, secrets);
 }
 
 pai_error *pai_store_user_job_counts(pai_db *db, apr_pool_t *p, const char *username,
@@ -1101,6 +1253,8 @@ pai_error *pai_store_job_delete_unsubmitted(pai_db *db, apr_pool_t *p, const cha
     pai_error *err = store_exec(db, p, ST_JOB_DELETE_UNSUBMITTED, 1, args, &n);
     if (!err && n > 0)
         err = store_exec(db, p, ST_KEYS_DELETE, 1, args, NULL);
+    if (!err && n > 0)
+        err = store_exec(db, p, ST_SECRETS_DELETE, 1, args, NULL);
     return err;
 }
 
@@ -1126,6 +1280,8 @@ pai_error *pai_store_job_delete(pai_db *db, apr_pool_t *p, const char *name,
         err = store_exec(db, p, ST_KEYS_DELETE, 1, key, NULL);
     if (!err && *deleted)
         err = store_exec(db, p, ST_EP_DELETE_JOB, 1, key, NULL);
+    if (!err && *deleted)
+        err = store_exec(db, p, ST_SECRETS_DELETE, 1, key, NULL);
     if (err || !*deleted)
         apr_dbd_transaction_mode_set(db->driver, tx, APR_DBD_TRANSACTION_ROLLBACK);
     rv = store_tx_end(db, p, tx);

@@ -91,6 +91,11 @@ typedef struct pai_job_row {
     const char *diagnostics;
     apr_int64_t cpus, memory_mb, gpus;           /* the job's demand */
     const char *config;           /* normalized JSON; "" in lists (pai_store_job_config) */
+    int tasks, roles;             /* how many tasks and task roles (0: a row made before
+                                   * these were kept); in v2's lists */
+    const char *protocol;         /* a v2 job's protocol as submitted, secrets masked (JSON;
+                                   * NULL or "" for a v1 job): written at insert, read
+                                   * with pai_store_job_protocol only */
     const char *launch_tag;       /* the current attempt's tag in the launcher ("": none yet) */
     const char *placement;        /* the attempt's task slots, pai_placement_slots ("": one node) */
     const char *hosts;            /* the attempt's node addresses, comma list in slot order */
@@ -111,6 +116,23 @@ typedef struct pai_job_filter {
 pai_error *pai_store_job_page(pai_db *db, apr_pool_t *p, const pai_job_filter *f,
                               apr_array_header_t **out);
 
+/* v2's job list: any of these users, VCs and states (NULL or empty: any), a
+ * keyword in the user's, job's or VC's name, ordered by one column (name,
+ * created, username, vc, retries, gpus, tasks, state or completed; the name
+ * breaks ties), one page; *total (when asked) counts every match.  The rows
+ * hold the summary fields, launched, gpus, tasks and roles. */
+#define PAI_JOB_QUERY_LIST_MAX 32
+typedef struct pai_job_query {
+    const apr_array_header_t *usernames, *vcs, *states;   /* const char *, each at most
+                                                           * PAI_JOB_QUERY_LIST_MAX */
+    const char *keyword;
+    const char *order;            /* NULL: created */
+    int descending;
+    int limit, offset;
+} pai_job_query;
+pai_error *pai_store_job_query(pai_db *db, apr_pool_t *p, const pai_job_query *q,
+                               apr_array_header_t **out, apr_int64_t *total);
+
 /* Jobs still WAITING or RUNNING, without their configs (read on demand:
  * a config may be a megabyte, and the sync runs every second). */
 pai_error *pai_store_job_list_active(pai_db *db, apr_pool_t *p, apr_array_header_t **out);
@@ -126,6 +148,14 @@ pai_error *pai_store_active_totals(pai_db *db, apr_pool_t *p, apr_array_header_t
 
 /* Jobs queued inside mod_pairest, oldest hand-over first, without configs. */
 pai_error *pai_store_job_list_queued(pai_db *db, apr_pool_t *p, apr_array_header_t **out);
+/* A v2 job's protocol (see pai_job_row.protocol); "" for a v1 job, NULL: no job. */
+pai_error *pai_store_job_protocol(pai_db *db, apr_pool_t *p, const char *name,
+                                  const char **protocol);
+/* A v2 job's secrets (JSON), apart from its row; NULL: none. */
+pai_error *pai_store_job_secrets_put(pai_db *db, apr_pool_t *p, const char *name,
+                                     const char *secrets);
+pai_error *pai_store_job_secrets_get(pai_db *db, apr_pool_t *p, const char *name,
+                                     const char **secrets);
 /* A job's stored config; NULL when the job is gone. */
 pai_error *pai_store_job_config(pai_db *db, apr_pool_t *p, const char *name, const char **config);
 /* How many of a user's jobs wait (WAITING) and run (RUNNING). */

@@ -106,6 +106,33 @@ json_t *pai_vc_view(const pai_capacity *c, const pai_vc *vc, const pai_vc_usage 
                      "GPUs", (json_int_t)u->admitted.gpus);
 }
 
+/* OpenPAI v1.8's resource object: cpu/memory/gpu and their v1 aliases. */
+static json_t *v2_resources(apr_int64_t cpus, apr_int64_t memory_mb, apr_int64_t gpus)
+{
+    return json_pack("{s:I, s:I, s:I, s:I, s:I}", "cpu", (json_int_t)cpus,
+                     "memory", (json_int_t)memory_mb, "gpu", (json_int_t)gpus,
+                     "vCores", (json_int_t)cpus, "GPUs", (json_int_t)gpus);
+}
+
+json_t *pai_vc_view_v2(const pai_capacity *c, const pai_vc *vc, const pai_vc_usage *u)
+{
+    json_t *v = pai_vc_view(c, vc, u);
+
+    json_object_set_new(v, "dedicated", json_false());
+    json_object_set_new(v, "resourcesUsed", v2_resources(u->admitted.cpus, u->admitted.memory_mb,
+                                                         u->admitted.gpus));
+    /* What admission holds for it (whole units), and the most it may reach. */
+    json_object_set_new(v, "resourcesGuaranteed",
+                        v2_resources(share(c->cpus, vc->capacity),
+                                     share(c->memory_mb, vc->capacity),
+                                     share(c->gpus, vc->capacity)));
+    json_object_set_new(v, "resourcesTotal",
+                        v2_resources(share(c->cpus, vc->max_capacity),
+                                     share(c->memory_mb, vc->max_capacity),
+                                     share(c->gpus, vc->max_capacity)));
+    return v;
+}
+
 /* `default` always exists and gets what the others leave; the sum is <= 100. */
 const char *pai_vc_complete(apr_pool_t *p, apr_array_header_t **vcs)
 {

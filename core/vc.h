@@ -35,5 +35,9 @@ const char *pai_vc_complete(apr_pool_t *p, apr_array_header_t **vcs);
 
 /* The seed's view of one VC. */
 json_t *pai_vc_view(const pai_capacity *cluster, const pai_vc *vc, const pai_vc_usage *u);
+/* The same for /api/v2, with OpenPAI v1.8's fields added: dedicated, and
+ * resourcesUsed, resourcesGuaranteed (capacity's whole units) and
+ * resourcesTotal (maxCapacity's), each {cpu, memory, gpu, vCores, GPUs}. */
+json_t *pai_vc_view_v2(const pai_capacity *cluster, const pai_vc *vc, const pai_vc_usage *u);
 
 #endif

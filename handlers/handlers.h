@@ -56,6 +56,7 @@ typedef struct pai_req {
     int status;                      /* the handler's success status */
     json_t *result;                  /* bound to pool */
     const char *text;                /* a plain-text answer instead (a key download) */
+    const char *text_type;           /* its media type; NULL: text/plain */
     const char *json_text;           /* or JSON already rendered (a cached view) */
     struct pai_view_cache *views;    /* this process's rendered views; may be NULL */
 } pai_req;
@@ -85,6 +86,7 @@ pai_error *pai_query_int(pai_req *rq, const char *key, int lo, int hi, int *out)
 
 /* token.c */
 pai_error *pai_token_post(pai_req *rq);
+pai_error *pai_v2_login_post(pai_req *rq);
 /* user.c */
 pai_error *pai_user_put(pai_req *rq);
 pai_error *pai_user_delete(pai_req *rq);
@@ -102,11 +104,22 @@ pai_error *pai_job_ssh_report_post(pai_req *rq);
 /* vc.c */
 pai_error *pai_vcs_get(pai_req *rq);
 pai_error *pai_vc_get(pai_req *rq);
+pai_error *pai_v2_vcs_get(pai_req *rq);
+pai_error *pai_v2_vc_get(pai_req *rq);
+/* v2job.c */
+pai_error *pai_v2_jobs_get(pai_req *rq);
+pai_error *pai_v2_jobs_post(pai_req *rq);
+pai_error *pai_v2_job_get(pai_req *rq);
+pai_error *pai_v2_job_config_get(pai_req *rq);
+pai_error *pai_v2_job_execution_put(pai_req *rq);
 /* audit.c */
 pai_error *pai_audit_get(pai_req *rq);
 /* user.c: the user list; GET /api/v1 */
 pai_error *pai_users_get(pai_req *rq);
 pai_error *pai_api_get(pai_req *rq);
+pai_error *pai_v2_info_get(pai_req *rq);
+pai_error *pai_v2_users_get(pai_req *rq);
+pai_error *pai_v2_user_get(pai_req *rq);
 /* userjob.c: v0.8's routes under /api/v1/user/:username/jobs */
 pai_error *pai_user_jobs_get(pai_req *rq);
 pai_error *pai_user_jobs_post(pai_req *rq);

@@ -61,7 +61,7 @@ pai_error *pai_jobs_post(pai_req *rq)
     pai_error *err;
 
     if ((err = pai_req_jobs_env(rq, &env)) ||
-        (err = pai_job_submit(&env, rq->pool, &rq->who, rq->body, rq->now_ms, &name)))
+        (err = pai_job_submit(&env, rq->pool, &rq->who, rq->body, NULL, rq->now_ms, &name)))
         return err;
     pai_reply_message(rq, 201, "update job %s successfully", name);
     return NULL;

@@ -1,8 +1,11 @@
 /* Which handler answers each route of core/route.c's table, and how a
- * route's body is decoded (JSON, or a form where the route takes one). */
+ * route's body is decoded (JSON, a form where the route takes one, YAML for
+ * the job protocol). */
 #include <strings.h>
 
+#include "../core/protocol.h"
 #include "../core/route.h"
+#include "../core/yaml.h"
 #include "handlers.h"
 
 static const pai_handler_fn pai_route_fns[PAI_R_COUNT] = {
@@ -30,6 +33,17 @@ static const pai_handler_fn pai_route_fns[PAI_R_COUNT] = {
     [PAI_R_USER_JOB_EXECUTION_PUT] = pai_user_job_execution_put,
     [PAI_R_JOB_DELETE] = pai_job_delete,
     [PAI_R_USER_JOB_DELETE] = pai_user_job_delete,
+    [PAI_R_V2_INFO_GET] = pai_v2_info_get,
+    [PAI_R_V2_LOGIN_POST] = pai_v2_login_post,
+    [PAI_R_V2_USERS_GET] = pai_v2_users_get,
+    [PAI_R_V2_USER_GET] = pai_v2_user_get,
+    [PAI_R_V2_VCS_GET] = pai_v2_vcs_get,
+    [PAI_R_V2_VC_GET] = pai_v2_vc_get,
+    [PAI_R_V2_JOBS_GET] = pai_v2_jobs_get,
+    [PAI_R_V2_JOBS_POST] = pai_v2_jobs_post,
+    [PAI_R_V2_JOB_GET] = pai_v2_job_get,
+    [PAI_R_V2_JOB_CONFIG_GET] = pai_v2_job_config_get,
+    [PAI_R_V2_JOB_EXECUTION_PUT] = pai_v2_job_execution_put,
     [PAI_R_USER_JOB_SSH_GET] = pai_user_job_ssh_get,
 };
 
@@ -52,12 +66,18 @@ pai_error *pai_route_body(apr_pool_t *p, int id, const char *content_type, const
     if (rt->body == PAI_BODY_JSON_OR_FORM && content_type &&
         !strncasecmp(content_type, "application/x-www-form-urlencoded", 33))
         *body = pai_form_parse(p, buf, len, &err);
+    else if (rt->body == PAI_BODY_YAML &&
+             !(content_type && !strncasecmp(content_type, "application/json", 16)))
+        /* OpenPAI read any type as YAML (the SDK says text/yaml). */
+        *body = pai_yaml_parse(p, buf, len, &pai_protocol_yaml_limits, &err);
     else
         /* Any other type is read as JSON: curl -d without -H says "form". */
         *body = pai_json_parse(p, buf, len, &err);
     if (err)
         return err;
     if (!json_is_object(*body))
-        return pai_error_make(p, PAI_ERR_INVALID, "the request body must be a JSON object");
+        return pai_error_make(p, PAI_ERR_INVALID, rt->body == PAI_BODY_YAML
+                              ? "the request body must be a mapping"
+                              : "the request body must be a JSON object");
     return NULL;
 }

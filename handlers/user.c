@@ -1,5 +1,6 @@
 /* GET/PUT/DELETE /api/v1/user, PUT /api/v1/user/:username/virtualClusters,
- * and GET /api/v1 (what this server is). */
+ * GET /api/v2/users[/:username], and GET /api/v1 and /api/v2/info (what this
+ * server is). */
 #include <string.h>
 #include <apr_strings.h>
 #include "handlers.h"
@@ -9,6 +10,93 @@ pai_error *pai_api_get(pai_req *rq)
 {
     pai_reply(rq, 200, json_pack("{s:s, s:s}", "message", "PAI RESTful API",
                                  "name", "mod_pairest"));
+    return NULL;
+}
+
+/* GET /api/v2/info: v1.8's answer; the launcher is Slurm, logins are basic. */
+pai_error *pai_v2_info_get(pai_req *rq)
+{
+    pai_reply(rq, 200, json_pack("{s:s, s:s, s:s, s:s}", "name", "PAI RESTful API",
+                                 "version", "v1.8.0", "launcherType", "slurm",
+                                 "authnMethod", "basic"));
+    return NULL;
+}
+
+/* A user as v1.8 shows one: its VCs (an admin: every VC) also as its groups,
+ * admins in "admingroup"; no e-mail or storage here, never a password. */
+static pai_error *v2_user_view(pai_req *rq, const char *username, int admin,
+                               const apr_array_header_t *granted, json_t **out)
+{
+    apr_array_header_t *all = NULL;
+    json_t *vcs = json_array(), *groups;
+    pai_error *err;
+    int i;
+
+    if (admin) {
+        if ((err = pai_store_vc_list(rq->db, rq->pool, &all)))
+            return err;
+        for (i = 0; i < all->nelts; i++)
+            json_array_append_new(vcs, json_string(APR_ARRAY_IDX(all, i, pai_vc).name));
+    }
+    else {
+        json_array_append_new(vcs, json_string("default"));
+        for (i = 0; i < granted->nelts; i++)
+            if (strcmp(APR_ARRAY_IDX(granted, i, const char *), "default"))
+                json_array_append_new(vcs, json_string(APR_ARRAY_IDX(granted, i, const char *)));
+    }
+    groups = json_deep_copy(vcs);
+    if (admin)
+        json_array_append_new(groups, json_string("admingroup"));
+    *out = json_pack("{s:s, s:o, s:s, s:{}, s:b, s:o, s:[]}", "username", username,
+                     "grouplist", groups, "email", "", "extension", "admin", admin,
+                     "virtualCluster", vcs, "storageConfig");
+    return NULL;
+}
+
+/* GET /api/v2/users (admins): every user, v1.8's shape. */
+pai_error *pai_v2_users_get(pai_req *rq)
+{
+    apr_array_header_t *users;
+    json_t *list, *u;
+    pai_error *err;
+    int i;
+
+    if ((err = pai_store_user_list(rq->db, rq->pool, &users)))
+        return err;
+    list = pai_json_pool(rq->pool, json_array());
+    for (i = 0; i < users->nelts; i++) {
+        const pai_user_entry *e = &APR_ARRAY_IDX(users, i, pai_user_entry);
+        if ((err = v2_user_view(rq, e->username, e->admin, e->vcs, &u)))
+            return err;
+        json_array_append_new(list, u);
+    }
+    pai_reply(rq, 200, json_incref(list));
+    return NULL;
+}
+
+/* GET /api/v2/users/:username: oneself, or anyone for an admin. */
+pai_error *pai_v2_user_get(pai_req *rq)
+{
+    const char *username = rq->params[0];
+    apr_array_header_t *granted;
+    pai_user *user = NULL;
+    pai_error *err;
+    json_t *u;
+
+    if (!pai_username_valid(username))
+        return pai_error_make(rq->pool, PAI_ERR_INVALID, "user name must match [_A-Za-z0-9]+");
+    if (!rq->who.admin && strcmp(rq->who.username, username))
+        return pai_error_make(rq->pool, PAI_ERR_FORBIDDEN,
+                              "User %s is not allowed to read user %s.", rq->who.username,
+                              username);
+    if ((err = pai_store_user_get(rq->db, rq->pool, username, &user)))
+        return err;
+    if (!user)
+        return pai_error_make(rq->pool, PAI_ERR_NO_USER, "User %s is not found.", username);
+    if ((err = pai_store_grants_get(rq->db, rq->pool, username, &granted)) ||
+        (err = v2_user_view(rq, username, user->admin, granted, &u)))
+        return err;
+    pai_reply(rq, 200, u);
     return NULL;
 }
 

@@ -1,14 +1,15 @@
-/* /api/v1/virtual-clusters: each VC's share of the cluster and what it uses. */
+/* /api/v1 and /api/v2/virtual-clusters: each VC's share of the cluster and
+ * what it uses. */
 #include "handlers.h"
 
-static pai_error *vc_view(pai_req *rq, const char *name)
+static pai_error *vc_view(pai_req *rq, const char *name, int v2)
 {
     pai_jobs_env env;
     json_t *v;
     pai_error *err;
 
     if ((err = pai_req_jobs_env(rq, &env)) ||
-        (err = pai_vc_status_view(&env, rq->pool, name, &v)))
+        (err = pai_vc_status_view(&env, rq->pool, name, v2, &v)))
         return err;
     pai_reply(rq, 200, json_incref(v));
     return NULL;
@@ -16,10 +17,20 @@ static pai_error *vc_view(pai_req *rq, const char *name)
 
 pai_error *pai_vcs_get(pai_req *rq)
 {
-    return vc_view(rq, NULL);
+    return vc_view(rq, NULL, 0);
 }
 
 pai_error *pai_vc_get(pai_req *rq)
 {
-    return vc_view(rq, rq->params[0]);
+    return vc_view(rq, rq->params[0], 0);
+}
+
+pai_error *pai_v2_vcs_get(pai_req *rq)
+{
+    return vc_view(rq, NULL, 1);
+}
+
+pai_error *pai_v2_vc_get(pai_req *rq)
+{
+    return vc_view(rq, rq->params[0], 1);
 }

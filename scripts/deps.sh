@@ -10,9 +10,10 @@ pkgs=(
   mariadb-server mariadb-client
   slurmctld slurmd slurm-client slurmrestd slurm-wlm-jwt-plugin munge
   check pkg-config gcc make clang libclang-rt-14-dev wrk valgrind lua5.1 gdb
-  python3-pytest python3-requests
+  python3-pytest python3-requests python3-yaml
   runc skopeo umoci mmdebstrap docker-registry jq apache2-utils
   curl util-linux passwd iproute2 openssh-server openssh-client shellcheck
+  nodejs
 )
 
 missing=()
@@ -20,6 +21,9 @@ for p in "${pkgs[@]}"; do
   st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
   [ "$st" = installed ] || missing+=("$p")
 done
+# OpenPAI's JavaScript SDK test (scripts/sdk.sh): Debian's npm, unless the
+# installed nodejs brings its own.
+command -v npm >/dev/null || missing+=(npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -192,7 +192,7 @@ static pai_error *submit_as(const pai_identity *who, const char *name, const cha
     pai_error *e;
 
     clock_ms += 10;     /* every submission later than the one before */
-    e = pai_job_submit(&env, ut_pool, who, config, clock_ms, &out);
+    e = pai_job_submit(&env, ut_pool, who, config, NULL, clock_ms, &out);
     json_decref(config);
     return e;
 }

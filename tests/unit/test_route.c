@@ -55,6 +55,20 @@ START_TEST(route_find)
     ck_assert_str_eq(params[1], "j1");
     ck_assert_int_eq(pai_route_find(ut_pool, "DELETE", "/api/v1/jobs", params, &allow), -1);
     ck_assert_str_eq(allow, "GET, POST");
+    ck_assert_int_eq(pai_route_find(ut_pool, "GET", "/api/v2/users/bob", params, &allow),
+                     PAI_R_V2_USER_GET);
+    ck_assert_str_eq(params[0], "bob");
+    /* the SDK lists users at "/api/v2/users/" */
+    ck_assert_int_eq(pai_route_find(ut_pool, "GET", "/api/v2/users/", params, &allow),
+                     PAI_R_V2_USERS_GET);
+    ck_assert_int_eq(pai_route_api("/api/v1"), 1);
+    ck_assert_int_eq(pai_route_api("/api/v1/jobs"), 1);
+    ck_assert_int_eq(pai_route_api("/api/v2/info"), 2);
+    ck_assert_int_eq(pai_route_api("/api/v2"), 2);
+    ck_assert_int_eq(pai_route_api("/api/v20"), 0);
+    ck_assert_int_eq(pai_route_api("/api/v3/x"), 0);
+    ck_assert_int_eq(pai_route_api("/api/v"), 0);
+    ck_assert_int_eq(pai_route_api("/"), 0);
     ck_assert_int_eq(pai_route_find(ut_pool, "GET", "/api/v1", params, &allow), PAI_R_API_GET);
     /* the root is exact: "/api/v1/x/.." folded by httpd is not the root */
     ck_assert_int_eq(pai_route_find(ut_pool, "GET", "/api/v1/", params, &allow), -1);

@@ -23,6 +23,8 @@ Suite *suite_vc(void);
 Suite *suite_launcher(void);
 Suite *suite_security(void);
 Suite *suite_placement(void);
+Suite *suite_yaml(void);
+Suite *suite_protocol(void);
 Suite *suite_image(void);
 Suite *suite_jobflow(void);
 #endif

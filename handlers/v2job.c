@@ -1,0 +1,204 @@
+/* /api/v2/jobs, OpenPAI v1.8's job resource: the list with its filters, a
+ * submission in the job protocol (YAML), and a job named "user~job": its
+ * detail, its config and START/STOP. */
+#include <string.h>
+#include <apr_strings.h>
+#include "../core/protocol.h"
+#include "handlers.h"
+
+#define V2_LIMIT_DEFAULT 5000
+#define V2_LIMIT_MAX 50000
+#define V2_KEYWORD_MAX 256
+
+/* v1.8's names for v1's errors. */
+static pai_error *v2_error(pai_error *e)
+{
+    if (e && e->code == PAI_ERR_JOB_NOT_FOUND)
+        e->code = PAI_ERR_NO_JOB;
+    else if (e && e->code == PAI_ERR_JOB_DUPLICATE)
+        e->code = PAI_ERR_CONFLICT_JOB;
+    return e;
+}
+
+/* "user~job": the job's name, when that user owns that job. */
+static pai_error *framework_param(pai_req *rq, pai_jobs_env *env, const char **name)
+{
+    const char *fw = rq->params[0], *tilde = strchr(fw, '~');
+    const char *user = tilde ? apr_pstrmemdup(rq->pool, fw, tilde - fw) : NULL;
+    pai_error *err;
+
+    if ((err = pai_req_jobs_env(rq, env)))
+        return err;
+    if (!tilde || !pai_username_valid(user) || !pai_job_name_valid(tilde + 1))
+        return pai_error_make(rq->pool, PAI_ERR_NO_JOB, "Job %s is not found.", fw);
+    *name = tilde + 1;
+    return v2_error(pai_job_of_user(env, rq->pool, user, *name));
+}
+
+/* A comma list of the query (NULL: absent), each item checked by valid. */
+static pai_error *query_list(pai_req *rq, const char *key, int (*valid)(const char *),
+                             const apr_array_header_t **out)
+{
+    const char *v = rq->query ? apr_table_get(rq->query, key) : NULL;
+    apr_array_header_t *list;
+    char *copy, *last, *item;
+
+    *out = NULL;
+    if (!v)
+        return NULL;
+    list = apr_array_make(rq->pool, 4, sizeof(const char *));
+    copy = apr_pstrdup(rq->pool, v);
+    for (item = apr_strtok(copy, ",", &last); item; item = apr_strtok(NULL, ",", &last)) {
+        if (!valid(item))
+            return pai_error_make(rq->pool, PAI_ERR_INVALID, "parameter '%s' has a bad item "
+                                  "'%.64s'", key, item);
+        if (list->nelts >= PAI_JOB_QUERY_LIST_MAX)
+            return pai_error_make(rq->pool, PAI_ERR_INVALID, "parameter '%s' has more than %d "
+                                  "items", key, PAI_JOB_QUERY_LIST_MAX);
+        APR_ARRAY_PUSH(list, const char *) = item;
+    }
+    *out = list;
+    return NULL;
+}
+
+static int state_valid(const char *s)
+{
+    static const char *const states[] = {"WAITING", "RUNNING", "SUCCEEDED", "STOPPED", "FAILED",
+                                         "UNKNOWN", NULL};
+    const char *const *st;
+    for (st = states; *st && strcmp(*st, s); st++)
+        ;
+    return *st != NULL;
+}
+
+/* v1.8's order fields and our columns; jobPriority has no column here (one
+ * priority for all), so it orders as submissionTime. */
+static const struct { const char *field, *column; } v2_orders[] = {
+    {"jobName", "name"}, {"submissionTime", "created"}, {"username", "username"},
+    {"vc", "vc"}, {"retries", "retries"}, {"totalTaskNumber", "tasks"},
+    {"totalGpuNumber", "gpus"}, {"state", "state"}, {"completionTime", "completed"},
+    {"jobPriority", "created"},
+};
+
+/* GET /api/v2/jobs?username=a,b&vc=&state=&keyword=&offset=&limit=&withTotalCount=true
+ * &order=field,ASC|DESC */
+pai_error *pai_v2_jobs_get(pai_req *rq)
+{
+    pai_job_query q;
+    const char *order = rq->query ? apr_table_get(rq->query, "order") : NULL;
+    const char *total = rq->query ? apr_table_get(rq->query, "withTotalCount") : NULL;
+    pai_jobs_env env;
+    pai_error *err;
+    json_t *out;
+
+    memset(&q, 0, sizeof(q));
+    q.descending = 1;
+    q.limit = V2_LIMIT_DEFAULT;
+    if ((err = query_list(rq, "username", pai_username_valid, &q.usernames)) ||
+        (err = query_list(rq, "vc", pai_username_valid, &q.vcs)) ||
+        (err = query_list(rq, "state", state_valid, &q.states)) ||
+        (err = pai_query_int(rq, "offset", 0, 1000000000, &q.offset)) ||
+        (err = pai_query_int(rq, "limit", 1, 1000000000, &q.limit)))
+        return err;
+    if (q.limit > V2_LIMIT_MAX)
+        return pai_error_make(rq->pool, PAI_ERR_INVALID, "Limit exceeds max number %d.",
+                              V2_LIMIT_MAX);
+    if ((q.keyword = rq->query ? apr_table_get(rq->query, "keyword") : NULL) &&
+        strlen(q.keyword) > V2_KEYWORD_MAX)
+        return pai_error_make(rq->pool, PAI_ERR_INVALID, "parameter 'keyword' is longer than %d",
+                              V2_KEYWORD_MAX);
+    if (order) {
+        const char *comma = strchr(order, ',');
+        size_t i;
+        for (i = 0; i < sizeof(v2_orders) / sizeof(*v2_orders); i++)
+            if (comma && !strncmp(order, v2_orders[i].field, comma - order) &&
+                !v2_orders[i].field[comma - order])
+                q.order = v2_orders[i].column;
+        if (!q.order || (strcmp(comma + 1, "ASC") && strcmp(comma + 1, "DESC")))
+            return pai_error_make(rq->pool, PAI_ERR_INVALID, "parameter 'order' must be "
+                                  "<field>,ASC or <field>,DESC with a field of jobName, "
+                                  "submissionTime, username, vc, retries, totalTaskNumber, "
+                                  "totalGpuNumber, state, completionTime, jobPriority");
+        q.descending = !strcmp(comma + 1, "DESC");
+    }
+    /* PaiReadAccess owner: a user sees their own jobs, whatever they ask. */
+    if (rq->read_access == PAI_READ_OWNER && !rq->who.admin) {
+        apr_array_header_t *self = apr_array_make(rq->pool, 1, sizeof(const char *));
+        APR_ARRAY_PUSH(self, const char *) = rq->who.username;
+        q.usernames = self;
+    }
+    if ((err = pai_req_jobs_env(rq, &env)) ||
+        (err = pai_job_query_view(&env, rq->pool, &q, total && !strcmp(total, "true"), &out)))
+        return err;
+    pai_reply(rq, 200, json_incref(out));
+    return NULL;
+}
+
+/* POST /api/v2/jobs: the job protocol (YAML, or JSON of that shape). */
+pai_error *pai_v2_jobs_post(pai_req *rq)
+{
+    pai_protocol proto;
+    const char *name;
+    pai_jobs_env env;
+    pai_error *err;
+
+    if ((err = pai_protocol_read(rq->pool, rq->body, &proto)) ||
+        (err = pai_req_jobs_env(rq, &env)) ||
+        (err = v2_error(pai_job_submit(&env, rq->pool, &rq->who, proto.config, &proto,
+                                       rq->now_ms, &name))))
+        return err;
+    pai_reply(rq, 202, json_pack("{s:i, s:s}", "status", 202, "message",
+                                 apr_psprintf(rq->pool, "Update job %s for user %s successfully.",
+                                              name, rq->who.username)));
+    return NULL;
+}
+
+pai_error *pai_v2_job_get(pai_req *rq)
+{
+    const char *name;
+    pai_jobs_env env;
+    pai_error *err;
+    json_t *out;
+
+    if ((err = framework_param(rq, &env, &name)) ||
+        (err = v2_error(pai_job_detail_v2(&env, rq->pool, name, &out))))
+        return err;
+    pai_reply(rq, 200, json_incref(out));
+    return NULL;
+}
+
+/* The job as submitted, in YAML (secrets masked). */
+pai_error *pai_v2_job_config_get(pai_req *rq)
+{
+    const char *name, *yaml;
+    pai_jobs_env env;
+    pai_error *err;
+
+    if ((err = framework_param(rq, &env, &name)) ||
+        (rq->read_access == PAI_READ_OWNER &&
+         (err = pai_job_owner_check(&env, rq->pool, &rq->who, name))) ||
+        (err = v2_error(pai_job_protocol_text(&env, rq->pool, name, &yaml))))
+        return err;
+    rq->status = 200;
+    rq->text = yaml;
+    rq->text_type = "text/yaml; charset=utf-8";
+    return NULL;
+}
+
+pai_error *pai_v2_job_execution_put(pai_req *rq)
+{
+    static const char *const fields[] = {"value", NULL};
+    const char *name, *value;
+    pai_jobs_env env;
+    pai_error *err;
+
+    if ((err = framework_param(rq, &env, &name)) ||
+        (err = pai_field_only(rq->pool, rq->body, NULL, fields)) ||
+        (err = pai_field_str(rq->pool, rq->body, NULL, "value", 1, &value)) ||
+        (err = v2_error(pai_job_execute(&env, rq->pool, &rq->who, name, value, rq->now_ms))))
+        return err;
+    pai_reply(rq, 202, json_pack("{s:i, s:s}", "status", 202, "message",
+                                 apr_psprintf(rq->pool, "Execute job %s successfully.",
+                                              rq->params[0])));
+    return NULL;
+}

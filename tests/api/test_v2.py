@@ -1,0 +1,306 @@
+"""/api/v2, OpenPAI v1.8's API (microsoft/pai v1.8.0): info, basic login,
+users and virtual clusters, with v1.8's {"code","message"} errors.  Every v2
+read needs a token, as in v1.8."""
+import time
+
+import yaml
+
+from test_jobs import job, submit_ok, task_output, wait_state
+
+job_v1 = job
+
+
+def assert_v2_error(r, status, code, message_part=None):
+    """v2's errors are {"code","message"} (v1 keeps {"error","message"})."""
+    assert r.status_code == status, (r.status_code, r.text)
+    assert r.headers["Content-Type"].startswith("application/json"), r.headers
+    body = r.json()
+    assert set(body) == {"code", "message"}, body
+    assert body["code"] == code, body
+    assert isinstance(body["message"], str) and body["message"]
+    if message_part:
+        assert message_part in body["message"], body
+
+
+def test_info_is_public(api):
+    r = api.call("GET", "/api/v2/info")
+    assert r.status_code == 200, r.text
+    assert r.json() == {"name": "PAI RESTful API", "version": "v1.8.0", "launcherType": "slurm",
+                        "authnMethod": "basic"}
+
+
+def test_basic_login_as_the_sdk_sends_it(api):
+    name, _ = api.make_user(password="secret123")
+    # The SDK posts a form with expiration as text.
+    r = api.call("POST", "/api/v2/authn/basic/login",
+                 data={"username": name, "password": "secret123", "expiration": "4000"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert set(body) == {"user", "token", "admin", "hasGitHubPAT"}, body
+    assert body["user"] == name and body["admin"] is False and body["hasGitHubPAT"] is False
+    # The token works on both versions.
+    assert api.call("GET", "/api/v2/users/" + name, body["token"]).status_code == 200
+    assert api.call("GET", "/api/v1/jobs", body["token"]).status_code == 200
+    r = api.call("POST", "/api/v2/authn/basic/login",
+                 json={"username": "admin", "password": api.admin_password})
+    assert r.status_code == 200 and r.json()["admin"] is True, r.text
+    # A wrong password or an unknown user: one answer, naming neither.
+    for user, pw in ((name, "wrong-password"), ("nobody_here", "secret123")):
+        assert_v2_error(api.call("POST", "/api/v2/authn/basic/login",
+                                 json={"username": user, "password": pw}),
+                        401, "AuthenticationFailed")
+    assert_v2_error(api.call("POST", "/api/v2/authn/basic/login",
+                             json={"username": name, "password": "secret123", "expiration": 5}),
+                    400, "InvalidParametersError", "expiration")
+    assert_v2_error(api.call("POST", "/api/v2/authn/basic/login", json={"username": name}),
+                    400, "InvalidParametersError", "password")
+
+
+def test_errors_in_v2_shape(api):
+    assert_v2_error(api.call("GET", "/api/v2/nothing-here"), 404, "NotFoundError")
+    assert_v2_error(api.call("DELETE", "/api/v2/info"), 405, "MethodNotAllowedError")
+    assert_v2_error(api.call("GET", "/api/v2/virtual-clusters"), 401, "UnauthorizedUserError")
+    assert_v2_error(api.call("GET", "/api/v2/virtual-clusters", "not.a.token"), 401,
+                    "UnauthorizedUserError")
+    # What httpd itself refuses is answered in the same shape.
+    assert_v2_error(api.call("GET", "/api/v2/users/a%00b"), 404, "NotFoundError")
+    r = api.call("GET", "/api/v1/users/a%00b")
+    assert r.status_code == 404 and set(r.json()) == {"error", "message"}, r.text
+
+
+def test_users(api):
+    name, token = api.make_user()
+    other, otoken = api.make_user()
+    r = api.call("PUT", "/api/v1/user/%s/virtualClusters" % name, api.admin_token,
+                 json={"virtualClusters": "vc1"})
+    assert r.status_code == 201, r.text
+    r = api.call("GET", "/api/v2/users/" + name, token)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"username": name, "grouplist": ["default", "vc1"], "email": "",
+                        "extension": {}, "admin": False, "virtualCluster": ["default", "vc1"],
+                        "storageConfig": []}
+    assert_v2_error(api.call("GET", "/api/v2/users/" + name, otoken), 403, "ForbiddenUserError")
+    assert api.call("GET", "/api/v2/users/" + name, api.admin_token).status_code == 200
+    assert_v2_error(api.call("GET", "/api/v2/users/nobody_here", api.admin_token), 404,
+                    "NoUserError")
+    assert_v2_error(api.call("GET", "/api/v2/users/a'b", api.admin_token), 400,
+                    "InvalidParametersError")
+    # The admins' list (the SDK asks with a trailing slash).
+    r = api.call("GET", "/api/v2/users/", api.admin_token)
+    assert r.status_code == 200, r.text
+    users = {u["username"]: u for u in r.json()}
+    assert users[name]["virtualCluster"] == ["default", "vc1"]
+    assert users["admin"]["admin"] is True and "admingroup" in users["admin"]["grouplist"]
+    assert sorted(users["admin"]["virtualCluster"]) == ["default", "vc1", "vc2"]
+    assert "password" not in r.text
+    assert_v2_error(api.call("GET", "/api/v2/users", token), 401, "NotAuthorized")
+
+
+def test_virtual_clusters(api):
+    name, token = api.make_user()
+    r = api.call("GET", "/api/v2/virtual-clusters", token)
+    assert r.status_code == 200, r.text
+    vcs = r.json()
+    assert set(vcs) == {"default", "vc1", "vc2"}
+    v1 = api.call("GET", "/api/v1/virtual-clusters").json()
+    for vc, v in vcs.items():
+        # v1's fields, the same figures...
+        for k in ("capacity", "maxCapacity", "numActiveJobs", "numJobs", "numPendingJobs"):
+            assert v[k] == v1[vc][k], (vc, k, v, v1[vc])
+        # ...and v1.8's: what it holds, is guaranteed and may reach.
+        assert v["dedicated"] is False
+        for res in ("resourcesUsed", "resourcesGuaranteed", "resourcesTotal"):
+            assert set(v[res]) == {"cpu", "memory", "gpu", "vCores", "GPUs"}, v
+            assert v[res]["vCores"] == v[res]["cpu"] and v[res]["GPUs"] == v[res]["gpu"]
+        g, t = v["resourcesGuaranteed"], v["resourcesTotal"]
+        assert g["cpu"] <= t["cpu"] and g["memory"] <= t["memory"] and g["gpu"] <= t["gpu"]
+    # vc2 is capped at its share: guaranteed is total there.
+    assert vcs["vc2"]["resourcesGuaranteed"] == vcs["vc2"]["resourcesTotal"]
+    assert vcs["vc2"]["resourcesTotal"]["cpu"] > 0
+    # A running job shows in what its VC holds.
+    jname = submit_ok(api, api.admin_token, job(api.unique("v2vc"), "sleep 60",
+                                                virtualCluster="vc2"))
+    wait_state(api, jname, {"RUNNING"})
+    r = api.call("GET", "/api/v2/virtual-clusters/vc2", token)
+    assert r.status_code == 200, r.text
+    assert r.json()["resourcesUsed"]["cpu"] >= 1
+    assert r.json()["resourcesUsed"]["memory"] >= 128
+    r = api.call("PUT", "/api/v1/jobs/%s/executionType" % jname, api.admin_token,
+                 json={"value": "STOP"})
+    assert r.status_code == 200, r.text
+    assert_v2_error(api.call("GET", "/api/v2/virtual-clusters/nope", token), 404,
+                    "NoVirtualClusterError", "nope")
+
+
+PROTOCOL = """protocolVersion: 2
+name: {name}
+type: job
+jobRetryCount: 0
+prerequisites:
+  - name: image
+    type: dockerimage
+    uri: debian:12
+parameters:
+  greeting: hello
+secrets:
+  token: {secret}
+defaults:
+  virtualCluster: vc1
+extras:
+  com.microsoft.pai.runtimeplugin:
+    - plugin: ssh
+      parameters:
+        jobssh: true
+taskRoles:
+  worker:
+    instances: 2
+    dockerImage: image
+    resourcePerInstance:
+      cpu: 1
+      memoryMB: 128
+      gpu: 0
+      ports:
+        http: 1
+    commands:
+      - echo <% $parameters.greeting %> $PAI_TASK_INDEX
+      - echo "token=<% $secrets.token %>"
+      - "{tail}"
+"""
+
+
+def submit_yaml(api, token, name, secret="s3cr3t-value", tail="true", **kw):
+    return api.call("POST", "/api/v2/jobs", token,
+                    data=PROTOCOL.format(name=name, secret=secret, tail=tail).encode(),
+                    headers={"Content-Type": "text/yaml"}, **kw)
+
+
+def v2_state(api, token, fw, states, timeout=60):
+    deadline = time.time() + timeout
+    while True:
+        r = api.call("GET", "/api/v2/jobs/" + fw, token)
+        assert r.status_code == 200, r.text
+        if r.json()["jobStatus"]["state"] in states or time.time() > deadline:
+            return r.json()
+        time.sleep(0.3)
+
+
+def test_a_yaml_job_runs_with_its_parameters_and_secrets(api):
+    user, token = api.make_user()
+    other, otoken = api.make_user()
+    assert api.call("PUT", "/api/v1/user/%s/virtualClusters" % user, api.admin_token,
+                    json={"virtualClusters": "vc1"}).status_code == 201
+    name = api.unique("v2yaml")
+    r = submit_yaml(api, token, name)
+    assert r.status_code == 202, r.text
+    assert r.json() == {"status": 202,
+                        "message": "Update job %s for user %s successfully." % (name, user)}
+    fw = "%s~%s" % (user, name)
+    job = v2_state(api, token, fw, {"SUCCEEDED", "FAILED"})
+    assert job["jobStatus"]["state"] == "SUCCEEDED", job
+    assert job["name"] == name and job["frameworkName"] == fw
+    assert job["jobStatus"]["username"] == user and job["jobStatus"]["virtualCluster"] == "vc1"
+    assert [t["taskIndex"] for t in job["taskRoles"]["worker"]["taskStatuses"]] == [0, 1]
+    # Parameters and secrets reached the commands...
+    for i in (0, 1):
+        assert task_output(api, name, "worker", i) == "hello %d\ntoken=s3cr3t-value\n" % i
+    # ...but no view shows the secret.
+    r = api.call("GET", "/api/v2/jobs/%s/config" % fw, token)
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"].startswith("text/yaml")
+    cfg = yaml.safe_load(r.text)
+    assert cfg["secrets"] == {"token": "******"} and cfg["name"] == name
+    assert cfg["taskRoles"]["worker"]["commands"][1] == 'echo "token=<% $secrets.token %>"'
+    for path in ("/api/v2/jobs/%s/config" % fw, "/api/v2/jobs/" + fw,
+                 "/api/v1/jobs/%s/config" % name, "/api/v1/jobs/" + name):
+        assert "s3cr3t-value" not in api.call("GET", path, api.admin_token).text, path
+    # A job is named by its owner: another user's name finds nothing.
+    assert_v2_error(api.call("GET", "/api/v2/jobs/%s~%s" % (other, name), token), 404,
+                    "NoJobError")
+    assert_v2_error(api.call("GET", "/api/v2/jobs/%s" % name, token), 404, "NoJobError")
+    # Names stay global: the same name again is a conflict.
+    assert_v2_error(submit_yaml(api, otoken, name), 409, "ConflictJobError")
+    # A v1 job reads through v2 too, its config as YAML.
+    v1name = submit_ok(api, token, job_v1(api.unique("v1in2"), "true"))
+    r = api.call("GET", "/api/v2/jobs/%s~%s/config" % (user, v1name), token)
+    assert r.status_code == 200 and yaml.safe_load(r.text)["jobName"] == v1name, r.text
+
+
+def test_execution_type_through_v2(api):
+    user, token = api.make_user()
+    assert api.call("PUT", "/api/v1/user/%s/virtualClusters" % user, api.admin_token,
+                    json={"virtualClusters": "vc1"}).status_code == 201
+    other, otoken = api.make_user()
+    name = api.unique("v2exec")
+    assert submit_yaml(api, token, name, tail="sleep 300").status_code == 202
+    fw = "%s~%s" % (user, name)
+    v2_state(api, token, fw, {"RUNNING"})
+    assert_v2_error(api.call("PUT", "/api/v2/jobs/%s/executionType" % fw, otoken,
+                             json={"value": "STOP"}), 403, "ForbiddenUserError")
+    assert_v2_error(api.call("PUT", "/api/v2/jobs/%s/executionType" % fw, token,
+                             json={"value": "PAUSE"}), 400, "InvalidParametersError")
+    r = api.call("PUT", "/api/v2/jobs/%s/executionType" % fw, token, json={"value": "STOP"})
+    assert r.status_code == 202, r.text
+    assert r.json() == {"status": 202, "message": "Execute job %s successfully." % fw}
+    assert v2_state(api, token, fw, {"STOPPED"})["jobStatus"]["state"] == "STOPPED"
+
+
+def test_the_job_list_filters_orders_and_counts(api):
+    user, token = api.make_user()
+    tag = api.unique("lst")
+    names = [submit_ok(api, token, job_v1("%s-%d" % (tag, i), "true")) for i in range(3)]
+    for n in names:
+        wait_state(api, n, {"SUCCEEDED", "FAILED"})
+    r = api.call("GET", "/api/v2/jobs", token, params={"username": user, "keyword": tag})
+    assert r.status_code == 200, r.text
+    assert [j["name"] for j in r.json()] == names[::-1]       # newest first
+    item = r.json()[0]
+    for k in ("debugId", "name", "username", "state", "subState", "executionType", "tags",
+              "retries", "retryDetails", "submissionTime", "createdTime", "launchedTime",
+              "completedTime", "appExitCode", "virtualCluster", "totalGpuNumber",
+              "totalTaskNumber", "totalTaskRoleNumber", "jobPriority"):
+        assert k in item, (k, item)
+    assert item["totalTaskNumber"] == 1 and item["totalTaskRoleNumber"] == 1
+    r = api.call("GET", "/api/v2/jobs", token,
+                 params={"keyword": tag, "order": "jobName,ASC", "limit": 2, "offset": 1,
+                         "withTotalCount": "true", "state": "SUCCEEDED,FAILED"})
+    assert r.status_code == 200, r.text
+    assert r.json()["totalCount"] == 3
+    assert [j["name"] for j in r.json()["data"]] == names[1:]
+    # A keyword's wildcards are plain characters.
+    r = api.call("GET", "/api/v2/jobs", token, params={"keyword": tag.replace("_", "%")})
+    assert r.json() == []
+    for bad in ({"limit": 50001}, {"order": "jobName"}, {"order": "password,ASC"},
+                {"state": "RUNNING,NAPPING"}, {"username": "a'b"}, {"keyword": "k" * 300},
+                {"vc": ",".join("v%d" % i for i in range(40))}):
+        assert_v2_error(api.call("GET", "/api/v2/jobs", token, params=bad), 400,
+                        "InvalidParametersError")
+
+
+def test_protocol_documents_that_are_refused(api):
+    _, token = api.make_user()
+
+    def post(text, ctype="text/yaml"):
+        return api.call("POST", "/api/v2/jobs", token, data=text.encode(),
+                        headers={"Content-Type": ctype})
+    base = PROTOCOL.format(name=api.unique("bad"), secret="x", tail="true")
+    cases = [
+        (base.replace("plugin: ssh", "plugin: tensorboard"), "runtime plugin 'tensorboard'"),
+        (base.replace("instances: 2", "instances: two"), "taskRoles.worker.instances"),
+        (base.replace("type: job", "type: job\ntype: job"), "given twice"),
+        (base.replace("uri: debian:12", "uri: [a"), "YAML"),
+        ("- a list\n", "must be a mapping"),
+        ("a: " + "[" * 40 + "]" * 40 + "\n", "nesting deeper than 32"),
+    ]
+    bomb = "a: &a [" + ",".join(['"lol"'] * 10) + "]\n"
+    for c, p in zip("bcdefghi", "abcdefgh"):
+        bomb += "%s: &%s [%s]\n" % (c, c, ",".join(["*" + p] * 10))
+    cases.append((bomb, "more than 100000 nodes"))
+    for text, says in cases:
+        t0 = time.time()
+        assert_v2_error(post(text), 400, "InvalidParametersError", says)
+        assert time.time() - t0 < 2
+    # JSON of the same shape is the same protocol.
+    doc = yaml.safe_load(PROTOCOL.format(name=api.unique("json"), secret="x", tail="true"))
+    doc["taskRoles"]["worker"]["instances"] = 0
+    assert_v2_error(api.call("POST", "/api/v2/jobs", token, json=doc), 400,
+                    "InvalidParametersError", "taskRoles.worker.instances")
