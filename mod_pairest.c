@@ -281,6 +281,7 @@ static pai_error *pai_authenticate(request_rec *r, pai_req *rq, pai_auth level)
     if ((err = pai_request_identity(r, rq->db, token, &who)))
         return err;
     rq->who = *who;
+    rq->token = token;
     if (level == PAI_AUTH_ADMIN && !rq->who.admin)
         return pai_error_make(r->pool, PAI_ERR_NOT_AUTHORIZED, "not authorized");
     return NULL;

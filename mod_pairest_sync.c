@@ -73,13 +73,16 @@ static apr_status_t pai_sync_watchdog(int state, void *data, apr_pool_t *pool)
             ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "PAI0200: sync: %d updated, %d adopted, "
                          "%d cancelled, %d retried, %d admitted, %d lost", rep.updated,
                          rep.adopted, rep.cancelled, rep.resubmitted, rep.admitted, rep.lost);
-        /* Login-failure windows that ended are forgotten once a minute. */
+        /* Login-failure windows that ended, and logged-out tokens that
+         * expired, are forgotten once a minute. */
         if (!e && apr_time_now() - last_expiry > apr_time_from_sec(60)) {
             const pai_login_limits *l = &c->s.login_limits;
             apr_int64_t keep = l->user_window > l->addr_window ? l->user_window : l->addr_window;
             /* A failure keeps stale rows one more minute: harmless, since a
              * window past its span counts from 1 again when next hit. */
             (void)pai_store_login_failures_expire(&db, pool, apr_time_sec(apr_time_now()) - keep);
+            /* Logged-out tokens past their expiry could not be used anyway. */
+            (void)pai_store_tokens_expire(&db, pool, apr_time_sec(apr_time_now()));
             last_expiry = apr_time_now();
         }
         /* Audit records past PaiAuditRetention, once an hour. */

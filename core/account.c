@@ -106,6 +106,7 @@ pai_error *pai_account_authenticate(pai_db *db, pai_auth_cache *cache, apr_pool_
     pai_claims c;
     pai_user *u;
     pai_error *err;
+    int revoked;
 
     if (pai_auth_cache_get(cache, p, token, now_ms, who))
         return NULL;
@@ -120,9 +121,27 @@ pai_error *pai_account_authenticate(pai_db *db, pai_auth_cache *cache, apr_pool_
     if (u->generation != c.generation)
         return pai_error_make(p, PAI_ERR_UNAUTHORIZED,
                               "token revoked: the password has changed since it was issued");
+    if ((err = pai_store_token_revoked(db, p, pai_token_hash(p, token), &revoked)))
+        return err;
+    if (revoked)
+        return pai_error_make(p, PAI_ERR_UNAUTHORIZED, "token revoked: it was logged out");
     who->username = u->username;
     who->admin = u->admin;
     pai_auth_cache_put(cache, token, who, c.exp, epoch, now_ms);
+    return NULL;
+}
+
+pai_error *pai_account_logout(pai_db *db, pai_auth_cache *cache, apr_pool_t *p,
+                              const pai_secret *secret, const char *token, apr_int64_t now)
+{
+    pai_claims c;
+    pai_error *err;
+
+    if ((err = pai_token_verify(p, secret->key, secret->len, token, now, &c)) ||
+        (err = pai_store_token_revoke(db, p, pai_token_hash(p, token), c.exp)))
+        return err;
+    /* This server forgets it at once; the others within PaiAuthCacheTTL. */
+    pai_auth_cache_bump(cache);
     return NULL;
 }
 

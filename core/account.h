@@ -46,6 +46,10 @@ pai_error *pai_account_login(pai_db *db, apr_pool_t *p, const pai_secret *secret
 pai_error *pai_account_authenticate(pai_db *db, pai_auth_cache *cache, apr_pool_t *p,
                                     const pai_secret *secret, const char *token,
                                     apr_int64_t now, pai_identity *who);
+/* Ends token (a valid one, which the route checked is the caller's) until it
+ * would have expired: DELETE /api/v2/authn/basic/logout. */
+pai_error *pai_account_logout(pai_db *db, pai_auth_cache *cache, apr_pool_t *p,
+                              const pai_secret *secret, const char *token, apr_int64_t now);
 
 typedef struct pai_user_change {
     const char *username;

@@ -7,6 +7,7 @@
 #include <apr_strings.h>
 #include <apr_general.h>
 #include <apr_md5.h>          /* apr_bcrypt_encode, apr_password_validate */
+#include <openssl/sha.h>
 #include "auth.h"
 
 pai_error *pai_token_issue(apr_pool_t *p, const unsigned char *key, apr_size_t keylen,
@@ -135,4 +136,20 @@ int pai_password_valid(const char *s)
 {
     apr_size_t n = s ? strlen(s) : 0;
     return n >= PAI_PASSWORD_MIN && n <= PAI_PASSWORD_MAX;
+}
+
+const char *pai_token_hash(apr_pool_t *p, const char *token)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char d[SHA256_DIGEST_LENGTH];
+    char *out = apr_palloc(p, 2 * SHA256_DIGEST_LENGTH + 1);
+    int i;
+
+    SHA256((const unsigned char *)token, strlen(token), d);
+    for (i = 0; i < SHA256_DIGEST_LENGTH; i++) {
+        out[2 * i] = hex[d[i] >> 4];
+        out[2 * i + 1] = hex[d[i] & 15];
+    }
+    out[2 * SHA256_DIGEST_LENGTH] = '\0';
+    return out;
 }

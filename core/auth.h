@@ -23,6 +23,9 @@ pai_error *pai_token_issue(apr_pool_t *p, const unsigned char *key, apr_size_t k
 pai_error *pai_token_verify(apr_pool_t *p, const unsigned char *key, apr_size_t keylen,
                             const char *token, apr_int64_t now, pai_claims *out);
 
+/* A token's SHA-256 in hex: how a logged-out token is kept (never the token). */
+const char *pai_token_hash(apr_pool_t *p, const char *token);
+
 /* bcrypt with a random salt; cost 4..31. */
 pai_error *pai_password_hash(apr_pool_t *p, const char *password, int cost,
                              const char **hash);

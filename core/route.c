@@ -55,6 +55,8 @@ const pai_route pai_routes[PAI_R_COUNT] = {
     [PAI_R_V2_INFO_GET] = {"GET", "/api/v2/info", PAI_AUTH_NONE, PAI_BODY_NONE},
     [PAI_R_V2_LOGIN_POST] = {"POST", "/api/v2/authn/basic/login", PAI_AUTH_NONE,
                              PAI_BODY_JSON_OR_FORM, {"token.issue", "username", "expiration"}},
+    [PAI_R_V2_LOGOUT_DELETE] = {"DELETE", "/api/v2/authn/basic/logout", PAI_AUTH_USER,
+                                PAI_BODY_NONE, {"token.revoke", NULL, NULL}},
     [PAI_R_V2_USERS_GET] = {"GET", "/api/v2/users", PAI_AUTH_ADMIN, PAI_BODY_NONE},
     [PAI_R_V2_USER_GET] = {"GET", "/api/v2/users/:username", PAI_AUTH_USER, PAI_BODY_NONE},
     [PAI_R_V2_VCS_GET] = {"GET", "/api/v2/virtual-clusters", PAI_AUTH_USER, PAI_BODY_NONE},

@@ -43,6 +43,7 @@ typedef enum {
     /* /api/v2: OpenPAI v1.8's paths. */
     PAI_R_V2_INFO_GET,
     PAI_R_V2_LOGIN_POST,
+    PAI_R_V2_LOGOUT_DELETE,
     PAI_R_V2_USERS_GET,
     PAI_R_V2_USER_GET,
     PAI_R_V2_VCS_GET,

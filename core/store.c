@@ -55,6 +55,11 @@ static const char *const store_schema[] = {
     " protocol MEDIUMTEXT NOT NULL DEFAULT (''),"
     " tasks INTEGER NOT NULL DEFAULT 0,"
     " roles INTEGER NOT NULL DEFAULT 0)",
+    /* Tokens ended before their time (logout), by their SHA-256, until they
+     * would have expired anyway. */
+    "CREATE TABLE IF NOT EXISTS pai_tokens_revoked ("
+    " hash VARCHAR(64) NOT NULL PRIMARY KEY,"
+    " expires BIGINT NOT NULL)",
     /* A v2 job's secrets, apart from its config: read only to start an attempt. */
     "CREATE TABLE IF NOT EXISTS pai_job_secrets ("
     " name VARCHAR(128) NOT NULL PRIMARY KEY,"
@@ -185,6 +190,7 @@ typedef enum {
     ST_LOGIN_UNDO, ST_AUDIT_LAST_ANON, ST_AUDIT_REPEAT, ST_AUDIT_EXPIRE,
     ST_USER_LIST, ST_GRANTS_ALL, ST_JOB_ARCHIVE, ST_JOB_DELETE, ST_EP_DELETE_JOB,
     ST_JOB_PROTOCOL, ST_SECRETS_INSERT, ST_SECRETS_GET, ST_SECRETS_DELETE,
+    ST_TOKEN_REVOKE, ST_TOKEN_REVOKED, ST_TOKENS_EXPIRE,
     ST__COUNT
 } store_stmt;
 
@@ -265,6 +271,11 @@ static const struct { const char *label; const char *sql; } store_sql[ST__COUNT]
         "INSERT INTO pai_job_secrets (name, secrets) VALUES (%s, %s)"},
     [ST_SECRETS_GET] = {"pai_secrets_get", "SELECT secrets FROM pai_job_secrets WHERE name = %s"},
     [ST_SECRETS_DELETE] = {"pai_secrets_delete", "DELETE FROM pai_job_secrets WHERE name = %s"},
+    [ST_TOKEN_REVOKE] = {"pai_token_revoke",
+        "INSERT INTO pai_tokens_revoked (hash, expires) VALUES (%s, %lld)"},
+    [ST_TOKEN_REVOKED] = {"pai_token_revoked",
+        "SELECT hash FROM pai_tokens_revoked WHERE hash = %s"},
+    [ST_TOKENS_EXPIRE] = {"pai_tokens_expire", "DELETE FROM pai_tokens_revoked WHERE expires < %lld"},
     [ST_EP_DELETE] = {"pai_ep_delete",
         "DELETE FROM pai_ssh_endpoints WHERE name = %s AND attempt = %d AND role = %s"
         " AND task_index = %d"},
@@ -1477,6 +1488,33 @@ pai_error *pai_store_login_failures_clear(pai_db *db, apr_pool_t *p, const char 
 {
     const char *args[] = {key};
     return store_exec(db, p, ST_LOGIN_CLEAR, 1, args, NULL);
+}
+
+pai_error *pai_store_token_revoke(pai_db *db, apr_pool_t *p, const char *hash,
+                                  apr_int64_t expires)
+{
+    const char *args[] = {hash, i64(p, expires)};
+    int revoked = 0;
+    pai_error *err;
+
+    /* Twice is once: a token logged out again is still out. */
+    if ((err = pai_store_token_revoked(db, p, hash, &revoked)) || revoked)
+        return err;
+    return store_exec(db, p, ST_TOKEN_REVOKE, 2, args, NULL);
+}
+
+pai_error *pai_store_token_revoked(pai_db *db, apr_pool_t *p, const char *hash, int *revoked)
+{
+    const char *found;
+    pai_error *err = store_text_by_name(db, p, ST_TOKEN_REVOKED, hash, &found);
+    *revoked = !err && found;
+    return err;
+}
+
+pai_error *pai_store_tokens_expire(pai_db *db, apr_pool_t *p, apr_int64_t before)
+{
+    const char *args[] = {i64(p, before)};
+    return store_exec(db, p, ST_TOKENS_EXPIRE, 1, args, NULL);
 }
 
 pai_error *pai_store_login_failures_expire(pai_db *db, apr_pool_t *p, apr_int64_t before)

@@ -240,6 +240,12 @@ pai_error *pai_store_login_failure_undo(pai_db *db, apr_pool_t *p, const char *k
 /* Forgets windows that started before `before` (epoch seconds). */
 pai_error *pai_store_login_failures_expire(pai_db *db, apr_pool_t *p, apr_int64_t before);
 
+/* Tokens ended by a logout, by SHA-256 (hex), kept until they expire (epoch s). */
+pai_error *pai_store_token_revoke(pai_db *db, apr_pool_t *p, const char *hash,
+                                  apr_int64_t expires);
+pai_error *pai_store_token_revoked(pai_db *db, apr_pool_t *p, const char *hash, int *revoked);
+pai_error *pai_store_tokens_expire(pai_db *db, apr_pool_t *p, apr_int64_t before);
+
 /* One audited call: who (""= anonymous), from where, what, on what, and the
  * HTTP status it ended with. */
 typedef struct pai_audit_row {

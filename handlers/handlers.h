@@ -43,6 +43,7 @@ typedef struct pai_req {
     pai_launcher *launcher;          /* this process's; NULL if it could not be made */
     pai_auth_cache *auth_cache;      /* this process's verified tokens; may be NULL */
     pai_identity who;                /* who.username NULL: anonymous */
+    const char *token;               /* the bearer token that proved who (NULL: none) */
     json_t *body;                    /* an object, or NULL for body-less routes */
     const char *params[4];           /* the route's :params, in order */
     apr_table_t *query;              /* decoded query arguments */
@@ -87,6 +88,7 @@ pai_error *pai_query_int(pai_req *rq, const char *key, int lo, int hi, int *out)
 /* token.c */
 pai_error *pai_token_post(pai_req *rq);
 pai_error *pai_v2_login_post(pai_req *rq);
+pai_error *pai_v2_logout_delete(pai_req *rq);
 /* user.c */
 pai_error *pai_user_put(pai_req *rq);
 pai_error *pai_user_delete(pai_req *rq);

@@ -35,6 +35,7 @@ static const pai_handler_fn pai_route_fns[PAI_R_COUNT] = {
     [PAI_R_USER_JOB_DELETE] = pai_user_job_delete,
     [PAI_R_V2_INFO_GET] = pai_v2_info_get,
     [PAI_R_V2_LOGIN_POST] = pai_v2_login_post,
+    [PAI_R_V2_LOGOUT_DELETE] = pai_v2_logout_delete,
     [PAI_R_V2_USERS_GET] = pai_v2_users_get,
     [PAI_R_V2_USER_GET] = pai_v2_user_get,
     [PAI_R_V2_VCS_GET] = pai_v2_vcs_get,

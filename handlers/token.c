@@ -1,5 +1,5 @@
 /* POST /api/v1/token and /api/v2/authn/basic/login: a password for a bearer
- * token. */
+ * token; DELETE /api/v2/authn/basic/logout ends one. */
 #include "handlers.h"
 
 static pai_error *token_issue(pai_req *rq, const char **username, const char **token,
@@ -49,5 +49,17 @@ pai_error *pai_v2_login_post(pai_req *rq)
         return err;
     pai_reply(rq, 200, json_pack("{s:s, s:s, s:b, s:b}", "user", username, "token", token,
                                  "admin", admin, "hasGitHubPAT", 0));
+    return NULL;
+}
+
+/* The caller's own token, by which it authenticated, ends now. */
+pai_error *pai_v2_logout_delete(pai_req *rq)
+{
+    pai_error *err;
+
+    if ((err = pai_account_logout(rq->db, rq->auth_cache, rq->pool, &rq->cfg->secret, rq->token,
+                                  rq->now)))
+        return err;
+    pai_reply_message(rq, 200, "Logout successfully");
     return NULL;
 }

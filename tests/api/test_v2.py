@@ -56,6 +56,34 @@ def test_basic_login_as_the_sdk_sends_it(api):
                     400, "InvalidParametersError", "password")
 
 
+def test_logout_ends_that_token(api):
+    name, other_token = api.make_user(password="secret123")
+
+    def login():
+        r = api.call("POST", "/api/v2/authn/basic/login",
+                     json={"username": name, "password": "secret123", "expiration": 600})
+        assert r.status_code == 200, r.text
+        return r.json()["token"]
+    token = login()
+    time.sleep(1.1)         # a token of another second: another token
+    kept = login()
+    assert token != kept
+    assert api.call("GET", "/api/v2/users/" + name, token).status_code == 200
+    r = api.call("DELETE", "/api/v2/authn/basic/logout", token)
+    assert r.status_code == 200 and r.json() == {"message": "Logout successfully"}, r.text
+    assert_v2_error(api.call("GET", "/api/v2/users/" + name, token), 401,
+                    "UnauthorizedUserError", "logged out")
+    r = api.call("PUT", "/api/v1/user", token, json={"username": name, "password": "x" * 8})
+    assert r.status_code == 401, r.text
+    # Only that token: the user's others still work.
+    assert api.call("GET", "/api/v2/users/" + name, kept).status_code == 200
+    assert api.call("GET", "/api/v2/users/" + name, other_token).status_code == 200
+    assert_v2_error(api.call("DELETE", "/api/v2/authn/basic/logout"), 401,
+                    "UnauthorizedUserError")
+    assert_v2_error(api.call("DELETE", "/api/v2/authn/basic/logout", token), 401,
+                    "UnauthorizedUserError")
+
+
 def test_errors_in_v2_shape(api):
     assert_v2_error(api.call("GET", "/api/v2/nothing-here"), 404, "NotFoundError")
     assert_v2_error(api.call("DELETE", "/api/v2/info"), 405, "MethodNotAllowedError")

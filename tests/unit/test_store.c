@@ -75,6 +75,43 @@ START_TEST(login_and_revocation)
 }
 END_TEST
 
+START_TEST(logout_ends_that_token_alone)
+{
+    pai_identity admin = {"root_admin", 1}, who;
+    pai_user_change c = {"carol", "carolpass1", -1, 0};
+    apr_int64_t now = apr_time_sec(apr_time_now());
+    const char *tok, *tok2;
+    int created, isadmin;
+    pai_error *e;
+
+    ck_assert_ptr_null(pai_account_put(&db, NULL, ut_pool, &admin, &c, 4, &created));
+    ck_assert_ptr_null(pai_account_login(&db, ut_pool, &SECRET, &NO_LIMITS, "10.0.0.1", "carol",
+                                         "carolpass1", 60, now, &tok, &isadmin));
+    ck_assert_ptr_null(pai_account_login(&db, ut_pool, &SECRET, &NO_LIMITS, "10.0.0.1", "carol",
+                                         "carolpass1", 120, now, &tok2, &isadmin));
+    ck_assert_ptr_null(pai_account_logout(&db, NULL, ut_pool, &SECRET, tok, now));
+    /* twice is harmless */
+    ck_assert_ptr_null(pai_account_logout(&db, NULL, ut_pool, &SECRET, tok, now));
+    e = pai_account_authenticate(&db, NULL, ut_pool, &SECRET, tok, now, &who);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_int_eq(e->code, PAI_ERR_UNAUTHORIZED);
+    ck_assert_msg(strstr(e->message, "logged out"), "%s", e->message);
+    ck_assert_ptr_null(pai_account_authenticate(&db, NULL, ut_pool, &SECRET, tok2, now, &who));
+    /* kept until it would have expired (60 s), then forgotten */
+    ck_assert_ptr_null(pai_store_tokens_expire(&db, ut_pool, now + 59));
+    ck_assert_ptr_null(pai_store_token_revoked(&db, ut_pool, pai_token_hash(ut_pool, tok),
+                                               &created));
+    ck_assert(created);
+    ck_assert_ptr_null(pai_store_tokens_expire(&db, ut_pool, now + 61));
+    ck_assert_ptr_null(pai_store_token_revoked(&db, ut_pool, pai_token_hash(ut_pool, tok),
+                                               &created));
+    ck_assert(!created);
+    /* a forged token is no logout */
+    e = pai_account_logout(&db, NULL, ut_pool, &SECRET, "a.b.c", now);
+    ck_assert_ptr_nonnull(e);
+}
+END_TEST
+
 START_TEST(user_rules)
 {
     pai_identity admin = {"root_admin", 1}, carol = {"carol", 0};
@@ -388,6 +425,7 @@ Suite *suite_store(void)
     tcase_add_checked_fixture(tc, db_open, db_close);
     tcase_add_test(tc, bootstrap_is_idempotent);
     tcase_add_test(tc, login_and_revocation);
+    tcase_add_test(tc, logout_ends_that_token_alone);
     tcase_add_test(tc, user_rules);
     tcase_add_test(tc, grants);
     tcase_add_test(tc, vcs_follow_the_configuration);
