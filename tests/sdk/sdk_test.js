@@ -2,6 +2,8 @@
 // driven unchanged against mod_pairest's /api/v2: tests/api/test_sdk.py runs
 // it with PAI_URL, PAI_USER/PAI_PASSWORD (a user granted vc1) and
 // PAI_ADMIN/PAI_ADMIN_PASSWORD, and checks that it ends with "sdk: ok".
+// Covered: info, login, users, VCs, YAML submission, list with filters and
+// count, get, config, executionType, errors and logout.
 'use strict';
 const assert = require('assert');
 const { PAIV2 } = require('@microsoft/openpai-js-sdk');
@@ -117,6 +119,10 @@ async function step(what, fn) {
   await step('errors', async () => {
     await assert.rejects(c.job.getJob(user, 'no_such_job'));
     await assert.rejects(c.job.createJob(protocol(name, ['true'])));    // name taken
+  });
+  await step('logout', async () => {
+    await c.authn.basicLogout();
+    await assert.rejects(c.user.getUser(user));
   });
   console.log('sdk: ok');
 })();
