@@ -593,9 +593,13 @@ pai_error *pai_vc_status_view(const pai_jobs_env *env, apr_pool_t *p, const char
 
 static json_t *job_item_v2(const pai_job_row *j)
 {
-    json_t *o = job_summary(j);
+    json_t *o = job_summary(j), *tags = json_array();
+    int i;
+
+    for (i = 0; j->tags && i < j->tags->nelts; i++)
+        json_array_append_new(tags, json_string(APR_ARRAY_IDX(j->tags, i, const char *)));
     pai_json_set_str(o, "debugId", j->name);
-    json_object_set_new(o, "tags", json_array());
+    json_object_set_new(o, "tags", tags);
     /* Every attempt here is one the user sees: platform and resource
      * retries are not told apart yet. */
     json_object_set_new(o, "retryDetails", json_pack("{s:i, s:i, s:i}", "user", j->retries,
@@ -632,21 +636,27 @@ pai_error *pai_job_query_view(const pai_jobs_env *env, apr_pool_t *p, const pai_
 pai_error *pai_job_detail_v2(const pai_jobs_env *env, apr_pool_t *p, const char *name,
                              json_t **out)
 {
+    apr_array_header_t *tag_list;
     pai_job_row *j;
-    json_t *top, *st;
+    json_t *top, *st, *tags;
     pai_error *e;
+    int i;
 
-    if ((e = job_find(env, p, name, &j)) || (e = job_status_json(env, p, j, &top)))
+    if ((e = job_find(env, p, name, &j)) || (e = job_status_json(env, p, j, &top)) ||
+        (e = pai_store_job_tags(env->db, p, name, &tag_list)))
         return e;
+    tags = json_array();
+    for (i = 0; i < tag_list->nelts; i++)
+        json_array_append_new(tags, json_string(APR_ARRAY_IDX(tag_list, i, const char *)));
     st = json_object_get(top, "jobStatus");
     json_object_set_new(st, "retryDetails", json_pack("{s:i, s:i, s:i}", "user", j->retries,
                                                       "platform", 0, "resource", 0));
     pai_json_set_int(st, "submissionTime", j->created);
-    *out = pai_json_pool(p, json_pack("{s:s, s:s, s:s, s:O, s:O, s:[], s:s}", "name", j->name,
+    *out = pai_json_pool(p, json_pack("{s:s, s:s, s:s, s:O, s:O, s:o, s:s}", "name", j->name,
                                       "frameworkName",
                                       apr_pstrcat(p, j->username, "~", j->name, NULL),
                                       "debugId", j->name, "jobStatus", st, "taskRoles",
-                                      json_object_get(top, "taskRoles"), "tags",
+                                      json_object_get(top, "taskRoles"), "tags", tags,
                                       "jobPriority", "default"));
     return NULL;
 }
@@ -668,4 +678,22 @@ pai_error *pai_job_protocol_text(const pai_jobs_env *env, apr_pool_t *p, const c
     if (!(doc = pai_json_parse(p, kept, strlen(kept), &e)) || !(*yaml = pai_yaml_dump(p, doc)))
         return pai_error_make(p, PAI_ERR_INTERNAL, "stored config of %s is unreadable", name);
     return NULL;
+}
+
+pai_error *pai_job_tag(const pai_jobs_env *env, apr_pool_t *p, const pai_identity *who,
+                       const char *name, const char *tag, int add)
+{
+    pai_job_row *j;
+    pai_error *e;
+
+    if ((e = job_find(env, p, name, &j)))
+        return e;
+    if (!job_owned_by(who, j))
+        return pai_error_make(p, PAI_ERR_FORBIDDEN, "User %s is not allowed to %s job %s.",
+                              who->username, add ? "add tag to" : "delete tag from", name);
+    if (!*tag || strlen(tag) > 256 || strchr(tag, ','))
+        return pai_error_make(p, PAI_ERR_INVALID, "field 'value' must be 1 to 256 characters "
+                              "without ','");
+    return add ? pai_store_job_tag_add(env->db, p, name, tag)
+               : pai_store_job_tag_delete(env->db, p, name, tag);
 }

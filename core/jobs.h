@@ -86,5 +86,8 @@ pai_error *pai_job_detail_v2(const pai_jobs_env *env, apr_pool_t *p, const char 
                              json_t **out);
 pai_error *pai_job_protocol_text(const pai_jobs_env *env, apr_pool_t *p, const char *name,
                                  const char **yaml);
+/* PUT (add 1) or DELETE (add 0) /api/v2/jobs/:fw/tag: the owner or an admin. */
+pai_error *pai_job_tag(const pai_jobs_env *env, apr_pool_t *p, const pai_identity *who,
+                       const char *name, const char *tag, int add);
 
 #endif

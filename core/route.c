@@ -72,6 +72,10 @@ const pai_route pai_routes[PAI_R_COUNT] = {
     [PAI_R_V2_JOB_EXECUTION_PUT] = {"PUT", "/api/v2/jobs/:frameworkName/executionType",
                                     PAI_AUTH_USER, PAI_BODY_JSON,
                                     {"job.executionType", ":0", "value"}},
+    [PAI_R_V2_JOB_TAG_PUT] = {"PUT", "/api/v2/jobs/:frameworkName/tag", PAI_AUTH_USER,
+                              PAI_BODY_JSON, {"job.tag.add", ":0", "value"}},
+    [PAI_R_V2_JOB_TAG_DELETE] = {"DELETE", "/api/v2/jobs/:frameworkName/tag", PAI_AUTH_USER,
+                                 PAI_BODY_JSON, {"job.tag.delete", ":0", "value"}},
 };
 
 int pai_route_api(const char *path)

@@ -53,6 +53,8 @@ typedef enum {
     PAI_R_V2_JOB_GET,
     PAI_R_V2_JOB_CONFIG_GET,
     PAI_R_V2_JOB_EXECUTION_PUT,
+    PAI_R_V2_JOB_TAG_PUT,
+    PAI_R_V2_JOB_TAG_DELETE,
     PAI_R_COUNT
 } pai_route_id;
 

@@ -55,6 +55,12 @@ static const char *const store_schema[] = {
     " protocol MEDIUMTEXT NOT NULL DEFAULT (''),"
     " tasks INTEGER NOT NULL DEFAULT 0,"
     " roles INTEGER NOT NULL DEFAULT 0)",
+    /* A job's tags (/api/v2), at most PAI_JOB_TAGS_MAX each. */
+    "CREATE TABLE IF NOT EXISTS pai_job_tags ("
+    " name VARCHAR(128) NOT NULL,"
+    " tag VARCHAR(256) NOT NULL,"
+    " PRIMARY KEY (name, tag))",
+    "CREATE INDEX IF NOT EXISTS pai_job_tags_tag ON pai_job_tags (tag, name)",
     /* Tokens ended before their time (logout), by their SHA-256, until they
      * would have expired anyway. */
     "CREATE TABLE IF NOT EXISTS pai_tokens_revoked ("
@@ -191,6 +197,7 @@ typedef enum {
     ST_USER_LIST, ST_GRANTS_ALL, ST_JOB_ARCHIVE, ST_JOB_DELETE, ST_EP_DELETE_JOB,
     ST_JOB_PROTOCOL, ST_SECRETS_INSERT, ST_SECRETS_GET, ST_SECRETS_DELETE,
     ST_TOKEN_REVOKE, ST_TOKEN_REVOKED, ST_TOKENS_EXPIRE,
+    ST_TAG_INSERT, ST_TAG_DELETE, ST_TAGS_GET, ST_TAGS_COUNT, ST_TAGS_DELETE,
     ST__COUNT
 } store_stmt;
 
@@ -271,6 +278,13 @@ static const struct { const char *label; const char *sql; } store_sql[ST__COUNT]
         "INSERT INTO pai_job_secrets (name, secrets) VALUES (%s, %s)"},
     [ST_SECRETS_GET] = {"pai_secrets_get", "SELECT secrets FROM pai_job_secrets WHERE name = %s"},
     [ST_SECRETS_DELETE] = {"pai_secrets_delete", "DELETE FROM pai_job_secrets WHERE name = %s"},
+    [ST_TAG_INSERT] = {"pai_tag_insert", "INSERT INTO pai_job_tags (name, tag) VALUES (%s, %s)"},
+    [ST_TAG_DELETE] = {"pai_tag_delete", "DELETE FROM pai_job_tags WHERE name = %s AND tag = %s"},
+    [ST_TAGS_GET] = {"pai_tags_get",
+        "SELECT tag FROM pai_job_tags WHERE name = %s ORDER BY tag"},
+    [ST_TAGS_COUNT] = {"pai_tags_count",
+        "SELECT COUNT(*) FROM pai_job_tags WHERE name = %s"},
+    [ST_TAGS_DELETE] = {"pai_tags_delete", "DELETE FROM pai_job_tags WHERE name = %s"},
     [ST_TOKEN_REVOKE] = {"pai_token_revoke",
         "INSERT INTO pai_tokens_revoked (hash, expires) VALUES (%s, %lld)"},
     [ST_TOKEN_REVOKED] = {"pai_token_revoked",
@@ -1020,12 +1034,47 @@ static pai_error *store_select_once(pai_db *db, apr_pool_t *p, const char *label
     return NULL;
 }
 
+/* The tags of a page's jobs, a few hundred names per query. */
+static pai_error *store_page_tags(pai_db *db, apr_pool_t *p, apr_array_header_t *rows)
+{
+    enum { CHUNK = 256 };
+    apr_hash_t *by_name = apr_hash_make(p);
+    int i, k;
+
+    for (i = 0; i < rows->nelts; i++) {
+        pai_job_row *j = APR_ARRAY_IDX(rows, i, pai_job_row *);
+        j->tags = apr_array_make(p, 0, sizeof(const char *));
+        apr_hash_set(by_name, j->name, APR_HASH_KEY_STRING, j);
+    }
+    for (i = 0; i < rows->nelts; i += CHUNK) {
+        const void *args[CHUNK];
+        const char *sql = "SELECT name, tag FROM pai_job_tags WHERE name IN (";
+        apr_dbd_results_t *res;
+        apr_dbd_row_t *row;
+        pai_error *err;
+        for (k = 0; k < CHUNK && i + k < rows->nelts; k++) {
+            sql = apr_pstrcat(p, sql, k ? ", %s" : "%s", NULL);
+            args[k] = APR_ARRAY_IDX(rows, i + k, pai_job_row *)->name;
+        }
+        if ((err = store_select_once(db, p, "pai_page_tags",
+                                     apr_pstrcat(p, sql, ") ORDER BY name, tag", NULL), args,
+                                     &res)))
+            return err;
+        while ((row = store_next(db, p, res))) {
+            pai_job_row *j = apr_hash_get(by_name, store_col(db, row, 0), APR_HASH_KEY_STRING);
+            if (j)
+                APR_ARRAY_PUSH(j->tags, const char *) = apr_pstrdup(p, store_col(db, row, 1));
+        }
+    }
+    return NULL;
+}
+
 pai_error *pai_store_job_query(pai_db *db, apr_pool_t *p, const pai_job_query *q,
                                apr_array_header_t **out, apr_int64_t *total)
 {
     static const char *const columns[] = {"name", "created", "username", "vc", "retries",
                                           "gpus", "tasks", "state", "completed", NULL};
-    const void **args = apr_pcalloc(p, sizeof(void *) * (3 * PAI_JOB_QUERY_LIST_MAX + 8));
+    const void **args = apr_pcalloc(p, sizeof(void *) * (5 * PAI_JOB_QUERY_LIST_MAX + 8));
     const char *where = " WHERE 1 = 1", *order, *const *c;
     apr_dbd_results_t *res;
     apr_dbd_row_t *row;
@@ -1039,6 +1088,14 @@ pai_error *pai_store_job_query(pai_db *db, apr_pool_t *p, const pai_job_query *q
     where = store_in(p, where, "username", q->usernames, args, &n);
     where = store_in(p, where, "vc", q->vcs, args, &n);
     where = store_in(p, where, "state", q->states, args, &n);
+    if (q->tags_in && q->tags_in->nelts)
+        where = apr_pstrcat(p, store_in(p, apr_pstrcat(p, where, " AND name IN (SELECT name FROM"
+                                                      " pai_job_tags WHERE 1 = 1", NULL),
+                                        "tag", q->tags_in, args, &n), ")", NULL);
+    if (q->tags_out && q->tags_out->nelts)
+        where = apr_pstrcat(p, store_in(p, apr_pstrcat(p, where, " AND name NOT IN (SELECT name"
+                                                      " FROM pai_job_tags WHERE 1 = 1", NULL),
+                                        "tag", q->tags_out, args, &n), ")", NULL);
     if (q->keyword) {
         const char *like = store_like(p, q->keyword);
         where = apr_pstrcat(p, where, " AND (username LIKE %s ESCAPE '!' OR name LIKE %s"
@@ -1072,7 +1129,7 @@ pai_error *pai_store_job_query(pai_db *db, apr_pool_t *p, const pai_job_query *q
         j->roles = atoi(store_col(db, row, 14));
         APR_ARRAY_PUSH(*out, pai_job_row *) = j;
     }
-    return NULL;
+    return store_page_tags(db, p, *out);
 }
 
 pai_error *pai_store_job_list_active(pai_db *db, apr_pool_t *p, apr_array_header_t **out)
@@ -1266,6 +1323,8 @@ pai_error *pai_store_job_delete_unsubmitted(pai_db *db, apr_pool_t *p, const cha
         err = store_exec(db, p, ST_KEYS_DELETE, 1, args, NULL);
     if (!err && n > 0)
         err = store_exec(db, p, ST_SECRETS_DELETE, 1, args, NULL);
+    if (!err && n > 0)
+        err = store_exec(db, p, ST_TAGS_DELETE, 1, args, NULL);
     return err;
 }
 
@@ -1293,6 +1352,8 @@ pai_error *pai_store_job_delete(pai_db *db, apr_pool_t *p, const char *name,
         err = store_exec(db, p, ST_EP_DELETE_JOB, 1, key, NULL);
     if (!err && *deleted)
         err = store_exec(db, p, ST_SECRETS_DELETE, 1, key, NULL);
+    if (!err && *deleted)
+        err = store_exec(db, p, ST_TAGS_DELETE, 1, key, NULL);
     if (err || !*deleted)
         apr_dbd_transaction_mode_set(db->driver, tx, APR_DBD_TRANSACTION_ROLLBACK);
     rv = store_tx_end(db, p, tx);
@@ -1488,6 +1549,56 @@ pai_error *pai_store_login_failures_clear(pai_db *db, apr_pool_t *p, const char 
 {
     const char *args[] = {key};
     return store_exec(db, p, ST_LOGIN_CLEAR, 1, args, NULL);
+}
+
+pai_error *pai_store_job_tag_add(pai_db *db, apr_pool_t *p, const char *name, const char *tag)
+{
+    const char *args[] = {name, tag};
+    const char *count;
+    apr_array_header_t *tags;
+    pai_error *err;
+    int i;
+
+    if ((err = pai_store_job_tags(db, p, name, &tags)))
+        return err;
+    for (i = 0; i < tags->nelts; i++)
+        if (!strcmp(APR_ARRAY_IDX(tags, i, const char *), tag))
+            return NULL;        /* there already */
+    if ((err = store_text_by_name(db, p, ST_TAGS_COUNT, name, &count)))
+        return err;
+    if (count && atoi(count) >= PAI_JOB_TAGS_MAX)
+        return pai_error_make(p, PAI_ERR_INVALID, "job %s has %d tags already, the most it may "
+                              "have", name, PAI_JOB_TAGS_MAX);
+    err = store_exec(db, p, ST_TAG_INSERT, 2, args, NULL);
+    /* Added meanwhile by another call: there, as asked. */
+    if (err && !pai_store_job_tags(db, p, name, &tags))
+        for (i = 0; i < tags->nelts; i++)
+            if (!strcmp(APR_ARRAY_IDX(tags, i, const char *), tag))
+                return NULL;
+    return err;
+}
+
+pai_error *pai_store_job_tag_delete(pai_db *db, apr_pool_t *p, const char *name,
+                                    const char *tag)
+{
+    const char *args[] = {name, tag};
+    return store_exec(db, p, ST_TAG_DELETE, 2, args, NULL);
+}
+
+pai_error *pai_store_job_tags(pai_db *db, apr_pool_t *p, const char *name,
+                              apr_array_header_t **out)
+{
+    const char *args[] = {name};
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    pai_error *err;
+
+    *out = apr_array_make(p, 4, sizeof(const char *));
+    if ((err = store_select_all(db, p, ST_TAGS_GET, 1, args, &res)))
+        return err;
+    while ((row = store_next(db, p, res)))
+        APR_ARRAY_PUSH(*out, const char *) = apr_pstrdup(p, store_col(db, row, 0));
+    return NULL;
 }
 
 pai_error *pai_store_token_revoke(pai_db *db, apr_pool_t *p, const char *hash,

@@ -91,6 +91,7 @@ typedef struct pai_job_row {
     const char *diagnostics;
     apr_int64_t cpus, memory_mb, gpus;           /* the job's demand */
     const char *config;           /* normalized JSON; "" in lists (pai_store_job_config) */
+    apr_array_header_t *tags;     /* const char *: in v2's lists only (else NULL) */
     int tasks, roles;             /* how many tasks and task roles (0: a row made before
                                    * these were kept); in v2's lists */
     const char *protocol;         /* a v2 job's protocol as submitted, secrets masked (JSON;
@@ -116,7 +117,8 @@ typedef struct pai_job_filter {
 pai_error *pai_store_job_page(pai_db *db, apr_pool_t *p, const pai_job_filter *f,
                               apr_array_header_t **out);
 
-/* v2's job list: any of these users, VCs and states (NULL or empty: any), a
+/* v2's job list: any of these users, VCs and states (NULL or empty: any), with
+ * one of tags_in and none of tags_out, a
  * keyword in the user's, job's or VC's name, ordered by one column (name,
  * created, username, vc, retries, gpus, tasks, state or completed; the name
  * breaks ties), one page; *total (when asked) counts every match.  The rows
@@ -125,6 +127,7 @@ pai_error *pai_store_job_page(pai_db *db, apr_pool_t *p, const pai_job_filter *f
 typedef struct pai_job_query {
     const apr_array_header_t *usernames, *vcs, *states;   /* const char *, each at most
                                                            * PAI_JOB_QUERY_LIST_MAX */
+    const apr_array_header_t *tags_in, *tags_out;         /* has one of / none of */
     const char *keyword;
     const char *order;            /* NULL: created */
     int descending;
@@ -132,6 +135,15 @@ typedef struct pai_job_query {
 } pai_job_query;
 pai_error *pai_store_job_query(pai_db *db, apr_pool_t *p, const pai_job_query *q,
                                apr_array_header_t **out, apr_int64_t *total);
+
+/* A job's tags (v2): added once (PAI_ERR_INVALID past PAI_JOB_TAGS_MAX),
+ * removed, listed in order.  They go with the job. */
+#define PAI_JOB_TAGS_MAX 64
+pai_error *pai_store_job_tag_add(pai_db *db, apr_pool_t *p, const char *name, const char *tag);
+pai_error *pai_store_job_tag_delete(pai_db *db, apr_pool_t *p, const char *name,
+                                    const char *tag);
+pai_error *pai_store_job_tags(pai_db *db, apr_pool_t *p, const char *name,
+                              apr_array_header_t **out);
 
 /* Jobs still WAITING or RUNNING, without their configs (read on demand:
  * a config may be a megabyte, and the sync runs every second). */

@@ -1,6 +1,6 @@
 /* /api/v2/jobs, OpenPAI v1.8's job resource: the list with its filters, a
  * submission in the job protocol (YAML), and a job named "user~job": its
- * detail, its config and START/STOP. */
+ * detail, its config, START/STOP and its tags. */
 #include <string.h>
 #include <apr_strings.h>
 #include "../core/protocol.h"
@@ -71,6 +71,11 @@ static int state_valid(const char *s)
     return *st != NULL;
 }
 
+static int tag_valid(const char *s)
+{
+    return *s && strlen(s) <= 256;
+}
+
 /* v1.8's order fields and our columns; jobPriority has no column here (one
  * priority for all), so it orders as submissionTime. */
 static const struct { const char *field, *column; } v2_orders[] = {
@@ -97,6 +102,8 @@ pai_error *pai_v2_jobs_get(pai_req *rq)
     if ((err = query_list(rq, "username", pai_username_valid, &q.usernames)) ||
         (err = query_list(rq, "vc", pai_username_valid, &q.vcs)) ||
         (err = query_list(rq, "state", state_valid, &q.states)) ||
+        (err = query_list(rq, "tagsContain", tag_valid, &q.tags_in)) ||
+        (err = query_list(rq, "tagsNotContain", tag_valid, &q.tags_out)) ||
         (err = pai_query_int(rq, "offset", 0, 1000000000, &q.offset)) ||
         (err = pai_query_int(rq, "limit", 1, 1000000000, &q.limit)))
         return err;
@@ -201,4 +208,33 @@ pai_error *pai_v2_job_execution_put(pai_req *rq)
                                  apr_psprintf(rq->pool, "Execute job %s successfully.",
                                               rq->params[0])));
     return NULL;
+}
+
+static pai_error *job_tag(pai_req *rq, int add)
+{
+    static const char *const fields[] = {"value", NULL};
+    const char *name, *tag;
+    pai_jobs_env env;
+    pai_error *err;
+
+    if ((err = framework_param(rq, &env, &name)) ||
+        (err = pai_field_only(rq->pool, rq->body, NULL, fields)) ||
+        (err = pai_field_str(rq->pool, rq->body, NULL, "value", 1, &tag)) ||
+        (err = v2_error(pai_job_tag(&env, rq->pool, &rq->who, name, tag, add))))
+        return err;
+    pai_reply(rq, 200, json_pack("{s:i, s:s}", "status", 200, "message",
+                                 apr_psprintf(rq->pool, add ? "Add tag %s for job %s successfully."
+                                              : "Delete tag %s from job %s successfully.", tag,
+                                              rq->params[0])));
+    return NULL;
+}
+
+pai_error *pai_v2_job_tag_put(pai_req *rq)
+{
+    return job_tag(rq, 1);
+}
+
+pai_error *pai_v2_job_tag_delete(pai_req *rq)
+{
+    return job_tag(rq, 0);
 }

@@ -332,3 +332,39 @@ def test_protocol_documents_that_are_refused(api):
     doc["taskRoles"]["worker"]["instances"] = 0
     assert_v2_error(api.call("POST", "/api/v2/jobs", token, json=doc), 400,
                     "InvalidParametersError", "taskRoles.worker.instances")
+
+
+def test_tags(api):
+    user, token = api.make_user()
+    other, otoken = api.make_user()
+    tag = api.unique("tag")
+    a = submit_ok(api, token, job_v1(api.unique("tga"), "true"))
+    b = submit_ok(api, token, job_v1(api.unique("tgb"), "true"))
+    fa, fb = "%s~%s" % (user, a), "%s~%s" % (user, b)
+    r = api.call("PUT", "/api/v2/jobs/%s/tag" % fa, token, json={"value": tag})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"status": 200, "message": "Add tag %s for job %s successfully." % (tag, fa)}
+    for t in (tag, "second"):
+        assert api.call("PUT", "/api/v2/jobs/%s/tag" % fb, token, json={"value": t}).status_code \
+            == 200
+    assert_v2_error(api.call("PUT", "/api/v2/jobs/%s/tag" % fa, otoken, json={"value": "x"}),
+                    403, "ForbiddenUserError")
+    assert_v2_error(api.call("PUT", "/api/v2/jobs/%s/tag" % fa, token, json={"value": "a,b"}),
+                    400, "InvalidParametersError")
+    assert api.call("PUT", "/api/v2/jobs/%s/tag" % fa, api.admin_token,
+                    json={"value": "by-admin"}).status_code == 200
+    # In the job and the list, and filterable.
+    assert api.call("GET", "/api/v2/jobs/" + fb, token).json()["tags"] == ["second", tag]
+    r = api.call("GET", "/api/v2/jobs", token, params={"tagsContain": tag})
+    assert sorted(j["name"] for j in r.json()) == sorted([a, b])
+    assert {j["name"]: j["tags"] for j in r.json()}[a] == ["by-admin", tag]
+    r = api.call("GET", "/api/v2/jobs", token,
+                 params={"tagsContain": tag, "tagsNotContain": "second"})
+    assert [j["name"] for j in r.json()] == [a]
+    # Removed again (the SDK sends the tag in a DELETE's body).
+    r = api.call("DELETE", "/api/v2/jobs/%s/tag" % fb, token, json={"value": tag})
+    assert r.status_code == 200, r.text
+    assert api.call("GET", "/api/v2/jobs/" + fb, token).json()["tags"] == ["second"]
+    rows = api.call("GET", "/api/v1/audit", api.admin_token,
+                    params={"action": "job.tag.add", "limit": 50}).json()
+    assert any(x["target"] == fa and x["detail"] == tag for x in rows), rows

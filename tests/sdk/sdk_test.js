@@ -3,7 +3,7 @@
 // it with PAI_URL, PAI_USER/PAI_PASSWORD (a user granted vc1) and
 // PAI_ADMIN/PAI_ADMIN_PASSWORD, and checks that it ends with "sdk: ok".
 // Covered: info, login, users, VCs, YAML submission, list with filters and
-// count, get, config, executionType, errors and logout.
+// count, get, config, tags, executionType, errors and logout.
 'use strict';
 const assert = require('assert');
 const { PAIV2 } = require('@microsoft/openpai-js-sdk');
@@ -108,6 +108,16 @@ async function step(what, fn) {
     assert.strictEqual(cfg.name, name);
     assert.deepStrictEqual(cfg.secrets, { key: '******' });
     assert.strictEqual(cfg.taskRoles.main.commands[0], 'echo <% $parameters.who %> <% $secrets.key %>');
+  });
+  await step('tags', async () => {
+    await c.job.addTag(user, name, 'sdk-tag');
+    let job = await c.job.getJob(user, name);
+    assert.deepStrictEqual(job.tags, ['sdk-tag']);
+    const page = await c.job.listJobs({ username: user, tagsContain: 'sdk-tag' });
+    assert.deepStrictEqual(page.map((j) => j.name), [name]);
+    await c.job.deleteTag(user, name, 'sdk-tag');
+    job = await c.job.getJob(user, name);
+    assert.deepStrictEqual(job.tags, []);
   });
   await step('executionType', async () => {
     await c.job.createJob(protocol(longName, ['sleep 300']));

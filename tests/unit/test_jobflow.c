@@ -512,6 +512,89 @@ START_TEST(a_deleted_job_is_stopped_and_frees_its_name)
 }
 END_TEST
 
+static apr_array_header_t *strings(const char *a, const char *b)
+{
+    apr_array_header_t *l = apr_array_make(ut_pool, 2, sizeof(const char *));
+    if (a)
+        APR_ARRAY_PUSH(l, const char *) = a;
+    if (b)
+        APR_ARRAY_PUSH(l, const char *) = b;
+    return l;
+}
+
+/* The names of a v2 query's page, in order, joined by spaces. */
+static const char *page_names(const pai_job_query *q, apr_int64_t *total)
+{
+    apr_array_header_t *rows;
+    const char *out = "";
+    int i;
+    pai_error *e = pai_store_job_query(&db, ut_pool, q, &rows, total);
+    ck_assert_msg(e == NULL, "%s", e ? e->message : "");
+    for (i = 0; i < rows->nelts; i++)
+        out = apr_pstrcat(ut_pool, out, i ? " " : "", APR_ARRAY_IDX(rows, i, pai_job_row *)->name,
+                          NULL);
+    return out;
+}
+
+START_TEST(the_v2_list_filters_by_tags_keyword_and_orders)
+{
+    pai_identity alice = {"alice", 0}, bob = {"bob", 0};
+    pai_job_query q;
+    apr_array_header_t *rows;
+    apr_int64_t total;
+
+    ck_assert_ptr_null(submit_as(&ADMIN, "ta", "keep", 1));
+    ck_assert_ptr_null(submit_as(&ADMIN, "tb", "keep", 1));
+    ck_assert_ptr_null(submit_as(&ADMIN, "t_c", "keep", 1));
+    ck_assert_ptr_null(pai_job_tag(&env, ut_pool, &ADMIN, "ta", "x", 1));
+    ck_assert_ptr_null(pai_job_tag(&env, ut_pool, &ADMIN, "ta", "x", 1));     /* once */
+    ck_assert_ptr_null(pai_job_tag(&env, ut_pool, &ADMIN, "tb", "x", 1));
+    ck_assert_ptr_null(pai_job_tag(&env, ut_pool, &ADMIN, "tb", "y", 1));
+    ck_assert_int_eq(pai_job_tag(&env, ut_pool, &alice, "tb", "z", 1)->code, PAI_ERR_FORBIDDEN);
+    ck_assert_int_eq(pai_job_tag(&env, ut_pool, &ADMIN, "tb", "a,b", 1)->code, PAI_ERR_INVALID);
+    (void)bob;
+
+    memset(&q, 0, sizeof(q));
+    q.limit = 10;
+    q.descending = 1;
+    ck_assert_str_eq(page_names(&q, &total), "t_c tb ta");
+    ck_assert_int_eq(total, 3);
+    q.tags_in = strings("x", NULL);
+    ck_assert_str_eq(page_names(&q, NULL), "tb ta");
+    q.tags_in = NULL;
+    q.tags_out = strings("y", NULL);
+    ck_assert_str_eq(page_names(&q, NULL), "t_c ta");
+    q.tags_out = NULL;
+    /* LIKE's wildcards in a keyword are plain characters */
+    q.keyword = "_c";
+    ck_assert_str_eq(page_names(&q, &total), "t_c");
+    ck_assert_int_eq(total, 1);
+    q.keyword = "t%c";
+    ck_assert_str_eq(page_names(&q, &total), "");
+    ck_assert_int_eq(total, 0);
+    q.keyword = NULL;
+    q.order = "name";
+    q.descending = 0;
+    q.limit = 2;
+    q.offset = 1;
+    ck_assert_str_eq(page_names(&q, &total), "ta tb");
+    ck_assert_int_eq(total, 3);
+    /* each row carries its tags */
+    q.offset = 0;
+    q.limit = 10;
+    ck_assert_ptr_null(pai_store_job_query(&db, ut_pool, &q, &rows, NULL));
+    ck_assert_int_eq(APR_ARRAY_IDX(rows, 2, pai_job_row *)->tags->nelts, 2);
+    ck_assert_str_eq(APR_ARRAY_IDX(APR_ARRAY_IDX(rows, 2, pai_job_row *)->tags, 1, const char *),
+                     "y");
+    ck_assert_int_eq(APR_ARRAY_IDX(rows, 2, pai_job_row *)->tasks, 1);
+    /* tags go with their job */
+    ck_assert_ptr_null(pai_job_tag(&env, ut_pool, &ADMIN, "tb", "x", 0));
+    ck_assert_ptr_null(pai_job_remove(&env, ut_pool, &ADMIN, "tb", clock_ms));
+    ck_assert_ptr_null(pai_store_job_tags(&db, ut_pool, "tb", &rows));
+    ck_assert_int_eq(rows->nelts, 0);
+}
+END_TEST
+
 Suite *suite_jobflow(void)
 {
     Suite *s = suite_create("jobflow");
@@ -524,6 +607,7 @@ Suite *suite_jobflow(void)
     tcase_add_test(t, launcher_errors_lose_nothing);
     tcase_add_test(t, a_queued_job_whose_account_went_away_ends);
     tcase_add_test(t, a_deleted_job_is_stopped_and_frees_its_name);
+    tcase_add_test(t, the_v2_list_filters_by_tags_keyword_and_orders);
     suite_add_tcase(s, t);
     return s;
 }
