@@ -461,6 +461,9 @@ static int pai_handler(request_rec *r)
             return pai_render_error(r, pai_error_make(r->pool, PAI_ERR_METHOD,
                                     "method %s is not allowed on %s", r->method, r->uri));
         }
+        if ((allow = pai_route_unprovided(r->uri)))
+            return pai_render_error(r, pai_error_make(r->pool, PAI_ERR_NOT_IMPLEMENTED,
+                                    "%s is not provided by this server: %s", r->uri, allow));
         return pai_render_error(r, pai_error_make(r->pool, PAI_ERR_NOT_FOUND,
                                 "no such endpoint: %s", r->uri));
     }

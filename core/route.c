@@ -78,6 +78,30 @@ const pai_route pai_routes[PAI_R_COUNT] = {
                                  PAI_BODY_JSON, {"job.tag.delete", ":0", "value"}},
 };
 
+static const struct { const char *prefix, *why; } pai_unprovided[] = {
+    {"/api/v2/kubernetes", "OpenPAI's window on Kubernetes: jobs run on Slurm here"},
+    {"/api/v2/storages", "storage configurations: jobs name their folders (dataDir, outputDir)"},
+    {"/api/v2/storage", "storage configurations: jobs name their folders (dataDir, outputDir)"},
+    {"/api/v2/groups", "groups: the VCs a user may use are granted per user "
+                       "(PUT /api/v1/user/:username/virtualClusters)"},
+    {"/api/v2/group", "groups: the VCs a user may use are granted per user "
+                      "(PUT /api/v1/user/:username/virtualClusters)"},
+    {"/api/v2/alerts", "alerts: there is no Prometheus alert manager here"},
+    {"/api/v2/cluster", "the cluster's SKU types: there is no hived scheduler here"},
+    {"/api/v2/tokens", "token management: not yet (DELETE /api/v2/authn/basic/logout ends one)"},
+};
+
+const char *pai_route_unprovided(const char *path)
+{
+    size_t i;
+    for (i = 0; i < sizeof(pai_unprovided) / sizeof(*pai_unprovided); i++) {
+        size_t n = strlen(pai_unprovided[i].prefix);
+        if (!strncmp(path, pai_unprovided[i].prefix, n) && (path[n] == '\0' || path[n] == '/'))
+            return pai_unprovided[i].why;
+    }
+    return NULL;
+}
+
 int pai_route_api(const char *path)
 {
     if (strncmp(path, "/api/v", 6) || (path[6] != '1' && path[6] != '2') ||

@@ -83,6 +83,10 @@ extern const pai_route pai_routes[PAI_R_COUNT];
 int pai_route_match(apr_pool_t *p, const char *pattern, const char *path,
                     const char *params[PAI_ROUTE_MAX_PARAMS]);
 
+/* For a path under one of OpenPAI v1.8's resources that this server does not
+ * provide (Kubernetes' API, storage, groups...): what it is and why; else NULL. */
+const char *pai_route_unprovided(const char *path);
+
 /* Which API a path is under: 1 (/api/v1...), 2 (/api/v2...), or 0 (neither). */
 int pai_route_api(const char *path);
 

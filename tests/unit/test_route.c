@@ -61,6 +61,10 @@ START_TEST(route_find)
     /* the SDK lists users at "/api/v2/users/" */
     ck_assert_int_eq(pai_route_find(ut_pool, "GET", "/api/v2/users/", params, &allow),
                      PAI_R_V2_USERS_GET);
+    ck_assert_ptr_nonnull(pai_route_unprovided("/api/v2/kubernetes/nodes"));
+    ck_assert_ptr_nonnull(pai_route_unprovided("/api/v2/groups"));
+    ck_assert_ptr_null(pai_route_unprovided("/api/v2/groupsx"));
+    ck_assert_ptr_null(pai_route_unprovided("/api/v2/jobs"));
     ck_assert_int_eq(pai_route_api("/api/v1"), 1);
     ck_assert_int_eq(pai_route_api("/api/v1/jobs"), 1);
     ck_assert_int_eq(pai_route_api("/api/v2/info"), 2);
