@@ -42,6 +42,19 @@ static pai_error *only(apr_pool_t *p, const json_t *o, const char *where,
     return NULL;
 }
 
+/* o's mapping at key (NULL when absent) with only these keys; *field names it. */
+static pai_error *get_mapping(apr_pool_t *p, const json_t *o, const char *where, const char *key,
+                              const char *const *keys, const json_t **out, const char **field)
+{
+    *field = where ? apr_pstrcat(p, where, ".", key, NULL) : key;
+    *out = json_object_get(o, key);
+    if (!*out)
+        return NULL;
+    if (!json_is_object(*out))
+        return bad(p, *field, "must be a mapping");
+    return only(p, *out, *field, keys);
+}
+
 static pai_error *get_int(apr_pool_t *p, const json_t *o, const char *where, const char *key,
                           int required, json_int_t lo, json_int_t hi, json_int_t *out)
 {
@@ -229,8 +242,10 @@ static pai_error *read_role(apr_pool_t *p, const char *rname, const json_t *r,
         "taskRetryCount", "prerequisites", "dockerImage", "extraContainerOptions",
         "resourcePerInstance", "commands", NULL};
     static const char *const res_keys[] = {"cpu", "memoryMB", "gpu", "ports", NULL};
+    static const char *const ckeys[] = {"minFailedInstances", "minSucceededInstances", NULL};
+    static const char *const okeys[] = {"shmMB", NULL};
     const char *f = apr_pstrcat(p, "taskRoles.", rname, NULL);
-    const char *fr = apr_pstrcat(p, f, ".resourcePerInstance", NULL);
+    const char *fr, *fx;
     const json_t *res, *cmds, *ports, *x;
     json_int_t instances = 1, cpu, mem, gpu, retry = 0, shm, n;
     const char *img, *k;
@@ -267,11 +282,11 @@ static pai_error *read_role(apr_pool_t *p, const char *rname, const json_t *r,
                 return bad(p, apr_psprintf(p, "%s.prerequisites[%" APR_SIZE_T_FMT "]", f, i),
                            "names no prerequisite");
     }
-    res = json_object_get(r, "resourcePerInstance");
-    if (!json_is_object(res))
-        return bad(p, fr, "is required and must be a mapping");
-    if ((e = only(p, res, fr, res_keys)) ||
-        (e = get_int(p, res, fr, "cpu", 1, 1, 1024, &cpu)) ||
+    if ((e = get_mapping(p, r, f, "resourcePerInstance", res_keys, &res, &fr)))
+        return e;
+    if (!res)
+        return bad(p, fr, "is required");
+    if ((e = get_int(p, res, fr, "cpu", 1, 1, 1024, &cpu)) ||
         (e = get_int(p, res, fr, "memoryMB", 1, 1, 16 * 1024 * 1024, &mem)) ||
         (e = get_int(p, res, fr, "gpu", 1, 0, 64, &gpu)))
         return e;
@@ -292,38 +307,28 @@ static pai_error *read_role(apr_pool_t *p, const char *rname, const json_t *r,
                                                       json_integer_value(v)));
         }
     }
-    if ((x = json_object_get(r, "completion"))) {
-        static const char *const ckeys[] = {"minFailedInstances", "minSucceededInstances", NULL};
-        const char *fc = apr_pstrcat(p, f, ".completion", NULL);
-        if (!json_is_object(x))
-            return bad(p, fc, "must be a mapping");
-        if ((e = only(p, x, fc, ckeys)))
-            return e;
+    if ((e = get_mapping(p, r, f, "completion", ckeys, &x, &fx)))
+        return e;
+    if (x) {
         n = -2;
-        if ((e = get_int(p, x, fc, "minFailedInstances", 0, -1, 1000, &n)))
+        if ((e = get_int(p, x, fx, "minFailedInstances", 0, -1, 1000, &n)))
             return e;
         if (n != -2)
             json_object_set_new(role, "minFailedTaskCount", n < 1 ? json_null() : json_integer(n));
         n = -2;
-        if ((e = get_int(p, x, fc, "minSucceededInstances", 0, -1, 1000, &n)))
+        if ((e = get_int(p, x, fx, "minSucceededInstances", 0, -1, 1000, &n)))
             return e;
         if (n != -2)
             json_object_set_new(role, "minSucceededTaskCount",
                                 n < 0 ? json_null() : json_integer(n));
     }
-    if ((x = json_object_get(r, "extraContainerOptions"))) {
-        static const char *const okeys[] = {"shmMB", NULL};
-        const char *fo = apr_pstrcat(p, f, ".extraContainerOptions", NULL);
-        if (!json_is_object(x))
-            return bad(p, fo, "must be a mapping");
-        if ((e = only(p, x, fo, okeys)))
-            return e;
-        shm = -1;
-        if ((e = get_int(p, x, fo, "shmMB", 0, 0, 16 * 1024 * 1024, &shm)))
-            return e;
-        if (shm >= 0)
-            json_object_set_new(role, "shmMB", json_integer(shm));
-    }
+    if ((e = get_mapping(p, r, f, "extraContainerOptions", okeys, &x, &fx)))
+        return e;
+    shm = -1;
+    if (x && (e = get_int(p, x, fx, "shmMB", 0, 0, 16 * 1024 * 1024, &shm)))
+        return e;
+    if (shm >= 0)
+        json_object_set_new(role, "shmMB", json_integer(shm));
     cmds = json_object_get(r, "commands");
     if (!json_is_array(cmds) || json_array_size(cmds) == 0)
         return bad(p, apr_pstrcat(p, f, ".commands", NULL), "must be a list of at least one command");
@@ -350,7 +355,7 @@ pai_error *pai_protocol_read(apr_pool_t *p, const json_t *doc, pai_protocol *out
     static const char *const default_keys[] = {"virtualCluster", NULL};
     const json_t *pv, *roles, *params, *secrets, *defaults, *r;
     json_t *config, *images, *list, *role;
-    const char *name, *type, *image = NULL, *vc = NULL, *rname;
+    const char *name, *type, *image = NULL, *vc = NULL, *rname, *fd;
     json_int_t retry = 0;
     size_t count = 0;
     pai_error *e;
@@ -381,13 +386,9 @@ pai_error *pai_protocol_read(apr_pool_t *p, const json_t *doc, pai_protocol *out
     if ((secrets = json_object_get(doc, "secrets")) &&
         (e = check_dict(p, secrets, "secrets", 0, &count)))
         return e;
-    if ((defaults = json_object_get(doc, "defaults"))) {
-        if (!json_is_object(defaults))
-            return bad(p, "defaults", "must be a mapping");
-        if ((e = only(p, defaults, "defaults", default_keys)) ||
-            (e = get_str(p, defaults, "defaults", "virtualCluster", 0, &vc)))
-            return e;
-    }
+    if ((e = get_mapping(p, doc, NULL, "defaults", default_keys, &defaults, &fd)) ||
+        (defaults && (e = get_str(p, defaults, fd, "virtualCluster", 0, &vc))))
+        return e;
     if (json_object_get(doc, "extras") && (e = check_extras(p, json_object_get(doc, "extras"))))
         return e;
     images = pai_json_pool(p, json_object());

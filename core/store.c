@@ -7,6 +7,16 @@
 #include <apr_general.h>
 #include "store.h"
 
+/* A job's fields after its name, as pai_jobs and pai_jobs_deleted hold them. */
+#define STORE_JOB_FIELDS \
+    " username VARCHAR(64) NOT NULL, vc VARCHAR(64) NOT NULL, state VARCHAR(16) NOT NULL," \
+    " sub_state VARCHAR(32) NOT NULL, execution_type VARCHAR(8) NOT NULL," \
+    " retries INTEGER NOT NULL, run_retries INTEGER NOT NULL, launcher_id BIGINT NOT NULL," \
+    " port_base INTEGER NOT NULL, host VARCHAR(255) NOT NULL, created BIGINT NOT NULL," \
+    " launched BIGINT NOT NULL, completed BIGINT NOT NULL, has_exit INTEGER NOT NULL," \
+    " exit_code INTEGER NOT NULL, diagnostics VARCHAR(1024) NOT NULL, cpus BIGINT NOT NULL," \
+    " memory_mb BIGINT NOT NULL, gpus BIGINT NOT NULL, submitted BIGINT NOT NULL,"
+
 /* VARCHAR keys with a binary collation on MySQL, so that "Bob" and "bob" are
  * two users there as on SQLite. */
 static const char *const store_schema[] = {
@@ -27,26 +37,7 @@ static const char *const store_schema[] = {
     " PRIMARY KEY (username, vc))",
     "CREATE TABLE IF NOT EXISTS pai_jobs ("
     " name VARCHAR(128) NOT NULL PRIMARY KEY,"
-    " username VARCHAR(64) NOT NULL,"
-    " vc VARCHAR(64) NOT NULL,"
-    " state VARCHAR(16) NOT NULL,"
-    " sub_state VARCHAR(32) NOT NULL,"
-    " execution_type VARCHAR(8) NOT NULL,"
-    " retries INTEGER NOT NULL,"
-    " run_retries INTEGER NOT NULL,"
-    " launcher_id BIGINT NOT NULL,"
-    " port_base INTEGER NOT NULL,"
-    " host VARCHAR(255) NOT NULL,"
-    " created BIGINT NOT NULL,"
-    " launched BIGINT NOT NULL,"
-    " completed BIGINT NOT NULL,"
-    " has_exit INTEGER NOT NULL,"
-    " exit_code INTEGER NOT NULL,"
-    " diagnostics VARCHAR(1024) NOT NULL,"
-    " cpus BIGINT NOT NULL,"
-    " memory_mb BIGINT NOT NULL,"
-    " gpus BIGINT NOT NULL,"
-    " submitted BIGINT NOT NULL,"
+    STORE_JOB_FIELDS
     " config MEDIUMTEXT NOT NULL,"
     " version BIGINT NOT NULL DEFAULT 0,"
     " launch_tag VARCHAR(64) NOT NULL DEFAULT '',"
@@ -100,26 +91,7 @@ static const char *const store_schema[] = {
     " deleted_at BIGINT NOT NULL,"
     " deleted_by VARCHAR(64) NOT NULL,"
     " name VARCHAR(128) NOT NULL,"
-    " username VARCHAR(64) NOT NULL,"
-    " vc VARCHAR(64) NOT NULL,"
-    " state VARCHAR(16) NOT NULL,"
-    " sub_state VARCHAR(32) NOT NULL,"
-    " execution_type VARCHAR(8) NOT NULL,"
-    " retries INTEGER NOT NULL,"
-    " run_retries INTEGER NOT NULL,"
-    " launcher_id BIGINT NOT NULL,"
-    " port_base INTEGER NOT NULL,"
-    " host VARCHAR(255) NOT NULL,"
-    " created BIGINT NOT NULL,"
-    " launched BIGINT NOT NULL,"
-    " completed BIGINT NOT NULL,"
-    " has_exit INTEGER NOT NULL,"
-    " exit_code INTEGER NOT NULL,"
-    " diagnostics VARCHAR(1024) NOT NULL,"
-    " cpus BIGINT NOT NULL,"
-    " memory_mb BIGINT NOT NULL,"
-    " gpus BIGINT NOT NULL,"
-    " submitted BIGINT NOT NULL,"
+    STORE_JOB_FIELDS
     " launch_tag VARCHAR(64) NOT NULL,"
     " placement TEXT NOT NULL,"
     " hosts TEXT NOT NULL,"

@@ -82,6 +82,9 @@ void pai_reply(pai_req *rq, int status, json_t *body);
 void pai_reply_message(pai_req *rq, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* A body that is {"value": text} and nothing else (START/STOP, a tag). */
+pai_error *pai_body_value(pai_req *rq, const char **value);
+
 /* A query number in [lo, hi]; absent leaves *out as it is. */
 pai_error *pai_query_int(pai_req *rq, const char *key, int lo, int hi, int *out);
 

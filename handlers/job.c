@@ -99,14 +99,11 @@ pai_error *pai_job_config_get(pai_req *rq)
 
 pai_error *pai_job_execution_put(pai_req *rq)
 {
-    static const char *const fields[] = {"value", NULL};
     const char *name, *value;
     pai_jobs_env env;
     pai_error *err;
 
-    if ((err = job_name_param(rq, &name)) ||
-        (err = pai_field_only(rq->pool, rq->body, NULL, fields)) ||
-        (err = pai_field_str(rq->pool, rq->body, NULL, "value", 1, &value)) ||
+    if ((err = job_name_param(rq, &name)) || (err = pai_body_value(rq, &value)) ||
         (err = pai_req_jobs_env(rq, &env)) ||
         (err = pai_job_execute(&env, rq->pool, &rq->who, name, value, rq->now_ms)))
         return err;

@@ -66,3 +66,10 @@ pai_error *pai_query_int(pai_req *rq, const char *key, int lo, int hi, int *out)
     *out = (int)n;
     return NULL;
 }
+
+pai_error *pai_body_value(pai_req *rq, const char **value)
+{
+    static const char *const fields[] = {"value", NULL};
+    pai_error *err = pai_field_only(rq->pool, rq->body, NULL, fields);
+    return err ? err : pai_field_str(rq->pool, rq->body, NULL, "value", 1, value);
+}

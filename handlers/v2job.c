@@ -194,14 +194,11 @@ pai_error *pai_v2_job_config_get(pai_req *rq)
 
 pai_error *pai_v2_job_execution_put(pai_req *rq)
 {
-    static const char *const fields[] = {"value", NULL};
     const char *name, *value;
     pai_jobs_env env;
     pai_error *err;
 
-    if ((err = framework_param(rq, &env, &name)) ||
-        (err = pai_field_only(rq->pool, rq->body, NULL, fields)) ||
-        (err = pai_field_str(rq->pool, rq->body, NULL, "value", 1, &value)) ||
+    if ((err = framework_param(rq, &env, &name)) || (err = pai_body_value(rq, &value)) ||
         (err = v2_error(pai_job_execute(&env, rq->pool, &rq->who, name, value, rq->now_ms))))
         return err;
     pai_reply(rq, 202, json_pack("{s:i, s:s}", "status", 202, "message",
@@ -212,14 +209,11 @@ pai_error *pai_v2_job_execution_put(pai_req *rq)
 
 static pai_error *job_tag(pai_req *rq, int add)
 {
-    static const char *const fields[] = {"value", NULL};
     const char *name, *tag;
     pai_jobs_env env;
     pai_error *err;
 
-    if ((err = framework_param(rq, &env, &name)) ||
-        (err = pai_field_only(rq->pool, rq->body, NULL, fields)) ||
-        (err = pai_field_str(rq->pool, rq->body, NULL, "value", 1, &tag)) ||
+    if ((err = framework_param(rq, &env, &name)) || (err = pai_body_value(rq, &tag)) ||
         (err = v2_error(pai_job_tag(&env, rq->pool, &rq->who, name, tag, add))))
         return err;
     pai_reply(rq, 200, json_pack("{s:i, s:s}", "status", 200, "message",

@@ -330,13 +330,14 @@ def assert_sanitized(inst):
     assert "libasan" in maps and os.environ["PAI_MODULE"] in maps, "httpd runs without ASan"
 
 
-def assert_error(r, status, name, message_part=None):
-    """Every error is JSON {"error","message"} with the given status."""
+def assert_error(r, status, name, message_part=None, key="error"):
+    """Every error is JSON {"error","message"} with the given status (on
+    /api/v2, key="code": v1.8's {"code","message"})."""
     assert r.status_code == status, (r.status_code, r.text)
     assert r.headers["Content-Type"].startswith("application/json"), r.headers
     body = r.json()
-    assert set(body) == {"error", "message"}, body
-    assert body["error"] == name, body
+    assert set(body) == {key, "message"}, body
+    assert body[key] == name, body
     assert isinstance(body["message"], str) and body["message"]
     if message_part:
         assert message_part in body["message"], body

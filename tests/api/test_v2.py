@@ -5,21 +5,14 @@ import time
 
 import yaml
 
+from conftest import assert_error
 from test_jobs import job, submit_ok, task_output, wait_state
 
 job_v1 = job
 
 
 def assert_v2_error(r, status, code, message_part=None):
-    """v2's errors are {"code","message"} (v1 keeps {"error","message"})."""
-    assert r.status_code == status, (r.status_code, r.text)
-    assert r.headers["Content-Type"].startswith("application/json"), r.headers
-    body = r.json()
-    assert set(body) == {"code", "message"}, body
-    assert body["code"] == code, body
-    assert isinstance(body["message"], str) and body["message"]
-    if message_part:
-        assert message_part in body["message"], body
+    return assert_error(r, status, code, message_part, key="code")
 
 
 def test_info_is_public(api):
