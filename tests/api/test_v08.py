@@ -78,6 +78,11 @@ def test_delete_stops_the_job_and_frees_its_name(api):
     other, xtok = api.make_user()
     name = submit_ok(api, otok, job(api.unique("del"), "echo first; sleep 300"))
     slurm_id = wait_state(api, name, {"RUNNING"})["appId"]
+    # RUNNING is Slurm's allocation: the task prints a moment later.
+    out = os.path.join(job_dir(api, name), "main-0.out")
+    deadline = time.time() + 30
+    while time.time() < deadline and not (os.path.exists(out) and open(out).read()):
+        time.sleep(0.2)
     assert_error(api.call("DELETE", "/api/v1/jobs/" + name), 401, "UnauthorizedUserError")
     assert_error(api.call("DELETE", "/api/v1/jobs/" + name, xtok), 403, "ForbiddenUserError")
     assert_error(api.call("DELETE", "/api/v1/user/%s/jobs/%s" % (other, name), xtok),

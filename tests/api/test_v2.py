@@ -213,8 +213,9 @@ def v2_state(api, token, fw, states, timeout=60):
 def test_a_yaml_job_runs_with_its_parameters_and_secrets(api):
     user, token = api.make_user()
     other, otoken = api.make_user()
-    assert api.call("PUT", "/api/v1/user/%s/virtualClusters" % user, api.admin_token,
-                    json={"virtualClusters": "vc1"}).status_code == 201
+    for u in (user, other):
+        assert api.call("PUT", "/api/v1/user/%s/virtualClusters" % u, api.admin_token,
+                        json={"virtualClusters": "vc1"}).status_code == 201
     name = api.unique("v2yaml")
     r = submit_yaml(api, token, name)
     assert r.status_code == 202, r.text
