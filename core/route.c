@@ -104,7 +104,8 @@ const char *pai_route_unprovided(const char *path)
 
 int pai_route_api(const char *path)
 {
-    if (strncmp(path, "/api/v", 6) || (path[6] != '1' && path[6] != '2') ||
+    /* A request httpd refused before it had a path has none. */
+    if (!path || strncmp(path, "/api/v", 6) || (path[6] != '1' && path[6] != '2') ||
         (path[7] != '\0' && path[7] != '/'))
         return 0;
     return path[6] - '0';

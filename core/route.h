@@ -87,7 +87,8 @@ int pai_route_match(apr_pool_t *p, const char *pattern, const char *path,
  * provide (Kubernetes' API, storage, groups...): what it is and why; else NULL. */
 const char *pai_route_unprovided(const char *path);
 
-/* Which API a path is under: 1 (/api/v1...), 2 (/api/v2...), or 0 (neither). */
+/* Which API a path is under: 1 (/api/v1...), 2 (/api/v2...), or 0 (neither,
+ * or no path). */
 int pai_route_api(const char *path);
 
 /* The route for method and path (HEAD finds GET's), with its params; or -1,

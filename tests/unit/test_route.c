@@ -73,6 +73,7 @@ START_TEST(route_find)
     ck_assert_int_eq(pai_route_api("/api/v3/x"), 0);
     ck_assert_int_eq(pai_route_api("/api/v"), 0);
     ck_assert_int_eq(pai_route_api("/"), 0);
+    ck_assert_int_eq(pai_route_api(NULL), 0);
     ck_assert_int_eq(pai_route_find(ut_pool, "GET", "/api/v1", params, &allow), PAI_R_API_GET);
     /* the root is exact: "/api/v1/x/.." folded by httpd is not the root */
     ck_assert_int_eq(pai_route_find(ut_pool, "GET", "/api/v1/", params, &allow), -1);
