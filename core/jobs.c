@@ -2,6 +2,7 @@
  * admission is admit.c's, the sync sync.c's. */
 #include <string.h>
 #include <apr_strings.h>
+#include <apr_base64.h>
 #include <apr_hash.h>
 #include <apr_general.h>
 #include "admit.h"
@@ -613,13 +614,87 @@ static json_t *job_item_v2(const pai_job_row *j)
     return o;
 }
 
+/* A keyset cursor: "k1|<order>|<a|d>|<value>|<name>" in base64url.  Nothing
+ * in it is a secret; it is checked as any input when it comes back. */
+#define CURSOR_TAG "k1"
+
+static const char *job_order_value(apr_pool_t *p, const char *order, const pai_job_row *j)
+{
+    if (!strcmp(order, "name")) return j->name;
+    if (!strcmp(order, "username")) return j->username;
+    if (!strcmp(order, "vc")) return j->vc;
+    if (!strcmp(order, "state")) return j->state;
+    if (!strcmp(order, "retries")) return apr_itoa(p, j->retries);
+    if (!strcmp(order, "gpus")) return apr_psprintf(p, "%" APR_INT64_T_FMT, j->gpus);
+    if (!strcmp(order, "tasks")) return apr_itoa(p, j->tasks);
+    if (!strcmp(order, "completed")) return apr_psprintf(p, "%" APR_INT64_T_FMT, j->completed);
+    return apr_psprintf(p, "%" APR_INT64_T_FMT, j->created);
+}
+
+static const char *job_cursor(apr_pool_t *p, const pai_job_query *q, const pai_job_row *last)
+{
+    const char *order = q->order ? q->order : "created";
+    const char *raw = apr_pstrcat(p, CURSOR_TAG "|", order, q->descending ? "|d|" : "|a|",
+                                  job_order_value(p, order, last), "|", last->name, NULL);
+    char *out = apr_palloc(p, apr_base64_encode_len((int)strlen(raw)));
+    char *c;
+    apr_base64_encode(out, raw, (int)strlen(raw));
+    for (c = out; *c; c++)          /* base64url, without padding */
+        *c = *c == '+' ? '-' : *c == '/' ? '_' : *c;
+    if ((c = strchr(out, '=')))
+        *c = '\0';
+    return out;
+}
+
+pai_error *pai_job_cursor_read(apr_pool_t *p, const char *cursor, pai_job_query *q)
+{
+    const char *order = q->order ? q->order : "created";
+    size_t len = strlen(cursor), i;
+    char *b64, *raw, *f[5], *last;
+    int n;
+
+    if (len == 0 || len > 1024 || strspn(cursor, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                                 "0123456789-_") != len)
+        goto bad;
+    b64 = apr_palloc(p, len + 4);
+    for (i = 0; i < len; i++)
+        b64[i] = cursor[i] == '-' ? '+' : cursor[i] == '_' ? '/' : cursor[i];
+    while (i % 4)
+        b64[i++] = '=';
+    b64[i] = '\0';
+    raw = apr_palloc(p, apr_base64_decode_len(b64) + 1);
+    n = apr_base64_decode(raw, b64);
+    raw[n] = '\0';
+    if ((int)strlen(raw) != n)
+        goto bad;
+    f[0] = apr_strtok(raw, "|", &last);
+    for (i = 1; i < 5; i++)
+        f[i] = apr_strtok(NULL, "|", &last);
+    if (!f[4] || apr_strtok(NULL, "|", &last) || strcmp(f[0], CURSOR_TAG))
+        goto bad;
+    if (strcmp(f[1], order) || strcmp(f[2], q->descending ? "d" : "a"))
+        return pai_error_make(p, PAI_ERR_INVALID, "parameter 'after' is a cursor of another "
+                              "order; ask with the order it came with");
+    if (!pai_job_name_valid(f[4]) ||
+        (strcmp(order, "name") && strcmp(order, "username") && strcmp(order, "vc") &&
+         strcmp(order, "state") ? strspn(f[3], "-0123456789") != strlen(f[3])
+                                : !pai_username_valid(f[3])))
+        goto bad;
+    q->after_value = f[3];
+    q->after_name = f[4];
+    return NULL;
+bad:
+    return pai_error_make(p, PAI_ERR_INVALID, "parameter 'after' is not a cursor this server "
+                          "gave");
+}
+
 pai_error *pai_job_query_view(const pai_jobs_env *env, apr_pool_t *p, const pai_job_query *q,
-                              int with_total, json_t **out)
+                              int with_total, int keyset, json_t **out)
 {
     apr_array_header_t *rows;
     apr_int64_t total = 0;
     pai_error *e;
-    json_t *a;
+    json_t *a, *o;
     int i;
 
     if ((e = pai_store_job_query(env->db, p, q, &rows, with_total ? &total : NULL)))
@@ -627,9 +702,20 @@ pai_error *pai_job_query_view(const pai_jobs_env *env, apr_pool_t *p, const pai_
     a = json_array();
     for (i = 0; i < rows->nelts; i++)
         json_array_append_new(a, job_item_v2(APR_ARRAY_IDX(rows, i, pai_job_row *)));
-    *out = pai_json_pool(p, with_total ? json_pack("{s:I, s:o}", "totalCount", (json_int_t)total,
-                                                   "data", a)
-                                       : a);
+    if (!with_total && !keyset) {
+        *out = pai_json_pool(p, a);
+        return NULL;
+    }
+    o = pai_json_pool(p, json_pack("{s:o}", "data", a));
+    if (with_total)
+        json_object_set_new(o, "totalCount", json_integer(total));
+    /* A full page may have more after it; a short one is the last. */
+    if (keyset)
+        json_object_set_new(o, "next", rows->nelts == q->limit && rows->nelts > 0
+                            ? json_string(job_cursor(p, q, APR_ARRAY_IDX(rows, rows->nelts - 1,
+                                                                         pai_job_row *)))
+                            : json_null());
+    *out = o;
     return NULL;
 }
 

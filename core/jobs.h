@@ -78,10 +78,14 @@ pai_error *pai_job_ssh_report(const pai_jobs_env *env, apr_pool_t *p, const char
 pai_error *pai_vc_status_view(const pai_jobs_env *env, apr_pool_t *p, const char *name,
                               int v2, json_t **out);
 
-/* /api/v2: v1.8's job list (an array, or {totalCount, data} with_total), a
- * job's detail, and its protocol as YAML (a v1 job's config for a v1 job). */
+/* /api/v2: v1.8's job list (an array, or {totalCount, data} with_total; with
+ * keyset, {data, next[, totalCount]}: next is the cursor of the page after, or
+ * null), a job's detail, and its protocol as YAML (a v1 job's config for a v1
+ * job). */
 pai_error *pai_job_query_view(const pai_jobs_env *env, apr_pool_t *p, const pai_job_query *q,
-                              int with_total, json_t **out);
+                              int with_total, int keyset, json_t **out);
+/* A cursor a page's next gave, for q's order: sets q->after_*; 400 otherwise. */
+pai_error *pai_job_cursor_read(apr_pool_t *p, const char *cursor, pai_job_query *q);
 pai_error *pai_job_detail_v2(const pai_jobs_env *env, apr_pool_t *p, const char *name,
                              json_t **out);
 pai_error *pai_job_protocol_text(const pai_jobs_env *env, apr_pool_t *p, const char *name,

@@ -1083,6 +1083,31 @@ pai_error *pai_store_job_query(pai_db *db, apr_pool_t *p, const pai_job_query *q
         while ((row = store_next(db, p, res)))
             *total = apr_atoi64(store_col(db, row, 0));
     }
+    /* Keyset: the page starts after the row (after_value, after_name) in this
+     * order, so a deep page reads what the first does. */
+    if (q->after_name) {
+        const char *col = q->order ? q->order : "created", *cmp = q->descending ? "<" : ">";
+        if (!strcmp(col, "name")) {
+            where = apr_pstrcat(p, where, " AND name ", cmp, " %s", NULL);
+        }
+        else {
+            int text = !strcmp(col, "username") || !strcmp(col, "vc") || !strcmp(col, "state");
+            const char *v = text ? "%s" : "%lld";
+            where = apr_pstrcat(p, where, " AND (", col, " ", cmp, " ", v, " OR (", col, " = ", v,
+                                " AND name ", cmp, " %s))", NULL);
+            if (text) {
+                args[n++] = q->after_value;
+                args[n++] = q->after_value;
+            }
+            else {
+                apr_int64_t *iv = apr_palloc(p, sizeof(*iv));
+                *iv = apr_atoi64(q->after_value);
+                args[n++] = iv;
+                args[n++] = iv;
+            }
+        }
+        args[n++] = q->after_name;
+    }
     /* The name breaks ties, so that pages never overlap. */
     order = apr_pstrcat(p, " ORDER BY ", q->order ? q->order : "created",
                         q->descending ? " DESC, name DESC" : " ASC, name ASC", NULL);

@@ -121,7 +121,8 @@ pai_error *pai_store_job_page(pai_db *db, apr_pool_t *p, const pai_job_filter *f
  * one of tags_in and none of tags_out, a
  * keyword in the user's, job's or VC's name, ordered by one column (name,
  * created, username, vc, retries, gpus, tasks, state or completed; the name
- * breaks ties), one page; *total (when asked) counts every match.  The rows
+ * breaks ties), one page (by offset, or after a row); *total (when asked)
+ * counts every match.  The rows
  * hold the summary fields, launched, gpus, tasks and roles. */
 #define PAI_JOB_QUERY_LIST_MAX 32
 typedef struct pai_job_query {
@@ -132,6 +133,9 @@ typedef struct pai_job_query {
     const char *order;            /* NULL: created */
     int descending;
     int limit, offset;
+    const char *after_value, *after_name;  /* keyset: rows after this one (its order
+                                            * column's value as text, its name); NULL:
+                                            * from the start */
 } pai_job_query;
 pai_error *pai_store_job_query(pai_db *db, apr_pool_t *p, const pai_job_query *q,
                                apr_array_header_t **out, apr_int64_t *total);

@@ -85,13 +85,14 @@ static const struct { const char *field, *column; } v2_orders[] = {
     {"jobPriority", "created"},
 };
 
-/* GET /api/v2/jobs?username=a,b&vc=&state=&keyword=&offset=&limit=&withTotalCount=true
- * &order=field,ASC|DESC */
+/* GET /api/v2/jobs?username=a,b&vc=&state=&tagsContain=&tagsNotContain=&keyword=
+ * &offset=&limit=&withTotalCount=true&order=field,ASC|DESC, or after= for keyset pages */
 pai_error *pai_v2_jobs_get(pai_req *rq)
 {
     pai_job_query q;
     const char *order = rq->query ? apr_table_get(rq->query, "order") : NULL;
     const char *total = rq->query ? apr_table_get(rq->query, "withTotalCount") : NULL;
+    const char *after = rq->query ? apr_table_get(rq->query, "after") : NULL;
     pai_jobs_env env;
     pai_error *err;
     json_t *out;
@@ -128,6 +129,14 @@ pai_error *pai_v2_jobs_get(pai_req *rq)
                                   "totalGpuNumber, state, completionTime, jobPriority");
         q.descending = !strcmp(comma + 1, "DESC");
     }
+    /* Keyset paging: after= (empty: the first page), then each answer's next. */
+    if (after) {
+        if (q.offset)
+            return pai_error_make(rq->pool, PAI_ERR_INVALID, "parameter 'offset' and 'after' "
+                                  "do not go together");
+        if (*after && (err = pai_job_cursor_read(rq->pool, after, &q)))
+            return err;
+    }
     /* PaiReadAccess owner: a user sees their own jobs, whatever they ask. */
     if (rq->read_access == PAI_READ_OWNER && !rq->who.admin) {
         apr_array_header_t *self = apr_array_make(rq->pool, 1, sizeof(const char *));
@@ -135,7 +144,8 @@ pai_error *pai_v2_jobs_get(pai_req *rq)
         q.usernames = self;
     }
     if ((err = pai_req_jobs_env(rq, &env)) ||
-        (err = pai_job_query_view(&env, rq->pool, &q, total && !strcmp(total, "true"), &out)))
+        (err = pai_job_query_view(&env, rq->pool, &q, total && !strcmp(total, "true"),
+                                  after != NULL, &out)))
         return err;
     pai_reply(rq, 200, json_incref(out));
     return NULL;

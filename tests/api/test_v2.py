@@ -293,6 +293,21 @@ def test_the_job_list_filters_orders_and_counts(api):
     assert r.status_code == 200, r.text
     assert r.json()["totalCount"] == 3
     assert [j["name"] for j in r.json()["data"]] == names[1:]
+    # Keyset pages (after=, then each answer's next) show what offset pages do.
+    r0 = api.call("GET", "/api/v2/jobs", token,
+                  params={"keyword": tag, "limit": 1, "after": ""}).json()["next"]
+    walked, after, pages = [], "", 0
+    while after is not None:
+        r = api.call("GET", "/api/v2/jobs", token,
+                     params={"keyword": tag, "order": "jobName,DESC", "limit": 2, "after": after})
+        assert r.status_code == 200, r.text
+        walked += [j["name"] for j in r.json()["data"]]
+        after, pages = r.json()["next"], pages + 1
+    assert walked == sorted(names, reverse=True) and pages == 2
+    for bad in ({"after": "not-a-cursor"}, {"after": "", "offset": 1},
+                {"after": r0, "order": "jobName,ASC"}):
+        assert_v2_error(api.call("GET", "/api/v2/jobs", token, params=dict(bad, limit=2)), 400,
+                        "InvalidParametersError")
     # A keyword's wildcards are plain characters.
     r = api.call("GET", "/api/v2/jobs", token, params={"keyword": tag.replace("_", "%")})
     assert r.json() == []

@@ -595,6 +595,67 @@ START_TEST(the_v2_list_filters_by_tags_keyword_and_orders)
 }
 END_TEST
 
+/* Every page of a keyset walk (pages of 3) joined: the same as one offset page. */
+START_TEST(keyset_pages_walk_what_offset_pages_show)
+{
+    static const char *const orders[] = {NULL, "name", "username", "state", "retries"};
+    pai_identity u[2] = {{"kuser_a", 1}, {"kuser_b", 1}};
+    size_t o;
+    int i, d;
+    char name[16];
+
+    for (i = 0; i < 10; i++) {
+        snprintf(name, sizeof(name), "k%02d", (i * 7) % 10);
+        ck_assert_ptr_null(submit_as(&u[i % 2], name, "keep", 1));
+    }
+    for (o = 0; o < sizeof(orders) / sizeof(*orders); o++)
+        for (d = 0; d < 2; d++) {
+            pai_job_query q;
+            const char *all, *walked = "";
+            json_t *page;
+            int pages = 0;
+            memset(&q, 0, sizeof(q));
+            q.order = orders[o];
+            q.descending = d;
+            q.limit = 100;
+            all = page_names(&q, NULL);
+            q.limit = 3;
+            for (;;) {
+                json_t *next, *it;
+                size_t k;
+                ck_assert_ptr_null(pai_job_query_view(&env, ut_pool, &q, 0, 1, &page));
+                json_array_foreach(json_object_get(page, "data"), k, it)
+                    walked = apr_pstrcat(ut_pool, walked, *walked ? " " : "",
+                                         json_string_value(json_object_get(it, "name")), NULL);
+                pages++;
+                next = json_object_get(page, "next");
+                if (json_is_null(next))
+                    break;
+                ck_assert_ptr_null(pai_job_cursor_read(ut_pool, json_string_value(next), &q));
+            }
+            ck_assert_msg(!strcmp(all, walked), "order %s %d: %s / %s", orders[o] ? orders[o] : "-",
+                          d, all, walked);
+            ck_assert_int_eq(pages, 4);     /* 3 + 3 + 3 + 1 */
+        }
+    {
+        pai_job_query q, other;
+        json_t *page;
+        memset(&q, 0, sizeof(q));
+        q.limit = 2;
+        q.descending = 1;
+        ck_assert_ptr_null(pai_job_query_view(&env, ut_pool, &q, 1, 1, &page));
+        ck_assert_int_eq(json_integer_value(json_object_get(page, "totalCount")), 10);
+        other = q;
+        other.order = "name";
+        ck_assert_int_eq(pai_job_cursor_read(ut_pool, json_string_value(json_object_get(page,
+                         "next")), &other)->code, PAI_ERR_INVALID);
+        ck_assert_ptr_nonnull(pai_job_cursor_read(ut_pool, "bm90IGEgY3Vyc29y", &q));
+        ck_assert_ptr_nonnull(pai_job_cursor_read(ut_pool, "a/b", &q));
+        ck_assert_ptr_nonnull(pai_job_cursor_read(ut_pool, "azF8Y3JlYXRlZHxkfDF8Li4", &q));
+    }
+}
+END_TEST
+
 Suite *suite_jobflow(void)
 {
     Suite *s = suite_create("jobflow");
@@ -608,6 +669,7 @@ Suite *suite_jobflow(void)
     tcase_add_test(t, a_queued_job_whose_account_went_away_ends);
     tcase_add_test(t, a_deleted_job_is_stopped_and_frees_its_name);
     tcase_add_test(t, the_v2_list_filters_by_tags_keyword_and_orders);
+    tcase_add_test(t, keyset_pages_walk_what_offset_pages_show);
     suite_add_tcase(s, t);
     return s;
 }
