@@ -12,7 +12,8 @@ with wrk, prints a table, and stops what it started.
 Scenarios: (a) GET /jobs/:name with a token; (b) GET /jobs over 10,000 and
 100,000 seeded jobs; (c) POST /token; (d) submissions/s through to Slurm;
 (e) delay from a change in Slurm to GET /jobs/:name; (f) httpd RSS across
-200,000 requests."""
+200,000 requests; (g) /api/v2's job list over 1,000,000 seeded jobs, deep pages
+by offset and by keyset."""
 import argparse
 import json
 import os
@@ -291,6 +292,7 @@ def scenario_b(b, ctx, rows):
                  "median %.0f ms, max %.0f ms (%d calls, %.1f MB)"
                  % (statistics.median(full), max(full), len(full), len(r.content) / 1e6)))
     b.seed(large - small, small - 1)
+    ctx["seeded"] = large
     assert len(s.get(BASE + "/api/v1/jobs?limit=100").json()) == 100
     for conns in (4, 32):
         page = [wrk(BASE + "/api/v1/jobs?limit=100", ctx["secs"], conns=conns)
@@ -304,6 +306,42 @@ def scenario_b(b, ctx, rows):
         rows.append(("(b) ... &offset=200&username=histuser_7, %d conns" % conns, "p99 < 20 ms",
                      "%.0f req/s, p99 %.2f ms" % (median_of(page_user, "rps"),
                                                   median_of(page_user, "p99"))))
+
+
+def scenario_g(b, ctx, rows):
+    """/api/v2's job list over a million jobs: a page of 100 with a filter and an
+    order, deep by offset and deep by keyset (after=), 4 connections."""
+    total = 20000 if ctx["quick"] else 1000000
+    have = ctx.get("seeded", 1)          # bench_job
+    if have < total:
+        b.seed(total - have, have - 1)
+        ctx["seeded"] = total
+    auth = "Authorization: Bearer " + ctx["admin"]
+    s = requests.Session()
+    s.headers["Authorization"] = "Bearer " + ctx["admin"]
+    order = BASE + "/api/v2/jobs?order=submissionTime,DESC"
+    for name, filt, depth in (("username=histuser_7", "&username=histuser_7", total // 100 - 200),
+                              ("state=SUCCEEDED", "&state=SUCCEEDED", total // 2)):
+        # A cursor as deep as the offset page: walk there by keyset, 1,000 a step.
+        after, seen = "", 0
+        while seen + 1000 <= depth:
+            r = s.get(order + filt + "&limit=1000&after=" + after)
+            assert r.status_code == 200 and len(r.json()["data"]) == 1000, r.text
+            after, seen = r.json()["next"], seen + 1000
+        if depth > seen:
+            after = s.get(order + filt + "&limit=%d&after=%s" % (depth - seen, after)).json()["next"]
+        cursor = after
+        page = order + filt + "&limit=100"
+        deep_offset = page + "&offset=%d" % depth
+        deep_keyset = page + "&after=" + cursor
+        assert s.get(deep_offset).json() == s.get(deep_keyset).json()["data"]
+        for label, url in (("first page", page), ("offset %d" % depth, deep_offset),
+                           ("keyset at %d" % depth, deep_keyset)):
+            runs = [wrk(url, ctx["secs"], conns=4, headers=[auth]) for _ in range(ctx["nruns"])]
+            assert all(r["non2xx"] == 0 for r in runs), runs[0]["out"]
+            rows.append(("(g) v2 %s of %d jobs, %s, 4 conns" % (label, total, name),
+                         "p99 < 20 ms", "%.0f req/s, p99 %.2f ms"
+                         % (median_of(runs, "rps"), median_of(runs, "p99"))))
 
 
 def cpu_seconds(names):
@@ -408,7 +446,7 @@ def scenario_f(b, ctx, rows):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="CI smoke: brief, no targets")
-    ap.add_argument("--only", default="abdef",
+    ap.add_argument("--only", default="abgdef",
                     help="scenarios, e.g. --only bd (a runs c with it)")
     ap.add_argument("--baseline", metavar="REV",
                     help="with (a): also the module of git revision REV, alternated")
@@ -439,7 +477,8 @@ def main():
                                     "taskRoles": [{"name": "main", "command": "true"}]})
             assert r.status_code == 201, r.text
             wait_state(ctx["baseline_admin"], BASELINE_JOB, {"SUCCEEDED"}, base=bbase)
-        for key, fn in (("a", scenario_a_c), ("b", scenario_b), ("e", scenario_e),
+        for key, fn in (("a", scenario_a_c), ("b", scenario_b), ("g", scenario_g),
+                        ("e", scenario_e),
                         ("d", scenario_d),
                         ("d", lambda b, ctx, rows: scenario_e(b, ctx, rows, after_d=True)),
                         ("f", scenario_f)):
