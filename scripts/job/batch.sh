@@ -19,7 +19,8 @@
 #                                    of the allocation's n-th node
 #   task_name task_role task_cpus task_mem task_gres   one entry per task
 #   task_slot                        per task: which of the allocation's nodes runs it
-#   role_cmd                         one entry per role: its command
+#   role_cmd                         one entry per role: its command (handed to
+#                                    the tasks in a file: .role-<r>.command)
 #   task_env_<k>                     K=V words of task k alone; @HOST_IP@ is its node's address
 #   min_failed need                  per role: minFailedTaskCount (0: none), tasks to succeed
 # shellcheck disable=SC2154
@@ -103,6 +104,11 @@ for k in "${!task_name[@]}"; do
   fi
 done
 unset pai_report_secret
+# Each role's command in a file of the folder too: a command may hold the job's
+# secrets (a v2 job's), and a command line is anyone's to read (ps).
+for r in "${!role_cmd[@]}"; do
+  printf '%s\n' "${role_cmd[r]}" > "$pai_attempt_dir/.role-$r.command" || exit 70
+done
 
 # One task's step, in a process of its own: its environment is exported here
 # (srun passes it on) so that no value shows on srun's command line.
@@ -117,7 +123,8 @@ pai_step() {
     --cpus-per-task="${task_cpus[k]}" --mem="${task_mem[k]}" --gres="${task_gres[k]}" \
     --job-name="${task_name[k]}" \
     --output="$pai_attempt_dir/${task_name[k]}.out" --error="$pai_attempt_dir/${task_name[k]}.err" \
-    /bin/bash "$pai_attempt_dir/pai-task.sh" "$pai_attempt_dir" "${task_name[k]}" "${role_cmd[task_role[k]]}"
+    /bin/bash "$pai_attempt_dir/pai-task.sh" "$pai_attempt_dir" "${task_name[k]}" \
+    "$pai_attempt_dir/.role-${task_role[k]}.command"
 }
 
 # srun needs slurmctld to make a step: while it is down, a batch script that

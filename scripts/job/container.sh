@@ -19,7 +19,7 @@
 # the node's markers (scripts/job/image.sh), PAI_CTR_MOUNTS, host folders to
 # bind (newline-separated); PAI_CURRENT_TASK_ROLE_SHM_MB sizes /dev/shm.  The
 # marker's second line, "gpu PATTERN", is where the node keeps GPU %i's device.
-# The task wrapper sets dir, task and cmd.
+# The task wrapper sets dir, task and cmdfile.
 # shellcheck disable=SC2154
 
 ctr_id='' ctr_root='' ctr_pid='' ctr_bundle='' ctr_gpu='' ctr_shell=/bin/sh ctr_dir=''
@@ -78,7 +78,7 @@ pai_ctr_config() {
   # jobEnvs, SLURM_*, CUDA_VISIBLE_DEVICES; not the host's paths and shell,
   # nor the wrapper's SSH set-up (unset before a command on the node, too).
   jq -n --slurpfile img "$ctr_bundle/config.json" --arg root "$rootfs" --arg cwd "$dir" \
-     --arg shell "$ctr_shell" --arg cmd "$cmd" --arg go "$out/go" --argjson uid "$(id -u)" --argjson gid "$(id -g)" \
+     --arg shell "$ctr_shell" --arg cmd "$cmdfile" --arg go "$out/go" --argjson uid "$(id -u)" --argjson gid "$(id -g)" \
      --arg shm "${PAI_CURRENT_TASK_ROLE_SHM_MB:-64}" --argjson gpus "$(jq -n '$ARGS.positional' --args "${gpus[@]}")" \
      --argjson binds "$(jq -n '$ARGS.positional' --args "${binds[@]}")" '
     def host_env: $ENV | to_entries
@@ -90,7 +90,7 @@ pai_ctr_config() {
       ociVersion: "1.0.2",
       process: {
         terminal: false, user: {uid: 0, gid: 0}, cwd: $cwd,
-        args: [$shell, "-c", "read -r -t 30 _ < \"$1\" && exec \"$0\" -c \"$2\"",
+        args: [$shell, "-c", "read -r -t 30 _ < \"$1\" && exec \"$0\" \"$2\"",
                $shell, $go, $cmd],
         env: ($ienv + host_env + ["HOME=\($home)"]),
         capabilities: {

@@ -2,9 +2,10 @@
 # mod_pairest's task wrapper: runs one task of a job, as the job's account, in
 # the step Slurm made for it.  The batch script (batch.sh) writes this file
 # into the attempt's private folder and starts it with srun.
-#   task.sh DIR TASK COMMAND
+#   task.sh DIR TASK COMMAND_FILE
 # DIR: the attempt's folder (private to the account); TASK: role-index;
-# COMMAND: the task's command, run by bash.  The environment holds the task's
+# COMMAND_FILE: the task's command, in a file of DIR, run by bash as a script
+# (never on a command line: it may hold the job's secrets).  The environment holds the task's
 # PAI_* variables and the job's jobEnvs (exported by the batch script: never
 # on a command line).  DIR/.TASK.secret, when present, holds this attempt's
 # secret for the SSH report: read and removed before anything else runs, so
@@ -12,7 +13,7 @@
 # With PAI_CTR_MARKERS set, the command runs in the job's image
 # (DIR/pai-container.sh, from scripts/job/container.sh).
 set -u
-dir=$1 task=$2 cmd=$3
+dir=$1 task=$2 cmdfile=$3
 ctr=
 if [ -n "${PAI_CTR_MARKERS:-}" ]; then
   ctr=1
@@ -114,7 +115,7 @@ fi
 unset secret PAI_SSH_PUBLIC_KEY PAI_SSH_REPORT_URL PAI_SSH_REPORT_CA
 
 if [ -z "$ctr" ]; then
-  /bin/bash -c "$cmd" &
+  /bin/bash "$cmdfile" &
   cmd_pid=$!
 fi
 wait "$cmd_pid"

@@ -1,12 +1,14 @@
 """/api/v2, OpenPAI v1.8's API (microsoft/pai v1.8.0): info, basic login,
 users and virtual clusters, with v1.8's {"code","message"} errors.  Every v2
 read needs a token, as in v1.8."""
+import os
 import time
 
 import yaml
 
-from conftest import assert_error
+from conftest import assert_error, job_dir
 from test_jobs import job, submit_ok, task_output, wait_state
+from test_security import proc_texts
 
 job_v1 = job
 
@@ -250,6 +252,31 @@ def test_a_yaml_job_runs_with_its_parameters_and_secrets(api):
     v1name = submit_ok(api, token, job_v1(api.unique("v1in2"), "true"))
     r = api.call("GET", "/api/v2/jobs/%s~%s/config" % (user, v1name), token)
     assert r.status_code == 200 and yaml.safe_load(r.text)["jobName"] == v1name, r.text
+
+
+def test_a_secret_reaches_no_command_line(api):
+    """A v2 job's secret is in its command, which runs from a file of the job's
+    private folder: no process's command line (anyone's to read) shows it."""
+    user, token = api.make_user()
+    assert api.call("PUT", "/api/v1/user/%s/virtualClusters" % user, api.admin_token,
+                    json={"virtualClusters": "vc1"}).status_code == 201
+    secret = "sec-%s" % os.urandom(6).hex()
+    name = api.unique("v2sec")
+    r = submit_yaml(api, token, name, secret=secret, tail="sleep 30")
+    assert r.status_code == 202, r.text
+    fw = "%s~%s" % (user, name)
+    v2_state(api, token, fw, {"RUNNING"})
+    try:
+        deadline = time.time() + 30
+        while not os.path.exists(os.path.join(job_dir(api, name), "worker-0.out")) \
+                or "token=" not in task_output(api, name, "worker", 0):
+            assert time.time() < deadline, "the task never ran"
+            time.sleep(0.2)
+        assert task_output(api, name, "worker", 0).endswith("token=%s\n" % secret)
+        leaks = [p for p, t in proc_texts("cmdline") if secret.encode() in t]
+        assert not leaks, leaks
+    finally:
+        api.call("PUT", "/api/v2/jobs/%s/executionType" % fw, token, json={"value": "STOP"})
 
 
 def test_execution_type_through_v2(api):
