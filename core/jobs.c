@@ -675,10 +675,12 @@ pai_error *pai_job_cursor_read(apr_pool_t *p, const char *cursor, pai_job_query 
     if (strcmp(f[1], order) || strcmp(f[2], q->descending ? "d" : "a"))
         return pai_error_make(p, PAI_ERR_INVALID, "parameter 'after' is a cursor of another "
                               "order; ask with the order it came with");
-    if (!pai_job_name_valid(f[4]) ||
-        (strcmp(order, "name") && strcmp(order, "username") && strcmp(order, "vc") &&
-         strcmp(order, "state") ? strspn(f[3], "-0123456789") != strlen(f[3])
-                                : !pai_username_valid(f[3])))
+    if (!pai_job_name_valid(f[4]))
+        goto bad;
+    if (!strcmp(order, "name") ? !pai_job_name_valid(f[3])
+        : !strcmp(order, "username") || !strcmp(order, "vc") || !strcmp(order, "state")
+        ? !pai_username_valid(f[3])
+        : strspn(f[3], "-0123456789") != strlen(f[3]))
         goto bad;
     q->after_value = f[3];
     q->after_name = f[4];
