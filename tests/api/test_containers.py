@@ -11,6 +11,7 @@ import os
 import pwd
 import re
 import secrets
+import signal
 import shutil
 import subprocess
 import time
@@ -211,6 +212,43 @@ def test_stop_leaves_no_container_process(server):
                             "/tmp/pai-runc-%d" % pwd.getpwnam("paijob").pw_uid, "list", "-q"],
                            capture_output=True, text=True).stdout
     assert name not in state and "pai-" not in state, state
+
+
+def test_a_wrapper_killed_outright_leaves_no_container(server):
+    """A task wrapper that dies by SIGKILL (or whose TERM trap fails) cannot
+    remove its container: Slurm's epilog kills what is left in the job's
+    cgroups and deletes runc's record of the container, as the account."""
+    s = server
+    name = "ctkill_" + secrets.token_hex(3)
+    s.submit(name, "echo ready; sleep 1234.6")
+    st = s.state(name, {"RUNNING"})
+    s.wait_output(name, "ready")
+    wrapper = [pid for pid in os.listdir("/proc") if pid.isdigit() and
+               b"pai-task.sh" in open_proc(pid, "cmdline") and
+               s.attempt_dir(name).encode() in open_proc(pid, "cmdline")]
+    assert wrapper, "no wrapper of %s" % name
+    for pid in wrapper:
+        os.kill(int(pid), signal.SIGKILL)
+    s.state(name, {"FAILED", "STOPPED", "SUCCEEDED"})
+    uid = pwd.getpwnam("paijob").pw_uid
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        state = subprocess.run(["runuser", "-u", "paijob", "--", "runc", "--root",
+                                "/tmp/pai-runc-%d" % uid, "list", "-q"],
+                               capture_output=True, text=True).stdout
+        if "pai-%s." % st["appId"] not in state and not host_processes("sleep 1234.6"):
+            break
+        time.sleep(0.3)
+    assert "pai-%s." % st["appId"] not in state, state
+    assert not host_processes("sleep 1234.6")
+
+
+def open_proc(pid, what):
+    try:
+        with open("/proc/%s/%s" % (pid, what), "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
 
 
 def test_memory_limit_holds_inside(server):
