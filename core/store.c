@@ -169,7 +169,7 @@ typedef enum {
     ST_USER_LIST, ST_GRANTS_ALL, ST_JOB_ARCHIVE, ST_JOB_DELETE, ST_EP_DELETE_JOB,
     ST_JOB_PROTOCOL, ST_SECRETS_INSERT, ST_SECRETS_GET, ST_SECRETS_DELETE,
     ST_TOKEN_REVOKE, ST_TOKEN_REVOKED, ST_TOKENS_EXPIRE,
-    ST_TAG_INSERT, ST_TAG_DELETE, ST_TAGS_GET, ST_TAGS_COUNT, ST_TAGS_DELETE,
+    ST_TAG_INSERT, ST_TAG_DELETE, ST_TAGS_GET, ST_TAGS_DELETE,
     ST__COUNT
 } store_stmt;
 
@@ -254,8 +254,6 @@ static const struct { const char *label; const char *sql; } store_sql[ST__COUNT]
     [ST_TAG_DELETE] = {"pai_tag_delete", "DELETE FROM pai_job_tags WHERE name = %s AND tag = %s"},
     [ST_TAGS_GET] = {"pai_tags_get",
         "SELECT tag FROM pai_job_tags WHERE name = %s ORDER BY tag"},
-    [ST_TAGS_COUNT] = {"pai_tags_count",
-        "SELECT COUNT(*) FROM pai_job_tags WHERE name = %s"},
     [ST_TAGS_DELETE] = {"pai_tags_delete", "DELETE FROM pai_job_tags WHERE name = %s"},
     [ST_TOKEN_REVOKE] = {"pai_token_revoke",
         "INSERT INTO pai_tokens_revoked (hash, expires) VALUES (%s, %lld)"},
@@ -1551,7 +1549,6 @@ pai_error *pai_store_login_failures_clear(pai_db *db, apr_pool_t *p, const char 
 pai_error *pai_store_job_tag_add(pai_db *db, apr_pool_t *p, const char *name, const char *tag)
 {
     const char *args[] = {name, tag};
-    const char *count;
     apr_array_header_t *tags;
     pai_error *err;
     int i;
@@ -1561,9 +1558,8 @@ pai_error *pai_store_job_tag_add(pai_db *db, apr_pool_t *p, const char *name, co
     for (i = 0; i < tags->nelts; i++)
         if (!strcmp(APR_ARRAY_IDX(tags, i, const char *), tag))
             return NULL;        /* there already */
-    if ((err = store_text_by_name(db, p, ST_TAGS_COUNT, name, &count)))
-        return err;
-    if (count && atoi(count) >= PAI_JOB_TAGS_MAX)
+    /* The list just read counts them: no second query. */
+    if (tags->nelts >= PAI_JOB_TAGS_MAX)
         return pai_error_make(p, PAI_ERR_INVALID, "job %s has %d tags already, the most it may "
                               "have", name, PAI_JOB_TAGS_MAX);
     err = store_exec(db, p, ST_TAG_INSERT, 2, args, NULL);
