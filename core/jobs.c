@@ -785,3 +785,72 @@ pai_error *pai_job_tag(const pai_jobs_env *env, apr_pool_t *p, const pai_identit
     return add ? pai_store_job_tag_add(env->db, p, name, tag)
                : pai_store_job_tag_delete(env->db, p, name, tag);
 }
+
+/* One attempt as v1.8's job history shows it, its tasks as they were placed. */
+static pai_error *job_attempt_json(const pai_jobs_env *env, apr_pool_t *p, const pai_job_row *j,
+                                   const pai_job_row *a, int latest, json_t **out)
+{
+    pai_job_row at = *j;
+    json_t *top, *o;
+    pai_error *e;
+
+    at.retries = a->retries; at.state = a->state; at.sub_state = a->sub_state;
+    at.has_exit = a->has_exit; at.exit_code = a->exit_code; at.diagnostics = a->diagnostics;
+    at.submitted = a->submitted; at.launched = a->launched; at.completed = a->completed;
+    at.launcher_id = a->launcher_id; at.port_base = a->port_base; at.host = a->host;
+    at.hosts = a->hosts; at.placement = a->placement;
+    if ((e = job_status_json(env, p, &at, &top)))
+        return e;
+    o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:o, s:o, s:o, s:s, s:I, s:i, s:i,"
+                  " s:O, s:b}",
+                  "jobName", j->name, "frameworkName",
+                  apr_pstrcat(p, j->username, "~", j->name, NULL), "userName", j->username,
+                  "state", a->state, "originState", a->sub_state, "attemptIndex", a->retries,
+                  "jobStartedTime", (json_int_t)j->created,
+                  "attemptStartedTime", ms_or_null(a->launched),
+                  "attemptCompletedTime", ms_or_null(a->completed),
+                  "exitCode", a->has_exit ? json_integer(a->exit_code) : json_null(),
+                  "appExitDiagnostics", a->diagnostics,
+                  "totalGpuNumber", (json_int_t)j->gpus, "totalTaskNumber", j->tasks,
+                  "totalTaskRoleNumber", j->roles,
+                  "taskRoles", json_object_get(top, "taskRoles"), "isLatest", latest);
+    *out = o;
+    return NULL;
+}
+
+pai_error *pai_job_attempts_view(const pai_jobs_env *env, apr_pool_t *p, const char *name,
+                                 int index, json_t **out)
+{
+    apr_array_header_t *att;
+    pai_job_row *j;
+    pai_error *e;
+    json_t *list, *o;
+    int i;
+
+    if ((e = job_find(env, p, name, &j)) ||
+        (e = pai_store_job_attempts(env->db, p, name, j->created, &att)))
+        return e;
+    /* The latest first, then the others oldest first, as v1.8 listed them. */
+    list = pai_json_pool(p, json_array());
+    for (i = 0; i < att->nelts; i++) {
+        const pai_job_row *a = APR_ARRAY_IDX(att, i, pai_job_row *);
+        int latest = a->retries == j->retries;
+        if (index >= 0 && a->retries != index)
+            continue;
+        if ((e = job_attempt_json(env, p, j, a, latest, &o)))
+            return e;
+        if (index >= 0) {
+            *out = pai_json_pool(p, o);
+            return NULL;
+        }
+        if (latest)
+            json_array_insert_new(list, 0, o);
+        else
+            json_array_append_new(list, o);
+    }
+    if (index >= 0)
+        return pai_error_make(p, PAI_ERR_JOB_NOT_FOUND, "Job attempt not found in job %s with "
+                              "jobAttemptIndex %d", name, index);
+    *out = list;
+    return NULL;
+}

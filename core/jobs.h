@@ -90,6 +90,10 @@ pai_error *pai_job_detail_v2(const pai_jobs_env *env, apr_pool_t *p, const char 
                              json_t **out);
 pai_error *pai_job_protocol_text(const pai_jobs_env *env, apr_pool_t *p, const char *name,
                                  const char **yaml);
+/* GET /api/v2/jobs/:fw/job-attempts (index -1: all, the latest first, then the
+ * others oldest first) and .../job-attempts/:index, in v1.8's shape. */
+pai_error *pai_job_attempts_view(const pai_jobs_env *env, apr_pool_t *p, const char *name,
+                                 int index, json_t **out);
 /* PUT (add 1) or DELETE (add 0) /api/v2/jobs/:fw/tag: the owner or an admin. */
 pai_error *pai_job_tag(const pai_jobs_env *env, apr_pool_t *p, const pai_identity *who,
                        const char *name, const char *tag, int add);

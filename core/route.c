@@ -76,6 +76,13 @@ const pai_route pai_routes[PAI_R_COUNT] = {
                               PAI_BODY_JSON, {"job.tag.add", ":0", "value"}},
     [PAI_R_V2_JOB_TAG_DELETE] = {"DELETE", "/api/v2/jobs/:frameworkName/tag", PAI_AUTH_USER,
                                  PAI_BODY_JSON, {"job.tag.delete", ":0", "value"}},
+    /* Before .../:index, which it would match too: the first match wins. */
+    [PAI_R_V2_JOB_ATTEMPTS_HEALTHZ_GET] = {"GET", "/api/v2/jobs/:frameworkName/job-attempts/healthz",
+                                           PAI_AUTH_USER, PAI_BODY_NONE},
+    [PAI_R_V2_JOB_ATTEMPTS_GET] = {"GET", "/api/v2/jobs/:frameworkName/job-attempts",
+                                   PAI_AUTH_USER, PAI_BODY_NONE},
+    [PAI_R_V2_JOB_ATTEMPT_GET] = {"GET", "/api/v2/jobs/:frameworkName/job-attempts/:index",
+                                  PAI_AUTH_USER, PAI_BODY_NONE},
 };
 
 static const struct { const char *prefix, *why; } pai_unprovided[] = {

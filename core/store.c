@@ -46,6 +46,28 @@ static const char *const store_schema[] = {
     " protocol MEDIUMTEXT NOT NULL DEFAULT (''),"
     " tasks INTEGER NOT NULL DEFAULT 0,"
     " roles INTEGER NOT NULL DEFAULT 0)",
+    /* Every attempt of every job, as it last was: the row's attempt fields
+     * copied at each save.  Kept after the job is deleted (the job's creation
+     * time tells its attempts from a later job's of the same name). */
+    "CREATE TABLE IF NOT EXISTS pai_job_attempts ("
+    " name VARCHAR(128) NOT NULL,"
+    " created BIGINT NOT NULL,"
+    " attempt INTEGER NOT NULL,"
+    " username VARCHAR(64) NOT NULL,"
+    " state VARCHAR(16) NOT NULL,"
+    " sub_state VARCHAR(32) NOT NULL,"
+    " has_exit INTEGER NOT NULL,"
+    " exit_code INTEGER NOT NULL,"
+    " diagnostics VARCHAR(1024) NOT NULL,"
+    " submitted BIGINT NOT NULL,"
+    " launched BIGINT NOT NULL,"
+    " completed BIGINT NOT NULL,"
+    " launcher_id BIGINT NOT NULL,"
+    " port_base INTEGER NOT NULL,"
+    " host VARCHAR(255) NOT NULL,"
+    " hosts TEXT NOT NULL,"
+    " placement TEXT NOT NULL,"
+    " PRIMARY KEY (name, created, attempt))",
     /* A job's tags (/api/v2), at most PAI_JOB_TAGS_MAX each. */
     "CREATE TABLE IF NOT EXISTS pai_job_tags ("
     " name VARCHAR(128) NOT NULL,"
@@ -170,6 +192,7 @@ typedef enum {
     ST_JOB_PROTOCOL, ST_SECRETS_INSERT, ST_SECRETS_GET, ST_SECRETS_DELETE,
     ST_TOKEN_REVOKE, ST_TOKEN_REVOKED, ST_TOKENS_EXPIRE,
     ST_TAG_INSERT, ST_TAG_DELETE, ST_TAGS_GET, ST_TAGS_DELETE,
+    ST_ATTEMPT_UPDATE, ST_ATTEMPT_INSERT, ST_ATTEMPTS_GET, ST_ATTEMPT_LAUNCHED,
     ST__COUNT
 } store_stmt;
 
@@ -250,6 +273,23 @@ static const struct { const char *label; const char *sql; } store_sql[ST__COUNT]
         "INSERT INTO pai_job_secrets (name, secrets) VALUES (%s, %s)"},
     [ST_SECRETS_GET] = {"pai_secrets_get", "SELECT secrets FROM pai_job_secrets WHERE name = %s"},
     [ST_SECRETS_DELETE] = {"pai_secrets_delete", "DELETE FROM pai_job_secrets WHERE name = %s"},
+#define ATTEMPT_FIELDS "username, state, sub_state, has_exit, exit_code, diagnostics," \
+    " submitted, launched, completed, launcher_id, port_base, host, hosts, placement"
+    [ST_ATTEMPT_UPDATE] = {"pai_attempt_update",
+        "UPDATE pai_job_attempts SET username = %s, state = %s, sub_state = %s, has_exit = %d,"
+        " exit_code = %d, diagnostics = %s, submitted = %lld, launched = %lld, completed = %lld,"
+        " launcher_id = %lld, port_base = %d, host = %s, hosts = %s, placement = %s"
+        " WHERE name = %s AND created = %lld AND attempt = %d"},
+    [ST_ATTEMPT_INSERT] = {"pai_attempt_insert",
+        "INSERT INTO pai_job_attempts (" ATTEMPT_FIELDS ", name, created, attempt) VALUES (%s,"
+        " %s, %s, %d, %d, %s, %lld, %lld, %lld, %lld, %d, %s, %s, %s, %s, %lld, %d)"},
+    [ST_ATTEMPTS_GET] = {"pai_attempts_get",
+        "SELECT attempt, " ATTEMPT_FIELDS " FROM pai_job_attempts"
+        " WHERE name = %s AND created = %lld ORDER BY attempt"},
+    [ST_ATTEMPT_LAUNCHED] = {"pai_attempt_launched",
+        "UPDATE pai_job_attempts SET launcher_id = %lld, placement = %s, sub_state = 'PENDING'"
+        " WHERE name = %s AND attempt = %d AND created = (SELECT created FROM pai_jobs"
+        " WHERE name = %s)"},
     [ST_TAG_INSERT] = {"pai_tag_insert", "INSERT INTO pai_job_tags (name, tag) VALUES (%s, %s)"},
     [ST_TAG_DELETE] = {"pai_tag_delete", "DELETE FROM pai_job_tags WHERE name = %s AND tag = %s"},
     [ST_TAGS_GET] = {"pai_tags_get",
@@ -831,6 +871,67 @@ static pai_job_row *store_job_row(pai_db *db, apr_pool_t *p, apr_dbd_row_t *row,
     return j;
 }
 
+/* The job's current attempt into pai_job_attempts: updated, or made. */
+static pai_error *store_attempt_record(pai_db *db, apr_pool_t *p, const pai_job_row *j)
+{
+    const char *args[17];
+    pai_error *err;
+    int n = 0;
+
+    args[0] = j->username; args[1] = j->state; args[2] = j->sub_state;
+    args[3] = apr_itoa(p, j->has_exit); args[4] = apr_itoa(p, j->exit_code);
+    args[5] = j->diagnostics ? j->diagnostics : ""; args[6] = i64(p, j->submitted);
+    args[7] = i64(p, j->launched); args[8] = i64(p, j->completed);
+    args[9] = i64(p, j->launcher_id); args[10] = apr_itoa(p, j->port_base);
+    args[11] = j->host ? j->host : ""; args[12] = j->hosts ? j->hosts : "";
+    args[13] = j->placement ? j->placement : "";
+    args[14] = j->name; args[15] = i64(p, j->created); args[16] = apr_itoa(p, j->retries);
+    if ((err = store_exec(db, p, ST_ATTEMPT_UPDATE, 17, args, &n)) || n > 0)
+        return err;
+    /* MySQL counts changed rows: an update that changed nothing reads 0, and
+     * the insert then finds the row there. */
+    if ((err = store_exec(db, p, ST_ATTEMPT_INSERT, 17, args, NULL))) {
+        apr_array_header_t *have;
+        int i;
+        if (!pai_store_job_attempts(db, p, j->name, j->created, &have))
+            for (i = 0; i < have->nelts; i++)
+                if (APR_ARRAY_IDX(have, i, pai_job_row *)->retries == j->retries)
+                    return NULL;
+    }
+    return err;
+}
+
+pai_error *pai_store_job_attempts(pai_db *db, apr_pool_t *p, const char *name,
+                                  apr_int64_t created, apr_array_header_t **out)
+{
+    const char *args[] = {name, i64(p, created)};
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    pai_error *err;
+
+    *out = apr_array_make(p, 4, sizeof(pai_job_row *));
+    if ((err = store_select_all(db, p, ST_ATTEMPTS_GET, 2, args, &res)))
+        return err;
+    while ((row = store_next(db, p, res))) {
+        pai_job_row *a = apr_pcalloc(p, sizeof(*a));
+#define S(i) apr_pstrdup(p, store_col(db, row, i))
+        a->name = apr_pstrdup(p, name);
+        a->created = created;
+        a->retries = atoi(store_col(db, row, 0));
+        a->username = S(1); a->state = S(2); a->sub_state = S(3);
+        a->has_exit = atoi(store_col(db, row, 4)); a->exit_code = atoi(store_col(db, row, 5));
+        a->diagnostics = S(6); a->submitted = apr_atoi64(store_col(db, row, 7));
+        a->launched = apr_atoi64(store_col(db, row, 8));
+        a->completed = apr_atoi64(store_col(db, row, 9));
+        a->launcher_id = apr_atoi64(store_col(db, row, 10));
+        a->port_base = atoi(store_col(db, row, 11));
+        a->host = S(12); a->hosts = S(13); a->placement = S(14);
+#undef S
+        APR_ARRAY_PUSH(*out, pai_job_row *) = a;
+    }
+    return NULL;
+}
+
 pai_error *pai_store_job_insert(pai_db *db, apr_pool_t *p, const pai_job_row *j)
 {
     const char *args[28];
@@ -859,6 +960,9 @@ pai_error *pai_store_job_insert(pai_db *db, apr_pool_t *p, const pai_job_row *j)
     err = store_exec(db, p, ST_JOB_INSERT, 28, args, NULL);
     if (err && !pai_store_job_get(db, p, j->name, &old) && old)
         return pai_error_make(p, PAI_ERR_JOB_DUPLICATE, "job %s already exists", j->name);
+    /* The history is kept as well as it can be: the job stands without it. */
+    if (!err)
+        (void)store_attempt_record(db, p, j);
     return err;
 }
 
@@ -1297,16 +1401,21 @@ pai_error *pai_store_job_save(pai_db *db, apr_pool_t *p, pai_job_row *j,
     args[15] = j->placement ? j->placement : ""; args[16] = j->hosts ? j->hosts : "";
     args[17] = j->name;
     args[18] = apr_itoa(p, expected_retries); args[19] = i64(p, j->version);
-    if (!(err = store_exec(db, p, ST_JOB_SAVE, 20, args, saved)) && *saved)
+    if (!(err = store_exec(db, p, ST_JOB_SAVE, 20, args, saved)) && *saved) {
         j->version++;
+        (void)store_attempt_record(db, p, j);
+    }
     return err;
 }
 
 pai_error *pai_store_job_set_launched(pai_db *db, apr_pool_t *p, const char *name, int retries,
                                       apr_int64_t launcher_id, const char *placement)
 {
-    const char *args[] = {i64(p, launcher_id), placement, name, apr_itoa(p, retries)};
-    return store_exec(db, p, ST_JOB_SET_LAUNCHED, 4, args, NULL);
+    const char *args[] = {i64(p, launcher_id), placement, name, apr_itoa(p, retries), name};
+    pai_error *err = store_exec(db, p, ST_JOB_SET_LAUNCHED, 4, args, NULL);
+    if (!err)
+        (void)store_exec(db, p, ST_ATTEMPT_LAUNCHED, 5, args, NULL);
+    return err;
 }
 
 pai_error *pai_store_job_delete_unsubmitted(pai_db *db, apr_pool_t *p, const char *name)

@@ -232,6 +232,10 @@ pai_error *pai_store_job_set_launched(pai_db *db, apr_pool_t *p, const char *nam
 pai_error *pai_store_job_delete(pai_db *db, apr_pool_t *p, const char *name,
                                  apr_int64_t version, const char *deleted_by,
                                  apr_int64_t now_ms, int *deleted);
+/* The attempts of the job name created at created (ms), oldest first: rows
+ * with the attempt fields only (retries is the attempt's index). */
+pai_error *pai_store_job_attempts(pai_db *db, apr_pool_t *p, const char *name,
+                                  apr_int64_t created, apr_array_header_t **out);
 /* Removes a job whose first submission never reached the launcher. */
 pai_error *pai_store_job_delete_unsubmitted(pai_db *db, apr_pool_t *p, const char *name);
 

@@ -47,6 +47,9 @@ static const pai_handler_fn pai_route_fns[PAI_R_COUNT] = {
     [PAI_R_V2_JOB_EXECUTION_PUT] = pai_v2_job_execution_put,
     [PAI_R_V2_JOB_TAG_PUT] = pai_v2_job_tag_put,
     [PAI_R_V2_JOB_TAG_DELETE] = pai_v2_job_tag_delete,
+    [PAI_R_V2_JOB_ATTEMPTS_HEALTHZ_GET] = pai_v2_job_attempts_healthz_get,
+    [PAI_R_V2_JOB_ATTEMPTS_GET] = pai_v2_job_attempts_get,
+    [PAI_R_V2_JOB_ATTEMPT_GET] = pai_v2_job_attempt_get,
     [PAI_R_USER_JOB_SSH_GET] = pai_user_job_ssh_get,
 };
 

@@ -1,6 +1,7 @@
 /* /api/v2/jobs, OpenPAI v1.8's job resource: the list with its filters, a
  * submission in the job protocol (YAML), and a job named "user~job": its
  * detail, its config, START/STOP and its tags. */
+#include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
 #include "../core/protocol.h"
@@ -241,4 +242,42 @@ pai_error *pai_v2_job_tag_put(pai_req *rq)
 pai_error *pai_v2_job_tag_delete(pai_req *rq)
 {
     return job_tag(rq, 0);
+}
+
+/* The history is in the database: healthy whenever this answers. */
+pai_error *pai_v2_job_attempts_healthz_get(pai_req *rq)
+{
+    rq->status = 200;
+    rq->text = "ok";
+    return NULL;
+}
+
+static pai_error *job_attempts(pai_req *rq, int index)
+{
+    const char *name;
+    pai_jobs_env env;
+    pai_error *err;
+    json_t *out;
+
+    if ((err = framework_param(rq, &env, &name)) ||
+        (err = v2_error(pai_job_attempts_view(&env, rq->pool, name, index, &out))))
+        return err;
+    pai_reply(rq, 200, json_incref(out));
+    return NULL;
+}
+
+pai_error *pai_v2_job_attempts_get(pai_req *rq)
+{
+    return job_attempts(rq, -1);
+}
+
+pai_error *pai_v2_job_attempt_get(pai_req *rq)
+{
+    const char *s = rq->params[1];
+    char *end;
+    long index = strtol(s, &end, 10);
+
+    if (!*s || *end || index < 0 || index > 100000)
+        return pai_error_make(rq->pool, PAI_ERR_INVALID, "jobAttemptIndex must be a number");
+    return job_attempts(rq, (int)index);
 }

@@ -409,3 +409,30 @@ def test_tags(api):
     rows = api.call("GET", "/api/v1/audit", api.admin_token,
                     params={"action": "job.tag.add", "limit": 50}).json()
     assert any(x["target"] == fa and x["detail"] == tag for x in rows), rows
+
+
+def test_attempt_history(api):
+    """A job that fails twice, then succeeds (retryCount 2), shows 3 attempts."""
+    user, token = api.make_user()
+    cmd = 'n=$(cat ../count 2>/dev/null || echo 0); echo $((n + 1)) > ../count; exit $((n < 2 ? 3 : 0))'
+    name = submit_ok(api, token, job_v1(api.unique("hist"), cmd, retryCount=2))
+    assert wait_state(api, name, {"SUCCEEDED", "FAILED"}, timeout=120)["state"] == "SUCCEEDED"
+    fw = "%s~%s" % (user, name)
+    r = api.call("GET", "/api/v2/jobs/%s/job-attempts" % fw, token)
+    assert r.status_code == 200, r.text
+    att = r.json()
+    assert [(a["attemptIndex"], a["state"], a["isLatest"]) for a in att] == \
+        [(2, "SUCCEEDED", True), (0, "FAILED", False), (1, "FAILED", False)], att
+    assert [a["exitCode"] for a in att] == [0, 3, 3]
+    assert all(a["jobName"] == name and a["frameworkName"] == fw for a in att)
+    assert att[1]["attemptStartedTime"] <= att[1]["attemptCompletedTime"] \
+        <= att[2]["attemptStartedTime"]
+    assert list(att[0]["taskRoles"]) == ["main"]
+    r = api.call("GET", "/api/v2/jobs/%s/job-attempts/1" % fw, token)
+    assert r.status_code == 200 and r.json()["attemptIndex"] == 1, r.text
+    assert_v2_error(api.call("GET", "/api/v2/jobs/%s/job-attempts/7" % fw, token), 404,
+                    "NoJobError")
+    assert_v2_error(api.call("GET", "/api/v2/jobs/%s/job-attempts/x" % fw, token), 400,
+                    "InvalidParametersError")
+    r = api.call("GET", "/api/v2/jobs/%s/job-attempts/healthz" % fw, token)
+    assert r.status_code == 200 and r.text == "ok"

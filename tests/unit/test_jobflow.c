@@ -657,6 +657,39 @@ START_TEST(keyset_pages_walk_what_offset_pages_show)
 }
 END_TEST
 
+START_TEST(every_attempt_keeps_its_record)
+{
+    pai_sync_state st = {0};
+    pai_sync_report rep;
+    apr_array_header_t *att;
+    apr_int64_t created;
+
+    ck_assert_ptr_null(submit_as(&ADMIN, "h", "keep", 1));
+    created = row("h")->created;
+    fake_end(row("h")->launcher_id, "SUCCEEDED");
+    cycle(&st, &rep);
+    ck_assert_ptr_null(pai_job_execute(&env, ut_pool, &ADMIN, "h", "START", clock_ms));
+    fake_end(row("h")->launcher_id, "FAILED");
+    cycle(&st, &rep);
+    ck_assert_str_eq(row("h")->state, "FAILED");
+    ck_assert_ptr_null(pai_store_job_attempts(&db, ut_pool, "h", created, &att));
+    ck_assert_int_eq(att->nelts, 2);
+    ck_assert_int_eq(APR_ARRAY_IDX(att, 0, pai_job_row *)->retries, 0);
+    ck_assert_str_eq(APR_ARRAY_IDX(att, 0, pai_job_row *)->state, "SUCCEEDED");
+    ck_assert_int_eq(APR_ARRAY_IDX(att, 1, pai_job_row *)->retries, 1);
+    ck_assert_str_eq(APR_ARRAY_IDX(att, 1, pai_job_row *)->state, "FAILED");
+    ck_assert_int_ne(APR_ARRAY_IDX(att, 0, pai_job_row *)->launcher_id,
+                     APR_ARRAY_IDX(att, 1, pai_job_row *)->launcher_id);
+    /* Deleted, and the name taken again: the old attempts stay apart. */
+    ck_assert_ptr_null(pai_job_remove(&env, ut_pool, &ADMIN, "h", clock_ms));
+    ck_assert_ptr_null(submit_as(&ADMIN, "h", "keep", 1));
+    ck_assert_ptr_null(pai_store_job_attempts(&db, ut_pool, "h", row("h")->created, &att));
+    ck_assert_int_eq(att->nelts, 1);
+    ck_assert_ptr_null(pai_store_job_attempts(&db, ut_pool, "h", created, &att));
+    ck_assert_int_eq(att->nelts, 2);
+}
+END_TEST
+
 Suite *suite_jobflow(void)
 {
     Suite *s = suite_create("jobflow");
@@ -671,6 +704,7 @@ Suite *suite_jobflow(void)
     tcase_add_test(t, a_deleted_job_is_stopped_and_frees_its_name);
     tcase_add_test(t, the_v2_list_filters_by_tags_keyword_and_orders);
     tcase_add_test(t, keyset_pages_walk_what_offset_pages_show);
+    tcase_add_test(t, every_attempt_keeps_its_record);
     suite_add_tcase(s, t);
     return s;
 }
