@@ -36,6 +36,7 @@ void pai_admit_new_attempt(const pai_jobs_env *env, pai_job_row *j, const pai_jo
     j->has_exit = 0;
     j->exit_code = 0;
     j->diagnostics = "";
+    j->exit_task = j->exit_why = "";
     j->submitted = now_ms;
 }
 

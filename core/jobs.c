@@ -1,11 +1,13 @@
 /* The job commands (submit, STOP, START) and the read views over the store;
  * admission is admit.c's, the sync sync.c's. */
+#include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
 #include <apr_base64.h>
 #include <apr_hash.h>
 #include <apr_general.h>
 #include "admit.h"
+#include "exitspec.h"
 #include "viewcache.h"
 #include "vc.h"
 #include "sshkey.h"
@@ -190,6 +192,8 @@ pai_error *pai_job_execute(const pai_jobs_env *env, apr_pool_t *p, const pai_ide
             j->sub_state = j->launcher_id ? "CANCELLED" : "STOPPED";
             j->completed = now_ms;
             j->diagnostics = apr_psprintf(p, "stopped by %s", who->username);
+            j->exit_task = "";
+            j->exit_why = "stop";
         }
         if ((e = pai_store_job_save(env->db, p, j, j->retries, &saved)))
             return e;
@@ -319,6 +323,43 @@ static const char **job_task_hosts(apr_pool_t *p, const pai_job_row *j, const pa
     return out;
 }
 
+/* v1.8's appExit* fields of an ended attempt: its exit spec and the task
+ * that failed first.  j->exit_why NULL: read from the attempt's history. */
+static pai_error *job_exit_fields(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j,
+                                  json_t *st)
+{
+    const pai_exit_spec *x = NULL;
+    const char *task, *dash;
+    pai_error *e;
+
+    if (job_finished(j)) {
+        if (!j->exit_why && (e = pai_store_job_attempt_exit(env->db, p, j)))
+            return e;
+        x = pai_exit_classify(j->state, j->sub_state, j->has_exit, j->exit_code, j->exit_why,
+                              !strcmp(j->exit_why, "stop") || !strcmp(j->execution_type, "STOP"));
+    }
+    /* "-": the batch script refused the folder before any task ran. */
+    task = x && j->exit_task && *j->exit_task && strcmp(j->exit_task, "-") ? j->exit_task : NULL;
+    dash = task ? strrchr(task, '-') : NULL;
+    json_object_set_new(st, "appExitSpec", pai_exit_spec_json(x, j->exit_code));
+    json_object_set_new(st, "appExitTriggerMessage",
+                        x && x->code != 0 && j->diagnostics ? json_string(j->diagnostics)
+                                                            : json_null());
+    json_object_set_new(st, "appExitTriggerTaskRoleName",
+                        dash ? json_stringn(task, (size_t)(dash - task)) : json_null());
+    json_object_set_new(st, "appExitTriggerTaskIndex",
+                        dash ? json_integer(atoi(dash + 1)) : json_null());
+    return NULL;
+}
+
+/* v1.8's retryDetails: retries after platform failures apart from the
+ * others (a retry after the user's failure, or a START). */
+static json_t *job_retry_details(const pai_job_row *j)
+{
+    return json_pack("{s:i, s:i, s:i}", "user", j->retries - j->platform_retries,
+                     "platform", j->platform_retries, "resource", 0);
+}
+
 static pai_error *job_status_json(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j,
                                   json_t **out)
 {
@@ -341,6 +382,10 @@ static pai_error *job_status_json(const pai_jobs_env *env, apr_pool_t *p, pai_jo
     json_object_set_new(st, "appCompletedTime", ms_or_null(j->completed));
     pai_json_set_str(st, "appExitDiagnostics", j->diagnostics);
     json_object_set_new(st, "appExitType", job_finished(j) ? json_string(j->state) : json_null());
+    if ((e = job_exit_fields(env, p, j, st))) {
+        json_decref(st);
+        return e;
+    }
 
     roles = json_object();
     for (r = 0; r < spec->roles->nelts; r++) {
@@ -601,10 +646,7 @@ static json_t *job_item_v2(const pai_job_row *j)
         json_array_append_new(tags, json_string(APR_ARRAY_IDX(j->tags, i, const char *)));
     pai_json_set_str(o, "debugId", j->name);
     json_object_set_new(o, "tags", tags);
-    /* Every attempt here is one the user sees: platform and resource
-     * retries are not told apart yet. */
-    json_object_set_new(o, "retryDetails", json_pack("{s:i, s:i, s:i}", "user", j->retries,
-                                                     "platform", 0, "resource", 0));
+    json_object_set_new(o, "retryDetails", job_retry_details(j));
     pai_json_set_int(o, "submissionTime", j->created);
     json_object_set_new(o, "launchedTime", ms_or_null(j->launched));
     pai_json_set_int(o, "totalGpuNumber", j->gpus);
@@ -737,8 +779,7 @@ pai_error *pai_job_detail_v2(const pai_jobs_env *env, apr_pool_t *p, const char 
     for (i = 0; i < tag_list->nelts; i++)
         json_array_append_new(tags, json_string(APR_ARRAY_IDX(tag_list, i, const char *)));
     st = json_object_get(top, "jobStatus");
-    json_object_set_new(st, "retryDetails", json_pack("{s:i, s:i, s:i}", "user", j->retries,
-                                                      "platform", 0, "resource", 0));
+    json_object_set_new(st, "retryDetails", job_retry_details(j));
     pai_json_set_int(st, "submissionTime", j->created);
     *out = pai_json_pool(p, json_pack("{s:s, s:s, s:s, s:O, s:O, s:o, s:s}", "name", j->name,
                                       "frameworkName",
@@ -799,6 +840,10 @@ static pai_error *job_attempt_json(const pai_jobs_env *env, apr_pool_t *p, const
     at.submitted = a->submitted; at.launched = a->launched; at.completed = a->completed;
     at.launcher_id = a->launcher_id; at.port_base = a->port_base; at.host = a->host;
     at.hosts = a->hosts; at.placement = a->placement;
+    at.exit_task = a->exit_task; at.exit_why = a->exit_why;
+    /* An earlier attempt was followed by a START or a retry: the job's STOP
+     * now is not its end. */
+    at.execution_type = latest ? j->execution_type : "START";
     if ((e = job_status_json(env, p, &at, &top)))
         return e;
     o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:o, s:o, s:o, s:s, s:I, s:i, s:i,"
@@ -814,6 +859,19 @@ static pai_error *job_attempt_json(const pai_jobs_env *env, apr_pool_t *p, const
                   "totalGpuNumber", (json_int_t)j->gpus, "totalTaskNumber", j->tasks,
                   "totalTaskRoleNumber", j->roles,
                   "taskRoles", json_object_get(top, "taskRoles"), "isLatest", latest);
+    {
+        static const char *const exit_keys[] = {"appExitSpec", "appExitTriggerMessage",
+                                                "appExitTriggerTaskRoleName",
+                                                "appExitTriggerTaskIndex", NULL};
+        json_t *spec = json_object_get(top, "appExitSpec");
+        int k;
+        for (k = 0; exit_keys[k]; k++)
+            json_object_set(o, exit_keys[k], json_object_get(top, exit_keys[k]));
+        json_object_set_new(o, "exitPhrase", json_is_object(spec)
+                            ? json_incref(json_object_get(spec, "phrase")) : json_null());
+        json_object_set_new(o, "exitType", json_is_object(spec)
+                            ? json_incref(json_object_get(spec, "type")) : json_null());
+    }
     *out = o;
     return NULL;
 }

@@ -42,6 +42,9 @@ typedef struct pai_launch_status {
     const char *hosts;           /* addresses of the job's nodes in allocation order, comma
                                   * list (pai_placement slots index it), or "" */
     const char *user;            /* the account the job runs as */
+    const char *exit_task;       /* an ended job's first failing task, "role-index" (NULL: none
+                                  * known) */
+    const char *exit_why;        /* the batch script's word on it (pai_exit_classify) */
 } pai_launch_status;
 
 typedef struct pai_capacity {

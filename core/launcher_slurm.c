@@ -6,6 +6,7 @@
 #include <apr_time.h>
 #include <apr_hash.h>
 #include <jwt.h>
+#include "exitspec.h"
 #include "launcher.h"
 #include "http.h"
 #include "json.h"
@@ -553,30 +554,6 @@ static void slurm_state(const char *st, int exit_code, const char **state, int *
     *active = 0;
 }
 
-/* What the node's image cache said (scripts/job/image.sh), for a user. */
-static const char *slurm_image_why(apr_pool_t *p, const char *image, const char *why)
-{
-    static const struct { const char *why, *text; } words[] = {
-        {"image-notfound", "the registry has no such image or tag"},
-        {"image-auth", "the registry refused the credentials (or needs some: see authFile)"},
-        {"image-authfile", "the job's authFile cannot be read by the job's account, or holds "
-                           "no registry credentials (OpenPAI's three lines or an auth.json)"},
-        {"image-unreachable", "the registry cannot be reached from the node"},
-        {"image-pull", "pulling it failed"},
-        {"image-unpack", "it could not be unpacked on the node"},
-        {"image-missing", "the node did not prepare it (is mod_pairest's prolog Slurm's "
-                          "Prolog there?)"},
-        {"runtime", "the container runtime could not start on the node"},
-    };
-    const char *text = "pulling it failed";
-    apr_size_t i;
-
-    for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-        if (!strcmp(why, words[i].why))
-            text = words[i].text;
-    return apr_psprintf(p, "image %s: %s", image ? image : "?", text);
-}
-
 static int slurm_parse_job(apr_pool_t *p, json_t *j, pai_launch_status *out)
 {
     const char *comment = pai_json_str(j, "comment"), *st = pai_json_str(j, "job_state");
@@ -637,17 +614,16 @@ static int slurm_parse_job(apr_pool_t *p, json_t *j, pai_launch_status *out)
         char *why = strchr(failed, '/');
         if (why) {
             *why++ = '\0';
-            out->diagnostics = !strcmp(why, "oom")
-                ? apr_psprintf(p, "%s: task %s ran out of memory (killed past its memoryMB)",
-                               out->diagnostics, failed)
-                : !strcmp(why, "folder")
+            out->exit_task = failed;
+            out->exit_why = why;
+            out->diagnostics = !strcmp(why, "folder")
                 ? apr_psprintf(p, "%s: the job's folder under PaiJobLogDir is missing or not "
                                "the account's own (mode 0700, made by Slurm's prolog); no task "
                                "ran", out->diagnostics)
-                : !strncmp(why, "image-", 6) || !strcmp(why, "runtime")
-                ? apr_psprintf(p, "%s: task %s could not start: %s", out->diagnostics, failed,
-                               slurm_image_why(p, image, why))
-                : apr_psprintf(p, "%s: task %s failed first (%s)", out->diagnostics, failed, why);
+                : !strncmp(why, "exit", 4)
+                ? apr_psprintf(p, "%s: task %s failed first (%s)", out->diagnostics, failed, why)
+                : apr_psprintf(p, "%s: task %s %s", out->diagnostics, failed,
+                               pai_exit_why_text(p, why, image));
         }
     }
     return 1;

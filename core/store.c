@@ -45,7 +45,8 @@ static const char *const store_schema[] = {
     " hosts TEXT NOT NULL DEFAULT (''),"
     " protocol MEDIUMTEXT NOT NULL DEFAULT (''),"
     " tasks INTEGER NOT NULL DEFAULT 0,"
-    " roles INTEGER NOT NULL DEFAULT 0)",
+    " roles INTEGER NOT NULL DEFAULT 0,"
+    " platform_retries INTEGER NOT NULL DEFAULT 0)",
     /* Every attempt of every job, as it last was: the row's attempt fields
      * copied at each save.  Kept after the job is deleted (the job's creation
      * time tells its attempts from a later job's of the same name). */
@@ -67,6 +68,10 @@ static const char *const store_schema[] = {
     " host VARCHAR(255) NOT NULL,"
     " hosts TEXT NOT NULL,"
     " placement TEXT NOT NULL,"
+    /* The first failing task and the batch script's word on it
+     * (pai_exit_classify), once the attempt ended. */
+    " exit_task VARCHAR(160) NOT NULL DEFAULT '',"
+    " exit_why VARCHAR(32) NOT NULL DEFAULT '',"
     " PRIMARY KEY (name, created, attempt))",
     /* A job's tags (/api/v2), at most PAI_JOB_TAGS_MAX each. */
     "CREATE TABLE IF NOT EXISTS pai_job_tags ("
@@ -118,7 +123,8 @@ static const char *const store_schema[] = {
     " placement TEXT NOT NULL,"
     " hosts TEXT NOT NULL,"
     " config MEDIUMTEXT NOT NULL,"
-    " protocol MEDIUMTEXT NOT NULL DEFAULT (''))",
+    " protocol MEDIUMTEXT NOT NULL DEFAULT (''),"
+    " platform_retries INTEGER NOT NULL DEFAULT 0)",
     "CREATE INDEX IF NOT EXISTS pai_jobs_deleted_name ON pai_jobs_deleted (name, id)",
     /* Who runs the one sync and admission loop of all servers, until when. */
     "CREATE TABLE IF NOT EXISTS pai_lease ("
@@ -167,6 +173,8 @@ static const char *const store_migrations[] = {
     /* Older rows read 0 tasks and roles in v2's lists. */
     "ALTER TABLE pai_jobs ADD COLUMN tasks INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE pai_jobs ADD COLUMN roles INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE pai_jobs ADD COLUMN platform_retries INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE pai_jobs_deleted ADD COLUMN platform_retries INTEGER NOT NULL DEFAULT 0",
     NULL
 };
 #define STORE_MYSQL_TABLE_OPTIONS " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
@@ -174,7 +182,8 @@ static const char *const store_migrations[] = {
 #define JOB_SELECT JOB_COLS ", version"
 #define JOB_COLS "name, username, vc, state, sub_state, execution_type, retries, run_retries," \
     " launcher_id, port_base, host, created, launched, completed, has_exit, exit_code," \
-    " diagnostics, cpus, memory_mb, gpus, submitted, launch_tag, placement, hosts"
+    " diagnostics, cpus, memory_mb, gpus, submitted, launch_tag, placement, hosts," \
+    " platform_retries"
 
 typedef enum {
     ST_USER_GET, ST_USER_INSERT, ST_USER_SET_PASSWORD, ST_USER_SET_ADMIN,
@@ -192,7 +201,8 @@ typedef enum {
     ST_JOB_PROTOCOL, ST_SECRETS_INSERT, ST_SECRETS_GET, ST_SECRETS_DELETE,
     ST_TOKEN_REVOKE, ST_TOKEN_REVOKED, ST_TOKENS_EXPIRE,
     ST_TAG_INSERT, ST_TAG_DELETE, ST_TAGS_GET, ST_TAGS_DELETE,
-    ST_ATTEMPT_UPDATE, ST_ATTEMPT_INSERT, ST_ATTEMPTS_GET, ST_ATTEMPT_LAUNCHED,
+    ST_ATTEMPT_UPDATE, ST_ATTEMPT_INSERT, ST_ATTEMPTS_GET, ST_ATTEMPT_LAUNCHED, ST_ATTEMPT_EXIT,
+    ST_ATTEMPT_EXISTS, ST_ATTEMPT_EXIT_GET,
     ST__COUNT
 } store_stmt;
 
@@ -231,7 +241,7 @@ static const struct { const char *label; const char *sql; } store_sql[ST__COUNT]
     [ST_JOB_INSERT] = {"pai_job_insert",
         "INSERT INTO pai_jobs (" JOB_COLS ", config, protocol, tasks, roles) VALUES (%s, %s, %s,"
         " %s, %s, %s, %d, %d, %lld, %d, %s, %lld, %lld, %lld, %d, %d, %s, %lld, %lld, %lld, %lld,"
-        " %s, %s, %s, %s, %s, %d, %d)"},
+        " %s, %s, %s, %d, %s, %s, %d, %d)"},
     [ST_JOB_GET] = {"pai_job_get",
         "SELECT " JOB_SELECT ", config FROM pai_jobs WHERE name = %s"},
     [ST_JOB_LIST_ACTIVE] = {"pai_job_list_active",
@@ -240,7 +250,7 @@ static const struct { const char *label; const char *sql; } store_sql[ST__COUNT]
         "UPDATE pai_jobs SET state = %s, sub_state = %s, execution_type = %s, retries = %d,"
         " run_retries = %d, launcher_id = %lld, port_base = %d, host = %s, launched = %lld,"
         " completed = %lld, has_exit = %d, exit_code = %d, diagnostics = %s, submitted = %lld,"
-        " launch_tag = %s, placement = %s, hosts = %s,"
+        " launch_tag = %s, placement = %s, hosts = %s, platform_retries = %d,"
         " version = version + 1"   /* MySQL counts changed rows, not matched ones */
         " WHERE name = %s AND retries = %d AND version = %lld"},
     [ST_JOB_LIST_QUEUED] = {"pai_job_list_queued",
@@ -283,8 +293,16 @@ static const struct { const char *label; const char *sql; } store_sql[ST__COUNT]
     [ST_ATTEMPT_INSERT] = {"pai_attempt_insert",
         "INSERT INTO pai_job_attempts (" ATTEMPT_FIELDS ", name, created, attempt) VALUES (%s,"
         " %s, %s, %d, %d, %s, %lld, %lld, %lld, %lld, %d, %s, %s, %s, %s, %lld, %d)"},
+    [ST_ATTEMPT_EXIT_GET] = {"pai_attempt_exit_get",
+        "SELECT exit_task, exit_why FROM pai_job_attempts"
+        " WHERE name = %s AND created = %lld AND attempt = %d"},
+    [ST_ATTEMPT_EXISTS] = {"pai_attempt_exists",
+        "SELECT attempt FROM pai_job_attempts WHERE name = %s AND created = %lld AND attempt = %d"},
+    [ST_ATTEMPT_EXIT] = {"pai_attempt_exit",
+        "UPDATE pai_job_attempts SET exit_task = %s, exit_why = %s"
+        " WHERE name = %s AND created = %lld AND attempt = %d"},
     [ST_ATTEMPTS_GET] = {"pai_attempts_get",
-        "SELECT attempt, " ATTEMPT_FIELDS " FROM pai_job_attempts"
+        "SELECT attempt, " ATTEMPT_FIELDS ", exit_task, exit_why FROM pai_job_attempts"
         " WHERE name = %s AND created = %lld ORDER BY attempt"},
     [ST_ATTEMPT_LAUNCHED] = {"pai_attempt_launched",
         "UPDATE pai_job_attempts SET launcher_id = %lld, placement = %s, sub_state = 'PENDING'"
@@ -836,7 +854,7 @@ pai_error *pai_store_grants_get(pai_db *db, apr_pool_t *p, const char *username,
     " completed, has_exit, exit_code"
 
 /* v2's lists show these too. */
-#define JOB_SUMMARY_V2 JOB_SUMMARY ", launched, gpus, tasks, roles"
+#define JOB_SUMMARY_V2 JOB_SUMMARY ", launched, gpus, tasks, roles, platform_retries"
 
 static pai_job_row *store_job_summary_row(pai_db *db, apr_pool_t *p, apr_dbd_row_t *row)
 {
@@ -863,8 +881,9 @@ static pai_job_row *store_job_row(pai_db *db, apr_pool_t *p, apr_dbd_row_t *row,
     j->port_base = I(9); j->host = S(10); j->created = L(11); j->launched = L(12);
     j->completed = L(13); j->has_exit = I(14); j->exit_code = I(15); j->diagnostics = S(16);
     j->cpus = L(17); j->memory_mb = L(18); j->gpus = L(19); j->submitted = L(20);
-    j->launch_tag = S(21); j->placement = S(22); j->hosts = S(23); j->version = L(24);
-    j->config = with_config ? S(25) : "";
+    j->launch_tag = S(21); j->placement = S(22); j->hosts = S(23);
+    j->platform_retries = I(24); j->version = L(25);
+    j->config = with_config ? S(26) : "";
 #undef S
 #undef I
 #undef L
@@ -875,8 +894,9 @@ static pai_job_row *store_job_row(pai_db *db, apr_pool_t *p, apr_dbd_row_t *row,
 static pai_error *store_attempt_record(pai_db *db, apr_pool_t *p, const pai_job_row *j)
 {
     const char *args[17];
+    apr_dbd_results_t *res;
     pai_error *err;
-    int n = 0;
+    int known = 0;
 
     args[0] = j->username; args[1] = j->state; args[2] = j->sub_state;
     args[3] = apr_itoa(p, j->has_exit); args[4] = apr_itoa(p, j->exit_code);
@@ -886,19 +906,40 @@ static pai_error *store_attempt_record(pai_db *db, apr_pool_t *p, const pai_job_
     args[11] = j->host ? j->host : ""; args[12] = j->hosts ? j->hosts : "";
     args[13] = j->placement ? j->placement : "";
     args[14] = j->name; args[15] = i64(p, j->created); args[16] = apr_itoa(p, j->retries);
-    if ((err = store_exec(db, p, ST_ATTEMPT_UPDATE, 17, args, &n)) || n > 0)
+    /* Looked up first, not inferred from a failed insert: inside the
+     * admission's transaction a failed statement fails the commit, and MySQL's
+     * update counts only rows it changed. */
+    if ((err = store_select_all(db, p, ST_ATTEMPT_EXISTS, 3, args + 14, &res)))
         return err;
-    /* MySQL counts changed rows: an update that changed nothing reads 0, and
-     * the insert then finds the row there. */
-    if ((err = store_exec(db, p, ST_ATTEMPT_INSERT, 17, args, NULL))) {
-        apr_array_header_t *have;
-        int i;
-        if (!pai_store_job_attempts(db, p, j->name, j->created, &have))
-            for (i = 0; i < have->nelts; i++)
-                if (APR_ARRAY_IDX(have, i, pai_job_row *)->retries == j->retries)
-                    return NULL;
+    while (store_next(db, p, res))
+        known = 1;
+    if ((err = store_exec(db, p, known ? ST_ATTEMPT_UPDATE : ST_ATTEMPT_INSERT, 17, args, NULL)))
+        return err;
+    /* Only a row that carries the attempt's end says who failed first:
+     * other saves of the same attempt leave it. */
+    if (j->exit_why) {
+        const char *exit_args[] = {j->exit_task ? j->exit_task : "", j->exit_why, j->name,
+                                   i64(p, j->created), apr_itoa(p, j->retries)};
+        return store_exec(db, p, ST_ATTEMPT_EXIT, 5, exit_args, NULL);
     }
-    return err;
+    return NULL;
+}
+
+pai_error *pai_store_job_attempt_exit(pai_db *db, apr_pool_t *p, pai_job_row *j)
+{
+    const char *args[] = {j->name, i64(p, j->created), apr_itoa(p, j->retries)};
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    pai_error *err;
+
+    j->exit_task = j->exit_why = "";
+    if ((err = store_select_all(db, p, ST_ATTEMPT_EXIT_GET, 3, args, &res)))
+        return err;
+    while ((row = store_next(db, p, res))) {
+        j->exit_task = apr_pstrdup(p, store_col(db, row, 0));
+        j->exit_why = apr_pstrdup(p, store_col(db, row, 1));
+    }
+    return NULL;
 }
 
 pai_error *pai_store_job_attempts(pai_db *db, apr_pool_t *p, const char *name,
@@ -926,6 +967,7 @@ pai_error *pai_store_job_attempts(pai_db *db, apr_pool_t *p, const char *name,
         a->launcher_id = apr_atoi64(store_col(db, row, 10));
         a->port_base = atoi(store_col(db, row, 11));
         a->host = S(12); a->hosts = S(13); a->placement = S(14);
+        a->exit_task = S(15); a->exit_why = S(16);
 #undef S
         APR_ARRAY_PUSH(*out, pai_job_row *) = a;
     }
@@ -934,7 +976,7 @@ pai_error *pai_store_job_attempts(pai_db *db, apr_pool_t *p, const char *name,
 
 pai_error *pai_store_job_insert(pai_db *db, apr_pool_t *p, const pai_job_row *j)
 {
-    const char *args[28];
+    const char *args[29];
     pai_job_row *old;
     pai_error *err;
 
@@ -948,16 +990,16 @@ pai_error *pai_store_job_insert(pai_db *db, apr_pool_t *p, const pai_job_row *j)
     args[19] = i64(p, j->gpus); args[20] = i64(p, j->submitted);
     args[21] = j->launch_tag ? j->launch_tag : "";
     args[22] = j->placement ? j->placement : ""; args[23] = j->hosts ? j->hosts : "";
-    args[24] = j->config;
-    args[25] = j->protocol ? j->protocol : "";
-    args[26] = apr_itoa(p, j->tasks); args[27] = apr_itoa(p, j->roles);
+    args[24] = apr_itoa(p, j->platform_retries); args[25] = j->config;
+    args[26] = j->protocol ? j->protocol : "";
+    args[27] = apr_itoa(p, j->tasks); args[28] = apr_itoa(p, j->roles);
     /* Checked first: inside a transaction apr_dbd refuses every statement
      * after a failed one, so the check could not follow the insert. */
     if ((err = pai_store_job_get(db, p, j->name, &old)))
         return err;
     if (old)
         return pai_error_make(p, PAI_ERR_JOB_DUPLICATE, "job %s already exists", j->name);
-    err = store_exec(db, p, ST_JOB_INSERT, 28, args, NULL);
+    err = store_exec(db, p, ST_JOB_INSERT, 29, args, NULL);
     if (err && !pai_store_job_get(db, p, j->name, &old) && old)
         return pai_error_make(p, PAI_ERR_JOB_DUPLICATE, "job %s already exists", j->name);
     /* The history is kept as well as it can be: the job stands without it. */
@@ -1226,6 +1268,7 @@ pai_error *pai_store_job_query(pai_db *db, apr_pool_t *p, const pai_job_query *q
         j->gpus = apr_atoi64(store_col(db, row, 12));
         j->tasks = atoi(store_col(db, row, 13));
         j->roles = atoi(store_col(db, row, 14));
+        j->platform_retries = atoi(store_col(db, row, 15));
         APR_ARRAY_PUSH(*out, pai_job_row *) = j;
     }
     return store_page_tags(db, p, *out);
@@ -1388,7 +1431,7 @@ pai_error *pai_store_admission_end(pai_db *db, apr_pool_t *p, apr_dbd_transactio
 pai_error *pai_store_job_save(pai_db *db, apr_pool_t *p, pai_job_row *j,
                               int expected_retries, int *saved)
 {
-    const char *args[20];
+    const char *args[21];
     pai_error *err;
 
     args[0] = j->state; args[1] = j->sub_state; args[2] = j->execution_type;
@@ -1399,9 +1442,9 @@ pai_error *pai_store_job_save(pai_db *db, apr_pool_t *p, pai_job_row *j,
     args[12] = j->diagnostics; args[13] = i64(p, j->submitted);
     args[14] = j->launch_tag ? j->launch_tag : "";
     args[15] = j->placement ? j->placement : ""; args[16] = j->hosts ? j->hosts : "";
-    args[17] = j->name;
-    args[18] = apr_itoa(p, expected_retries); args[19] = i64(p, j->version);
-    if (!(err = store_exec(db, p, ST_JOB_SAVE, 20, args, saved)) && *saved) {
+    args[17] = apr_itoa(p, j->platform_retries); args[18] = j->name;
+    args[19] = apr_itoa(p, expected_retries); args[20] = i64(p, j->version);
+    if (!(err = store_exec(db, p, ST_JOB_SAVE, 21, args, saved)) && *saved) {
         j->version++;
         (void)store_attempt_record(db, p, j);
     }

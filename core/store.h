@@ -101,6 +101,11 @@ typedef struct pai_job_row {
     const char *placement;        /* the attempt's task slots, pai_placement_slots ("": one node) */
     const char *hosts;            /* the attempt's node addresses, comma list in slot order */
     apr_int64_t version;          /* bumped by every write: saves are checked against it */
+    int platform_retries;         /* automatic retries after platform failures (pai_exitspec),
+                                   * not counted against retryCount */
+    const char *exit_task;        /* the attempt's first failing task ("role-index", "": none) */
+    const char *exit_why;         /* the batch script's word on it; NULL: not known to this
+                                   * row (a save then keeps what the history has) */
 } pai_job_row;
 
 /* PAI_ERR_JOB_DUPLICATE when the name is taken. */
@@ -232,6 +237,9 @@ pai_error *pai_store_job_set_launched(pai_db *db, apr_pool_t *p, const char *nam
 pai_error *pai_store_job_delete(pai_db *db, apr_pool_t *p, const char *name,
                                  apr_int64_t version, const char *deleted_by,
                                  apr_int64_t now_ms, int *deleted);
+/* Sets j->exit_task and j->exit_why from the history of j's current attempt
+ * ("" when it has none). */
+pai_error *pai_store_job_attempt_exit(pai_db *db, apr_pool_t *p, pai_job_row *j);
 /* The attempts of the job name created at created (ms), oldest first: rows
  * with the attempt fields only (retries is the attempt's index). */
 pai_error *pai_store_job_attempts(pai_db *db, apr_pool_t *p, const char *name,

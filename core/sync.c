@@ -5,6 +5,7 @@
 #include <apr_strings.h>
 #include <apr_hash.h>
 #include "admit.h"
+#include "exitspec.h"
 #include "sshkey.h"
 #include "sync.h"
 
@@ -57,22 +58,46 @@ static int sync_retry_allowed(const pai_jobs_env *env, apr_pool_t *p, pai_job_ro
     return spec->retry_count == -1 || (spec->retry_count > 0 && j->run_retries < spec->retry_count);
 }
 
+/* Why a new attempt is made: a START, a retry counted against retryCount,
+ * or one after a platform failure that is not. */
+typedef enum { SYNC_ATTEMPT_START, SYNC_ATTEMPT_RETRY, SYNC_ATTEMPT_PLATFORM } sync_attempt_why;
+
 /* Moves j to a new attempt and hands it to the launcher; when the launcher
  * cannot take it now, the attempt stays QUEUED for a later cycle. */
 static void sync_next_attempt(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j,
-                              int auto_retry, apr_int64_t now_ms, pai_sync_report *rep)
+                              sync_attempt_why why, apr_int64_t now_ms, pai_sync_report *rep)
 {
     pai_jobspec *spec;
     int saved = 0, was = j->retries;
 
     if (pai_admit_spec_of(env, p, j, &spec))
         return;
-    if (auto_retry)
+    if (why == SYNC_ATTEMPT_RETRY)
         j->run_retries++;
+    else if (why == SYNC_ATTEMPT_PLATFORM)
+        j->platform_retries++;
     pai_admit_new_attempt(env, j, spec, now_ms);
     /* The admission pass of this same cycle hands it on when its VC has room. */
     if (!pai_store_job_save(env->db, p, j, was, &saved) && saved)
         rep->resubmitted++;
+}
+
+/* A FAILED attempt just saved: a platform failure another attempt may not
+ * meet runs again without counting against retryCount (as OpenPAI did), up
+ * to PAI_EXIT_PLATFORM_RETRIES_MAX a job; any other failure as retryCount
+ * says. */
+static void sync_after_failure(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j,
+                               apr_int64_t now_ms, pai_sync_report *rep)
+{
+    const pai_exit_spec *x = pai_exit_classify(j->state, j->sub_state, j->has_exit,
+                                               j->exit_code, j->exit_why, 0);
+
+    if (strcmp(j->execution_type, "START"))
+        return;
+    if (pai_exit_platform_transient(x) && j->platform_retries < PAI_EXIT_PLATFORM_RETRIES_MAX)
+        sync_next_attempt(env, p, j, SYNC_ATTEMPT_PLATFORM, now_ms, rep);
+    else if (sync_retry_allowed(env, p, j))
+        sync_next_attempt(env, p, j, SYNC_ATTEMPT_RETRY, now_ms, rep);
 }
 
 /* A queued attempt that can never run ends FAILED, saying why: it must not
@@ -176,6 +201,12 @@ static void sync_apply(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j,
     n.has_exit = s->has_exit;
     n.exit_code = s->has_exit ? s->exit_code : 0;
     n.diagnostics = s->diagnostics;
+    /* The end's word goes to the attempt's history (pai_exit_classify). */
+    if (!s->active) {
+        n.exit_task = s->exit_task ? s->exit_task : "";
+        n.exit_why = !strcmp(n.state, "STOPPED") && !strcmp(j->execution_type, "STOP") ? "stop"
+                   : s->exit_why ? s->exit_why : "";
+    }
     /* An ended attempt's reason stays as first seen (a failed node that is
      * back would no longer be named). */
     if (!s->active && j->has_exit && n.launcher_id == j->launcher_id &&
@@ -192,8 +223,8 @@ static void sync_apply(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j,
     if (!j->launcher_id)
         rep->adopted++;
     rep->updated++;
-    if (!strcmp(n.state, "FAILED") && sync_retry_allowed(env, p, &n))
-        sync_next_attempt(env, p, &n, 1, now_ms, rep);
+    if (!strcmp(n.state, "FAILED"))
+        sync_after_failure(env, p, &n, now_ms, rep);
 }
 
 /* One job of ours as the launcher sees it.  A job the user stopped must not
@@ -342,7 +373,9 @@ pai_error *pai_sync_cycle(const pai_jobs_env *env, apr_pool_t *p, pai_sync_state
             j->sub_state = "LOST";
             j->completed = now_ms;
             j->diagnostics = "the launcher no longer knows this job";
-            (void)pai_store_job_save(env->db, p, j, j->retries, &saved);
+            j->exit_task = j->exit_why = "";
+            if (!pai_store_job_save(env->db, p, j, j->retries, &saved) && saved)
+                sync_after_failure(env, p, j, now_ms, rep);
         }
         rep->lost++;
     }

@@ -215,6 +215,9 @@ if [ "$verdict" = failed ]; then
   # job's comment, where the launcher reads the reason.
   if [ -n "$first_failed" ] && [ -n "${SLURM_JOB_ID:-}" ] && [ -n "$pai_comment" ]; then
     why=exit$code
+    # No mark: Slurm never started its step (a platform failure, retried
+    # without counting against retryCount).
+    [ -e "$pai_attempt_dir/.${task_name[first_failed]}.started" ] || why=nostart
     grep -q -e 'oom-kill event' -e 'Out Of Memory' \
       "$pai_attempt_dir/${task_name[first_failed]}.err" 2>/dev/null && why=oom
     # The task wrapper's own word (the container's image, its memory): one

@@ -428,6 +428,15 @@ def test_attempt_history(api):
     assert att[1]["attemptStartedTime"] <= att[1]["attemptCompletedTime"] \
         <= att[2]["attemptStartedTime"]
     assert list(att[0]["taskRoles"]) == ["main"]
+    # Each failed attempt names its failing task and OpenPAI's exit spec.
+    for a in att[1:]:
+        assert a["exitType"] == "USER_FAILURE" and a["appExitSpec"]["code"] == 3, a
+        assert a["appExitSpec"]["reaction"] == "RETRY_TO_MAX", a
+        assert (a["appExitTriggerTaskRoleName"], a["appExitTriggerTaskIndex"]) == ("main", 0), a
+    assert att[0]["exitPhrase"] == "Succeeded" and att[0]["appExitTriggerTaskRoleName"] is None
+    st = api.call("GET", "/api/v2/jobs/" + fw, token).json()["jobStatus"]
+    assert st["retryDetails"] == {"user": 2, "platform": 0, "resource": 0}, st
+    assert st["appExitSpec"]["code"] == 0, st
     r = api.call("GET", "/api/v2/jobs/%s/job-attempts/1" % fw, token)
     assert r.status_code == 200 and r.json()["attemptIndex"] == 1, r.text
     assert_v2_error(api.call("GET", "/api/v2/jobs/%s/job-attempts/7" % fw, token), 404,

@@ -8,6 +8,7 @@
 #include <apr_dbd.h>
 #include <apr_thread_mutex.h>
 #include "tests.h"
+#include "core/exitspec.h"
 #include "core/jobs.h"
 #include "core/sync.h"
 #include "core/vc.h"
@@ -690,6 +691,81 @@ START_TEST(every_attempt_keeps_its_record)
 }
 END_TEST
 
+START_TEST(platform_failures_retry_without_counting)
+{
+    pai_sync_state st = {0};
+    pai_sync_report rep;
+    pai_launch_status *s;
+    apr_array_header_t *att;
+    json_t *detail, *js;
+    int i;
+
+    /* retryCount 0: a node lost is retried anyway, up to the bound. */
+    ck_assert_ptr_null(submit_as(&ADMIN, "pf", "keep", 1));
+    cycle(&st, &rep);
+    for (i = 0; i < PAI_EXIT_PLATFORM_RETRIES_MAX; i++) {
+        s = fake_find(row("pf")->launcher_id);
+        fake_end(s->id, "FAILED");
+        s->sub_state = "NODE_FAIL";
+        cycle(&st, &rep);
+        cycle(&st, &rep);
+        ck_assert_int_eq(row("pf")->retries, i + 1);
+        ck_assert_int_eq(row("pf")->platform_retries, i + 1);
+        ck_assert_int_eq(row("pf")->run_retries, 0);
+    }
+    s = fake_find(row("pf")->launcher_id);
+    fake_end(s->id, "FAILED");
+    s->sub_state = "NODE_FAIL";
+    cycle(&st, &rep);
+    cycle(&st, &rep);
+    ck_assert_str_eq(row("pf")->state, "FAILED");
+    ck_assert_int_eq(row("pf")->retries, PAI_EXIT_PLATFORM_RETRIES_MAX);
+    ck_assert_ptr_null(pai_job_detail_v2(&env, ut_pool, "pf", &detail));
+    js = json_object_get(detail, "jobStatus");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(js, "appExitSpec"),
+                                                       "phrase")), "NodeFailed");
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(js, "retryDetails"),
+                                                        "platform")),
+                     PAI_EXIT_PLATFORM_RETRIES_MAX);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(js, "retryDetails"),
+                                                        "user")), 0);
+
+    /* A task's own failure is the user's: retryCount 0 ends it, and the
+     * history says which task failed first, and how. */
+    ck_assert_ptr_null(submit_as(&ADMIN, "uf", "keep", 1));
+    cycle(&st, &rep);
+    s = fake_find(row("uf")->launcher_id);
+    fake_end(s->id, "FAILED");
+    s->exit_code = 3;
+    s->exit_task = "w-0";
+    s->exit_why = "exit3";
+    cycle(&st, &rep);
+    cycle(&st, &rep);
+    ck_assert_str_eq(row("uf")->state, "FAILED");
+    ck_assert_int_eq(row("uf")->retries, 0);
+    ck_assert_ptr_null(pai_store_job_attempts(&db, ut_pool, "uf", row("uf")->created, &att));
+    ck_assert_int_eq(att->nelts, 1);
+    ck_assert_str_eq(APR_ARRAY_IDX(att, 0, pai_job_row *)->exit_task, "w-0");
+    ck_assert_str_eq(APR_ARRAY_IDX(att, 0, pai_job_row *)->exit_why, "exit3");
+    ck_assert_ptr_null(pai_job_detail_v2(&env, ut_pool, "uf", &detail));
+    js = json_object_get(detail, "jobStatus");
+    ck_assert_str_eq(json_string_value(json_object_get(js, "appExitTriggerTaskRoleName")), "w");
+    ck_assert_int_eq(json_integer_value(json_object_get(js, "appExitTriggerTaskIndex")), 0);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(js, "appExitSpec"),
+                                                        "code")), 3);
+    /* A STOP then START: the stopped attempt says the user stopped it. */
+    ck_assert_ptr_null(pai_job_execute(&env, ut_pool, &ADMIN, "uf", "START", clock_ms));
+    cycle(&st, &rep);
+    ck_assert_ptr_null(pai_job_execute(&env, ut_pool, &ADMIN, "uf", "STOP", clock_ms));
+    cycle(&st, &rep);
+    ck_assert_ptr_null(pai_job_attempts_view(&env, ut_pool, "uf", 1, &detail));
+    ck_assert_str_eq(json_string_value(json_object_get(detail, "exitPhrase")),
+                     "StopFrameworkRequested");
+    ck_assert_ptr_null(pai_job_attempts_view(&env, ut_pool, "uf", 0, &detail));
+    ck_assert_str_eq(json_string_value(json_object_get(detail, "exitType")), "USER_FAILURE");
+}
+END_TEST
+
 Suite *suite_jobflow(void)
 {
     Suite *s = suite_create("jobflow");
@@ -705,6 +781,7 @@ Suite *suite_jobflow(void)
     tcase_add_test(t, the_v2_list_filters_by_tags_keyword_and_orders);
     tcase_add_test(t, keyset_pages_walk_what_offset_pages_show);
     tcase_add_test(t, every_attempt_keeps_its_record);
+    tcase_add_test(t, platform_failures_retry_without_counting);
     suite_add_tcase(s, t);
     return s;
 }

@@ -27,4 +27,5 @@ Suite *suite_yaml(void);
 Suite *suite_protocol(void);
 Suite *suite_image(void);
 Suite *suite_jobflow(void);
+Suite *suite_exitspec(void);
 #endif
