@@ -310,7 +310,7 @@ pai_error *pai_admit_launch(const pai_jobs_env *env, apr_pool_t *p, pai_job_row 
             (l.ssh_public_key &&
              (e = pai_store_ssh_secret_set(env->db, p, j->name, l.report_secret))))
             return e;
-        l.report_url = apr_pstrcat(p, env->report_base, "/api/v1/jobs/", j->name, "/ssh/report",
+        l.report_url = apr_pstrcat(p, env->report_base, "/api/v1/jobs/", j->name,
                                    NULL);
     }
     if ((e = env->launcher->ops->submit(env->launcher->ctx, p, &l, &id)))

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
+#include <apr_lib.h>
 #include <apr_base64.h>
 #include <apr_hash.h>
 #include <apr_general.h>
@@ -360,16 +361,56 @@ static json_t *job_retry_details(const pai_job_row *j)
                      "platform", j->platform_retries, "resource", 0);
 }
 
+/* A task as v1.8 shows it beside its container: its state, its node, times
+ * and exit, as the task reported them (POST .../tasks/report); a task that
+ * did not report reads as its job. */
+static void job_task_fields(apr_pool_t *p, const pai_job_row *j, const pai_task_status *t,
+                            json_t *o)
+{
+    const char *state;
+    const pai_exit_spec *x = NULL;
+
+    if (t && t->has_exit) {
+        /* A task the STOP ended (TERM) stopped; others succeeded or failed. */
+        state = t->exit_code == 0 ? "SUCCEEDED"
+              : !strcmp(j->state, "STOPPED") && t->exit_code == 143 ? "STOPPED" : "FAILED";
+        x = pai_exit_classify(state, "", 1, t->exit_code,
+                              t->exit_code ? t->exit_why : "", !strcmp(state, "STOPPED"));
+    }
+    else if (job_is_active(j))
+        state = t && t->launched ? "RUNNING" : "WAITING";
+    else
+        state = j->state;
+    pai_json_set_str(o, "taskState", state);
+    pai_json_set_int(o, "retries", 0);
+    pai_json_set_int(o, "accountableRetries", 0);
+    json_object_set_new(o, "createdTime", ms_or_null(j->submitted));
+    json_object_set_new(o, "launchedTime", ms_or_null(t ? t->launched : 0));
+    json_object_set_new(o, "completedTime", ms_or_null(t ? t->completed : 0));
+    json_object_set_new(o, "containerNodeName",
+                        t && t->node && *t->node ? json_string(t->node) : json_null());
+    json_object_set_new(o, "containerExitCode",
+                        t && t->has_exit ? json_integer(t->exit_code) : json_null());
+    json_object_set_new(o, "containerExitSpec", pai_exit_spec_json(x, t ? t->exit_code : 0));
+    json_object_set_new(o, "containerExitDiagnostics",
+                        t && t->has_exit && t->exit_code
+                        ? json_string(pai_exit_why_text(p, *t->exit_why ? t->exit_why
+                                      : apr_psprintf(p, "exit%d", t->exit_code), NULL))
+                        : json_null());
+}
+
 static pai_error *job_status_json(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j,
                                   json_t **out)
 {
     pai_jobspec *spec;
     json_t *st, *roles, *top;
+    apr_hash_t *reported;
     const char **task_host;
     pai_error *e;
     int r, t, i, k;
 
-    if ((e = pai_admit_spec_of(env, p, j, &spec)))
+    if ((e = pai_admit_spec_of(env, p, j, &spec)) ||
+        (e = pai_store_task_statuses(env->db, p, j->name, j->created, j->retries, &reported)))
         return e;
     task_host = job_task_hosts(p, j, spec);
     st = job_summary(j);
@@ -401,7 +442,7 @@ static pai_error *job_status_json(const pai_jobs_env *env, apr_pool_t *p, pai_jo
                         apr_itoa(p, pai_task_port(spec, j->port_base, r, t, i, k));
                 pai_json_set_str(ports, ps->label, apr_array_pstrcat(p, list, ','));
             }
-            json_array_append_new(tasks, json_pack(
+            json_t *task = json_pack(
                 "{s:i, s:s, s:o, s:o, s:i, s:s}",
                 "taskIndex", t,
                 "containerId", apr_psprintf(p, "%s-%d-%s-%d", j->name, j->retries, tr->name, t),
@@ -411,7 +452,10 @@ static pai_error *job_status_json(const pai_jobs_env *env, apr_pool_t *p, pai_jo
                 "containerGpus", tr->gpu_number,
                 "containerLog", apr_psprintf(p, "%s/%s/%s/attempt-%d/%s-%d.out", env->log_dir,
                                              job_account(env, j), j->name, j->retries,
-                                             tr->name, t)));
+                                             tr->name, t));
+            job_task_fields(p, j, apr_hash_get(reported, apr_psprintf(p, "%s-%d", tr->name, t),
+                                               APR_HASH_KEY_STRING), task);
+            json_array_append_new(tasks, task);
         }
         json_object_set_new(roles, tr->name, json_pack("{s:{s:s}, s:o}", "taskRoleStatus",
                                                        "name", tr->name, "taskStatuses", tasks));
@@ -550,26 +594,107 @@ pai_error *pai_job_ssh_key(const pai_jobs_env *env, apr_pool_t *p, const pai_ide
     return *key ? NULL : pai_error_make(p, PAI_ERR_JOB_NOT_FOUND, "job %s has no SSH key", name);
 }
 
+/* A task's report: its job, when the secret is the current attempt's. */
+static pai_error *job_report_find(const pai_jobs_env *env, apr_pool_t *p, const char *name,
+                                  const char *secret, pai_job_row **j)
+{
+    const char *priv, *pub, *want;
+    pai_error *e;
+
+    if ((e = job_find(env, p, name, j)) ||
+        (e = pai_store_ssh_keys_get(env->db, p, name, &priv, &pub, &want)))
+        return e;
+    if (!want || !secret || !pai_secret_equal(want, secret))
+        return pai_error_make(p, PAI_ERR_FORBIDDEN, "wrong secret for job %s", name);
+    return NULL;
+}
+
+/* The task's role, when the job has a task role-index. */
+static const pai_task_role *job_report_role(const pai_jobspec *spec, const char *role,
+                                            json_int_t index)
+{
+    int r;
+    for (r = 0; r < spec->roles->nelts; r++) {
+        const pai_task_role *tr = &APR_ARRAY_IDX(spec->roles, r, pai_task_role);
+        if (!strcmp(tr->name, role) && index >= 0 && index < tr->task_number)
+            return tr;
+    }
+    return NULL;
+}
+
+pai_error *pai_job_task_report(const pai_jobs_env *env, apr_pool_t *p, const char *name,
+                               const char *secret, const json_t *body, apr_int64_t now_ms)
+{
+    static const char *const fields[] = {"attempt", "taskRole", "taskIndex", "event", "node",
+                                         "exitCode", "why", NULL};
+    const char *event, *c;
+    json_int_t attempt, index, code = 0;
+    pai_task_status t;
+    pai_jobspec *spec;
+    pai_job_row *j;
+    pai_error *e;
+    int has_code = 0;
+
+    memset(&t, 0, sizeof(t));
+    if ((e = job_report_find(env, p, name, secret, &j)) ||
+        (e = pai_field_only(p, body, NULL, fields)) ||
+        (e = pai_field_int(p, body, NULL, "attempt", 1, 0, &attempt, NULL)) ||
+        (e = pai_field_str(p, body, NULL, "taskRole", 1, &t.role)) ||
+        (e = pai_field_int(p, body, NULL, "taskIndex", 1, 0, &index, NULL)) ||
+        (e = pai_field_str(p, body, NULL, "event", 1, &event)) ||
+        (e = pai_field_str(p, body, NULL, "node", 0, &t.node)) ||
+        (e = pai_field_int(p, body, NULL, "exitCode", 0, 0, &code, &has_code)) ||
+        (e = pai_field_str(p, body, NULL, "why", 0, &t.exit_why)) ||
+        (e = pai_admit_spec_of(env, p, j, &spec)))
+        return e;
+    /* A host name, and one short word (they go into the job's detail). */
+    for (c = t.node ? t.node : ""; *c; c++)
+        if (!apr_isalnum(*c) && !strchr(".-_", *c))
+            break;
+    if (*c || (t.node && strlen(t.node) > 255))
+        return pai_error_make(p, PAI_ERR_INVALID, "field 'node' is not a host name");
+    for (c = t.exit_why ? t.exit_why : ""; *c; c++)
+        if (!apr_islower(*c) && !apr_isdigit(*c) && *c != '-')
+            break;
+    if (*c || (t.exit_why && strlen(t.exit_why) > 32))
+        return pai_error_make(p, PAI_ERR_INVALID, "field 'why' is not a word of [a-z0-9-]");
+    /* The secret is the attempt's own: a report of another attempt is stale. */
+    if (attempt != j->retries)
+        return pai_error_make(p, PAI_ERR_INVALID, "attempt %" APR_INT64_T_FMT " of job %s is "
+                              "not its current one", (apr_int64_t)attempt, name);
+    if (!job_report_role(spec, t.role, index))
+        return pai_error_make(p, PAI_ERR_INVALID, "job %s has no task %s-%" APR_INT64_T_FMT,
+                              name, t.role, (apr_int64_t)index);
+    t.index = (int)index;
+    if (!strcmp(event, "started"))
+        t.launched = now_ms;
+    else if (!strcmp(event, "exited")) {
+        if (!has_code || code < 0 || code > 255)
+            return pai_error_make(p, PAI_ERR_INVALID, "field 'exitCode' (0 to 255) is required "
+                                  "when a task exited");
+        t.completed = now_ms;
+        t.has_exit = 1;
+        t.exit_code = (int)code;
+    }
+    else
+        return pai_error_make(p, PAI_ERR_INVALID, "field 'event' must be started or exited");
+    return pai_store_task_report(env->db, p, j, &t);
+}
+
 pai_error *pai_job_ssh_report(const pai_jobs_env *env, apr_pool_t *p, const char *name,
                               const char *secret, const json_t *body)
 {
     static const char *const fields[] = {"attempt", "taskRole", "taskIndex", "ip", "port",
                                          "hostKey", NULL};
-    const char *priv, *pub, *want, *c;
+    const char *c;
     pai_ssh_endpoint ep;
     json_int_t attempt, index, port;
     pai_jobspec *spec;
     pai_job_row *j;
     pai_error *e;
-    int r;
 
-    if ((e = job_find(env, p, name, &j)))
-        return e;
-    if ((e = pai_store_ssh_keys_get(env->db, p, name, &priv, &pub, &want)))
-        return e;
-    if (!want || !secret || !pai_secret_equal(want, secret))
-        return pai_error_make(p, PAI_ERR_FORBIDDEN, "wrong secret for job %s", name);
-    if ((e = pai_field_only(p, body, NULL, fields)) ||
+    if ((e = job_report_find(env, p, name, secret, &j)) ||
+        (e = pai_field_only(p, body, NULL, fields)) ||
         (e = pai_field_int(p, body, NULL, "attempt", 1, 0, &attempt, NULL)) ||
         (e = pai_field_str(p, body, NULL, "taskRole", 1, &ep.role)) ||
         (e = pai_field_int(p, body, NULL, "taskIndex", 1, 0, &index, NULL)) ||
@@ -588,16 +713,12 @@ pai_error *pai_job_ssh_report(const pai_jobs_env *env, apr_pool_t *p, const char
     if (attempt != j->retries || !job_is_active(j))
         return pai_error_make(p, PAI_ERR_INVALID, "attempt %" APR_INT64_T_FMT " of job %s is "
                               "not running", (apr_int64_t)attempt, name);
-    for (r = 0; r < spec->roles->nelts; r++) {
-        const pai_task_role *tr = &APR_ARRAY_IDX(spec->roles, r, pai_task_role);
-        if (!strcmp(tr->name, ep.role) && index >= 0 && index < tr->task_number) {
-            ep.index = (int)index;
-            ep.port = (int)port;
-            return pai_store_ssh_endpoint_put(env->db, p, name, (int)attempt, &ep);
-        }
-    }
-    return pai_error_make(p, PAI_ERR_INVALID, "job %s has no task %s-%" APR_INT64_T_FMT,
-                          name, ep.role, (apr_int64_t)index);
+    if (!job_report_role(spec, ep.role, index))
+        return pai_error_make(p, PAI_ERR_INVALID, "job %s has no task %s-%" APR_INT64_T_FMT,
+                              name, ep.role, (apr_int64_t)index);
+    ep.index = (int)index;
+    ep.port = (int)port;
+    return pai_store_ssh_endpoint_put(env->db, p, name, (int)attempt, &ep);
 }
 
 pai_error *pai_vc_status_view(const pai_jobs_env *env, apr_pool_t *p, const char *name,

@@ -73,6 +73,11 @@ pai_error *pai_job_ssh_key(const pai_jobs_env *env, apr_pool_t *p, const pai_ide
 pai_error *pai_job_ssh_report(const pai_jobs_env *env, apr_pool_t *p, const char *name,
                               const char *secret, const json_t *body);
 
+/* POST /jobs/:name/tasks/report from a task's wrapper (started) or the batch
+ * script (exited, with the exit code), with the attempt's secret. */
+pai_error *pai_job_task_report(const pai_jobs_env *env, apr_pool_t *p, const char *name,
+                               const char *secret, const json_t *body, apr_int64_t now_ms);
+
 /* GET /virtual-clusters (name NULL: all, keyed by name) and /virtual-clusters/:name;
  * v2: OpenPAI v1.8's view and error (pai_vc_view_v2). */
 pai_error *pai_vc_status_view(const pai_jobs_env *env, apr_pool_t *p, const char *name,

@@ -19,7 +19,9 @@ typedef struct pai_launch {
     int attempt;                 /* 0 for the first run, then one more per retry/START */
     int port_base;               /* first port of this attempt's range */
     const char *ssh_public_key;  /* NULL: tasks start no sshd */
-    const char *report_url;      /* where tasks report their sshd's address */
+    const char *report_url;      /* the job on this server (.../api/v1/jobs/<name>): tasks
+                                  * POST their sshd's address to ssh/report under it, and
+                                  * their start and end to tasks/report */
     const char *report_secret;   /* this attempt's secret for those reports */
     const char *tag;             /* this attempt's tag (pai_launch_tag_make): the sync
                                   * adopts only launcher jobs that carry it */

@@ -268,7 +268,8 @@ static void job_env(script_buf *b, const pai_slurm_conf *c, const pai_launch *l)
     put_env(b, "PAI_JOB_ATTEMPT", apr_itoa(p, l->attempt));
     if (l->ssh_public_key) {
         put_env(b, "PAI_SSH_PUBLIC_KEY", l->ssh_public_key);
-        put_env(b, "PAI_SSH_REPORT_URL", l->report_url);
+        put_env(b, "PAI_SSH_REPORT_URL", apr_pstrcat(p, l->report_url, "/ssh/report", NULL));
+        put_env(b, "PAI_TASK_REPORT_URL", apr_pstrcat(p, l->report_url, "/tasks/report", NULL));
         if (c->report_ca)
             put_env(b, "PAI_SSH_REPORT_CA", c->report_ca);
     }
@@ -387,7 +388,10 @@ const char *pai_slurm_batch_script(apr_pool_t *p, const pai_slurm_conf *c, const
                                            l->attempt)), "\n", NULL));
     put(&b, apr_pstrcat(p, "pai_report_secret=",
                         sq(p, l->ssh_public_key && l->report_secret ? l->report_secret : ""),
-                        "\n", NULL));
+                        " pai_task_report_url=",
+                        sq(p, l->ssh_public_key && l->report_url
+                              ? apr_pstrcat(p, l->report_url, "/tasks/report", NULL) : ""),
+                        " pai_report_ca=", sq(p, c->report_ca ? c->report_ca : ""), "\n", NULL));
     put(&b, apr_pstrcat(p, "pai_comment=", sq(p, slurm_comment(p, c, l)), "\n", NULL));
     {
         const char *image = slurm_ctr_image(p, c, s);

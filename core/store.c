@@ -73,6 +73,22 @@ static const char *const store_schema[] = {
     " exit_task VARCHAR(160) NOT NULL DEFAULT '',"
     " exit_why VARCHAR(32) NOT NULL DEFAULT '',"
     " PRIMARY KEY (name, created, attempt))",
+    /* Each task of each attempt as the task reported it (its start, node,
+     * end and exit code): kept with the attempts (the job's creation time
+     * tells a job from a later one of the same name). */
+    "CREATE TABLE IF NOT EXISTS pai_task_status ("
+    " name VARCHAR(128) NOT NULL,"
+    " created BIGINT NOT NULL,"
+    " attempt INTEGER NOT NULL,"
+    " role VARCHAR(64) NOT NULL,"
+    " task_index INTEGER NOT NULL,"
+    " node VARCHAR(255) NOT NULL,"
+    " launched BIGINT NOT NULL,"
+    " completed BIGINT NOT NULL,"
+    " has_exit INTEGER NOT NULL,"
+    " exit_code INTEGER NOT NULL,"
+    " exit_why VARCHAR(32) NOT NULL,"
+    " PRIMARY KEY (name, created, attempt, role, task_index))",
     /* A job's tags (/api/v2), at most PAI_JOB_TAGS_MAX each. */
     "CREATE TABLE IF NOT EXISTS pai_job_tags ("
     " name VARCHAR(128) NOT NULL,"
@@ -202,7 +218,8 @@ typedef enum {
     ST_TOKEN_REVOKE, ST_TOKEN_REVOKED, ST_TOKENS_EXPIRE,
     ST_TAG_INSERT, ST_TAG_DELETE, ST_TAGS_GET, ST_TAGS_DELETE,
     ST_ATTEMPT_UPDATE, ST_ATTEMPT_INSERT, ST_ATTEMPTS_GET, ST_ATTEMPT_LAUNCHED, ST_ATTEMPT_EXIT,
-    ST_ATTEMPT_EXISTS, ST_ATTEMPT_EXIT_GET,
+    ST_ATTEMPT_EXISTS, ST_ATTEMPT_EXIT_GET, ST_TASK_GET, ST_TASK_INSERT, ST_TASK_STARTED, ST_TASK_EXITED,
+    ST_TASKS_GET, ST_JOB_BUMP,
     ST__COUNT
 } store_stmt;
 
@@ -293,6 +310,28 @@ static const struct { const char *label; const char *sql; } store_sql[ST__COUNT]
     [ST_ATTEMPT_INSERT] = {"pai_attempt_insert",
         "INSERT INTO pai_job_attempts (" ATTEMPT_FIELDS ", name, created, attempt) VALUES (%s,"
         " %s, %s, %d, %d, %s, %lld, %lld, %lld, %lld, %d, %s, %s, %s, %s, %lld, %d)"},
+    [ST_TASK_GET] = {"pai_task_get",
+        "SELECT node FROM pai_task_status WHERE name = %s AND created = %lld AND attempt = %d"
+        " AND role = %s AND task_index = %d"},
+    [ST_TASK_INSERT] = {"pai_task_insert",
+        "INSERT INTO pai_task_status (node, launched, completed, has_exit, exit_code, exit_why,"
+        " name, created, attempt, role, task_index)"
+        " VALUES (%s, %lld, %lld, %d, %d, %s, %s, %lld, %d, %s, %d)"},
+    /* A report adds what it knows (a start, or an end); what an earlier one
+     * said stays.  (No test on a bound value in SQL: SQLite binds text, and
+     * '0' = 0 is false there.) */
+    [ST_TASK_STARTED] = {"pai_task_started",
+        "UPDATE pai_task_status SET node = %s, launched = %lld"
+        " WHERE name = %s AND created = %lld AND attempt = %d AND role = %s AND task_index = %d"},
+    [ST_TASK_EXITED] = {"pai_task_exited",
+        "UPDATE pai_task_status SET node = %s, completed = %lld, has_exit = 1, exit_code = %d,"
+        " exit_why = %s"
+        " WHERE name = %s AND created = %lld AND attempt = %d AND role = %s AND task_index = %d"},
+    [ST_TASKS_GET] = {"pai_tasks_get",
+        "SELECT role, task_index, node, launched, completed, has_exit, exit_code, exit_why"
+        " FROM pai_task_status WHERE name = %s AND created = %lld AND attempt = %d"},
+    /* Views of the job are cached by its version: a task's report moves it. */
+    [ST_JOB_BUMP] = {"pai_job_bump", "UPDATE pai_jobs SET version = version + 1 WHERE name = %s"},
     [ST_ATTEMPT_EXIT_GET] = {"pai_attempt_exit_get",
         "SELECT exit_task, exit_why FROM pai_job_attempts"
         " WHERE name = %s AND created = %lld AND attempt = %d"},
@@ -921,6 +960,64 @@ static pai_error *store_attempt_record(pai_db *db, apr_pool_t *p, const pai_job_
         const char *exit_args[] = {j->exit_task ? j->exit_task : "", j->exit_why, j->name,
                                    i64(p, j->created), apr_itoa(p, j->retries)};
         return store_exec(db, p, ST_ATTEMPT_EXIT, 5, exit_args, NULL);
+    }
+    return NULL;
+}
+
+pai_error *pai_store_task_report(pai_db *db, apr_pool_t *p, const pai_job_row *j,
+                                 const pai_task_status *t)
+{
+    const char *key[] = {j->name, i64(p, j->created), apr_itoa(p, j->retries), t->role,
+                         apr_itoa(p, t->index)};
+    const char *node = t->node ? t->node : "", *why = t->exit_why ? t->exit_why : "";
+    const char *launched = i64(p, t->launched), *completed = i64(p, t->completed);
+    const char *has_exit = apr_itoa(p, t->has_exit), *code = apr_itoa(p, t->exit_code);
+    apr_dbd_results_t *res;
+    pai_error *err;
+    int known = 0;
+
+    if ((err = store_select_all(db, p, ST_TASK_GET, 5, key, &res)))
+        return err;
+    while (store_next(db, p, res))
+        known = 1;
+    if (known && t->has_exit) {
+        const char *args[] = {node, completed, code, why, key[0], key[1], key[2], key[3], key[4]};
+        err = store_exec(db, p, ST_TASK_EXITED, 9, args, NULL);
+    }
+    else if (known) {
+        const char *args[] = {node, launched, key[0], key[1], key[2], key[3], key[4]};
+        err = store_exec(db, p, ST_TASK_STARTED, 7, args, NULL);
+    }
+    else {
+        const char *args[] = {node, launched, completed, has_exit, code, why, key[0], key[1],
+                              key[2], key[3], key[4]};
+        err = store_exec(db, p, ST_TASK_INSERT, 11, args, NULL);
+    }
+    return err ? err : store_exec(db, p, ST_JOB_BUMP, 1, key, NULL);
+}
+
+pai_error *pai_store_task_statuses(pai_db *db, apr_pool_t *p, const char *name,
+                                   apr_int64_t created, int attempt, apr_hash_t **out)
+{
+    const char *args[] = {name, i64(p, created), apr_itoa(p, attempt)};
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    pai_error *err;
+
+    *out = apr_hash_make(p);
+    if ((err = store_select_all(db, p, ST_TASKS_GET, 3, args, &res)))
+        return err;
+    while ((row = store_next(db, p, res))) {
+        pai_task_status *t = apr_pcalloc(p, sizeof(*t));
+        t->role = apr_pstrdup(p, store_col(db, row, 0));
+        t->index = atoi(store_col(db, row, 1));
+        t->node = apr_pstrdup(p, store_col(db, row, 2));
+        t->launched = apr_atoi64(store_col(db, row, 3));
+        t->completed = apr_atoi64(store_col(db, row, 4));
+        t->has_exit = atoi(store_col(db, row, 5));
+        t->exit_code = atoi(store_col(db, row, 6));
+        t->exit_why = apr_pstrdup(p, store_col(db, row, 7));
+        apr_hash_set(*out, apr_psprintf(p, "%s-%d", t->role, t->index), APR_HASH_KEY_STRING, t);
     }
     return NULL;
 }

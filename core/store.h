@@ -237,6 +237,24 @@ pai_error *pai_store_job_set_launched(pai_db *db, apr_pool_t *p, const char *nam
 pai_error *pai_store_job_delete(pai_db *db, apr_pool_t *p, const char *name,
                                  apr_int64_t version, const char *deleted_by,
                                  apr_int64_t now_ms, int *deleted);
+/* A task of an attempt as it reported itself (POST .../tasks/report). */
+typedef struct pai_task_status {
+    const char *role;
+    int index;
+    const char *node;             /* the node it ran on ("": not reported) */
+    apr_int64_t launched, completed;   /* epoch ms; 0: not (yet) reported */
+    int has_exit;
+    int exit_code;
+    const char *exit_why;         /* the batch script's word on a failure, or "" */
+} pai_task_status;
+/* Adds what t says to the task's record in j's current attempt (an end,
+ * has_exit: its node, time and exit; else a start: its node and time; the
+ * other fields stay as an earlier report left them), and moves j's version on. */
+pai_error *pai_store_task_report(pai_db *db, apr_pool_t *p, const pai_job_row *j,
+                                 const pai_task_status *t);
+/* The tasks of one attempt that reported, keyed "role-index" (pai_task_status *). */
+pai_error *pai_store_task_statuses(pai_db *db, apr_pool_t *p, const char *name,
+                                   apr_int64_t created, int attempt, apr_hash_t **out);
 /* Sets j->exit_task and j->exit_why from the history of j's current attempt
  * ("" when it has none). */
 pai_error *pai_store_job_attempt_exit(pai_db *db, apr_pool_t *p, pai_job_row *j);

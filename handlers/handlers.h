@@ -106,6 +106,7 @@ pai_error *pai_job_delete(pai_req *rq);
 pai_error *pai_job_ssh_get(pai_req *rq);
 pai_error *pai_job_ssh_key_get(pai_req *rq);
 pai_error *pai_job_ssh_report_post(pai_req *rq);
+pai_error *pai_job_task_report_post(pai_req *rq);
 /* vc.c */
 pai_error *pai_vcs_get(pai_req *rq);
 pai_error *pai_vc_get(pai_req *rq);

@@ -167,3 +167,16 @@ pai_error *pai_job_ssh_report_post(pai_req *rq)
     pai_reply_message(rq, 200, "reported");
     return NULL;
 }
+
+pai_error *pai_job_task_report_post(pai_req *rq)
+{
+    const char *name;
+    pai_jobs_env env;
+    pai_error *err;
+
+    if ((err = job_name_param(rq, &name)) || (err = pai_req_jobs_env(rq, &env)) ||
+        (err = pai_job_task_report(&env, rq->pool, name, rq->job_secret, rq->body, rq->now_ms)))
+        return err;
+    pai_reply_message(rq, 200, "reported");
+    return NULL;
+}

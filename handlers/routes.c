@@ -21,6 +21,7 @@ static const pai_handler_fn pai_route_fns[PAI_R_COUNT] = {
     [PAI_R_JOB_SSH_GET] = pai_job_ssh_get,
     [PAI_R_JOB_SSH_KEY_GET] = pai_job_ssh_key_get,
     [PAI_R_JOB_SSH_REPORT_POST] = pai_job_ssh_report_post,
+    [PAI_R_JOB_TASK_REPORT_POST] = pai_job_task_report_post,
     [PAI_R_VCS_GET] = pai_vcs_get,
     [PAI_R_VC_GET] = pai_vc_get,
     [PAI_R_AUDIT_GET] = pai_audit_get,

@@ -9,7 +9,9 @@
 #   pai_attempt_dir                  pai_account_dir/<job>/attempt-<n>
 #   pai_job_created                  the job's submission time (ms), kept in
 #                                    <job>/.pai-created
-#   pai_report_secret                this attempt's secret for the SSH reports ('': none)
+#   pai_report_secret                this attempt's secret for the tasks' reports ('': none)
+#   pai_task_report_url              where a task's end is reported ('': nowhere)
+#   pai_report_ca                    the CA file that URL is verified with ('': the system's)
 #   pai_comment                      the job's Slurm comment (its launch tag)
 #   pai_image                        '' (tasks on the node) or the image the tasks run
 #                                    in (container.sh); the node's prolog pulled it
@@ -103,7 +105,8 @@ for k in "${!task_name[@]}"; do
     printf '%s\n' "$pai_report_secret" > "$pai_attempt_dir/.${task_name[k]}.secret" || exit 70
   fi
 done
-unset pai_report_secret
+# The script keeps its copy (not exported: no task sees it) for the tasks'
+# ends, which it reports itself.
 # Each role's command in a file of the folder too: a command may hold the job's
 # secrets (a v2 job's), and a command line is anyone's to read (ps).
 for r in "${!role_cmd[@]}"; do
@@ -159,6 +162,38 @@ pai_task() {
   done
 }
 
+# A failed task's word for the server: its step never started (no mark),
+# the kernel killed it for memory (Slurm's cgroup: "oom-kill event" in the
+# step's stderr), or the wrapper's own (the container's image, its memory:
+# one short word of [a-z-]); else its exit code.
+pai_task_why() {
+  local k=$1 code=$2 why w
+  why=exit$code
+  [ -e "$pai_attempt_dir/.${task_name[k]}.started" ] || why=nostart
+  grep -q -e 'oom-kill event' -e 'Out Of Memory' \
+    "$pai_attempt_dir/${task_name[k]}.err" 2>/dev/null && why=oom
+  w=$(head -c 32 "$pai_attempt_dir/.${task_name[k]}.why" 2>/dev/null | tr -cd 'a-z-')
+  [ -n "$w" ] && why=$w
+  printf '%s\n' "$why"
+}
+
+# A task's end, for its state in the job's detail: a few seconds at most, and
+# after one report that fails, no more (the server may be down; the job's own
+# state does not depend on it).  The secret goes in a header read from stdin.
+report_down=
+pai_report_exit() {
+  local k=$1 code=$2 why=''
+  [ -n "$pai_task_report_url" ] && [ -n "$pai_report_secret" ] && [ -z "$report_down" ] \
+    || return 0
+  [ "$code" -eq 0 ] || why=$(pai_task_why "$k" "$code")
+  curl -s -m 5 -o /dev/null -w '%{http_code}' -X POST ${pai_report_ca:+--cacert "$pai_report_ca"} \
+    -H 'Content-Type: application/json' -H @- "$pai_task_report_url" \
+    -d "{\"attempt\": $pai_attempt, \"taskRole\": \"${task_name[k]%-*}\", \"taskIndex\": ${task_name[k]##*-}, \"event\": \"exited\", \"exitCode\": $((code > 255 ? 255 : code)), \"why\": \"$why\", \"node\": \"${node_name[${task_slot[k]}]}\"}" \
+    <<<"X-PAI-Job-Secret: $pai_report_secret" | grep -q '^200$' && return 0
+  report_down=1
+  echo "mod_pairest: could not report the end of task ${task_name[k]}; no more reports"
+}
+
 # TERM (scancel, STOP) ends the tasks; the script waits for them, so that
 # none is left to linger in the step's cgroup as an unreaped zombie.
 # shellcheck disable=SC2317  # run by the trap
@@ -193,6 +228,7 @@ while [ "$left" -gt 0 ]; do
   left=$((left - 1))
   r=${role_of[$finished]}
   unset "role_of[$finished]"
+  pai_report_exit "${task_of[$finished]}" "$st"
   if [ "$st" -eq 0 ]; then
     succeeded[r]=$((succeeded[r] + 1))
   else
@@ -206,7 +242,12 @@ while [ "$left" -gt 0 ]; do
   for i in "${!need[@]}"; do [ "${succeeded[i]}" -ge "${need[i]}" ] || all=0; done
   if [ "$all" -eq 1 ]; then verdict=succeeded; break; fi
 done
+# The tasks the verdict ended are reported too (killed: 143).
 for pid in "${!role_of[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+for pid in "${!role_of[@]}"; do
+  wait "$pid"
+  pai_report_exit "${task_of[$pid]}" "$?"
+done
 wait
 echo "mod_pairest: verdict ${verdict:-all tasks ended}, first failure code $code"
 if [ "$verdict" = failed ]; then
@@ -214,16 +255,7 @@ if [ "$verdict" = failed ]; then
   # (Slurm's cgroup: "oom-kill event" in the step's stderr): added to the
   # job's comment, where the launcher reads the reason.
   if [ -n "$first_failed" ] && [ -n "${SLURM_JOB_ID:-}" ] && [ -n "$pai_comment" ]; then
-    why=exit$code
-    # No mark: Slurm never started its step (a platform failure, retried
-    # without counting against retryCount).
-    [ -e "$pai_attempt_dir/.${task_name[first_failed]}.started" ] || why=nostart
-    grep -q -e 'oom-kill event' -e 'Out Of Memory' \
-      "$pai_attempt_dir/${task_name[first_failed]}.err" 2>/dev/null && why=oom
-    # The task wrapper's own word (the container's image, its memory): one
-    # short word of [a-z-], as it goes into the comment.
-    w=$(head -c 32 "$pai_attempt_dir/.${task_name[first_failed]}.why" 2>/dev/null | tr -cd 'a-z-')
-    [ -n "$w" ] && why=$w
+    why=$(pai_task_why "$first_failed" "$code")
     scontrol update jobid="$SLURM_JOB_ID" \
       comment="$pai_comment;failed=${task_name[first_failed]}/$why" \
       || echo "mod_pairest: could not record the failing task in the job's comment"

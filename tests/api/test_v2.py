@@ -6,7 +6,7 @@ import time
 
 import yaml
 
-from conftest import assert_error, job_dir
+from conftest import assert_error, db_query, job_dir
 from test_jobs import job, submit_ok, task_output, wait_state
 from test_security import proc_texts
 
@@ -445,3 +445,76 @@ def test_attempt_history(api):
                     "InvalidParametersError")
     r = api.call("GET", "/api/v2/jobs/%s/job-attempts/healthz" % fw, token)
     assert r.status_code == 200 and r.text == "ok"
+
+
+def test_each_task_reports_its_state_node_and_exit(api):
+    """The tasks' own reports: while a job runs, a task that started reads
+    RUNNING with its node; at the end each has its exit code, times and exit
+    spec, the task that failed first is the job's trigger, and a STOP reads
+    STOPPED.  Reports need the attempt's secret, and say what is wrong."""
+    user, token = api.make_user()
+    name = api.unique("tasks")
+    cfg = job_v1(name, "true")
+    cfg["taskRoles"] = [
+        {"name": "ok", "taskNumber": 1, "cpuNumber": 1, "memoryMB": 128, "command": "true"},
+        {"name": "bad", "taskNumber": 1, "cpuNumber": 1, "memoryMB": 128,
+         "command": "sleep 1; exit 5"}]
+    submit_ok(api, token, cfg)
+    assert wait_state(api, name, {"SUCCEEDED", "FAILED"})["state"] == "FAILED"
+    fw = "%s~%s" % (user, name)
+    d = api.call("GET", "/api/v2/jobs/" + fw, token).json()
+    ok = d["taskRoles"]["ok"]["taskStatuses"][0]
+    bad = d["taskRoles"]["bad"]["taskStatuses"][0]
+    assert ok["taskState"] == "SUCCEEDED" and ok["containerExitCode"] == 0, ok
+    assert ok["containerNodeName"] and ok["containerExitSpec"]["phrase"] == "Succeeded", ok
+    assert bad["taskState"] == "FAILED" and bad["containerExitCode"] == 5, bad
+    assert bad["containerExitDiagnostics"] == "exited with code 5", bad
+    assert bad["containerExitSpec"]["type"] == "USER_FAILURE", bad
+    for t in (ok, bad):
+        assert t["createdTime"] <= t["launchedTime"] <= t["completedTime"], t
+    assert bad["completedTime"] - bad["launchedTime"] >= 900, bad
+    st = d["jobStatus"]
+    assert (st["appExitTriggerTaskRoleName"], st["appExitTriggerTaskIndex"]) == ("bad", 0), st
+    assert st["appExitSpec"]["code"] == 5, st
+    # v1's detail shows the same tasks
+    v1 = api.call("GET", "/api/v1/jobs/" + name, token).json()
+    assert v1["taskRoles"]["bad"]["taskStatuses"][0]["containerExitCode"] == 5, v1
+
+    # Running: the started task reads RUNNING on its node; STOP ends it STOPPED.
+    name = api.unique("tasksrun")
+    submit_ok(api, token, job_v1(name, "sleep 60"))
+    fw = "%s~%s" % (user, name)
+    deadline, t = time.time() + 60, {}
+    while time.time() < deadline:
+        t = api.call("GET", "/api/v2/jobs/" + fw, token).json()[
+            "taskRoles"]["main"]["taskStatuses"][0]
+        if t["taskState"] == "RUNNING":
+            break
+        time.sleep(0.3)
+    assert t["taskState"] == "RUNNING" and t["launchedTime"] and t["containerNodeName"], t
+    assert t["containerExitCode"] is None and t["containerExitSpec"] is None, t
+    # reports: a wrong secret, a stale attempt, no such task, a bad event or word
+    path = "/api/v1/jobs/%s/tasks/report" % name
+    report = {"attempt": 0, "taskRole": "main", "taskIndex": 0, "event": "exited",
+              "exitCode": 0}
+    assert_error(api.call("POST", path, json=report, headers={"X-PAI-Job-Secret": "0" * 64}),
+                 403, "ForbiddenUserError")
+    assert_error(api.call("POST", path, json=report), 403, "ForbiddenUserError")
+    secret = {"X-PAI-Job-Secret": db_query(api, "SELECT secret FROM pai_job_keys WHERE name = "
+                                                "'%s'" % name)}
+    for bad_report, why in ((dict(report, attempt=3), "not its current one"),
+                            (dict(report, taskIndex=4), "has no task main-4"),
+                            (dict(report, event="paused"), "started or exited"),
+                            (dict(report, exitCode=256), "exitCode"),
+                            (dict(report, why="Bad Word"), "why"),
+                            (dict(report, node="a b"), "node"),
+                            (dict(report, extra=1), "extra")):
+        assert_error(api.call("POST", path, json=bad_report, headers=secret), 400,
+                     "InvalidParametersError", why)
+    assert api.call("GET", "/api/v2/jobs/" + fw, token).json()[
+        "taskRoles"]["main"]["taskStatuses"][0]["taskState"] == "RUNNING"
+    assert api.call("PUT", "/api/v1/jobs/%s/executionType" % name, token,
+                    json={"value": "STOP"}).status_code == 200
+    wait_state(api, name, {"STOPPED"})
+    t = api.call("GET", "/api/v2/jobs/" + fw, token).json()["taskRoles"]["main"]["taskStatuses"][0]
+    assert t["taskState"] == "STOPPED", t
