@@ -26,9 +26,8 @@ const pai_route pai_routes[PAI_R_COUNT] = {
     /* Tasks authenticate with their job's secret, checked by the handler. */
     [PAI_R_JOB_SSH_REPORT_POST] = {"POST", "/api/v1/jobs/:jobName/ssh/report", PAI_AUTH_NONE,
                                    PAI_BODY_JSON, {"job.ssh.report", ":0", "taskRole"}},
-    /* Not audited: two a task and attempt; a wrong secret is a 403 all the same. */
     [PAI_R_JOB_TASK_REPORT_POST] = {"POST", "/api/v1/jobs/:jobName/tasks/report", PAI_AUTH_NONE,
-                                    PAI_BODY_JSON},
+                                    PAI_BODY_JSON, {"job.task.report", ":0", "taskRole"}},
     [PAI_R_VCS_GET] = {"GET", "/api/v1/virtual-clusters", PAI_AUTH_OPTIONAL, PAI_BODY_NONE},
     [PAI_R_VC_GET] = {"GET", "/api/v1/virtual-clusters/:vcName", PAI_AUTH_OPTIONAL,
                       PAI_BODY_NONE},
