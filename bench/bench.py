@@ -30,6 +30,7 @@ import requests
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 VAR = os.path.join(ROOT, "var")
 PORT, STATIC_PORT, SLURM_PORT, BASELINE_PORT = 19486, 19487, 29917, 19488
+MARIADB_PORT = 19489
 BASE = "http://127.0.0.1:%d" % PORT
 BASELINE = os.path.join(VAR, "bench-baseline")
 # The baseline's job: a name of the same length (the same answer's size), its
@@ -83,8 +84,10 @@ def median_of(runs, key):
 # ---- the servers -------------------------------------------------------------
 
 class Bench:
-    def __init__(self, quick):
+    def __init__(self, quick, db="sqlite3"):
         self.quick = quick
+        self.db = db
+        self.db_params = None
         self.inst = os.path.join(VAR, "bench")
         self.static = os.path.join(VAR, "bench-static")
         self.env = None
@@ -103,7 +106,16 @@ class Bench:
         os.chmod(os.path.join(self.inst, "admin.password"), 0o600)
         # A big fake node: admission never holds the benchmark's jobs back, and
         # the partition is set DOWN while (d) runs so that Slurm queues them all.
-        self.env = dict(os.environ, PAI_LISTEN="127.0.0.1:%d" % PORT, PAI_DB="sqlite3", PAI_CONTAINER_RUNTIME="none",
+        if self.db == "mysql":
+            # A fresh MariaDB of the bench's own, in its state folder.
+            md = os.path.join(self.state, "mariadb")
+            shutil.rmtree(md, ignore_errors=True)
+            sh("scripts/mariadb.sh", "start", md, str(MARIADB_PORT),
+               env=dict(os.environ, PAI_MARIADB_BUFFER_POOL_MB="512"))
+            with open(os.path.join(md, "dbdparams")) as f:
+                self.db_params = f.read().strip()
+        self.env = dict(os.environ, PAI_LISTEN="127.0.0.1:%d" % PORT, PAI_DB=self.db,
+                        PAI_DB_PARAMS=self.db_params or "", PAI_CONTAINER_RUNTIME="none",
                         PAI_ADMIN_USERNAME="admin", PAI_SLURM_DIR=self.slurmdir,
                         PAI_SLURM_PORT=str(SLURM_PORT), PAI_SLURM_CPUS="60000",
                         PAI_SLURM_MEMORY_MB=str(60000 * 64), PAI_LOGIN_LIMIT_USER="0 60",
@@ -186,6 +198,9 @@ class Bench:
         if os.path.isdir(self.inst):
             sh("scripts/httpd.sh", "stop", self.inst)
             sh("scripts/slurm.sh", "stop", os.path.join(statedir(self.inst), "slurm"))
+            md = os.path.join(statedir(self.inst), "mariadb")
+            if os.path.exists(os.path.join(md, "mysqld.pid")):
+                sh("scripts/mariadb.sh", "stop", md)
 
     # -- helpers --
 
@@ -201,6 +216,10 @@ class Bench:
                   capture=True)
 
     def seed(self, count, first):
+        if self.db == "mysql":
+            sh(os.path.join(ROOT, "build", "seedjobs"), "mysql", self.db_params, str(count),
+               str(first))
+            return
         db = os.path.join(self.state, "db", "pairest.db")
         sh(os.path.join(ROOT, "build", "seedjobs"), "sqlite3", db, str(count), str(first))
         for suffix in ("", "-wal", "-shm"):
@@ -450,13 +469,15 @@ def main():
                     help="scenarios, e.g. --only bd (a runs c with it)")
     ap.add_argument("--baseline", metavar="REV",
                     help="with (a): also the module of git revision REV, alternated")
+    ap.add_argument("--db", choices=("sqlite3", "mysql"), default="sqlite3",
+                    help="the server's database (mysql: a MariaDB of the bench's own)")
     ap.add_argument("--profile", action="store_true",
                     help="with (d): CPU time each daemon spent per submission")
     args = ap.parse_args()
     ctx = dict(quick=args.quick, secs=2 if args.quick else 10, nruns=1 if args.quick else 3,
                profile=args.profile, baseline=args.baseline)
     rows = []
-    b = Bench(args.quick)
+    b = Bench(args.quick, args.db)
     t_start = time.time()
     try:
         b.start()
@@ -491,9 +512,9 @@ def main():
         b.stop()
 
     width = max(len(r[0]) for r in rows)
-    print("\nmod_pairest benchmark, %s, %s, %d CPUs, %s mode, %.0f s"
+    print("\nmod_pairest benchmark, %s, %s, %d CPUs, %s mode, %s, %.0f s"
           % (time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), os.uname().nodename,
-             os.cpu_count(), "quick" if args.quick else "full", time.time() - t_start))
+             os.cpu_count(), "quick" if args.quick else "full", args.db, time.time() - t_start))
     print("%-*s | %-32s | %s" % (width, "scenario", "target",
                                   "measured (median of %d)" % ctx["nruns"]))
     for name, target, value in rows:

@@ -721,6 +721,24 @@ pai_error *pai_job_ssh_report(const pai_jobs_env *env, apr_pool_t *p, const char
     return pai_store_ssh_endpoint_put(env->db, p, name, (int)attempt, &ep);
 }
 
+pai_error *pai_vc_sku_view(const pai_jobs_env *env, apr_pool_t *p, const char *name,
+                           json_t **out)
+{
+    pai_capacity c;
+    pai_vc *vc = NULL;
+    pai_error *e;
+
+    if (name && (e = pai_store_vc_get(env->db, p, name, &vc)))
+        return e;
+    if (name && !vc)
+        return pai_error_make(p, PAI_ERR_NO_VC_SUBMIT, "Vc %s not found", name);
+    /* Every VC is a share of every node: each has all the cluster's types. */
+    if ((e = pai_admit_capacity(env, p, &c)))
+        return e;
+    *out = pai_json_pool(p, pai_vc_sku_types(&c));
+    return NULL;
+}
+
 pai_error *pai_vc_status_view(const pai_jobs_env *env, apr_pool_t *p, const char *name,
                               int v2, json_t **out)
 {
@@ -884,16 +902,61 @@ pai_error *pai_job_query_view(const pai_jobs_env *env, apr_pool_t *p, const pai_
     return NULL;
 }
 
+/* The job j as it was in its attempt a: the job's own fields, the attempt's
+ * state, exit, times and placement. */
+static void job_at_attempt(const pai_job_row *j, const pai_job_row *a, pai_job_row *at)
+{
+    *at = *j;
+    at->retries = a->retries; at->state = a->state; at->sub_state = a->sub_state;
+    at->has_exit = a->has_exit; at->exit_code = a->exit_code; at->diagnostics = a->diagnostics;
+    at->submitted = a->submitted; at->launched = a->launched; at->completed = a->completed;
+    at->launcher_id = a->launcher_id; at->port_base = a->port_base; at->host = a->host;
+    at->hosts = a->hosts; at->placement = a->placement;
+    at->exit_task = a->exit_task; at->exit_why = a->exit_why;
+    /* An earlier attempt was followed by a START or a retry: the job's STOP
+     * now is not its end. */
+    if (a->retries != j->retries)
+        at->execution_type = "START";
+}
+
+/* The job's attempt `index` (< 0: its current one) as *at; 404 when it has
+ * no such attempt. */
+static pai_error *job_find_attempt(const pai_jobs_env *env, apr_pool_t *p, const char *name,
+                                   int index, pai_job_row *at)
+{
+    apr_array_header_t *att;
+    pai_job_row *j;
+    pai_error *e;
+    int i;
+
+    if ((e = job_find(env, p, name, &j)))
+        return e;
+    if (index < 0 || index == j->retries) {
+        *at = *j;
+        return NULL;
+    }
+    if ((e = pai_store_job_attempts(env->db, p, name, j->created, &att)))
+        return e;
+    for (i = 0; i < att->nelts; i++)
+        if (APR_ARRAY_IDX(att, i, pai_job_row *)->retries == index) {
+            job_at_attempt(j, APR_ARRAY_IDX(att, i, pai_job_row *), at);
+            return NULL;
+        }
+    return pai_error_make(p, PAI_ERR_JOB_NOT_FOUND, "Job attempt not found in job %s with "
+                          "jobAttemptIndex %d", name, index);
+}
+
 pai_error *pai_job_detail_v2(const pai_jobs_env *env, apr_pool_t *p, const char *name,
-                             json_t **out)
+                             int attempt, json_t **out)
 {
     apr_array_header_t *tag_list;
-    pai_job_row *j;
+    pai_job_row at, *j = &at;
     json_t *top, *st, *tags;
     pai_error *e;
     int i;
 
-    if ((e = job_find(env, p, name, &j)) || (e = job_status_json(env, p, j, &top)) ||
+    if ((e = job_find_attempt(env, p, name, attempt, &at)) ||
+        (e = job_status_json(env, p, j, &top)) ||
         (e = pai_store_job_tags(env->db, p, name, &tag_list)))
         return e;
     tags = json_array();
@@ -902,6 +965,8 @@ pai_error *pai_job_detail_v2(const pai_jobs_env *env, apr_pool_t *p, const char 
     st = json_object_get(top, "jobStatus");
     json_object_set_new(st, "retryDetails", job_retry_details(j));
     pai_json_set_int(st, "submissionTime", j->created);
+    pai_json_set_int(st, "attemptId", j->retries);
+    pai_json_set_str(st, "attemptState", j->state);
     *out = pai_json_pool(p, json_pack("{s:s, s:s, s:s, s:O, s:O, s:o, s:s}", "name", j->name,
                                       "frameworkName",
                                       apr_pstrcat(p, j->username, "~", j->name, NULL),
@@ -952,19 +1017,11 @@ pai_error *pai_job_tag(const pai_jobs_env *env, apr_pool_t *p, const pai_identit
 static pai_error *job_attempt_json(const pai_jobs_env *env, apr_pool_t *p, const pai_job_row *j,
                                    const pai_job_row *a, int latest, json_t **out)
 {
-    pai_job_row at = *j;
+    pai_job_row at;
     json_t *top, *o;
     pai_error *e;
 
-    at.retries = a->retries; at.state = a->state; at.sub_state = a->sub_state;
-    at.has_exit = a->has_exit; at.exit_code = a->exit_code; at.diagnostics = a->diagnostics;
-    at.submitted = a->submitted; at.launched = a->launched; at.completed = a->completed;
-    at.launcher_id = a->launcher_id; at.port_base = a->port_base; at.host = a->host;
-    at.hosts = a->hosts; at.placement = a->placement;
-    at.exit_task = a->exit_task; at.exit_why = a->exit_why;
-    /* An earlier attempt was followed by a START or a retry: the job's STOP
-     * now is not its end. */
-    at.execution_type = latest ? j->execution_type : "START";
+    job_at_attempt(j, a, &at);
     if ((e = job_status_json(env, p, &at, &top)))
         return e;
     o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:o, s:o, s:o, s:s, s:I, s:i, s:i,"
@@ -1031,5 +1088,52 @@ pai_error *pai_job_attempts_view(const pai_jobs_env *env, apr_pool_t *p, const c
         return pai_error_make(p, PAI_ERR_JOB_NOT_FOUND, "Job attempt not found in job %s with "
                               "jobAttemptIndex %d", name, index);
     *out = list;
+    return NULL;
+}
+
+pai_error *pai_job_task_view(const pai_jobs_env *env, apr_pool_t *p, const char *name,
+                             int attempt, const char *role, int index, json_t **out)
+{
+    pai_job_row at;
+    json_t *top, *task, *one;
+    pai_error *e;
+
+    if ((e = job_find_attempt(env, p, name, attempt, &at)) ||
+        (e = job_status_json(env, p, &at, &top)))
+        return e;
+    task = json_array_get(json_object_get(json_object_get(json_object_get(top, "taskRoles"),
+                                                          role), "taskStatuses"),
+                          index < 0 ? (size_t)-1 : (size_t)index);
+    if (!task)
+        return pai_error_make(p, PAI_ERR_JOB_NOT_FOUND, "Task not found in Job %s with "
+                              "jobAttemptIndex %d, taskRoleName %s and taskIndex %d", name,
+                              at.retries, role, index);
+    /* One task attempt per task and job attempt: a task is not retried
+     * within its job's attempt here (a step that never started is tried again
+     * before the task runs). */
+    one = json_pack("{s:i, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O}",
+                    "attemptId", 0, "attemptState", json_object_get(task, "taskState"),
+                    "currentAttemptCreatedTime", json_object_get(task, "createdTime"),
+                    "currentAttemptLaunchedTime", json_object_get(task, "launchedTime"),
+                    "currentAttemptCompletedTime", json_object_get(task, "completedTime"),
+                    "containerId", json_object_get(task, "containerId"),
+                    "containerIp", json_object_get(task, "containerIp"),
+                    "containerNodeName", json_object_get(task, "containerNodeName"),
+                    "containerPorts", json_object_get(task, "containerPorts"),
+                    "containerGpus", json_object_get(task, "containerGpus"),
+                    "containerLog", json_object_get(task, "containerLog"),
+                    "containerExitCode", json_object_get(task, "containerExitCode"),
+                    "containerExitSpec", json_object_get(task, "containerExitSpec"),
+                    "containerExitDiagnostics", json_object_get(task, "containerExitDiagnostics"));
+    *out = pai_json_pool(p, json_pack(
+        "{s:s, s:s, s:i, s:s, s:i, s:s, s:O, s:i, s:i, s:O, s:O, s:O, s:[o]}",
+        "username", at.username, "jobName", at.name, "jobAttemptId", at.retries,
+        "taskRoleName", role, "taskIndex", index,
+        "taskUid", apr_psprintf(p, "%s-%" APR_INT64_T_FMT "-%d-%s-%d", at.name, at.created,
+                                at.retries, role, index),
+        "taskState", json_object_get(task, "taskState"), "retries", 0,
+        "accountableRetries", 0, "createdTime", json_object_get(task, "createdTime"),
+        "launchedTime", json_object_get(task, "launchedTime"),
+        "completedTime", json_object_get(task, "completedTime"), "attempts", one));
     return NULL;
 }

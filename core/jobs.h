@@ -78,6 +78,11 @@ pai_error *pai_job_ssh_report(const pai_jobs_env *env, apr_pool_t *p, const char
 pai_error *pai_job_task_report(const pai_jobs_env *env, apr_pool_t *p, const char *name,
                                const char *secret, const json_t *body, apr_int64_t now_ms);
 
+/* GET /api/v2/virtual-clusters/:name/sku-types and /api/v2/cluster/sku-types
+ * (?vc=name; NULL: the cluster's): pai_vc_sku_types. */
+pai_error *pai_vc_sku_view(const pai_jobs_env *env, apr_pool_t *p, const char *name,
+                           json_t **out);
+
 /* GET /virtual-clusters (name NULL: all, keyed by name) and /virtual-clusters/:name;
  * v2: OpenPAI v1.8's view and error (pai_vc_view_v2). */
 pai_error *pai_vc_status_view(const pai_jobs_env *env, apr_pool_t *p, const char *name,
@@ -91,8 +96,14 @@ pai_error *pai_job_query_view(const pai_jobs_env *env, apr_pool_t *p, const pai_
                               int with_total, int keyset, json_t **out);
 /* A cursor a page's next gave, for q's order: sets q->after_*; 400 otherwise. */
 pai_error *pai_job_cursor_read(apr_pool_t *p, const char *cursor, pai_job_query *q);
+/* GET /api/v2/jobs/:fw (attempt -1) and .../attempts/:attempt: the job as it
+ * was in that attempt (404 NoJobError when it has none such). */
 pai_error *pai_job_detail_v2(const pai_jobs_env *env, apr_pool_t *p, const char *name,
-                             json_t **out);
+                             int attempt, json_t **out);
+/* GET /api/v2/jobs/:fw/attempts/:a/taskRoles/:role/taskIndex/:i/attempts:
+ * one task of an attempt, with its one task attempt, in v1.8's shape. */
+pai_error *pai_job_task_view(const pai_jobs_env *env, apr_pool_t *p, const char *name,
+                             int attempt, const char *role, int index, json_t **out);
 pai_error *pai_job_protocol_text(const pai_jobs_env *env, apr_pool_t *p, const char *name,
                                  const char **yaml);
 /* GET /api/v2/jobs/:fw/job-attempts (index -1: all, the latest first, then the

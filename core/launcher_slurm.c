@@ -457,7 +457,7 @@ static pai_error *slurm_submit(void *ctxv, apr_pool_t *p, const pai_launch *l, a
     json_t *req, *job, *reply;
     json_int_t jid;
     const pai_placement *pl = l->placement;
-    pai_shape one = {s->total_cpus, s->total_memory_mb, s->total_gpus};
+    pai_shape one = {s->total_cpus, s->total_memory_mb, s->total_gpus, ""};
     const pai_shape *per_node = pl ? &pl->per_node : &one;
     int nodes = pl ? pl->nodes : 1;
     pai_error *e;
@@ -860,22 +860,29 @@ static pai_error *slurm_capacity(void *ctxv, apr_pool_t *p, pai_capacity *out)
         const char *gres = pai_json_str(n, "gres"), *g;
         if (!json_is_object(n))
             continue;
-        pai_shape shape = {0, 0, 0};
+        pai_shape shape = {0, 0, 0, ""};
         pai_json_int(n, "cpus", &cpus);
         pai_json_int(n, "real_memory", &mem);
         out->nodes++;
         shape.cpus = cpus;
         shape.memory_mb = mem;
-        /* "gpu:4" or "gpu:tesla:4(S:0)": the count follows the last colon. */
+        /* "gpu:4" or "gpu:tesla:4(S:0)": the count follows the last colon,
+         * the type (OpenPAI's SKU type) sits between the two. */
         if (gres && (g = strstr(gres, "gpu"))) {
             const char *end = g + strcspn(g, ",(");
-            const char *colon = g;
+            const char *colon = g, *first = NULL;
             const char *q;
             for (q = g; q < end; q++)
-                if (*q == ':')
+                if (*q == ':') {
+                    if (!first)
+                        first = q;
                     colon = q;
+                }
             if (colon != g)
                 shape.gpus = atoi(colon + 1);
+            if (first && colon > first &&
+                pai_gpu_type_valid(first + 1, (apr_size_t)(colon - first - 1)))
+                memcpy(shape.gpu_type, first + 1, (apr_size_t)(colon - first - 1));
         }
         out->cpus += shape.cpus;
         out->memory_mb += shape.memory_mb;

@@ -8,7 +8,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
+#include <apr_lib.h>
 #include "placement.h"
+
+int pai_gpu_type_valid(const char *s, apr_size_t len)
+{
+    apr_size_t i;
+    if (len == 0 || len >= PAI_GPU_TYPE_MAX)
+        return 0;
+    for (i = 0; i < len; i++)
+        if (!apr_isalnum(s[i]) && !strchr("_.-", s[i]))
+            return 0;
+    return 1;
+}
 
 void pai_node_shapes_add(pai_node_shapes *ns, const pai_shape *s)
 {
@@ -40,8 +52,10 @@ const char *pai_node_shapes_format(apr_pool_t *p, const pai_node_shapes *ns)
 
     for (i = 0; i < ns->n; i++)
         out = apr_psprintf(p, "%s%s%" APR_INT64_T_FMT "/%" APR_INT64_T_FMT "/%" APR_INT64_T_FMT
-                           "*%d", out, i ? ";" : "", ns->shape[i].cpus, ns->shape[i].memory_mb,
-                           ns->shape[i].gpus, ns->count[i]);
+                           "%s%s*%d", out, i ? ";" : "", ns->shape[i].cpus,
+                           ns->shape[i].memory_mb, ns->shape[i].gpus,
+                           *ns->shape[i].gpu_type ? ":" : "", ns->shape[i].gpu_type,
+                           ns->count[i]);
     return out;
 }
 
@@ -52,11 +66,22 @@ int pai_node_shapes_parse(const char *text, pai_node_shapes *ns)
     memset(ns, 0, sizeof(*ns));
     while (q && *q) {
         long long c, m, g;
-        int count, used = 0;
+        int count, used = 0, more = 0;
+        apr_size_t tlen = 0;
         if (ns->n == PAI_NODE_SHAPES_MAX ||
-            sscanf(q, "%lld/%lld/%lld*%d%n", &c, &m, &g, &count, &used) != 4 ||
-            c < 0 || m < 0 || g < 0 || count <= 0)
+            sscanf(q, "%lld/%lld/%lld%n", &c, &m, &g, &used) != 3 || c < 0 || m < 0 || g < 0)
             return 0;
+        q += used;
+        if (*q == ':') {
+            tlen = strcspn(q + 1, "*");
+            if (!pai_gpu_type_valid(q + 1, tlen))
+                return 0;
+            memcpy(ns->shape[ns->n].gpu_type, q + 1, tlen);
+            q += 1 + tlen;
+        }
+        if (sscanf(q, "*%d%n", &count, &more) != 1 || count <= 0)
+            return 0;
+        used = more;
         ns->shape[ns->n].cpus = c;
         ns->shape[ns->n].memory_mb = m;
         ns->shape[ns->n].gpus = g;
@@ -159,7 +184,7 @@ static int shapes_at_least(const pai_node_shapes *ns, const pai_shape *want)
 {
     int i, n = 0;
     for (i = 0; i < ns->n; i++)
-        if (shape_holds(&ns->shape[i], want, &(pai_shape){0, 0, 0}))
+        if (shape_holds(&ns->shape[i], want, &(pai_shape){0, 0, 0, ""}))
             n += ns->count[i];
     return n;
 }
@@ -176,8 +201,8 @@ pai_error *pai_place(apr_pool_t *p, const pai_jobspec *s, const pai_node_shapes 
 {
     int n = s->total_tasks, r, k, i, best_nodes = 0, need_nodes = 0, have_nodes = 0;
     place_task *t = apr_pcalloc(p, sizeof(*t) * (n ? n : 1));
-    pai_shape *load = apr_pcalloc(p, sizeof(*load) * (n ? n : 1)), best_per_node = {0, 0, 0};
-    pai_shape need_per_node = {0, 0, 0};
+    pai_shape *load = apr_pcalloc(p, sizeof(*load) * (n ? n : 1)), best_per_node = {0, 0, 0, ""};
+    pai_shape need_per_node = {0, 0, 0, ""};
     int *slot = apr_pcalloc(p, sizeof(int) * (n ? n : 1));
     pai_placement *pl = apr_pcalloc(p, sizeof(*pl));
     const pai_shape *largest = NULL;
@@ -207,7 +232,7 @@ pai_error *pai_place(apr_pool_t *p, const pai_jobspec *s, const pai_node_shapes 
             largest = &ns->shape[i];
     /* A task no node can hold: name its role and the largest node. */
     for (k = 0; k < n; k++) {
-        for (i = 0; i < ns->n && !shape_holds(&ns->shape[i], &(pai_shape){0, 0, 0}, &t[k].need);
+        for (i = 0; i < ns->n && !shape_holds(&ns->shape[i], &(pai_shape){0, 0, 0, ""}, &t[k].need);
              i++)
             ;
         if (i == ns->n) {
@@ -225,9 +250,9 @@ pai_error *pai_place(apr_pool_t *p, const pai_jobspec *s, const pai_node_shapes 
      * smallest request per node. */
     for (i = 0; i < ns->n; i++) {
         const pai_shape *cap = &ns->shape[i];
-        pai_shape per_node = {0, 0, 0};
+        pai_shape per_node = {0, 0, 0, ""};
         int nodes, b, have;
-        for (k = 0; k < n && shape_holds(cap, &(pai_shape){0, 0, 0}, &t[k].need); k++)
+        for (k = 0; k < n && shape_holds(cap, &(pai_shape){0, 0, 0, ""}, &t[k].need); k++)
             ;
         if (k < n)
             continue;

@@ -11,9 +11,16 @@
  * than this keeps the most numerous ones (placement then ignores the rest). */
 #define PAI_NODE_SHAPES_MAX 16
 
+#define PAI_GPU_TYPE_MAX 32
+
 typedef struct pai_shape {
     apr_int64_t cpus, memory_mb, gpus;
+    char gpu_type[PAI_GPU_TYPE_MAX];  /* Slurm's GRES type ("gpu:a100:4": a100), "": none
+                                       * named; [A-Za-z0-9_.-] (pai_gpu_type_valid) */
 } pai_shape;
+
+/* A GPU type name as a node shape keeps it. */
+int pai_gpu_type_valid(const char *s, apr_size_t len);
 
 typedef struct pai_node_shapes {
     int n;
@@ -23,7 +30,7 @@ typedef struct pai_node_shapes {
 
 /* Counts one node of shape s in. */
 void pai_node_shapes_add(pai_node_shapes *ns, const pai_shape *s);
-/* "cpus/memory/gpus*count;..." and back (the store keeps the text). */
+/* "cpus/memory/gpus[:type]*count;..." and back (the store keeps the text). */
 const char *pai_node_shapes_format(apr_pool_t *p, const pai_node_shapes *ns);
 int pai_node_shapes_parse(const char *text, pai_node_shapes *ns);
 

@@ -85,6 +85,15 @@ const pai_route pai_routes[PAI_R_COUNT] = {
                                    PAI_AUTH_USER, PAI_BODY_NONE},
     [PAI_R_V2_JOB_ATTEMPT_GET] = {"GET", "/api/v2/jobs/:frameworkName/job-attempts/:index",
                                   PAI_AUTH_USER, PAI_BODY_NONE},
+    [PAI_R_V2_JOB_ATTEMPT_DETAIL_GET] = {"GET", "/api/v2/jobs/:frameworkName/attempts/:jobAttemptId",
+                                         PAI_AUTH_USER, PAI_BODY_NONE},
+    [PAI_R_V2_JOB_TASK_ATTEMPTS_GET] = {"GET", "/api/v2/jobs/:frameworkName/attempts/:jobAttemptId"
+                                        "/taskRoles/:taskRoleName/taskIndex/:taskIndex/attempts",
+                                        PAI_AUTH_USER, PAI_BODY_NONE},
+    [PAI_R_V2_VC_SKU_TYPES_GET] = {"GET", "/api/v2/virtual-clusters/:vcName/sku-types",
+                                   PAI_AUTH_USER, PAI_BODY_NONE},
+    [PAI_R_V2_CLUSTER_SKU_TYPES_GET] = {"GET", "/api/v2/cluster/sku-types", PAI_AUTH_USER,
+                                        PAI_BODY_NONE},
 };
 
 static const struct { const char *prefix, *why; } pai_unprovided[] = {
@@ -96,7 +105,7 @@ static const struct { const char *prefix, *why; } pai_unprovided[] = {
     {"/api/v2/group", "groups: the VCs a user may use are granted per user "
                       "(PUT /api/v1/user/:username/virtualClusters)"},
     {"/api/v2/alerts", "alerts: there is no Prometheus alert manager here"},
-    {"/api/v2/cluster", "the cluster's SKU types: there is no hived scheduler here"},
+    {"/api/v2/cluster", "the cluster's resources: only its SKU types (/api/v2/cluster/sku-types)"},
     {"/api/v2/tokens", "token management: not yet (DELETE /api/v2/authn/basic/logout ends one)"},
 };
 

@@ -1334,8 +1334,10 @@ pai_error *pai_store_job_query(pai_db *db, apr_pool_t *p, const pai_job_query *q
         else {
             int text = !strcmp(col, "username") || !strcmp(col, "vc") || !strcmp(col, "state");
             const char *v = text ? "%s" : "%lld";
-            where = apr_pstrcat(p, where, " AND (", col, " ", cmp, " ", v, " OR (", col, " = ", v,
-                                " AND name ", cmp, " %s))", NULL);
+            /* The bound on the column alone first: it gives both databases
+             * a range of the index to start from (an OR alone can scan). */
+            where = apr_pstrcat(p, where, " AND ", col, " ", cmp, "= ", v, " AND (", col, " ", cmp,
+                                " ", v, " OR name ", cmp, " %s)", NULL);
             if (text) {
                 args[n++] = q->after_value;
                 args[n++] = q->after_value;
@@ -1541,6 +1543,13 @@ pai_error *pai_store_job_save(pai_db *db, apr_pool_t *p, pai_job_row *j,
     args[15] = j->placement ? j->placement : ""; args[16] = j->hosts ? j->hosts : "";
     args[17] = apr_itoa(p, j->platform_retries); args[18] = j->name;
     args[19] = apr_itoa(p, expected_retries); args[20] = i64(p, j->version);
+    /* The attempt's end is written before the job's new version: a view
+     * cached by that version then never lacks it. */
+    if (j->exit_why) {
+        const char *exit_args[] = {j->exit_task ? j->exit_task : "", j->exit_why, j->name,
+                                   i64(p, j->created), apr_itoa(p, j->retries)};
+        (void)store_exec(db, p, ST_ATTEMPT_EXIT, 5, exit_args, NULL);
+    }
     if (!(err = store_exec(db, p, ST_JOB_SAVE, 21, args, saved)) && *saved) {
         j->version++;
         (void)store_attempt_record(db, p, j);

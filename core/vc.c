@@ -133,6 +133,36 @@ json_t *pai_vc_view_v2(const pai_capacity *c, const pai_vc *vc, const pai_vc_usa
     return v;
 }
 
+json_t *pai_vc_sku_types(const pai_capacity *c)
+{
+    json_t *out = json_object();
+    int i;
+
+    for (i = 0; i < c->shapes.n; i++) {
+        const pai_shape *s = &c->shapes.shape[i];
+        const char *sku = s->gpus ? (*s->gpu_type ? s->gpu_type : "gpu") : "cpu";
+        apr_int64_t units = s->gpus ? s->gpus : s->cpus;
+        apr_int64_t cpu, mem;
+        json_t *have = json_object_get(out, sku);
+        if (units <= 0)
+            continue;
+        cpu = s->gpus ? s->cpus / units : 1;
+        mem = s->memory_mb / units;
+        /* Nodes of one type but different sizes: the unit every one of them
+         * can give. */
+        if (have) {
+            json_int_t hc = json_integer_value(json_object_get(have, "cpu"));
+            json_int_t hm = json_integer_value(json_object_get(have, "memory"));
+            if (hc < cpu) cpu = hc;
+            if (hm < mem) mem = hm;
+        }
+        json_object_set_new(out, sku, json_pack("{s:I, s:I, s:i}", "cpu", (json_int_t)cpu,
+                                                "memory", (json_int_t)mem,
+                                                "gpu", s->gpus ? 1 : 0));
+    }
+    return out;
+}
+
 /* `default` always exists and gets what the others leave; the sum is <= 100. */
 const char *pai_vc_complete(apr_pool_t *p, apr_array_header_t **vcs)
 {

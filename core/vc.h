@@ -39,5 +39,9 @@ json_t *pai_vc_view(const pai_capacity *cluster, const pai_vc *vc, const pai_vc_
  * resourcesUsed, resourcesGuaranteed (capacity's whole units) and
  * resourcesTotal (maxCapacity's), each {cpu, memory, gpu, vCores, GPUs}. */
 json_t *pai_vc_view_v2(const pai_capacity *cluster, const pai_vc *vc, const pai_vc_usage *u);
+/* OpenPAI's SKU types from the nodes' shapes: per GPU type (Slurm's GRES
+ * type; "gpu" when Slurm names none) the CPUs and memory that come with one
+ * GPU, and "cpu" for nodes without GPUs (per CPU): {"<sku>": {cpu, memory, gpu}}. */
+json_t *pai_vc_sku_types(const pai_capacity *cluster);
 
 #endif

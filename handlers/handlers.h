@@ -123,6 +123,10 @@ pai_error *pai_v2_job_tag_delete(pai_req *rq);
 pai_error *pai_v2_job_attempts_healthz_get(pai_req *rq);
 pai_error *pai_v2_job_attempts_get(pai_req *rq);
 pai_error *pai_v2_job_attempt_get(pai_req *rq);
+pai_error *pai_v2_vc_sku_types_get(pai_req *rq);
+pai_error *pai_v2_cluster_sku_types_get(pai_req *rq);
+pai_error *pai_v2_job_attempt_detail_get(pai_req *rq);
+pai_error *pai_v2_job_task_attempts_get(pai_req *rq);
 /* audit.c */
 pai_error *pai_audit_get(pai_req *rq);
 /* user.c: the user list; GET /api/v1 */

@@ -179,7 +179,56 @@ pai_error *pai_v2_job_get(pai_req *rq)
     json_t *out;
 
     if ((err = framework_param(rq, &env, &name)) ||
-        (err = v2_error(pai_job_detail_v2(&env, rq->pool, name, &out))))
+        (err = v2_error(pai_job_detail_v2(&env, rq->pool, name, -1, &out))))
+        return err;
+    pai_reply(rq, 200, json_incref(out));
+    return NULL;
+}
+
+/* A path's number (an attempt, a task index): 400 naming it otherwise. */
+static pai_error *index_param(pai_req *rq, int i, const char *what, int *out)
+{
+    const char *s = rq->params[i];
+    char *end;
+    long v = strtol(s, &end, 10);
+
+    if (!*s || *end || v < 0 || v > 100000)
+        return pai_error_make(rq->pool, PAI_ERR_INVALID, "%s must be a number", what);
+    *out = (int)v;
+    return NULL;
+}
+
+/* The job as it was in one attempt. */
+pai_error *pai_v2_job_attempt_detail_get(pai_req *rq)
+{
+    const char *name;
+    pai_jobs_env env;
+    pai_error *err;
+    json_t *out;
+    int attempt = 0;
+
+    if ((err = index_param(rq, 1, "jobAttemptId", &attempt)) ||
+        (err = framework_param(rq, &env, &name)) ||
+        (err = v2_error(pai_job_detail_v2(&env, rq->pool, name, attempt, &out))))
+        return err;
+    pai_reply(rq, 200, json_incref(out));
+    return NULL;
+}
+
+/* One task of one attempt, with its task attempts. */
+pai_error *pai_v2_job_task_attempts_get(pai_req *rq)
+{
+    const char *name;
+    pai_jobs_env env;
+    pai_error *err;
+    json_t *out;
+    int attempt = 0, index = 0;
+
+    if ((err = index_param(rq, 1, "jobAttemptId", &attempt)) ||
+        (err = index_param(rq, 3, "taskIndex", &index)) ||
+        (err = framework_param(rq, &env, &name)) ||
+        (err = v2_error(pai_job_task_view(&env, rq->pool, name, attempt, rq->params[2], index,
+                                          &out))))
         return err;
     pai_reply(rq, 200, json_incref(out));
     return NULL;
@@ -273,11 +322,7 @@ pai_error *pai_v2_job_attempts_get(pai_req *rq)
 
 pai_error *pai_v2_job_attempt_get(pai_req *rq)
 {
-    const char *s = rq->params[1];
-    char *end;
-    long index = strtol(s, &end, 10);
-
-    if (!*s || *end || index < 0 || index > 100000)
-        return pai_error_make(rq->pool, PAI_ERR_INVALID, "jobAttemptIndex must be a number");
-    return job_attempts(rq, (int)index);
+    int index = 0;
+    pai_error *err = index_param(rq, 1, "jobAttemptIndex", &index);
+    return err ? err : job_attempts(rq, index);
 }

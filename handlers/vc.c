@@ -34,3 +34,29 @@ pai_error *pai_v2_vc_get(pai_req *rq)
 {
     return vc_view(rq, rq->params[0], 1);
 }
+
+static pai_error *sku_view(pai_req *rq, const char *name)
+{
+    pai_jobs_env env;
+    json_t *v;
+    pai_error *err;
+
+    if ((err = pai_req_jobs_env(rq, &env)) ||
+        (err = pai_vc_sku_view(&env, rq->pool, name, &v)))
+        return err;
+    pai_reply(rq, 200, json_incref(v));
+    return NULL;
+}
+
+/* The SDK's path for a VC's SKU types. */
+pai_error *pai_v2_vc_sku_types_get(pai_req *rq)
+{
+    return sku_view(rq, rq->params[0]);
+}
+
+/* v1.8's own path: ?vc= names the VC, else the whole cluster's. */
+pai_error *pai_v2_cluster_sku_types_get(pai_req *rq)
+{
+    const char *vc = rq->query ? apr_table_get(rq->query, "vc") : NULL;
+    return sku_view(rq, vc && *vc ? vc : NULL);
+}

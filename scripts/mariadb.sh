@@ -2,6 +2,7 @@
 # A private MariaDB server on loopback for mod_pairest (no systemd, own datadir).
 #   mariadb.sh start DIR PORT   -> DIR/dbdparams holds the DBDParams for mod_dbd
 #   mariadb.sh stop DIR
+# PAI_MARIADB_BUFFER_POOL_MB: InnoDB's buffer pool (64 by default; the bench takes more)
 set -euo pipefail
 cmd=${1:?usage: mariadb.sh start DIR PORT | stop DIR}
 dir=$(mkdir -p "${2:?folder}" && cd "$2" && pwd)
@@ -22,7 +23,8 @@ start)
     /usr/sbin/mariadbd --no-defaults --user=mysql --datadir="$dir/data" \
         --socket="$dir/mysqld.sock" --port="$port" --bind-address=127.0.0.1 \
         --pid-file="$dir/mysqld.pid" --log-error="$dir/mysqld.err" \
-        --innodb-buffer-pool-size=64M --skip-name-resolve >/dev/null 2>&1 &
+        --innodb-buffer-pool-size="${PAI_MARIADB_BUFFER_POOL_MB:-64}M" --skip-name-resolve \
+        >/dev/null 2>&1 &
     for _ in $(seq 1 150); do
       mariadb-admin --no-defaults --socket="$dir/mysqld.sock" -u root ping >/dev/null 2>&1 && break
       sleep 0.2

@@ -160,6 +160,30 @@ def test_virtual_clusters(api):
                     "NoVirtualClusterError", "nope")
 
 
+def test_sku_types_come_from_the_nodes(api):
+    """SKU types (the SDK's path and v1.8's): per GPU type what one GPU comes
+    with, or per CPU on nodes without GPUs; every VC has the cluster's types."""
+    _, token = api.make_user()
+    vcs = api.call("GET", "/api/v2/virtual-clusters", token).json()
+    whole = [v for v in vcs.values() if v["maxCapacity"] == 100][0]["resourcesTotal"]
+    # the one node of this cluster
+    cpu, mem, gpu = whole["cpu"], whole["memory"], whole["gpu"]
+    want = {"gpu": {"cpu": cpu // gpu, "memory": mem // gpu, "gpu": 1}} if gpu else \
+        {"cpu": {"cpu": 1, "memory": mem // cpu, "gpu": 0}}
+    for vc in vcs:
+        r = api.call("GET", "/api/v2/virtual-clusters/%s/sku-types" % vc, token)
+        assert r.status_code == 200 and r.json() == want, (r.text, want)
+    assert api.call("GET", "/api/v2/cluster/sku-types", token).json() == want
+    assert api.call("GET", "/api/v2/cluster/sku-types?vc=vc1", token).json() == want
+    assert_v2_error(api.call("GET", "/api/v2/virtual-clusters/nope/sku-types", token), 404,
+                    "NoVirtualClusterError", "nope")
+    assert_v2_error(api.call("GET", "/api/v2/cluster/sku-types?vc=nope", token), 404,
+                    "NoVirtualClusterError", "nope")
+    assert api.call("GET", "/api/v2/cluster/sku-types").status_code == 401
+    # the rest of /api/v2/cluster is not here, and says so
+    assert_v2_error(api.call("GET", "/api/v2/cluster/nodes", token), 501, "NotImplementedError")
+
+
 PROTOCOL = """protocolVersion: 2
 name: {name}
 type: job
@@ -445,6 +469,26 @@ def test_attempt_history(api):
                     "InvalidParametersError")
     r = api.call("GET", "/api/v2/jobs/%s/job-attempts/healthz" % fw, token)
     assert r.status_code == 200 and r.text == "ok"
+    # The job as it was in an attempt, and a task of it with its task attempts.
+    d = api.call("GET", "/api/v2/jobs/%s/attempts/1" % fw, token).json()
+    st = d["jobStatus"]
+    assert (st["attemptId"], st["attemptState"], st["appExitCode"]) == (1, "FAILED", 3), st
+    assert d["taskRoles"]["main"]["taskStatuses"][0]["containerExitCode"] == 3, d
+    assert api.call("GET", "/api/v2/jobs/%s/attempts/2" % fw, token).json()[
+        "jobStatus"]["state"] == "SUCCEEDED"
+    assert_v2_error(api.call("GET", "/api/v2/jobs/%s/attempts/9" % fw, token), 404,
+                    "NoJobError", "jobAttemptIndex 9")
+    assert_v2_error(api.call("GET", "/api/v2/jobs/%s/attempts/x" % fw, token), 400,
+                    "InvalidParametersError")
+    task = "/api/v2/jobs/%s/attempts/0/taskRoles/main/taskIndex/%d/attempts"
+    t = api.call("GET", task % (fw, 0), token).json()
+    assert (t["jobAttemptId"], t["taskRoleName"], t["taskIndex"], t["taskState"]) == \
+        (0, "main", 0, "FAILED"), t
+    assert len(t["attempts"]) == 1 and t["attempts"][0]["containerExitCode"] == 3, t
+    assert t["attempts"][0]["containerExitSpec"]["code"] == 3, t
+    assert_v2_error(api.call("GET", task % (fw, 5), token), 404, "NoJobError", "taskIndex 5")
+    assert_v2_error(api.call("GET", (task % (fw, 0)).replace("/main/", "/nope/"), token), 404,
+                    "NoJobError")
 
 
 def test_each_task_reports_its_state_node_and_exit(api):

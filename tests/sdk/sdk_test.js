@@ -86,6 +86,9 @@ async function step(what, fn) {
     assert.ok('vc1' in vcs && 'default' in vcs);
     const vc1 = await c.virtualCluster.getVirtualCluster('vc1');
     assert.ok(vc1.resourcesTotal.cpu >= vc1.resourcesGuaranteed.cpu);
+    const skus = await c.virtualCluster.getVirtualClusterSkuTypes('vc1');
+    assert.ok(Object.keys(skus).length >= 1);
+    for (const unit of Object.values(skus)) assert.ok(unit.cpu >= 1 && unit.memory > 0);
   });
   await step('submit (YAML)', async () => {
     await c.job.createJob(protocol(name, ['echo <% $parameters.who %> <% $secrets.key %>']));
@@ -118,6 +121,22 @@ async function step(what, fn) {
     await c.job.deleteTag(user, name, 'sdk-tag');
     job = await c.job.getJob(user, name);
     assert.deepStrictEqual(job.tags, []);
+  });
+  await step('attempts', async () => {
+    assert.strictEqual(await c.jobHistory.getJobAttemptsHealthz(user, name), 'ok');
+    const all = await c.jobHistory.getJobAttempts(user, name);
+    assert.strictEqual(all.length, 1);
+    assert.strictEqual(all[0].attemptIndex, 0);
+    assert.strictEqual(all[0].isLatest, true);
+    assert.strictEqual(all[0].appExitSpec.phrase, 'Succeeded');
+    const one = await c.jobHistory.getJobAttempt(user, name, 0);
+    assert.strictEqual(one.state, 'SUCCEEDED');
+    const job = await c.job.getJob(user, name, 0);
+    assert.strictEqual(job.jobStatus.attemptId, 0);
+    const task = await c.job.getTask(user, name, 0, 'main', 0);
+    assert.strictEqual(task.taskState, 'SUCCEEDED');
+    assert.strictEqual(task.attempts[0].containerExitCode, 0);
+    assert.ok(task.attempts[0].containerNodeName);
   });
   await step('executionType', async () => {
     await c.job.createJob(protocol(longName, ['sleep 300']));

@@ -112,7 +112,7 @@ static pai_error *fake_list(void *ctx, apr_pool_t *p, apr_int64_t since, int *un
 /* One node of 8 CPUs, 16 GB, no GPU. */
 static pai_error *fake_capacity(void *ctx, apr_pool_t *p, pai_capacity *c)
 {
-    pai_shape node = {8, 16384, 0};
+    pai_shape node = {8, 16384, 0, ""};
     (void)ctx; (void)p;
     memset(c, 0, sizeof(*c));
     c->nodes = 1;
@@ -720,7 +720,7 @@ START_TEST(platform_failures_retry_without_counting)
     cycle(&st, &rep);
     ck_assert_str_eq(row("pf")->state, "FAILED");
     ck_assert_int_eq(row("pf")->retries, PAI_EXIT_PLATFORM_RETRIES_MAX);
-    ck_assert_ptr_null(pai_job_detail_v2(&env, ut_pool, "pf", &detail));
+    ck_assert_ptr_null(pai_job_detail_v2(&env, ut_pool, "pf", -1, &detail));
     js = json_object_get(detail, "jobStatus");
     ck_assert_str_eq(json_string_value(json_object_get(json_object_get(js, "appExitSpec"),
                                                        "phrase")), "NodeFailed");
@@ -747,7 +747,7 @@ START_TEST(platform_failures_retry_without_counting)
     ck_assert_int_eq(att->nelts, 1);
     ck_assert_str_eq(APR_ARRAY_IDX(att, 0, pai_job_row *)->exit_task, "w-0");
     ck_assert_str_eq(APR_ARRAY_IDX(att, 0, pai_job_row *)->exit_why, "exit3");
-    ck_assert_ptr_null(pai_job_detail_v2(&env, ut_pool, "uf", &detail));
+    ck_assert_ptr_null(pai_job_detail_v2(&env, ut_pool, "uf", -1, &detail));
     js = json_object_get(detail, "jobStatus");
     ck_assert_str_eq(json_string_value(json_object_get(js, "appExitTriggerTaskRoleName")), "w");
     ck_assert_int_eq(json_integer_value(json_object_get(js, "appExitTriggerTaskIndex")), 0);

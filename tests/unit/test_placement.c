@@ -8,6 +8,7 @@
 #include "core/json.h"
 #include "core/placement.h"
 #include "core/launcher.h"
+#include "core/vc.h"
 
 static pai_jobspec *spec_of(const char *roles)
 {
@@ -24,7 +25,7 @@ static pai_jobspec *spec_of(const char *roles)
 static pai_node_shapes nodes_of(int n, int cpus, int mem, int gpus)
 {
     pai_node_shapes ns;
-    pai_shape s = {cpus, mem, gpus};
+    pai_shape s = {cpus, mem, gpus, ""};
     memset(&ns, 0, sizeof(ns));
     while (n-- > 0)
         pai_node_shapes_add(&ns, &s);
@@ -106,7 +107,7 @@ END_TEST
 START_TEST(mixed_nodes_use_the_kind_that_needs_fewest)
 {
     pai_node_shapes ns = nodes_of(4, 4, 4096, 0);
-    pai_shape big = {16, 65536, 8};
+    pai_shape big = {16, 65536, 8, ""};
     pai_placement *pl;
 
     pai_node_shapes_add(&ns, &big);
@@ -178,6 +179,38 @@ START_TEST(slurm_node_lists_expand_in_order)
 }
 END_TEST
 
+START_TEST(gpu_types_make_sku_types)
+{
+    pai_node_shapes ns, back;
+    pai_capacity c;
+    pai_shape a100 = {64, 512000, 8, "a100"}, plain = {16, 64000, 4, ""},
+              small_a100 = {32, 256000, 8, "a100"}, cpu = {8, 16000, 0, ""};
+    json_t *sku;
+
+    memset(&ns, 0, sizeof(ns));
+    pai_node_shapes_add(&ns, &a100);
+    pai_node_shapes_add(&ns, &a100);
+    pai_node_shapes_add(&ns, &plain);
+    pai_node_shapes_add(&ns, &small_a100);
+    pai_node_shapes_add(&ns, &cpu);
+    ck_assert_int_eq(ns.n, 4);
+    ck_assert_str_eq(pai_node_shapes_format(ut_pool, &ns),
+                     "64/512000/8:a100*2;16/64000/4*1;32/256000/8:a100*1;8/16000/0*1");
+    ck_assert(pai_node_shapes_parse(pai_node_shapes_format(ut_pool, &ns), &back));
+    ck_assert(!memcmp(&back, &ns, sizeof(ns)));
+    ck_assert(!pai_node_shapes_parse("4/100/1:bad type*1", &back));
+    ck_assert(!pai_node_shapes_parse("4/100/1:*1", &back));
+    memset(&c, 0, sizeof(c));
+    c.shapes = ns;
+    sku = pai_vc_sku_types(&c);
+    /* per GPU: the smaller a100 node gives 4 CPUs and 32000 MB a GPU */
+    ck_assert_str_eq(pai_json_dump(ut_pool, sku), "{\"a100\":{\"cpu\":4,\"memory\":32000,"
+                     "\"gpu\":1},\"gpu\":{\"cpu\":4,\"memory\":16000,\"gpu\":1},"
+                     "\"cpu\":{\"cpu\":1,\"memory\":2000,\"gpu\":0}}");
+    json_decref(sku);
+}
+END_TEST
+
 Suite *suite_placement(void)
 {
     Suite *s = suite_create("placement");
@@ -190,6 +223,7 @@ Suite *suite_placement(void)
     tcase_add_test(tc, unknown_nodes_put_everything_on_one);
     tcase_add_test(tc, slots_parse_checks_every_entry);
     tcase_add_test(tc, slurm_node_lists_expand_in_order);
+    tcase_add_test(tc, gpu_types_make_sku_types);
     suite_add_tcase(s, tc);
     return s;
 }
