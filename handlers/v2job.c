@@ -171,20 +171,6 @@ pai_error *pai_v2_jobs_post(pai_req *rq)
     return NULL;
 }
 
-pai_error *pai_v2_job_get(pai_req *rq)
-{
-    const char *name;
-    pai_jobs_env env;
-    pai_error *err;
-    json_t *out;
-
-    if ((err = framework_param(rq, &env, &name)) ||
-        (err = v2_error(pai_job_detail_v2(&env, rq->pool, name, -1, &out))))
-        return err;
-    pai_reply(rq, 200, json_incref(out));
-    return NULL;
-}
-
 /* A path's number (an attempt, a task index): 400 naming it otherwise. */
 static pai_error *index_param(pai_req *rq, int i, const char *what, int *out)
 {
@@ -198,21 +184,31 @@ static pai_error *index_param(pai_req *rq, int i, const char *what, int *out)
     return NULL;
 }
 
-/* The job as it was in one attempt. */
-pai_error *pai_v2_job_attempt_detail_get(pai_req *rq)
+/* The job as it is (attempt -1), or as it was in one attempt. */
+static pai_error *job_detail(pai_req *rq, int attempt)
 {
     const char *name;
     pai_jobs_env env;
     pai_error *err;
     json_t *out;
-    int attempt = 0;
 
-    if ((err = index_param(rq, 1, "jobAttemptId", &attempt)) ||
-        (err = framework_param(rq, &env, &name)) ||
+    if ((err = framework_param(rq, &env, &name)) ||
         (err = v2_error(pai_job_detail_v2(&env, rq->pool, name, attempt, &out))))
         return err;
     pai_reply(rq, 200, json_incref(out));
     return NULL;
+}
+
+pai_error *pai_v2_job_get(pai_req *rq)
+{
+    return job_detail(rq, -1);
+}
+
+pai_error *pai_v2_job_attempt_detail_get(pai_req *rq)
+{
+    int attempt = 0;
+    pai_error *err = index_param(rq, 1, "jobAttemptId", &attempt);
+    return err ? err : job_detail(rq, attempt);
 }
 
 /* One task of one attempt, with its task attempts. */

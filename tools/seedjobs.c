@@ -1,9 +1,12 @@
 /* Seeds a mod_pairest database with a history of completed jobs through the
  * store layer (the benchmark's fixture):  seedjobs DRIVER PARAMS COUNT [FIRST]
- * e.g. seedjobs sqlite3 var/bench/db/pairest.db 100000.  Names are hist_<n>,
+ * e.g. seedjobs sqlite3 var/bench/db/pairest.db 100000; PARAMS "@FILE" reads
+ * them from FILE (a MariaDB's, which hold its password: never on a command
+ * line).  Names are hist_<n>,
  * owners histuser_<n % 100>, newest last; running it again adds FIRST.. on. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <apr_general.h>
 #include <apr_strings.h>
 #include <apr_time.h>
@@ -23,6 +26,7 @@ int main(int argc, char **argv)
     pai_db db;
     pai_error *e;
     long count, first, i;
+    const char *params;
     apr_int64_t now;
 
     if (argc < 4) {
@@ -35,8 +39,20 @@ int main(int argc, char **argv)
     apr_pool_create(&root, NULL);
     apr_pool_create(&conn, root);
     apr_dbd_init(root);
+    params = argv[2];
+    if (*params == '@') {
+        char buf[1024];
+        FILE *f = fopen(params + 1, "r");
+        if (!f || !fgets(buf, sizeof(buf), f)) {
+            fprintf(stderr, "seedjobs: cannot read %s\n", params + 1);
+            return 1;
+        }
+        fclose(f);
+        buf[strcspn(buf, "\r\n")] = '\0';
+        params = apr_pstrdup(root, buf);
+    }
     if (apr_dbd_get_driver(root, argv[1], &driver) != APR_SUCCESS ||
-        apr_dbd_open(driver, conn, argv[2], &handle) != APR_SUCCESS) {
+        apr_dbd_open(driver, conn, params, &handle) != APR_SUCCESS) {
         fprintf(stderr, "seedjobs: cannot open %s database %s\n", argv[1], argv[2]);
         return 1;
     }
