@@ -17,9 +17,16 @@ static const pai_exit_spec exit_stopped = {
     "PERMANENT", "NEVER_RETRY", "The job's owner or an admin stopped it (executionType STOP)",
     "PUT /api/v2/jobs/{user}~{job}/executionType {\"value\": \"STOP\"}"};
 static const pai_exit_spec exit_cancelled = {
-    -220, "JobCancelledOutside", "PAI_OS", "USER_UNKNOWN", "USER_STOP", "UNKNOWN",
+    -240, "JobCancelledOutside", "PAI_OS", "USER_UNKNOWN", "USER_STOP", "UNKNOWN",
     "PERMANENT", "NEVER_RETRY", "Slurm cancelled the job without a STOP from this server "
     "(scancel by its account or an admin)", "scancel the job's Slurm id"};
+/* A task the completion rule ended (TERM) once enough of its job's tasks had
+ * succeeded or failed: it did not fail on its own. */
+static const pai_exit_spec exit_ended = {
+    -220, "FrameworkAttemptCompletion", "PAI_FC", "USER_STOP", "USER_STOP", "COMPLETING",
+    "PERMANENT", "NEVER_RETRY", "The job's completion rule ended the task: enough of the job's "
+    "tasks had succeeded (minSucceededTaskCount) or failed (minFailedTaskCount)",
+    "A task that runs on after another task of its job failed"};
 static const pai_exit_spec exit_node_lost = {
     -1001, "NodeFailed", "PAI_OS", "PAI_HW", "PLATFORM_FAILURE", "RUNNING", "TRANSIENT",
     "ALWAYS_RETRY", "A node of the job failed or stopped answering Slurm (NODE_FAIL)",
@@ -106,7 +113,8 @@ const pai_exit_spec *pai_exit_classify(const char *state, const char *sub_state,
     if (exit_is(state, "SUCCEEDED"))
         return &exit_succeeded;
     if (exit_is(state, "STOPPED"))
-        return stop_requested ? &exit_stopped : &exit_cancelled;
+        return exit_is(why, "ended") ? &exit_ended : stop_requested ? &exit_stopped
+                                                                    : &exit_cancelled;
     if (!exit_is(state, "FAILED") && !exit_is(state, "UNKNOWN"))
         return NULL;
     /* Slurm's word on the whole job first: a lost node ends every task. */
@@ -182,6 +190,8 @@ const char *pai_exit_why_text(apr_pool_t *p, const char *why, const char *image)
         return "ran out of memory (killed past its memoryMB)";
     if (!strcmp(why, "nostart"))
         return "never started (Slurm could not start its step)";
+    if (!strcmp(why, "ended"))
+        return "ended by the job's completion rule (enough of its tasks had succeeded or failed)";
     if (!strncmp(why, "image-", 6) || !strcmp(why, "runtime")) {
         const char *text = "pulling it failed";
         for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)

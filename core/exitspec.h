@@ -19,7 +19,8 @@ typedef struct pai_exit_spec {
 /* An ended attempt's spec: state (SUCCEEDED FAILED STOPPED UNKNOWN), the
  * launcher's word (NODE_FAIL, TIMEOUT, LOST, REFUSED, ...), its exit code and
  * the batch script's word on its first failing task (oom, nostart, folder,
- * image-..., runtime, exitN; "" or NULL: none); stop_requested: a STOP
+ * image-..., runtime, exitN; "" or NULL: none; for a task, "ended": the
+ * completion rule ended it, and its state is STOPPED); stop_requested: a STOP
  * of this server ended it (else a STOPPED attempt was cancelled in Slurm
  * by someone else).  NULL while it runs. */
 const pai_exit_spec *pai_exit_classify(const char *state, const char *sub_state,

@@ -371,9 +371,11 @@ static void job_task_fields(apr_pool_t *p, const pai_job_row *j, const pai_task_
     const pai_exit_spec *x = NULL;
 
     if (t && t->has_exit) {
-        /* A task the STOP ended (TERM) stopped; others succeeded or failed. */
+        /* A task the completion rule or a STOP ended (TERM) stopped; others
+         * succeeded or failed. */
         state = t->exit_code == 0 ? "SUCCEEDED"
-              : !strcmp(j->state, "STOPPED") && t->exit_code == 143 ? "STOPPED" : "FAILED";
+              : !strcmp(t->exit_why, "ended") ||
+                (!strcmp(j->state, "STOPPED") && t->exit_code == 143) ? "STOPPED" : "FAILED";
         x = pai_exit_classify(state, "", 1, t->exit_code,
                               t->exit_code ? t->exit_why : "", !strcmp(state, "STOPPED"));
     }

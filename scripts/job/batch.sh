@@ -181,11 +181,13 @@ pai_task_why() {
 # after one report that fails, no more (the server may be down; the job's own
 # state does not depend on it).  The secret goes in a header read from stdin.
 report_down=
+# A third argument is the word to give a failed end ("ended": the completion
+# rule ended the task).
 pai_report_exit() {
-  local k=$1 code=$2 why=''
+  local k=$1 code=$2 why=${3:-}
   [ -n "$pai_task_report_url" ] && [ -n "$pai_report_secret" ] && [ -z "$report_down" ] \
     || return 0
-  [ "$code" -eq 0 ] || why=$(pai_task_why "$k" "$code")
+  if [ "$code" -eq 0 ]; then why=''; elif [ -z "$why" ]; then why=$(pai_task_why "$k" "$code"); fi
   curl -s -m 5 -o /dev/null -w '%{http_code}' -X POST ${pai_report_ca:+--cacert "$pai_report_ca"} \
     -H 'Content-Type: application/json' -H @- "$pai_task_report_url" \
     -d "{\"attempt\": $pai_attempt, \"taskRole\": \"${task_name[k]%-*}\", \"taskIndex\": ${task_name[k]##*-}, \"event\": \"exited\", \"exitCode\": $((code > 255 ? 255 : code)), \"why\": \"$why\", \"node\": \"${node_name[${task_slot[k]}]}\"}" \
@@ -242,11 +244,11 @@ while [ "$left" -gt 0 ]; do
   for i in "${!need[@]}"; do [ "${succeeded[i]}" -ge "${need[i]}" ] || all=0; done
   if [ "$all" -eq 1 ]; then verdict=succeeded; break; fi
 done
-# The tasks the verdict ended are reported too (killed: 143).
+# The tasks the verdict ended are reported too, as ended by it.
 for pid in "${!role_of[@]}"; do kill -TERM "$pid" 2>/dev/null; done
 for pid in "${!role_of[@]}"; do
   wait "$pid"
-  pai_report_exit "${task_of[$pid]}" "$?"
+  pai_report_exit "${task_of[$pid]}" "$?" ended
 done
 wait
 echo "mod_pairest: verdict ${verdict:-all tasks ended}, first failure code $code"

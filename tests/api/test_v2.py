@@ -562,3 +562,20 @@ def test_each_task_reports_its_state_node_and_exit(api):
     wait_state(api, name, {"STOPPED"})
     t = api.call("GET", "/api/v2/jobs/" + fw, token).json()["taskRoles"]["main"]["taskStatuses"][0]
     assert t["taskState"] == "STOPPED", t
+
+
+def test_a_task_the_completion_rule_ended_reads_stopped(api):
+    """One task fails, its sibling still runs: the completion rule ends the
+    sibling, which reads STOPPED (FrameworkAttemptCompletion), not FAILED."""
+    user, token = api.make_user()
+    name = api.unique("ended")
+    cfg = job_v1(name, '[ "$PAI_TASK_INDEX" = 0 ] && { sleep 1; exit 4; }; sleep 60')
+    cfg["taskRoles"][0]["taskNumber"] = 2
+    submit_ok(api, token, cfg)
+    assert wait_state(api, name, {"SUCCEEDED", "FAILED"})["state"] == "FAILED"
+    tasks = api.call("GET", "/api/v2/jobs/%s~%s" % (user, name), token).json()[
+        "taskRoles"]["main"]["taskStatuses"]
+    assert tasks[0]["taskState"] == "FAILED" and tasks[0]["containerExitCode"] == 4, tasks[0]
+    assert tasks[1]["taskState"] == "STOPPED", tasks[1]
+    assert tasks[1]["containerExitSpec"]["phrase"] == "FrameworkAttemptCompletion", tasks[1]
+    assert "completion rule" in tasks[1]["containerExitDiagnostics"], tasks[1]

@@ -21,6 +21,7 @@ START_TEST(each_outcome_has_its_spec)
         {"SUCCEEDED", "COMPLETED", "", 0, 0, "Succeeded", "USER_SUCCESS", 0},
         {"STOPPED", "CANCELLED", "stop", 0, 1, "StopFrameworkRequested", "USER_STOP", 0},
         {"STOPPED", "CANCELLED", "", 0, 0, "JobCancelledOutside", "USER_STOP", 0},
+        {"STOPPED", "", "ended", 143, 0, "FrameworkAttemptCompletion", "USER_STOP", 0},
         {"FAILED", "NODE_FAIL", "", 0, 0, "NodeFailed", "PLATFORM_FAILURE", 1},
         /* Slurm's word on the job comes before the task's: a lost node
          * fails the task too. */
