@@ -112,21 +112,26 @@ fi
 if [ -n "${PAI_SSH_PUBLIC_KEY:-}" ] && [ -n "$secret" ] && [ -x /usr/sbin/sshd ]; then
   pai_sshd
 fi
-# The task's start and node, for its state in the job's detail (the batch
-# script reports its end).  A task runs without it.
-if [ -n "$secret" ] && [ -n "${PAI_TASK_REPORT_URL:-}" ]; then
-  curl -s -m 5 -o /dev/null -w '%{http_code}' -X POST ${PAI_SSH_REPORT_CA:+--cacert "$PAI_SSH_REPORT_CA"} \
-    -H 'Content-Type: application/json' -H @- "$PAI_TASK_REPORT_URL" \
-    -d "{\"attempt\": $PAI_JOB_ATTEMPT, \"taskRole\": \"$PAI_CURRENT_TASK_ROLE_NAME\", \"taskIndex\": $PAI_TASK_INDEX, \"event\": \"started\", \"node\": \"${SLURMD_NODENAME:-$(hostname)}\"}" \
-    <<<"X-PAI-Job-Secret: $secret" | grep -q '^200$' \
-    || echo "mod_pairest: could not report the start of this task" >&2
-fi
-unset secret PAI_SSH_PUBLIC_KEY PAI_SSH_REPORT_URL PAI_SSH_REPORT_CA PAI_TASK_REPORT_URL
+# What the start report needs, kept unexported: the command's environment
+# has none of the reports' variables.
+report_url=${PAI_TASK_REPORT_URL:-} report_ca=${PAI_SSH_REPORT_CA:-}
+unset PAI_SSH_PUBLIC_KEY PAI_SSH_REPORT_URL PAI_SSH_REPORT_CA PAI_TASK_REPORT_URL
 
 if [ -z "$ctr" ]; then
   /bin/bash "$cmdfile" &
   cmd_pid=$!
 fi
+# The task's start and node, for its state in the job's detail (the batch
+# script reports its end), once its command runs: the report must not hold
+# the command back.  A task runs without it.
+if [ -n "$secret" ] && [ -n "$report_url" ]; then
+  curl -s -m 5 -o /dev/null -w '%{http_code}' -X POST ${report_ca:+--cacert "$report_ca"} \
+    -H 'Content-Type: application/json' -H @- "$report_url" \
+    -d "{\"attempt\": $PAI_JOB_ATTEMPT, \"taskRole\": \"$PAI_CURRENT_TASK_ROLE_NAME\", \"taskIndex\": $PAI_TASK_INDEX, \"event\": \"started\", \"node\": \"${SLURMD_NODENAME:-$(hostname)}\"}" \
+    <<<"X-PAI-Job-Secret: $secret" | grep -q '^200$' \
+    || echo "mod_pairest: could not report the start of this task" >&2
+fi
+unset secret
 wait "$cmd_pid"
 st=$?
 cmd_pid=

@@ -399,7 +399,8 @@ def test_completion_rule_holds_across_nodes(cluster):
     r = c.call("POST", "/api/v1/jobs", json={
         "jobName": name, "image": "x",
         "taskRoles": [{"name": "w", "taskNumber": 3, "gpuNumber": 4, "minFailedTaskCount": 1,
-                       "command": 'hostname; [ "$PAI_TASK_INDEX" = 2 ] && exit 3; sleep 299'}]})
+                       # w-2 fails once its siblings have had time to print their node
+                       "command": 'hostname; [ "$PAI_TASK_INDEX" = 2 ] && { sleep 3; exit 3; }; sleep 299'}]})
     assert r.status_code == 201, r.text
     t0 = time.time()
     while time.time() - t0 < 60 and not all(c.output(name, "w-%d" % i) for i in range(3)):

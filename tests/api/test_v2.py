@@ -502,7 +502,7 @@ def test_each_task_reports_its_state_node_and_exit(api):
     cfg["taskRoles"] = [
         {"name": "ok", "taskNumber": 1, "cpuNumber": 1, "memoryMB": 128, "command": "true"},
         {"name": "bad", "taskNumber": 1, "cpuNumber": 1, "memoryMB": 128,
-         "command": "sleep 1; exit 5"}]
+         "command": "sleep 2; exit 5"}]
     submit_ok(api, token, cfg)
     assert wait_state(api, name, {"SUCCEEDED", "FAILED"})["state"] == "FAILED"
     fw = "%s~%s" % (user, name)
@@ -516,6 +516,7 @@ def test_each_task_reports_its_state_node_and_exit(api):
     assert bad["containerExitSpec"]["type"] == "USER_FAILURE", bad
     for t in (ok, bad):
         assert t["createdTime"] <= t["launchedTime"] <= t["completedTime"], t
+    # (the start is reported once the command runs: a little after it began)
     assert bad["completedTime"] - bad["launchedTime"] >= 900, bad
     st = d["jobStatus"]
     assert (st["appExitTriggerTaskRoleName"], st["appExitTriggerTaskIndex"]) == ("bad", 0), st
