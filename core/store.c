@@ -219,7 +219,7 @@ typedef enum {
     ST_TAG_INSERT, ST_TAG_DELETE, ST_TAGS_GET, ST_TAGS_DELETE,
     ST_ATTEMPT_UPDATE, ST_ATTEMPT_INSERT, ST_ATTEMPTS_GET, ST_ATTEMPT_LAUNCHED, ST_ATTEMPT_EXIT,
     ST_ATTEMPT_EXISTS, ST_ATTEMPT_EXIT_GET, ST_TASK_GET, ST_TASK_INSERT, ST_TASK_STARTED, ST_TASK_EXITED,
-    ST_TASKS_GET, ST_JOB_BUMP,
+    ST_TASKS_GET,
     ST__COUNT
 } store_stmt;
 
@@ -330,8 +330,6 @@ static const struct { const char *label; const char *sql; } store_sql[ST__COUNT]
     [ST_TASKS_GET] = {"pai_tasks_get",
         "SELECT role, task_index, node, launched, completed, has_exit, exit_code, exit_why"
         " FROM pai_task_status WHERE name = %s AND created = %lld AND attempt = %d"},
-    /* Views of the job are cached by its version: a task's report moves it. */
-    [ST_JOB_BUMP] = {"pai_job_bump", "UPDATE pai_jobs SET version = version + 1 WHERE name = %s"},
     [ST_ATTEMPT_EXIT_GET] = {"pai_attempt_exit_get",
         "SELECT exit_task, exit_why FROM pai_job_attempts"
         " WHERE name = %s AND created = %lld AND attempt = %d"},
@@ -993,7 +991,11 @@ pai_error *pai_store_task_report(pai_db *db, apr_pool_t *p, const pai_job_row *j
                               key[2], key[3], key[4]};
         err = store_exec(db, p, ST_TASK_INSERT, 11, args, NULL);
     }
-    return err ? err : store_exec(db, p, ST_JOB_BUMP, 1, key, NULL);
+    /* The job's version is left as it is: a report racing a STOP must not
+     * fail the STOP ("changed meanwhile"); v1's cached status shows the tasks
+     * as of the job's last change (the batch script reports every end before
+     * the job ends), v2's detail reads them fresh. */
+    return err;
 }
 
 pai_error *pai_store_task_statuses(pai_db *db, apr_pool_t *p, const char *name,

@@ -249,7 +249,7 @@ typedef struct pai_task_status {
 } pai_task_status;
 /* Adds what t says to the task's record in j's current attempt (an end,
  * has_exit: its node, time and exit; else a start: its node and time; the
- * other fields stay as an earlier report left them), and moves j's version on. */
+ * other fields stay as an earlier report left them); j's version stays. */
 pai_error *pai_store_task_report(pai_db *db, apr_pool_t *p, const pai_job_row *j,
                                  const pai_task_status *t);
 /* The tasks of one attempt that reported, keyed "role-index" (pai_task_status *). */
