@@ -953,8 +953,9 @@ static pai_error *store_attempt_record(pai_db *db, apr_pool_t *p, const pai_job_
     if ((err = store_exec(db, p, known ? ST_ATTEMPT_UPDATE : ST_ATTEMPT_INSERT, 17, args, NULL)))
         return err;
     /* Only a row that carries the attempt's end says who failed first:
-     * other saves of the same attempt leave it. */
-    if (j->exit_why) {
+     * other saves of the same attempt leave it.  A known row has it already
+     * (pai_store_job_save writes it first); a new one gets it here. */
+    if (j->exit_why && !known) {
         const char *exit_args[] = {j->exit_task ? j->exit_task : "", j->exit_why, j->name,
                                    i64(p, j->created), apr_itoa(p, j->retries)};
         return store_exec(db, p, ST_ATTEMPT_EXIT, 5, exit_args, NULL);
