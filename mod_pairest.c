@@ -334,7 +334,7 @@ static pai_error *pai_dispatch(request_rec *r, const pai_server_conf *c, pai_req
     ap_args_to_table(r, &rq->query);
     if ((err = pai_route_handler(id)(rq)))
         return err;
-    if (!rq->text && !rq->json_text && !rq->result)
+    if (!rq->text && !rq->json_text && !rq->result && !rq->file)
         return pai_error_make(r->pool, PAI_ERR_INTERNAL, "handler gave no answer");
     return NULL;
 }
@@ -469,6 +469,7 @@ static int pai_handler(request_rec *r)
     }
     err = pai_dispatch(r, c, &rq, id, &db_ok);
     rc = err ? pai_render_error(r, err)
+       : rq.file ? pai_render_file(r, &rq, c->s.log_follow_seconds)
        : rq.text ? pai_render_text(r, rq.status,
                                    rq.text_type ? rq.text_type : "text/plain; charset=utf-8",
                                    rq.text)

@@ -45,6 +45,10 @@ extern const command_rec pai_cmds[];
 int pai_config_post(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
 /* This location's PaiReadAccess and PaiBodyLimit (defaults included). */
 pai_read_access pai_dir_read_access(request_rec *r);
+
+/* mod_pairest_file.c: a handler's file part (rq->file), followed for at most
+ * follow_seconds when rq->follow. */
+int pai_render_file(request_rec *r, pai_req *rq, int follow_seconds);
 apr_off_t pai_dir_body_limit(request_rec *r);
 
 /* ---- this process (made in child_init) ---------------------------------- */

@@ -47,6 +47,8 @@ APLOG_USE_MODULE(pairest);
 #define PAI_DEF_MAX_WAITING        1000
 #define PAI_DEF_MAX_ACTIVE         5000
 #define PAI_DEF_AUDIT_RETENTION    365
+#define PAI_DEF_LOG_RETENTION      30
+#define PAI_DEF_LOG_FOLLOW         600
 
 void *pai_config_create_server(apr_pool_t *p, server_rec *s)
 {
@@ -63,6 +65,7 @@ void *pai_config_create_server(apr_pool_t *p, server_rec *s)
     c->slurm.policy.min_uid = PAI_UNSET;
     c->s.max_waiting = c->s.max_active = PAI_UNSET;
     c->audit_retention = PAI_UNSET;
+    c->s.log_retention_days = c->s.log_follow_seconds = PAI_UNSET;
     return c;
 }
 
@@ -373,6 +376,24 @@ static const char *pai_set_job_log_dir(cmd_parms *cmd, void *d, const char *arg)
     return NULL;
 }
 
+static const char *pai_set_log_retention(cmd_parms *cmd, void *d, const char *arg)
+{
+    apr_int64_t v = 0;
+    const char *e = pai_parse_int(cmd, arg, 0, 36500, &v);
+    (void)d;
+    if (!e) pai_sconf(cmd)->s.log_retention_days = (int)v;
+    return e;
+}
+
+static const char *pai_set_log_follow(cmd_parms *cmd, void *d, const char *arg)
+{
+    apr_int64_t v = 0;
+    const char *e = pai_parse_int(cmd, arg, 1, 86400, &v);
+    (void)d;
+    if (!e) pai_sconf(cmd)->s.log_follow_seconds = (int)v;
+    return e;
+}
+
 static const char *pai_set_report_url(cmd_parms *cmd, void *d, const char *arg)
 {
     (void)d;
@@ -516,6 +537,10 @@ const command_rec pai_cmds[] = {
                   "seconds a call to slurmrestd may take, 1..300 (default 10)"),
     AP_INIT_TAKE1("PaiJobLogDir", pai_set_job_log_dir, NULL, RSRC_CONF,
                   "folder on the nodes for task logs, writable by the job account"),
+    AP_INIT_TAKE1("PaiLogRetention", pai_set_log_retention, NULL, RSRC_CONF,
+                  "days a task's logs are served after its job ends, 0: always (default 30)"),
+    AP_INIT_TAKE1("PaiLogFollowSeconds", pai_set_log_follow, NULL, RSRC_CONF,
+                  "the longest a ?follow=true log read stays open, 1..86400 (default 600)"),
     AP_INIT_TAKE2("PaiTaskPortRange", pai_set_port_range, NULL, RSRC_CONF,
                   "the ports tasks get for their portList (default 20000 29999)"),
     AP_INIT_TAKE23("PaiVirtualCluster", pai_add_vc, NULL, RSRC_CONF,
@@ -625,6 +650,8 @@ int pai_config_post(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
     if (c->s.max_waiting == PAI_UNSET) c->s.max_waiting = PAI_DEF_MAX_WAITING;
     if (c->s.max_active == PAI_UNSET) c->s.max_active = PAI_DEF_MAX_ACTIVE;
     if (c->audit_retention == PAI_UNSET) c->audit_retention = PAI_DEF_AUDIT_RETENTION;
+    if (c->s.log_retention_days == PAI_UNSET) c->s.log_retention_days = PAI_DEF_LOG_RETENTION;
+    if (c->s.log_follow_seconds == PAI_UNSET) c->s.log_follow_seconds = PAI_DEF_LOG_FOLLOW;
     if (!c->s.public_url) {
         /* From the configuration alone: ServerName and the server's port. */
         apr_port_t port = s->port ? s->port

@@ -32,6 +32,7 @@ static const struct { int status; const char *name; } pai_errors[PAI_ERR__COUNT]
     [PAI_ERR_NO_JOB]           = {404, "NoJobError"},
     [PAI_ERR_CONFLICT_JOB]     = {409, "ConflictJobError"},
     [PAI_ERR_NOT_IMPLEMENTED]  = {501, "NotImplementedError"},
+    [PAI_ERR_NO_TASK_LOG]      = {404, "NoTaskLogError"},
 };
 
 pai_error *pai_error_make(apr_pool_t *p, pai_errcode code, const char *fmt, ...)

@@ -34,6 +34,7 @@ typedef enum {
     PAI_ERR_NO_JOB,              /* 404 NoJobError: /api/v2's JobNotFound */
     PAI_ERR_CONFLICT_JOB,        /* 409 ConflictJobError: /api/v2's name taken */
     PAI_ERR_NOT_IMPLEMENTED,     /* 501 NotImplementedError: OpenPAI's, not this server's */
+    PAI_ERR_NO_TASK_LOG,         /* 404 NoTaskLogError: a task's log is not there (or unsafe) */
     PAI_ERR__COUNT
 } pai_errcode;
 

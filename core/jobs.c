@@ -452,9 +452,11 @@ static pai_error *job_status_json(const pai_jobs_env *env, apr_pool_t *p, pai_jo
                                ? json_string(task_host[tr->first_task + t]) : json_null(),
                 "containerPorts", ports,
                 "containerGpus", tr->gpu_number,
-                "containerLog", apr_psprintf(p, "%s/%s/%s/attempt-%d/%s-%d.out", env->log_dir,
-                                             job_account(env, j), j->name, j->retries,
-                                             tr->name, t));
+                /* The task's log list on this server (its owner reads it). */
+                "containerLog", apr_psprintf(p, "%s/api/v2/jobs/%s~%s/attempts/%d/taskRoles/%s"
+                                             "/taskIndex/%d/attempts/0/logs",
+                                             env->public_url ? env->public_url : "",
+                                             j->username, j->name, j->retries, tr->name, t));
             job_task_fields(p, j, apr_hash_get(reported, apr_psprintf(p, "%s-%d", tr->name, t),
                                                APR_HASH_KEY_STRING), task);
             json_array_append_new(tasks, task);
@@ -1091,6 +1093,56 @@ pai_error *pai_job_attempts_view(const pai_jobs_env *env, apr_pool_t *p, const c
                               "jobAttemptIndex %d", name, index);
     *out = list;
     return NULL;
+}
+
+/* Logs are read from the job's folder on shared storage; the attempt and the
+ * task must exist, and only the owner and admins may read them. */
+pai_error *pai_job_task_log_where(const pai_jobs_env *env, apr_pool_t *p, const pai_identity *who,
+                                  const char *name, int attempt, const char *role, int index,
+                                  int task_attempt, apr_int64_t now_ms, pai_tasklog_where *w,
+                                  int *live)
+{
+    pai_jobspec *spec;
+    pai_job_row at, *j;
+    pai_error *e;
+
+    if ((e = job_find(env, p, name, &j)))
+        return e;
+    if (!job_owned_by(who, j))
+        return pai_error_make(p, PAI_ERR_FORBIDDEN, "User %s is not allowed to read the logs "
+                              "of job %s: only its owner and admins may.",
+                              who->username ? who->username : "guest", name);
+    if ((e = job_find_attempt(env, p, name, attempt, &at)) ||
+        (e = pai_admit_spec_of(env, p, &at, &spec)))
+        return e;
+    if (!job_report_role(spec, role, index) || task_attempt != 0)
+        return pai_error_make(p, PAI_ERR_NO_TASK_LOG, "Job %s has no task attempt %d of "
+                              "task %s-%d in attempt %d", name, task_attempt, role, index,
+                              at.retries);
+    if (job_finished(&at) && env->log_retention_days > 0 &&
+        now_ms - at.completed > (apr_int64_t)env->log_retention_days * 86400000)
+        return pai_error_make(p, PAI_ERR_NO_TASK_LOG, "the logs of job %s are kept %d days "
+                              "after it ends, and it ended longer ago", name,
+                              env->log_retention_days);
+    memset(w, 0, sizeof(*w));
+    w->root = env->log_dir;
+    w->account = job_account(env, &at);
+    w->job = at.name;
+    w->job_created = at.created;
+    w->attempt = at.retries;
+    w->task = apr_psprintf(p, "%s-%d", role, index);
+    *live = at.retries == j->retries && !job_finished(j);
+    return NULL;
+}
+
+pai_error *pai_job_task_log_live(const pai_jobs_env *env, apr_pool_t *p, const char *name,
+                                 apr_int64_t created, int attempt, int *live)
+{
+    pai_job_row *j;
+    pai_error *e = job_find(env, p, name, &j);
+
+    *live = !e && j->created == created && j->retries == attempt && !job_finished(j);
+    return e && e->code != PAI_ERR_JOB_NOT_FOUND ? e : NULL;
 }
 
 pai_error *pai_job_task_view(const pai_jobs_env *env, apr_pool_t *p, const char *name,

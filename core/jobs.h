@@ -9,6 +9,7 @@
 #include "launcher.h"
 #include "store.h"
 #include "protocol.h"
+#include "tasklog.h"
 
 typedef struct pai_jobs_env {
     pai_db *db;
@@ -24,6 +25,8 @@ typedef struct pai_jobs_env {
     int max_waiting, max_active; /* per user (0: no limit) */
     int containers;              /* 1: tasks run in the job's image (PaiContainerRuntime) */
     const apr_array_header_t *image_allow; /* PaiImageAllow patterns; NULL: any image */
+    const char *public_url;      /* this server's URL, for the log URLs of job details */
+    int log_retention_days;      /* PaiLogRetention: logs are served so long after a job ends */
 } pai_jobs_env;
 
 /* POST /jobs: validate, check the VC, store, hand to the launcher.  A job the
@@ -104,6 +107,16 @@ pai_error *pai_job_detail_v2(const pai_jobs_env *env, apr_pool_t *p, const char 
  * one task of an attempt, with its one task attempt, in v1.8's shape. */
 pai_error *pai_job_task_view(const pai_jobs_env *env, apr_pool_t *p, const char *name,
                              int attempt, const char *role, int index, json_t **out);
+/* Where a task's logs are (GET .../attempts/:ta/logs[/:logName]), for the
+ * job's owner and admins; live: the attempt may still write them.  403 for
+ * others, NoTaskLogError for no such task attempt or a log past retention. */
+pai_error *pai_job_task_log_where(const pai_jobs_env *env, apr_pool_t *p, const pai_identity *who,
+                                  const char *name, int attempt, const char *role, int index,
+                                  int task_attempt, apr_int64_t now_ms, pai_tasklog_where *w,
+                                  int *live);
+/* live: the job (the one created then) is still in that attempt and running. */
+pai_error *pai_job_task_log_live(const pai_jobs_env *env, apr_pool_t *p, const char *name,
+                                 apr_int64_t created, int attempt, int *live);
 pai_error *pai_job_protocol_text(const pai_jobs_env *env, apr_pool_t *p, const char *name,
                                  const char **yaml);
 /* GET /api/v2/jobs/:fw/job-attempts (index -1: all, the latest first, then the

@@ -94,6 +94,14 @@ const pai_route pai_routes[PAI_R_COUNT] = {
                                    PAI_AUTH_USER, PAI_BODY_NONE},
     [PAI_R_V2_CLUSTER_SKU_TYPES_GET] = {"GET", "/api/v2/cluster/sku-types", PAI_AUTH_USER,
                                         PAI_BODY_NONE},
+    /* A task's log list (v1.8's), and each log's content (this server's URIs). */
+    [PAI_R_V2_JOB_TASK_LOGS_GET] = {"GET", "/api/v2/jobs/:frameworkName/attempts/:jobAttemptId"
+                                    "/taskRoles/:taskRoleName/taskIndex/:taskIndex"
+                                    "/attempts/:taskAttemptId/logs", PAI_AUTH_USER, PAI_BODY_NONE},
+    [PAI_R_V2_JOB_TASK_LOG_GET] = {"GET", "/api/v2/jobs/:frameworkName/attempts/:jobAttemptId"
+                                   "/taskRoles/:taskRoleName/taskIndex/:taskIndex"
+                                   "/attempts/:taskAttemptId/logs/:logName", PAI_AUTH_USER,
+                                   PAI_BODY_NONE},
 };
 
 static const struct { const char *prefix, *why; } pai_unprovided[] = {

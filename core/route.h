@@ -5,7 +5,7 @@
 
 #include <apr_pools.h>
 
-#define PAI_ROUTE_MAX_PARAMS 4
+#define PAI_ROUTE_MAX_PARAMS 8
 
 typedef enum { PAI_AUTH_NONE, PAI_AUTH_OPTIONAL, PAI_AUTH_USER, PAI_AUTH_ADMIN } pai_auth;
 typedef enum { PAI_BODY_NONE, PAI_BODY_JSON, PAI_BODY_JSON_OR_FORM,
@@ -63,6 +63,8 @@ typedef enum {
     PAI_R_V2_JOB_TASK_ATTEMPTS_GET,
     PAI_R_V2_VC_SKU_TYPES_GET,
     PAI_R_V2_CLUSTER_SKU_TYPES_GET,
+    PAI_R_V2_JOB_TASK_LOGS_GET,
+    PAI_R_V2_JOB_TASK_LOG_GET,
     PAI_R_COUNT
 } pai_route_id;
 

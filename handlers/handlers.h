@@ -9,6 +9,7 @@
 #include "../core/json.h"
 #include "../core/account.h"
 #include "../core/jobs.h"
+#include "../core/route.h"
 
 typedef struct pai_settings {
     apr_int64_t token_lifetime;      /* default token expiration, seconds */
@@ -26,6 +27,8 @@ typedef struct pai_settings {
     const char *container_runtime;   /* PaiContainerRuntime: "runc" or "none" */
     int containers;                  /* 1: tasks run in their job's image (runc) */
     const apr_array_header_t *image_allow; /* PaiImageAllow patterns; NULL: any image */
+    int log_retention_days;          /* PaiLogRetention (0: no limit) */
+    int log_follow_seconds;          /* PaiLogFollowSeconds: a followed log's longest read */
 } pai_settings;
 
 /* PaiReadAccess: who may read jobs and VCs (per location). */
@@ -45,7 +48,7 @@ typedef struct pai_req {
     pai_identity who;                /* who.username NULL: anonymous */
     const char *token;               /* the bearer token that proved who (NULL: none) */
     json_t *body;                    /* an object, or NULL for body-less routes */
-    const char *params[4];           /* the route's :params, in order */
+    const char *params[PAI_ROUTE_MAX_PARAMS]; /* the route's :params, in order */
     apr_table_t *query;              /* decoded query arguments */
     const char *base_url;            /* scheme://host:port of this server, from its
                                       * configuration (a client's Host header never is) */
@@ -60,6 +63,14 @@ typedef struct pai_req {
     const char *text_type;           /* its media type; NULL: text/plain */
     const char *json_text;           /* or JSON already rendered (a cached view) */
     struct pai_view_cache *views;    /* this process's rendered views; may be NULL */
+    /* Or a part of a file, sent by httpd from the file itself (text/plain):
+     * [file_offset, file_offset + file_length); with follow, then what the
+     * file gains while follow_live says its writer may still write it. */
+    apr_file_t *file;
+    apr_off_t file_offset, file_length;
+    int follow;
+    int (*follow_live)(struct pai_req *rq, apr_pool_t *scratch);
+    void *follow_ctx;
 } pai_req;
 
 typedef pai_error *(*pai_handler_fn)(pai_req *rq);
@@ -127,6 +138,8 @@ pai_error *pai_v2_vc_sku_types_get(pai_req *rq);
 pai_error *pai_v2_cluster_sku_types_get(pai_req *rq);
 pai_error *pai_v2_job_attempt_detail_get(pai_req *rq);
 pai_error *pai_v2_job_task_attempts_get(pai_req *rq);
+pai_error *pai_v2_job_task_logs_get(pai_req *rq);
+pai_error *pai_v2_job_task_log_get(pai_req *rq);
 /* audit.c */
 pai_error *pai_audit_get(pai_req *rq);
 /* user.c: the user list; GET /api/v1 */

@@ -39,6 +39,8 @@ void pai_jobs_env_init(pai_jobs_env *env, const pai_settings *cfg, pai_db *db,
     env->max_active = cfg->max_active;
     env->containers = cfg->containers;
     env->image_allow = cfg->image_allow;
+    env->public_url = cfg->public_url;
+    env->log_retention_days = cfg->log_retention_days;
 }
 
 pai_error *pai_req_jobs_env(pai_req *rq, pai_jobs_env *env)

@@ -55,6 +55,8 @@ static const pai_handler_fn pai_route_fns[PAI_R_COUNT] = {
     [PAI_R_V2_CLUSTER_SKU_TYPES_GET] = pai_v2_cluster_sku_types_get,
     [PAI_R_V2_JOB_ATTEMPT_DETAIL_GET] = pai_v2_job_attempt_detail_get,
     [PAI_R_V2_JOB_TASK_ATTEMPTS_GET] = pai_v2_job_task_attempts_get,
+    [PAI_R_V2_JOB_TASK_LOGS_GET] = pai_v2_job_task_logs_get,
+    [PAI_R_V2_JOB_TASK_LOG_GET] = pai_v2_job_task_log_get,
     [PAI_R_USER_JOB_SSH_GET] = pai_user_job_ssh_get,
 };
 

@@ -230,6 +230,117 @@ pai_error *pai_v2_job_task_attempts_get(pai_req *rq)
     return NULL;
 }
 
+/* A task's logs: the job, attempt, role, index and task attempt of the path
+ * (params 0 to 4), for the caller. */
+typedef struct v2_log_follow {
+    pai_jobs_env env;
+    const char *name;
+    apr_int64_t created;
+    int attempt;
+} v2_log_follow;
+
+static pai_error *task_log_where(pai_req *rq, pai_jobs_env *env, const char **name,
+                                 pai_tasklog_where *w, int *live)
+{
+    int attempt = 0, index = 0, task_attempt = 0;
+    pai_error *err;
+
+    if ((err = index_param(rq, 1, "jobAttemptId", &attempt)) ||
+        (err = index_param(rq, 3, "taskIndex", &index)) ||
+        (err = index_param(rq, 4, "taskAttemptId", &task_attempt)) ||
+        (err = framework_param(rq, env, name)))
+        return err;
+    return v2_error(pai_job_task_log_where(env, rq->pool, &rq->who, *name, attempt,
+                                           rq->params[2], index, task_attempt, rq->now_ms, w,
+                                           live));
+}
+
+static int query_true(pai_req *rq, const char *key)
+{
+    const char *v = apr_table_get(rq->query, key);
+    return v && !strcmp(v, "true");
+}
+
+/* v1.8's log list: this server's URIs, which carry no credential (a client
+ * reads them with its own token). */
+pai_error *pai_v2_job_task_logs_get(pai_req *rq)
+{
+    static const char *const names[] = {PAI_TASKLOG_STDOUT, PAI_TASKLOG_STDERR, PAI_TASKLOG_ALL};
+    const char *name, *base;
+    pai_tasklog_where w;
+    pai_jobs_env env;
+    pai_error *err;
+    json_t *list;
+    int live, i, tail = query_true(rq, "tailMode") || query_true(rq, "tail-mode");
+
+    if ((err = task_log_where(rq, &env, &name, &w, &live)))
+        return err;
+    /* The path's names were checked (framework_param, the role in the job). */
+    base = apr_psprintf(rq->pool, "%s/api/v2/jobs/%s/attempts/%d/taskRoles/%s/taskIndex/%s"
+                        "/attempts/0/logs/", rq->base_url, rq->params[0], w.attempt,
+                        rq->params[2], rq->params[3]);
+    list = json_array();
+    for (i = 0; i < 3; i++)
+        json_array_append_new(list, json_pack("{s:s, s:s}", "name", names[i], "uri",
+                                              apr_pstrcat(rq->pool, base, names[i],
+                                                          tail ? "?tail-mode=true" : "", NULL)));
+    pai_reply(rq, 200, json_pack("{s:o}", "locations", list));
+    return NULL;
+}
+
+static int task_log_live(pai_req *rq, apr_pool_t *scratch)
+{
+    v2_log_follow *f = rq->follow_ctx;
+    int live = 0;
+    pai_job_task_log_live(&f->env, scratch, f->name, f->created, f->attempt, &live);
+    return live;
+}
+
+/* One log's content: all of it (httpd answers a Range with 206), its last
+ * ?tail=<bytes>, its last 16 KiB (tail-mode), and with ?follow=true what
+ * the task writes next, until its attempt ends or PaiLogFollowSeconds. */
+pai_error *pai_v2_job_task_log_get(pai_req *rq)
+{
+    const char *name, *tail_arg = apr_table_get(rq->query, "tail");
+    apr_int64_t tail = -1;
+    pai_tasklog_where w;
+    pai_jobs_env env;
+    v2_log_follow *f;
+    apr_off_t size;
+    pai_error *err;
+    char *end;
+    int live;
+
+    if (tail_arg) {
+        tail = apr_strtoi64(tail_arg, &end, 10);
+        if (!*tail_arg || *end || tail < 0 || tail > ((apr_int64_t)1 << 40))
+            return pai_error_make(rq->pool, PAI_ERR_INVALID, "tail must be a number of bytes");
+    }
+    if (!pai_tasklog_file(rq->pool, "", rq->params[5]))
+        return pai_error_make(rq->pool, PAI_ERR_NO_TASK_LOG, "no log named %s: stdout, stderr "
+                              "or all", rq->params[5]);
+    if ((err = task_log_where(rq, &env, &name, &w, &live)))
+        return err;
+    w.which = rq->params[5];
+    if ((err = pai_tasklog_open(rq->pool, &w, &rq->file, &size)))
+        return err;
+    pai_tasklog_span(size, tail, query_true(rq, "tail-mode") || query_true(rq, "tailMode"),
+                     &rq->file_offset, &rq->file_length);
+    rq->text_type = "text/plain; charset=utf-8";
+    rq->status = 200;
+    if (query_true(rq, "follow")) {
+        f = apr_pcalloc(rq->pool, sizeof(*f));
+        f->env = env;
+        f->name = name;
+        f->created = w.job_created;
+        f->attempt = w.attempt;
+        rq->follow = 1;
+        rq->follow_ctx = f;
+        rq->follow_live = task_log_live;
+    }
+    return NULL;
+}
+
 /* The job as submitted, in YAML (secrets masked). */
 pai_error *pai_v2_job_config_get(pai_req *rq)
 {

@@ -243,9 +243,10 @@ start() {
   fi
   case "$cache_mb" in ''|*[!0-9]*) echo "slurm.sh: PAI_IMAGE_CACHE_MB must be a number" >&2; exit 2 ;; esac
   mkdir -p "$cache"; chown root:root "$cache"; chmod 755 "$cache"
-  printf '#!/bin/sh\nexport SLURM_CONF=%q\nexec /bin/sh %q %q %q %q %q %q %q %q\n' "$conf" \
+  # The server's group reads the task logs in the accounts' folders.
+  printf '#!/bin/sh\nexport SLURM_CONF=%q\nexec /bin/sh %q %q %q %q %q %q %q %q %q\n' "$conf" \
     "$root/scripts/job/prolog.sh" "$jobs" "$hold" "$cache" "$cache_mb" "$insecure" \
-    "$mirrors" "$dir/dev/%n-gpu%i" > "$dir/prolog"
+    "$mirrors" "$dir/dev/%n-gpu%i" "$(id -gn "$runas")" > "$dir/prolog"
   printf '#!/bin/sh\nexec /bin/sh %q %q\n' "$root/scripts/job/epilog.sh" "$jobs" > "$dir/epilog"
   chmod 755 "$dir/prolog" "$dir/epilog"
 

@@ -34,8 +34,10 @@ umask 077
 # The account's folder must be a real folder of this account's alone, or a
 # task's files (the wrapper, the SSH keys) could be swapped by whoever
 # controls it.  Any doubt ends the attempt (exit 70) before anything runs.
+# The prolog gives the server's group read access (mode 2750) for the logs;
+# no one but the account may write it.
 pai_private_dir() {
-  [ -d "$1" ] && [ ! -L "$1" ] && [ -O "$1" ] && [ "$(stat -c %a "$1")" = 700 ]
+  [ -d "$1" ] && [ ! -L "$1" ] && [ -O "$1" ] && [ $(( 0$(stat -c %a "$1") & 027 )) -eq 0 ]
 }
 # The reason goes to the job's comment (there is no safe folder to log in),
 # where the launcher reads it for appExitDiagnostics.
@@ -52,8 +54,12 @@ if [ -d "$pai_job_dir" ] && [ -f "$pai_job_dir/.pai-created" ] &&
    [ "$(head -c 32 "$pai_job_dir/.pai-created")" != "$pai_job_created" ]; then
   mv -T "$pai_job_dir" "$pai_job_dir@deleted-$(date +%s%N)" || pai_folder_refused
 fi
-{ mkdir -p "$pai_attempt_dir" && cd "$pai_attempt_dir"; } || pai_folder_refused
-[ -f "$pai_job_dir/.pai-created" ] || printf '%s\n' "$pai_job_created" > "$pai_job_dir/.pai-created"
+# The job's and the attempt's folders: the server's group (inherited from the
+# account's folder) reads the task logs in them.
+{ (umask 027 && mkdir -p "$pai_attempt_dir") && cd "$pai_attempt_dir"; } || pai_folder_refused
+# (the server reads it too: it serves a folder's logs to its job alone)
+[ -f "$pai_job_dir/.pai-created" ] ||
+  (umask 027 && printf '%s\n' "$pai_job_created" > "$pai_job_dir/.pai-created")
 exec >>"$pai_attempt_dir/batch.log" 2>&1
 echo "mod_pairest: job $pai_job, attempt $pai_attempt, of $pai_owner, as $(id -un)"
 
@@ -118,6 +124,9 @@ done
 pai_step() {
   local k=$1 kv slot=${task_slot[$1]}
   local -n tenv="task_env_$k"
+  # The task's logs (made by slurmstepd with the step's umask) are for the
+  # server's group to read too; task.sh goes back to 077 for the rest.
+  umask 027
   for kv in "${pai_job_env[@]}" "${tenv[@]}"; do
     export "${kv//@HOST_IP@/${node_ip[slot]}}"
   done

@@ -1,12 +1,14 @@
 #!/bin/sh
 # mod_pairest's Slurm prolog (run as root by slurmd before a job's first step on
 # a node): makes the job account's own folder under the job folder root,
-#   ROOT/<account>   owned by the account, mode 0700,
+#   ROOT/<account>   owned by the account, mode 0700, or with READER (the
+#                    server's group, which serves the task logs) its group
+#                    and mode 2750 (the group reads what the jobs share with it),
 # in which the batch script makes its attempt folders.  ROOT itself belongs to
 # root (mode 0755), so no account can make, replace or link another's folder.
 # For a job that runs in containers (its Slurm comment names an image), it
 # then pulls the image into the node's cache (scripts/job/image.sh).
-#   prolog.sh ROOT HOLD_DIR [CACHE MAX_MB INSECURE MIRRORS GPU_DEVICE]
+#   prolog.sh ROOT HOLD_DIR [CACHE MAX_MB INSECURE MIRRORS GPU_DEVICE READER]
 # HOLD_DIR, tests only ('' otherwise): while HOLD_DIR/hold exists the job waits
 # here (and says so in HOLD_DIR/held.JOBID), so a test can act between start
 # and steps.  CACHE, MAX_MB, INSECURE, MIRRORS: the node's image cache (image.sh);
@@ -21,6 +23,7 @@ cache_mb=${4:-10240}
 insecure=${5:-}
 mirrors=${6:-}
 gpu_device=${7:-/dev/nvidia%i}
+reader=${8:-}
 here=$(dirname "$0")
 user=${SLURM_JOB_USER:-}
 uid=${SLURM_JOB_UID:-}
@@ -43,7 +46,11 @@ pai_account_dir() {
     mv "$d" "$root/.aside-$user-$(date +%s)-$$" || return 0
   fi
   [ -d "$d" ] || mkdir -m 700 "$d" || return 0
-  chown "$uid:$gid" "$d" && chmod 700 "$d"
+  if [ -n "$reader" ] && getent group "$reader" >/dev/null; then
+    chown "$uid:$reader" "$d" && chmod 2750 "$d"
+  else
+    chown "$uid:$gid" "$d" && chmod 700 "$d"
+  fi
 }
 pai_account_dir
 

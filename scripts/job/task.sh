@@ -24,6 +24,25 @@ fi
 # First act: the step started (batch.sh retries only steps that never did).
 : > "$dir/.$task.started" || exit 70
 
+# Both streams also go, interleaved as written, to TASK.all (the log list's
+# "all"), readable like TASK.out and TASK.err by the server's group (the
+# step's umask, 027, from batch.sh); whatever the task makes itself is private.
+exec > >(tee -a "$dir/$task.all")
+tee_out=$!
+exec 2> >(tee -a "$dir/$task.all" >&2)
+tee_err=$!
+umask 077
+# The task's last words reach the files before the step ends: the pipes close
+# (a process the command left running may hold them: 5 s at most).
+pai_logs_flush() {
+  exec >/dev/null 2>&1
+  local _
+  for _ in $(seq 1 50); do
+    kill -0 "$tee_out" 2>/dev/null || kill -0 "$tee_err" 2>/dev/null || return 0
+    sleep 0.1
+  done
+}
+
 secret=
 if [ -f "$dir/.$task.secret" ] && [ ! -L "$dir/.$task.secret" ]; then
   secret=$(<"$dir/.$task.secret")
@@ -98,7 +117,9 @@ pai_end() {
   [ -n "$ctr" ] && pai_ctr_remove
   [ -n "$cmd_pid" ] && kill -TERM "$cmd_pid" 2>/dev/null
   [ -n "$sshd_pid" ] && kill -TERM "$sshd_pid" 2>/dev/null
-  wait
+  pai_logs_flush
+  [ -n "$cmd_pid" ] && wait "$cmd_pid"
+  [ -n "$sshd_pid" ] && wait "$sshd_pid"
   exit 143
 }
 trap pai_end TERM INT
@@ -141,4 +162,5 @@ if [ -n "$sshd_pid" ]; then
   for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$sshd_pid" 2>/dev/null || break; sleep 0.1; done
   kill -KILL "$sshd_pid" 2>/dev/null; wait "$sshd_pid" 2>/dev/null
 fi
+pai_logs_flush
 exit $st

@@ -2,6 +2,7 @@
 which accounts jobs may run as, job folders nobody else can take over, and
 per-user job limits.  Server D shares A's MariaDB and Slurm (as in
 test_scaleout.py)."""
+import grp
 import os
 import pwd
 import subprocess
@@ -89,7 +90,13 @@ def test_job_folder_cannot_be_taken_over(d, api):
     assert final["state"] == "SUCCEEDED", final
     folder = os.path.join(jobs, victim)
     st = os.stat(folder)
-    assert pwd.getpwuid(st.st_uid).pw_name == victim and st.st_mode & 0o777 == 0o700
+    # the account's, and the server's group reads it (for the logs), setgid
+    assert pwd.getpwuid(st.st_uid).pw_name == victim and st.st_mode & 0o7777 == 0o2750
+    assert grp.getgrgid(st.st_gid).gr_name == "pairest"
+    # ... and serves the victim its task's log (another account's folder)
+    r = d.call("GET", "/api/v2/jobs/%s~%s/attempts/0/taskRoles/main/taskIndex/0/attempts/0/logs"
+               "/stdout" % (victim, name), vtok)
+    assert r.status_code == 200 and r.text.split("\n")[0] == victim, r.text
     with open(os.path.join(job_dir(api, name, account=victim), "main-0.out")) as f:
         assert f.read().split("\n")[0] == victim
     keys = os.path.join(job_dir(api, name, account=victim), "main-0.ssh", "authorized_keys")

@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from conftest import (BAD_LOG, VAR, Api, assert_error, base_url, crash_report, mariadb_dir, sh,
-                      state_dir)
+from conftest import (BAD_LOG, VAR, Api, assert_error, base_url, crash_report, job_dir,
+                      mariadb_dir, sh, state_dir)
 from test_faults import Burst, check_nothing_lost, children
 from test_jobs import job, submit_ok, wait_idle, wait_state
 
@@ -202,7 +202,7 @@ def test_per_user_accounts_isolate_jobs(api):
                                      "echo s3cret > secret.txt; echo $$ > pid.txt; "
                                      "pwd > where.txt; sleep 60"))
         stb = wait_state(c, jb, {"RUNNING"})
-        logdir = os.path.dirname(stb["taskRoles"]["main"]["taskStatuses"][0]["containerLog"])
+        logdir = job_dir(api, jb, 0, b_user)
         for _ in range(100):
             if os.path.exists(os.path.join(logdir, "pid.txt")):
                 break
@@ -219,7 +219,7 @@ def test_per_user_accounts_isolate_jobs(api):
         ja = submit_ok(c, a_tok, job(c.unique("isoa"), probe))
         sta = wait_state(c, ja, {"SUCCEEDED", "FAILED"})
         assert sta["state"] == "SUCCEEDED", sta
-        adir = os.path.dirname(sta["taskRoles"]["main"]["taskStatuses"][0]["containerLog"])
+        adir = job_dir(api, ja, 0, a_user)
         assert open(os.path.join(adir, "who.txt")).read().strip() == a_user
         assert open(os.path.join(adir, "read.txt")).read().strip() == "DENIED"
         assert open(os.path.join(adir, "kill.txt")).read().strip() == "DENIED"

@@ -3,7 +3,7 @@
 // it with PAI_URL, PAI_USER/PAI_PASSWORD (a user granted vc1) and
 // PAI_ADMIN/PAI_ADMIN_PASSWORD, and checks that it ends with "sdk: ok".
 // Covered: info, login, users, VCs, YAML submission, list with filters and
-// count, get, config, tags, executionType, errors and logout.
+// count, get, config, tags, attempts, task logs, executionType, errors and logout.
 'use strict';
 const assert = require('assert');
 const { PAIV2 } = require('@microsoft/openpai-js-sdk');
@@ -137,6 +137,19 @@ async function step(what, fn) {
     assert.strictEqual(task.taskState, 'SUCCEEDED');
     assert.strictEqual(task.attempts[0].containerExitCode, 0);
     assert.ok(task.attempts[0].containerNodeName);
+  });
+  await step('logs', async () => {
+    const logs = await c.job.getTaskLogs(user, name, 0, 'main', 0, 0);
+    assert.deepStrictEqual(logs.locations.map((l) => l.name), ['stdout', 'stderr', 'all']);
+    // The URIs carry no credential: the client reads them with its token.
+    const out = logs.locations[0].uri;
+    assert.ok(!/token/i.test(out), out);
+    const res = await fetch(out, { headers: { Authorization: `Bearer ${await c.job.getToken()}` } });
+    assert.strictEqual(res.status, 200);
+    assert.strictEqual(await res.text(), 'sdk sdk-secret\n');
+    const tail = await c.job.getTaskLogs(user, name, 0, 'main', 0, 0, true);
+    assert.ok(tail.locations[0].uri.endsWith('?tail-mode=true'));
+    await assert.rejects(c.job.getTaskLogs(user, name, 0, 'main', 1, 0));
   });
   await step('executionType', async () => {
     await c.job.createJob(protocol(longName, ['sleep 300']));

@@ -1,0 +1,130 @@
+"""A task's logs over HTTP (/api/v2's log list, this server's content URIs):
+whole, by Range, by tail and followed; for the owner and admins only; and a
+job that plants a link or a FIFO in place of its log gets an error, not
+another file and not a hang."""
+import time
+
+from conftest import assert_error
+from test_jobs import job, submit_ok, wait_state
+
+MB = 1024 * 1024
+
+
+def assert_v2_error(r, status, code, message_part=None):
+    return assert_error(r, status, code, message_part, key="code")
+
+
+def logs_path(user, name, attempt=0, role="main", index=0):
+    return ("/api/v2/jobs/%s~%s/attempts/%d/taskRoles/%s/taskIndex/%d/attempts/0/logs"
+            % (user, name, attempt, role, index))
+
+
+def test_a_task_log_whole_by_range_by_tail(api):
+    user, token = api.make_user()
+    other, other_token = api.make_user()
+    name = api.unique("logs")
+    submit_ok(api, token, job(name, "head -c %d /dev/zero | tr '\\0' x; echo; echo to-stderr >&2"
+                              % MB))
+    st = wait_state(api, name, {"SUCCEEDED", "FAILED"})
+    assert st["state"] == "SUCCEEDED", st
+    path = logs_path(user, name)
+    # v1's containerLog is the task's log list on this server
+    assert st["taskRoles"]["main"]["taskStatuses"][0]["containerLog"] == api.url(path)
+    r = api.call("GET", path, token)
+    assert r.status_code == 200, r.text
+    locs = r.json()["locations"]
+    assert [loc["name"] for loc in locs] == ["stdout", "stderr", "all"]
+    for loc in locs:
+        assert loc["uri"] == api.url(path + "/" + loc["name"]), loc
+    uri = {loc["name"]: loc["uri"] for loc in locs}
+    auth = {"Authorization": "Bearer " + token}
+
+    r = api.session.get(uri["stdout"], headers=auth, timeout=30)
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/plain")
+    assert len(r.content) == MB + 1 and r.content == b"x" * MB + b"\n"
+    assert api.session.get(uri["stderr"], headers=auth, timeout=30).text == "to-stderr\n"
+    both = api.session.get(uri["all"], headers=auth, timeout=30).content
+    assert len(both) == MB + 1 + len("to-stderr\n") and b"to-stderr\n" in both
+    # Range is answered by httpd: 206 with the part
+    r = api.session.get(uri["stdout"], headers=dict(auth, Range="bytes=100-199"), timeout=30)
+    assert r.status_code == 206 and r.content == b"x" * 100, r.headers
+    assert r.headers["Content-Range"] == "bytes 100-199/%d" % (MB + 1)
+    r = api.session.get(uri["stdout"], headers=dict(auth, Range="bytes=-5"), timeout=30)
+    assert r.status_code == 206 and r.content == b"xxxx\n"
+    # tail-mode: the last 16 KiB; tail: so many bytes from the end
+    for q in ("tail-mode=true", "tailMode=true"):
+        r = api.session.get(uri["stdout"] + "?" + q, headers=auth, timeout=30)
+        assert r.status_code == 200 and len(r.content) == 16384 and r.content.endswith(b"x\n")
+    r = api.session.get(uri["stdout"] + "?tail=3", headers=auth, timeout=30)
+    assert r.content == b"xx\n"
+    assert api.session.get(uri["stderr"] + "?tail=100000", headers=auth,
+                        timeout=30).text == "to-stderr\n"
+    assert_v2_error(api.session.get(uri["stdout"] + "?tail=-1", headers=auth, timeout=30), 400,
+                    "InvalidParametersError")
+    # an admin reads it; another user, no one anonymous
+    assert api.call("GET", path + "/stderr", api.admin_token).text == "to-stderr\n"
+    assert_v2_error(api.call("GET", path + "/stdout", other_token), 403, "ForbiddenUserError")
+    assert_v2_error(api.call("GET", path, other_token), 403, "ForbiddenUserError")
+    assert api.call("GET", path + "/stdout").status_code == 401
+    # no such log, task, task attempt or job attempt
+    assert_v2_error(api.call("GET", path + "/secret", token), 404, "NoTaskLogError")
+    assert_v2_error(api.call("GET", logs_path(user, name, index=1) + "/stdout", token), 404,
+                    "NoTaskLogError")
+    assert_v2_error(api.call("GET", logs_path(user, name, role="nope"), token), 404,
+                    "NoTaskLogError")
+    assert_v2_error(api.call("GET", path.replace("/attempts/0/logs", "/attempts/1/logs"), token),
+                    404, "NoTaskLogError")
+    assert_v2_error(api.call("GET", logs_path(user, name, attempt=3), token), 404, "NoJobError")
+    assert_v2_error(api.call("GET", logs_path(other, name), other_token), 404, "NoJobError")
+
+
+def test_a_followed_log_streams_until_the_task_ends(api):
+    user, token = api.make_user()
+    name = api.unique("follow")
+    submit_ok(api, token, job(name, "for i in 1 2 3 4 5 6; do echo line$i; sleep 1; done"))
+    wait_state(api, name, {"RUNNING"})
+    start = time.time()
+    r = api.session.get(api.url(logs_path(user, name) + "/stdout?follow=true"),
+                     headers={"Authorization": "Bearer " + token}, stream=True, timeout=60)
+    assert r.status_code == 200 and r.headers.get("Transfer-Encoding") == "chunked", r.headers
+    seen, first_at = b"", None
+    for chunk in r.iter_content(chunk_size=None):
+        if chunk and first_at is None:
+            first_at = time.time() - start
+        seen += chunk
+    ended_at = time.time() - start
+    assert seen == b"".join(b"line%d\n" % i for i in range(1, 7)), seen
+    # output came while the task ran, and the read ended with the task
+    assert first_at is not None and first_at < ended_at - 2, (first_at, ended_at)
+    assert ended_at < 30, ended_at
+    assert wait_state(api, name, {"SUCCEEDED", "FAILED"})["state"] == "SUCCEEDED"
+    # after the end, follow answers what there is and ends at once
+    t0 = time.time()
+    r = api.call("GET", logs_path(user, name) + "/stdout?follow=true&tail=6", token)
+    assert r.status_code == 200 and r.text == "line6\n" and time.time() - t0 < 10
+
+
+def test_a_planted_link_or_fifo_is_not_served(api):
+    user, token = api.make_user()
+    name = api.unique("plant")
+    # The task (cwd: its attempt folder) swaps its logs for a link to a file
+    # it cannot read and for a FIFO that no one writes.
+    submit_ok(api, token, job(name, "echo planted; rm -f main-0.err main-0.all; "
+                              "ln -s /etc/shadow main-0.err; mkfifo main-0.all; "
+                              "ln -s /etc main-0.out.d; echo done > ready; sleep 120"))
+    wait_state(api, name, {"RUNNING"})
+    path = logs_path(user, name)
+    for _ in range(100):
+        r = api.call("GET", path + "/all", token)
+        if r.status_code == 404:
+            break
+        time.sleep(0.2)
+    for which in ("stderr", "all"):
+        t0 = time.time()
+        r = api.call("GET", path + "/" + which, token)
+        assert_v2_error(r, 404, "NoTaskLogError", "main-0")
+        assert "root:" not in r.text and time.time() - t0 < 5
+    assert api.call("GET", path + "/stdout", token).text.startswith("planted")
+    r = api.call("PUT", "/api/v1/jobs/%s/executionType" % name, token, json={"value": "STOP"})
+    assert r.status_code == 200, r.text
+    wait_state(api, name, {"STOPPED"})
