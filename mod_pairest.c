@@ -331,6 +331,9 @@ static pai_error *pai_dispatch(request_rec *r, const pai_server_conf *c, pai_req
     *db_ok = 1;
     if ((err = pai_authenticate(r, rq, rt->auth)))
         return err;
+    if (rq->who.application && !pai_route_for_applications(id))
+        return pai_error_make(r->pool, PAI_ERR_FORBIDDEN, "an application token may be used "
+                              "on job routes only, not on %s %s", r->method, r->uri);
     ap_args_to_table(r, &rq->query);
     if ((err = pai_route_handler(id)(rq)))
         return err;

@@ -20,6 +20,7 @@
 #include <apr_strings.h>
 
 #include "core/jobspec.h"
+#include "core/route.h"
 #include "mod_pairest.h"
 
 APLOG_USE_MODULE(pairest);
@@ -84,13 +85,16 @@ static int pai_check_authn(request_rec *r)
 }
 
 /* The identity check_authn proved for this request (kept by the request),
- * or NULL. */
+ * or NULL.  An application token proves nothing outside the job routes. */
 static const pai_identity *pai_authz_identity(request_rec *r)
 {
-    const char *token = pai_bearer(r);
+    const char *token = pai_bearer(r), *params[PAI_ROUTE_MAX_PARAMS], *allow;
     const pai_identity *who;
 
     if (!r->user || !token || pai_request_identity(r, NULL, token, &who))
+        return NULL;
+    if (who->application &&
+        !pai_route_for_applications(pai_route_find(r->pool, r->method, r->uri, params, &allow)))
         return NULL;
     return who;
 }

@@ -25,6 +25,7 @@ APLOG_USE_MODULE(pairest);
 /* Defaults in one place; applied in post_config over what is unset. */
 #define PAI_DEF_TOKEN_LIFETIME     86400
 #define PAI_DEF_TOKEN_MAX_LIFETIME 604800
+#define PAI_DEF_APP_TOKEN_MAX_LIFETIME (86400 * 365)
 #define PAI_DEF_SECRET_FILE        "pairest-jwt.secret"
 #define PAI_DEF_BCRYPT_COST        10
 #define PAI_DEF_BODY_LIMIT         (1024 * 1024)
@@ -56,6 +57,7 @@ void *pai_config_create_server(apr_pool_t *p, server_rec *s)
     (void)s;
     c->s.token_lifetime = PAI_UNSET;
     c->s.token_max_lifetime = PAI_UNSET;
+    c->s.app_token_max_lifetime = PAI_UNSET;
     c->s.bcrypt_cost = PAI_UNSET;
     c->s.port_lo = c->s.port_hi = PAI_UNSET;
     c->launcher_timeout = PAI_UNSET;
@@ -178,6 +180,12 @@ static const char *pai_set_token_lifetime(cmd_parms *cmd, void *d, const char *a
 {
     (void)d;
     return pai_parse_int(cmd, arg, 60, 604800 * 52, &pai_sconf(cmd)->s.token_lifetime);
+}
+
+static const char *pai_set_app_token_max_lifetime(cmd_parms *cmd, void *d, const char *arg)
+{
+    (void)d;
+    return pai_parse_int(cmd, arg, 60, 86400 * 3650, &pai_sconf(cmd)->s.app_token_max_lifetime);
 }
 
 static const char *pai_set_token_max_lifetime(cmd_parms *cmd, void *d, const char *arg)
@@ -487,6 +495,8 @@ static const char *pai_add_vc(cmd_parms *cmd, void *d, const char *name, const c
 const command_rec pai_cmds[] = {
     AP_INIT_TAKE1("PaiTokenLifetime", pai_set_token_lifetime, NULL, RSRC_CONF,
                   "seconds a token lives when the client does not say (default 86400)"),
+    AP_INIT_TAKE1("PaiApplicationTokenMaxLifetime", pai_set_app_token_max_lifetime, NULL,
+                  RSRC_CONF, "seconds an application token may live, 60.. (default 1 year)"),
     AP_INIT_TAKE1("PaiTokenMaxLifetime", pai_set_token_max_lifetime, NULL, RSRC_CONF,
                   "the longest expiration a client may ask for, seconds (default 604800)"),
     AP_INIT_TAKE1("PaiTokenSecretFile", pai_set_secret_file, NULL, RSRC_CONF,
@@ -586,6 +596,8 @@ int pai_config_post(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
     }
     if (c->s.token_lifetime == PAI_UNSET) c->s.token_lifetime = PAI_DEF_TOKEN_LIFETIME;
     if (c->s.token_max_lifetime == PAI_UNSET) c->s.token_max_lifetime = PAI_DEF_TOKEN_MAX_LIFETIME;
+    if (c->s.app_token_max_lifetime == PAI_UNSET)
+        c->s.app_token_max_lifetime = PAI_DEF_APP_TOKEN_MAX_LIFETIME;
     if (c->s.bcrypt_cost == PAI_UNSET) c->s.bcrypt_cost = PAI_DEF_BCRYPT_COST;
     if (!c->secret_file) c->secret_file = ap_server_root_relative(pconf, PAI_DEF_SECRET_FILE);
     {

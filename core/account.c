@@ -1,5 +1,6 @@
 /* Accounts: login, token checks against the store, user changes and grants. */
 #include <string.h>
+#include <apr_general.h>
 #include <apr_strings.h>
 #include "account.h"
 #include "authcache.h"
@@ -59,13 +60,56 @@ static pai_error *account_limit_count(pai_db *db, apr_pool_t *p, const char *key
     return err;
 }
 
+/* How often a token's last use is written: a busy script would otherwise
+ * write at every cache miss. */
+#define ACCOUNT_TOKEN_USED_GRAIN 60
+
+/* Signs a token for u with an id of its own and records it (its hash), so
+ * that its owner can list and revoke it: a token that cannot be recorded is
+ * not handed out. */
+static pai_error *account_token_issue(pai_db *db, apr_pool_t *p, const pai_secret *secret,
+                                      const pai_user *u, apr_int64_t lifetime,
+                                      apr_int64_t now, int application, const char **token,
+                                      pai_token_row *row)
+{
+    unsigned char raw[PAI_TOKEN_ID_LEN / 2];
+    char *id = apr_palloc(p, PAI_TOKEN_ID_LEN + 1);
+    pai_claims c;
+    pai_error *err;
+    int i;
+
+    if (apr_generate_random_bytes(raw, sizeof(raw)) != APR_SUCCESS)
+        return pai_error_make(p, PAI_ERR_INTERNAL, "no randomness for a token id");
+    for (i = 0; i < (int)sizeof(raw); i++)
+        apr_snprintf(id + 2 * i, 3, "%02x", raw[i]);
+    memset(&c, 0, sizeof(c));
+    c.username = u->username;
+    c.admin = u->admin;
+    c.generation = u->generation;
+    c.iat = now;
+    c.exp = now + lifetime;
+    c.jti = id;
+    c.application = application;
+    if ((err = pai_token_issue(p, secret->key, secret->len, &c, token)))
+        return err;
+    memset(row, 0, sizeof(*row));
+    row->id = id;
+    row->username = u->username;
+    row->hash = pai_token_hash(p, *token);
+    row->created = now;
+    row->expires = c.exp;
+    row->last_used = 0;
+    row->application = application;
+    return pai_store_token_add(db, p, row);
+}
+
 pai_error *pai_account_login(pai_db *db, apr_pool_t *p, const pai_secret *secret,
                              const pai_login_limits *limits, const char *address,
                              const char *username, const char *password,
                              apr_int64_t lifetime, apr_int64_t now,
                              const char **token, int *admin)
 {
-    pai_claims c;
+    pai_token_row row;
     pai_user *u = NULL;
     pai_error *err;
     int valid = pai_username_valid(username);
@@ -88,13 +132,8 @@ pai_error *pai_account_login(pai_db *db, apr_pool_t *p, const pai_secret *secret
     if ((akey && (err = pai_store_login_failure_undo(db, p, akey))) ||
         (ukey && (err = pai_store_login_failures_clear(db, p, ukey))))
         return err;
-    c.username = u->username;
-    c.admin = u->admin;
-    c.generation = u->generation;
-    c.iat = now;
-    c.exp = now + lifetime;
     *admin = u->admin;
-    return pai_token_issue(p, secret->key, secret->len, &c, token);
+    return account_token_issue(db, p, secret, u, lifetime, now, 0, token, &row);
 }
 
 pai_error *pai_account_authenticate(pai_db *db, pai_auth_cache *cache, apr_pool_t *p,
@@ -125,8 +164,20 @@ pai_error *pai_account_authenticate(pai_db *db, pai_auth_cache *cache, apr_pool_
         return err;
     if (revoked)
         return pai_error_make(p, PAI_ERR_UNAUTHORIZED, "token revoked: it was logged out");
+    if (c.jti) {
+        pai_token_row *t;
+        if ((err = pai_store_token_get(db, p, c.jti, &t)))
+            return err;
+        /* Its row goes when it is revoked (the hash stays in the revoked list). */
+        if (!t || strcmp(t->username, u->username) != 0)
+            return pai_error_make(p, PAI_ERR_UNAUTHORIZED, "token revoked");
+        if (now - t->last_used >= ACCOUNT_TOKEN_USED_GRAIN)
+            (void)pai_store_token_used(db, p, c.jti, now);
+    }
     who->username = u->username;
     who->admin = u->admin;
+    who->application = c.application;
+    who->token_id = c.jti;
     pai_auth_cache_put(cache, token, who, c.exp, epoch, now_ms);
     return NULL;
 }
@@ -139,6 +190,56 @@ pai_error *pai_account_logout(pai_db *db, pai_auth_cache *cache, apr_pool_t *p,
 
     if ((err = pai_token_verify(p, secret->key, secret->len, token, now, &c)) ||
         (err = pai_store_token_revoke(db, p, pai_token_hash(p, token), c.exp)))
+        return err;
+    /* This server forgets it at once; the others within PaiAuthCacheTTL. */
+    pai_auth_cache_bump(cache);
+    return NULL;
+}
+
+pai_error *pai_account_token_application(pai_db *db, apr_pool_t *p, const pai_secret *secret,
+                                        const pai_identity *who, apr_int64_t lifetime,
+                                        apr_int64_t now, const char **token,
+                                        pai_token_row *row)
+{
+    pai_user *u;
+    pai_error *err;
+
+    if (who->application)
+        return pai_error_make(p, PAI_ERR_FORBIDDEN, "an application token cannot make tokens");
+    if ((err = pai_store_user_get(db, p, who->username, &u)))
+        return err;
+    if (!u)
+        return pai_error_make(p, PAI_ERR_UNAUTHORIZED, "user %s no longer exists",
+                              who->username);
+    return account_token_issue(db, p, secret, u, lifetime, now, 1, token, row);
+}
+
+pai_error *pai_account_token_revoke(pai_db *db, pai_auth_cache *cache, apr_pool_t *p,
+                                    const pai_secret *secret, const pai_identity *who,
+                                    const char *id, apr_int64_t now)
+{
+    pai_token_row *t = NULL;
+    pai_claims c;
+    pai_error *err;
+
+    /* OpenPAI's SDK names the token itself; this server lists ids. */
+    if (strchr(id, '.')) {
+        if ((err = pai_token_verify(p, secret->key, secret->len, id, now, &c)))
+            return pai_error_make(p, PAI_ERR_INVALID, "not a valid token of this server");
+        if (!c.jti)
+            return strcmp(c.username, who->username) && !who->admin
+                ? pai_error_make(p, PAI_ERR_FORBIDDEN, "not your token")
+                : pai_store_token_revoke(db, p, pai_token_hash(p, id), c.exp);
+        id = c.jti;
+    }
+    if (strlen(id) == PAI_TOKEN_ID_LEN && strspn(id, "0123456789abcdef") == PAI_TOKEN_ID_LEN &&
+        (err = pai_store_token_get(db, p, id, &t)))
+        return err;
+    /* Another user's token is "not found" to a user: ids are not disclosed. */
+    if (!t || (strcmp(t->username, who->username) != 0 && !who->admin))
+        return pai_error_make(p, PAI_ERR_NOT_FOUND, "no token %s", id);
+    if ((err = pai_store_token_revoke(db, p, t->hash, t->expires)) ||
+        (err = pai_store_token_delete(db, p, t->id)))
         return err;
     /* This server forgets it at once; the others within PaiAuthCacheTTL. */
     pai_auth_cache_bump(cache);

@@ -9,6 +9,8 @@
 typedef struct pai_identity {
     const char *username;
     int admin;
+    int application;         /* by an application token: job routes only */
+    const char *token_id;    /* the token's id (NULL: an older token, or none) */
 } pai_identity;
 
 typedef struct pai_auth_cache pai_auth_cache;   /* authcache.h; NULL: none */
@@ -50,6 +52,20 @@ pai_error *pai_account_authenticate(pai_db *db, pai_auth_cache *cache, apr_pool_
  * would have expired: DELETE /api/v2/authn/basic/logout. */
 pai_error *pai_account_logout(pai_db *db, pai_auth_cache *cache, apr_pool_t *p,
                               const pai_secret *secret, const char *token, apr_int64_t now);
+
+/* POST /api/v2/tokens/application: a token for scripts, for lifetime seconds
+ * (the route bounds it), usable on job routes only; not by an application
+ * token.  Like every token of the user it ends when the password changes. */
+pai_error *pai_account_token_application(pai_db *db, apr_pool_t *p, const pai_secret *secret,
+                                        const pai_identity *who, apr_int64_t lifetime,
+                                        apr_int64_t now, const char **token,
+                                        pai_token_row *row);
+/* DELETE /api/v2/tokens/:id: the caller's token (an admin's: anyone's) by its
+ * id or, as OpenPAI's SDK sends it, the token itself; revoked on every server
+ * within PaiAuthCacheTTL. */
+pai_error *pai_account_token_revoke(pai_db *db, pai_auth_cache *cache, apr_pool_t *p,
+                                    const pai_secret *secret, const pai_identity *who,
+                                    const char *id, apr_int64_t now);
 
 typedef struct pai_user_change {
     const char *username;

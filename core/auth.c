@@ -26,6 +26,10 @@ pai_error *pai_token_issue(apr_pool_t *p, const unsigned char *key, apr_size_t k
     rv |= jwt_add_grant_int(jwt, "gen", (long)c->generation);
     rv |= jwt_add_grant_int(jwt, "iat", (long)c->iat);
     rv |= jwt_add_grant_int(jwt, "exp", (long)c->exp);
+    if (c->jti)
+        rv |= jwt_add_grant(jwt, "jti", c->jti);
+    if (c->application)
+        rv |= jwt_add_grant_bool(jwt, "app", 1);
     rv |= jwt_set_alg(jwt, JWT_ALG_HS256, key, (int)keylen);
     s = rv ? NULL : jwt_encode_str(jwt);
     jwt_free(jwt);
@@ -86,6 +90,12 @@ pai_error *pai_token_verify(apr_pool_t *p, const unsigned char *key, apr_size_t 
     out->generation = gen;
     out->iat = iat;
     out->exp = exp;
+    user = jwt_get_grant(jwt, "jti");
+    out->jti = user && strlen(user) == PAI_TOKEN_ID_LEN
+               && strspn(user, "0123456789abcdef") == PAI_TOKEN_ID_LEN
+               ? apr_pstrdup(p, user) : NULL;
+    errno = 0;
+    out->application = jwt_get_grant_bool(jwt, "app") > 0;
 done:
     jwt_free(jwt);
     return err;

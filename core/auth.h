@@ -11,7 +11,11 @@ typedef struct pai_claims {
     apr_int64_t generation;  /* the user's token generation when issued */
     apr_int64_t iat;
     apr_int64_t exp;
+    const char *jti;         /* the token's id (pai_tokens); NULL: an older token */
+    int application;         /* an application token: job routes only */
 } pai_claims;
+
+#define PAI_TOKEN_ID_LEN 32  /* hex characters */
 
 #define PAI_SECRET_MIN 32    /* bytes; a shorter HS256 key is refused */
 

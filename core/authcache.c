@@ -10,7 +10,8 @@
 
 typedef struct authcache_entry {
     const char *username;
-    int admin;
+    const char *token_id;
+    int admin, application;
     apr_int64_t exp_ms;          /* the token's own expiry */
     apr_int64_t fresh_until_ms;
     apr_uint32_t epoch;
@@ -63,6 +64,8 @@ int pai_auth_cache_get(pai_auth_cache *c, apr_pool_t *p, const char *token, apr_
         now_ms < e->exp_ms) {
         who->username = apr_pstrdup(p, e->username);
         who->admin = e->admin;
+        who->application = e->application;
+        who->token_id = e->token_id ? apr_pstrdup(p, e->token_id) : NULL;
         hit = 1;
     }
     apr_thread_mutex_unlock(c->lock);
@@ -86,9 +89,11 @@ void pai_auth_cache_put(pai_auth_cache *c, const char *token, const pai_identity
     if (!e) {
         e = apr_palloc(c->pool, sizeof(*e));
         e->username = apr_pstrdup(c->pool, who->username);
+        e->token_id = who->token_id ? apr_pstrdup(c->pool, who->token_id) : NULL;
         apr_hash_set(c->entries, apr_pstrdup(c->pool, token), APR_HASH_KEY_STRING, e);
     }
     e->admin = who->admin;
+    e->application = who->application;
     e->exp_ms = exp_sec * 1000;
     e->fresh_until_ms = now_ms + c->ttl_ms;
     e->epoch = epoch;

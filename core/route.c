@@ -102,7 +102,29 @@ const pai_route pai_routes[PAI_R_COUNT] = {
                                    "/taskRoles/:taskRoleName/taskIndex/:taskIndex"
                                    "/attempts/:taskAttemptId/logs/:logName", PAI_AUTH_USER,
                                    PAI_BODY_NONE},
+    /* One's own tokens (never the tokens themselves), and revoking one: by
+     * its id, or the token as OpenPAI's SDK sends it (not in the audit). */
+    [PAI_R_V2_TOKENS_GET] = {"GET", "/api/v2/tokens", PAI_AUTH_USER, PAI_BODY_NONE},
+    [PAI_R_V2_TOKEN_CHECK_GET] = {"GET", "/api/v2/tokens/check", PAI_AUTH_USER, PAI_BODY_NONE},
+    [PAI_R_V2_TOKEN_APPLICATION_POST] = {"POST", "/api/v2/tokens/application", PAI_AUTH_USER,
+                                         PAI_BODY_JSON_OPTIONAL,
+                                         {"token.application", NULL, "expiration"}},
+    [PAI_R_V2_TOKEN_DELETE] = {"DELETE", "/api/v2/tokens/:token", PAI_AUTH_USER, PAI_BODY_NONE,
+                               {"token.revoke", NULL, NULL}},
 };
+
+int pai_route_for_applications(int id)
+{
+    const char *path;
+
+    if (id < 0 || id >= PAI_R_COUNT)
+        return 0;
+    if (id == PAI_R_V2_TOKEN_CHECK_GET)
+        return 1;
+    path = pai_routes[id].pattern;
+    return !strncmp(path, "/api/v1/jobs", 12) || !strncmp(path, "/api/v2/jobs", 12) ||
+           !strncmp(path, "/api/v1/user/:username/jobs", 27);
+}
 
 static const struct { const char *prefix, *why; } pai_unprovided[] = {
     {"/api/v2/kubernetes", "OpenPAI's window on Kubernetes: jobs run on Slurm here"},

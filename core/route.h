@@ -9,6 +9,7 @@
 
 typedef enum { PAI_AUTH_NONE, PAI_AUTH_OPTIONAL, PAI_AUTH_USER, PAI_AUTH_ADMIN } pai_auth;
 typedef enum { PAI_BODY_NONE, PAI_BODY_JSON, PAI_BODY_JSON_OR_FORM,
+               PAI_BODY_JSON_OPTIONAL /* JSON, or nothing at all */,
                PAI_BODY_YAML /* YAML, or JSON when the type says so: the job protocol */
 } pai_body;
 
@@ -65,6 +66,10 @@ typedef enum {
     PAI_R_V2_CLUSTER_SKU_TYPES_GET,
     PAI_R_V2_JOB_TASK_LOGS_GET,
     PAI_R_V2_JOB_TASK_LOG_GET,
+    PAI_R_V2_TOKENS_GET,
+    PAI_R_V2_TOKEN_CHECK_GET,
+    PAI_R_V2_TOKEN_APPLICATION_POST,
+    PAI_R_V2_TOKEN_DELETE,
     PAI_R_COUNT
 } pai_route_id;
 
@@ -100,6 +105,10 @@ const char *pai_route_unprovided(const char *path);
 /* Which API a path is under: 1 (/api/v1...), 2 (/api/v2...), or 0 (neither,
  * or no path). */
 int pai_route_api(const char *path);
+
+/* 1 when an application token may call the route: the job routes (v1's,
+ * v2's and a user's) and GET /api/v2/tokens/check. */
+int pai_route_for_applications(int id);
 
 /* The route for method and path (HEAD finds GET's), with its params; or -1,
  * and then *allow lists the methods the path has (NULL: no such path). */

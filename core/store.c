@@ -100,6 +100,17 @@ static const char *const store_schema[] = {
     "CREATE TABLE IF NOT EXISTS pai_tokens_revoked ("
     " hash VARCHAR(64) NOT NULL PRIMARY KEY,"
     " expires BIGINT NOT NULL)",
+    /* Tokens issued (never the token: its SHA-256), for their owners to list
+     * and revoke; a row goes when its token expires or is revoked. */
+    "CREATE TABLE IF NOT EXISTS pai_tokens ("
+    " id VARCHAR(32) NOT NULL PRIMARY KEY,"
+    " username VARCHAR(64) NOT NULL,"
+    " hash VARCHAR(64) NOT NULL,"
+    " created BIGINT NOT NULL,"
+    " expires BIGINT NOT NULL,"
+    " last_used BIGINT NOT NULL,"
+    " application INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS pai_tokens_user ON pai_tokens (username, created)",
     /* A v2 job's secrets, apart from its config: read only to start an attempt. */
     "CREATE TABLE IF NOT EXISTS pai_job_secrets ("
     " name VARCHAR(128) NOT NULL PRIMARY KEY,"
@@ -215,7 +226,8 @@ typedef enum {
     ST_LOGIN_UNDO, ST_AUDIT_LAST_ANON, ST_AUDIT_REPEAT, ST_AUDIT_EXPIRE,
     ST_USER_LIST, ST_GRANTS_ALL, ST_JOB_ARCHIVE, ST_JOB_DELETE, ST_EP_DELETE_JOB,
     ST_JOB_PROTOCOL, ST_SECRETS_INSERT, ST_SECRETS_GET, ST_SECRETS_DELETE,
-    ST_TOKEN_REVOKE, ST_TOKEN_REVOKED, ST_TOKENS_EXPIRE,
+    ST_TOKEN_REVOKE, ST_TOKEN_REVOKED, ST_TOKENS_EXPIRE, ST_TOKEN_ADD, ST_TOKEN_LIST,
+    ST_TOKEN_GET, ST_TOKEN_DELETE, ST_TOKEN_USED, ST_TOKEN_ROWS_EXPIRE,
     ST_TAG_INSERT, ST_TAG_DELETE, ST_TAGS_GET, ST_TAGS_DELETE,
     ST_ATTEMPT_UPDATE, ST_ATTEMPT_INSERT, ST_ATTEMPTS_GET, ST_ATTEMPT_LAUNCHED, ST_ATTEMPT_EXIT,
     ST_ATTEMPT_EXISTS, ST_ATTEMPT_EXIT_GET, ST_TASK_GET, ST_TASK_INSERT, ST_TASK_STARTED, ST_TASK_EXITED,
@@ -355,6 +367,20 @@ static const struct { const char *label; const char *sql; } store_sql[ST__COUNT]
     [ST_TOKEN_REVOKED] = {"pai_token_revoked",
         "SELECT hash FROM pai_tokens_revoked WHERE hash = %s"},
     [ST_TOKENS_EXPIRE] = {"pai_tokens_expire", "DELETE FROM pai_tokens_revoked WHERE expires < %lld"},
+    [ST_TOKEN_ADD] = {"pai_token_add",
+        "INSERT INTO pai_tokens (id, username, hash, created, expires, last_used, application)"
+        " VALUES (%s, %s, %s, %lld, %lld, %lld, %d)"},
+    /* Bounded: a user who logs in often has many (each expires). */
+    [ST_TOKEN_LIST] = {"pai_token_list",
+        "SELECT id, username, hash, created, expires, last_used, application FROM pai_tokens"
+        " WHERE username = %s AND expires > %lld ORDER BY created DESC, id LIMIT 1000"},
+    [ST_TOKEN_GET] = {"pai_token_get",
+        "SELECT id, username, hash, created, expires, last_used, application FROM pai_tokens"
+        " WHERE id = %s"},
+    [ST_TOKEN_DELETE] = {"pai_token_delete", "DELETE FROM pai_tokens WHERE id = %s"},
+    [ST_TOKEN_USED] = {"pai_token_used", "UPDATE pai_tokens SET last_used = %lld WHERE id = %s"},
+    [ST_TOKEN_ROWS_EXPIRE] = {"pai_token_rows_expire",
+        "DELETE FROM pai_tokens WHERE expires < %lld"},
     [ST_EP_DELETE] = {"pai_ep_delete",
         "DELETE FROM pai_ssh_endpoints WHERE name = %s AND attempt = %d AND role = %s"
         " AND task_index = %d"},
@@ -1887,7 +1913,72 @@ pai_error *pai_store_token_revoked(pai_db *db, apr_pool_t *p, const char *hash, 
 pai_error *pai_store_tokens_expire(pai_db *db, apr_pool_t *p, apr_int64_t before)
 {
     const char *args[] = {i64(p, before)};
-    return store_exec(db, p, ST_TOKENS_EXPIRE, 1, args, NULL);
+    pai_error *err = store_exec(db, p, ST_TOKENS_EXPIRE, 1, args, NULL);
+    return err ? err : store_exec(db, p, ST_TOKEN_ROWS_EXPIRE, 1, args, NULL);
+}
+
+pai_error *pai_store_token_add(pai_db *db, apr_pool_t *p, const pai_token_row *t)
+{
+    const char *args[] = {t->id, t->username, t->hash, i64(p, t->created), i64(p, t->expires),
+                          i64(p, t->last_used), apr_itoa(p, t->application)};
+    return store_exec(db, p, ST_TOKEN_ADD, 7, args, NULL);
+}
+
+static pai_token_row *store_token_row(pai_db *db, apr_pool_t *p, apr_dbd_row_t *row)
+{
+    pai_token_row *t = apr_pcalloc(p, sizeof(*t));
+    t->id = apr_pstrdup(p, store_col(db, row, 0));
+    t->username = apr_pstrdup(p, store_col(db, row, 1));
+    t->hash = apr_pstrdup(p, store_col(db, row, 2));
+    t->created = apr_atoi64(store_col(db, row, 3));
+    t->expires = apr_atoi64(store_col(db, row, 4));
+    t->last_used = apr_atoi64(store_col(db, row, 5));
+    t->application = atoi(store_col(db, row, 6));
+    return t;
+}
+
+pai_error *pai_store_token_list(pai_db *db, apr_pool_t *p, const char *username,
+                                apr_int64_t now, apr_array_header_t **out)
+{
+    const char *args[] = {username, i64(p, now)};
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    pai_error *err;
+
+    if ((err = store_select_all(db, p, ST_TOKEN_LIST, 2, args, &res)))
+        return err;
+    *out = apr_array_make(p, 8, sizeof(pai_token_row *));
+    while ((row = store_next(db, p, res)))
+        APR_ARRAY_PUSH(*out, pai_token_row *) = store_token_row(db, p, row);
+    return NULL;
+}
+
+pai_error *pai_store_token_get(pai_db *db, apr_pool_t *p, const char *id, pai_token_row **out)
+{
+    const char *args[] = {id};
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    pai_error *err;
+    int cursor = 0;
+
+    *out = NULL;
+    if ((err = store_select(db, p, ST_TOKEN_GET, 1, args, &res)))
+        return err;
+    if ((row = store_row(db, p, res, &cursor)))
+        *out = store_token_row(db, p, row);
+    return NULL;
+}
+
+pai_error *pai_store_token_delete(pai_db *db, apr_pool_t *p, const char *id)
+{
+    const char *args[] = {id};
+    return store_exec(db, p, ST_TOKEN_DELETE, 1, args, NULL);
+}
+
+pai_error *pai_store_token_used(pai_db *db, apr_pool_t *p, const char *id, apr_int64_t now)
+{
+    const char *args[] = {i64(p, now), id};
+    return store_exec(db, p, ST_TOKEN_USED, 2, args, NULL);
 }
 
 pai_error *pai_store_login_failures_expire(pai_db *db, apr_pool_t *p, apr_int64_t before)

@@ -290,7 +290,22 @@ pai_error *pai_store_login_failures_expire(pai_db *db, apr_pool_t *p, apr_int64_
 pai_error *pai_store_token_revoke(pai_db *db, apr_pool_t *p, const char *hash,
                                   apr_int64_t expires);
 pai_error *pai_store_token_revoked(pai_db *db, apr_pool_t *p, const char *hash, int *revoked);
+/* Also the issued tokens' rows past their expiry. */
 pai_error *pai_store_tokens_expire(pai_db *db, apr_pool_t *p, apr_int64_t before);
+
+/* An issued token: never the token, its SHA-256 (epoch seconds). */
+typedef struct pai_token_row {
+    const char *id, *username, *hash;
+    apr_int64_t created, expires, last_used;
+    int application;
+} pai_token_row;
+pai_error *pai_store_token_add(pai_db *db, apr_pool_t *p, const pai_token_row *t);
+/* A user's unexpired tokens, the newest first (1000 at most). */
+pai_error *pai_store_token_list(pai_db *db, apr_pool_t *p, const char *username,
+                                apr_int64_t now, apr_array_header_t **out /* pai_token_row * */);
+pai_error *pai_store_token_get(pai_db *db, apr_pool_t *p, const char *id, pai_token_row **out);
+pai_error *pai_store_token_delete(pai_db *db, apr_pool_t *p, const char *id);
+pai_error *pai_store_token_used(pai_db *db, apr_pool_t *p, const char *id, apr_int64_t now);
 
 /* One audited call: who (""= anonymous), from where, what, on what, and the
  * HTTP status it ended with. */

@@ -14,6 +14,7 @@
 typedef struct pai_settings {
     apr_int64_t token_lifetime;      /* default token expiration, seconds */
     apr_int64_t token_max_lifetime;  /* the most a client may ask for */
+    apr_int64_t app_token_max_lifetime; /* PaiApplicationTokenMaxLifetime, seconds */
     pai_secret secret;
     int bcrypt_cost;
     int port_lo, port_hi;            /* task ports */
@@ -103,6 +104,10 @@ pai_error *pai_query_int(pai_req *rq, const char *key, int lo, int hi, int *out)
 pai_error *pai_token_post(pai_req *rq);
 pai_error *pai_v2_login_post(pai_req *rq);
 pai_error *pai_v2_logout_delete(pai_req *rq);
+pai_error *pai_v2_tokens_get(pai_req *rq);
+pai_error *pai_v2_token_check_get(pai_req *rq);
+pai_error *pai_v2_token_application_post(pai_req *rq);
+pai_error *pai_v2_token_delete(pai_req *rq);
 /* user.c */
 pai_error *pai_user_put(pai_req *rq);
 pai_error *pai_user_delete(pai_req *rq);

@@ -57,6 +57,10 @@ static const pai_handler_fn pai_route_fns[PAI_R_COUNT] = {
     [PAI_R_V2_JOB_TASK_ATTEMPTS_GET] = pai_v2_job_task_attempts_get,
     [PAI_R_V2_JOB_TASK_LOGS_GET] = pai_v2_job_task_logs_get,
     [PAI_R_V2_JOB_TASK_LOG_GET] = pai_v2_job_task_log_get,
+    [PAI_R_V2_TOKENS_GET] = pai_v2_tokens_get,
+    [PAI_R_V2_TOKEN_CHECK_GET] = pai_v2_token_check_get,
+    [PAI_R_V2_TOKEN_APPLICATION_POST] = pai_v2_token_application_post,
+    [PAI_R_V2_TOKEN_DELETE] = pai_v2_token_delete,
     [PAI_R_USER_JOB_SSH_GET] = pai_user_job_ssh_get,
 };
 
@@ -73,6 +77,8 @@ pai_error *pai_route_body(apr_pool_t *p, int id, const char *content_type, const
 
     *body = NULL;
     if (rt->body == PAI_BODY_NONE)
+        return NULL;
+    if ((!buf || len == 0) && rt->body == PAI_BODY_JSON_OPTIONAL)
         return NULL;
     if (!buf || len == 0)
         return pai_error_make(p, PAI_ERR_INVALID, "a request body is required");

@@ -47,6 +47,9 @@ def test_require_pai_user_by_name(api):
     assert get(api, "/team/hello.txt", other).status_code == 403
     assert get(api, "/team/hello.txt", api.admin_token).status_code == 403
     assert get(api, "/team/hello.txt", alice).status_code == 200
+    # an application token is for the job routes: it opens nothing else
+    app = api.call("POST", "/api/v2/tokens/application", alice).json()["token"]
+    assert get(api, "/team/hello.txt", app).status_code == 401
 
 
 def test_require_composes_with_httpd_rules(api):

@@ -110,6 +110,18 @@ def test_one_server_submits_the_other_reads_stops_starts(api, b):
     assert_error(api.call("GET", "/api/v1/audit", tok_a), 401, "UnauthorizedUserError")
 
 
+def test_a_token_revoked_through_one_server_ends_on_the_other(api, b):
+    user, tok = api.make_user()
+    app = api.call("POST", "/api/v2/tokens/application", tok).json()
+    # warm B's cache with it, then revoke it through A
+    assert b.call("GET", "/api/v1/jobs", app["token"]).status_code == 200
+    r = api.call("DELETE", "/api/v2/tokens/" + app["id"], tok)
+    assert r.status_code == 200, r.text
+    time.sleep(1.2)                               # PaiAuthCacheTTL 1000
+    assert_error(b.call("GET", "/api/v1/jobs", app["token"]), 401, "UnauthorizedUserError")
+    assert b.call("GET", "/api/v2/tokens/check", tok).status_code == 200
+
+
 def test_exactly_one_lease_holder(api, b):
     pid, expires = lease_holder(api)
     assert master_of(pid) in (pid_of(api), pid_of(b))

@@ -117,3 +117,81 @@ def test_token_dies_with_password_change_and_user(api):
                  json={"username": name, "password": "newsecret", "modify": False})
     assert r.status_code == 201
     assert_error(protected(api, new_tok), 401, "UnauthorizedUserError")
+
+
+def test_tokens_listed_revoked_and_checked(api):
+    """GET /api/v2/tokens lists one's tokens (never the token), DELETE revokes
+    one by its id (at once here) or, as the SDK does, by the token itself;
+    another user's id is not found; /tokens/check says whose a token is."""
+    user, first = api.make_user()
+    second = api.login(user, "secret123")
+    r = api.call("GET", "/api/v2/tokens", second)
+    assert r.status_code == 200, r.text
+    toks = r.json()["tokens"]
+    assert len(toks) == 2 and first not in r.text and second not in r.text
+    assert {t["current"] for t in toks} == {True, False}
+    for t in toks:
+        assert len(t["id"]) == 32 and not t["application"], t
+        assert t["expiresTime"] - t["createdTime"] == 86400 * 1000, t
+    cur = [t for t in toks if t["current"]][0]
+    assert cur["lastUsedTime"] is not None
+    old = [t for t in toks if not t["current"]][0]
+    r = api.call("GET", "/api/v2/tokens/check", first)
+    assert r.json() == {"username": user, "admin": False, "application": False,
+                        "id": old["id"]}, r.text
+    # another user cannot see or revoke it
+    _, other = api.make_user()
+    r = api.call("DELETE", "/api/v2/tokens/" + old["id"], other)
+    assert r.status_code == 404, r.text
+    assert api.call("GET", "/api/v2/tokens/check", first).status_code == 200
+    # the owner revokes it: it fails at once, the other one works
+    r = api.call("DELETE", "/api/v2/tokens/" + old["id"], second)
+    assert r.status_code == 200 and r.json() == {"message": "revoke successfully"}, r.text
+    assert api.call("GET", "/api/v2/tokens/check", first).status_code == 401
+    assert [t["id"] for t in api.call("GET", "/api/v2/tokens", second).json()["tokens"]] \
+        == [cur["id"]]
+    # the SDK's way: the token itself in the path
+    third = api.login(user, "secret123")
+    r = api.call("DELETE", "/api/v2/tokens/" + third, second)
+    assert r.status_code == 200, r.text
+    assert api.call("GET", "/api/v2/tokens/check", third).status_code == 401
+    assert api.call("DELETE", "/api/v2/tokens/nonsense", second).status_code == 404
+
+
+def test_application_token_for_job_routes_only(api):
+    """An application token lives long (the admin caps it), works on the job
+    routes, not elsewhere, cannot make tokens, and ends with the password."""
+    user, token = api.make_user()
+    r = api.call("POST", "/api/v2/tokens/application", token)
+    assert r.status_code == 200, r.text
+    app = r.json()
+    assert app["application"] is True and len(app["id"]) == 32
+    # the default and the cap: PaiApplicationTokenMaxLifetime (a year)
+    assert abs(app["expiresTime"] / 1000 - time.time() - 365 * 86400) < 120, app
+    r = api.call("POST", "/api/v2/tokens/application", token, json={"expiration": 3600})
+    assert r.status_code == 200 and abs(r.json()["expiresTime"] / 1000 - time.time() - 3600) < 120
+    assert_error(api.call("POST", "/api/v2/tokens/application", token,
+                          json={"expiration": 366 * 86400}), 400, "InvalidParametersError",
+                 key="code")
+    assert_error(api.call("POST", "/api/v2/tokens/application", token,
+                          json={"expiration": 60, "admin": True}), 400, "InvalidParametersError",
+                 key="code")
+    listed = api.call("GET", "/api/v2/tokens", token).json()["tokens"]
+    assert [t["application"] for t in listed].count(True) == 2
+    tok = app["token"]
+    # job routes: yes
+    assert api.call("GET", "/api/v1/jobs", tok).status_code == 200
+    assert api.call("GET", "/api/v2/jobs", tok).status_code == 200
+    assert api.call("GET", "/api/v2/tokens/check", tok).json()["application"] is True
+    # anything else: 403, tokens included
+    for method, path in (("GET", "/api/v1/virtual-clusters"), ("GET", "/api/v2/tokens"),
+                         ("POST", "/api/v2/tokens/application"), ("GET", "/api/v2/users/" + user),
+                         ("DELETE", "/api/v2/tokens/" + app["id"])):
+        r = api.call(method, path, tok)
+        assert_error(r, 403, "ForbiddenUserError", "application token",
+                     key="code" if path.startswith("/api/v2") else "error")
+    # a password change ends every token of the user, application tokens too
+    r = api.call("PUT", "/api/v1/user", token,
+                 json={"username": user, "password": "another123", "modify": True})
+    assert r.status_code in (200, 201), r.text
+    assert api.call("GET", "/api/v1/jobs", tok).status_code == 401

@@ -3,7 +3,7 @@
 // it with PAI_URL, PAI_USER/PAI_PASSWORD (a user granted vc1) and
 // PAI_ADMIN/PAI_ADMIN_PASSWORD, and checks that it ends with "sdk: ok".
 // Covered: info, login, users, VCs, YAML submission, list with filters and
-// count, get, config, tags, attempts, task logs, executionType, errors and logout.
+// count, get, config, tags, attempts, task logs, tokens, executionType, errors and logout.
 'use strict';
 const assert = require('assert');
 const { PAIV2 } = require('@microsoft/openpai-js-sdk');
@@ -150,6 +150,16 @@ async function step(what, fn) {
     const tail = await c.job.getTaskLogs(user, name, 0, 'main', 0, 0, true);
     assert.ok(tail.locations[0].uri.endsWith('?tail-mode=true'));
     await assert.rejects(c.job.getTaskLogs(user, name, 0, 'main', 1, 0));
+  });
+  await step('tokens', async () => {
+    const app = await c.token.createApplicationToken();
+    assert.strictEqual(app.application, true);
+    const list = await c.token.getTokens();
+    assert.ok(list.tokens.some((t) => t.id === app.id && t.application));
+    assert.ok(!JSON.stringify(list).includes(app.token));    // ids, never tokens
+    await c.token.deleteToken(app.token);                   // the SDK names the token
+    const after = await c.token.getTokens();
+    assert.ok(!after.tokens.some((t) => t.id === app.id));
   });
   await step('executionType', async () => {
     await c.job.createJob(protocol(longName, ['sleep 300']));

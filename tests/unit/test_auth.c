@@ -17,7 +17,7 @@ static const apr_int64_t NOW = 1800000000;
 
 static const char *issue(apr_int64_t exp)
 {
-    pai_claims c = {"alice", 0, 42, NOW - 10, exp};
+    pai_claims c = {"alice", 0, 42, NOW - 10, exp, NULL, 0};
     const char *tok = NULL;
     ck_assert_ptr_null(pai_token_issue(ut_pool, KEY, KEYLEN, &c, &tok));
     return tok;
@@ -62,6 +62,28 @@ START_TEST(token_roundtrip)
     ck_assert_str_eq(out.username, "alice");
     ck_assert_int_eq(out.generation, 42);
     ck_assert_int_eq(out.exp, NOW + 60);
+    ck_assert_ptr_null(out.jti);
+    ck_assert_int_eq(out.application, 0);
+}
+END_TEST
+
+/* A token's id and application flag survive the round trip; an id that is
+ * not 32 hex characters is not taken as one. */
+START_TEST(token_id_and_application)
+{
+    pai_claims c = {"alice", 0, 1, NOW, NOW + 60, "0123456789abcdef0123456789abcdef", 1}, out;
+    const char *tok;
+
+    ck_assert_ptr_null(pai_token_issue(ut_pool, KEY, KEYLEN, &c, &tok));
+    ck_assert_ptr_null(pai_token_verify(ut_pool, KEY, KEYLEN, tok, NOW, &out));
+    ck_assert_str_eq(out.jti, c.jti);
+    ck_assert_int_eq(out.application, 1);
+    c.jti = "../etc/passwd";
+    c.application = 0;
+    ck_assert_ptr_null(pai_token_issue(ut_pool, KEY, KEYLEN, &c, &tok));
+    ck_assert_ptr_null(pai_token_verify(ut_pool, KEY, KEYLEN, tok, NOW, &out));
+    ck_assert_ptr_null(out.jti);
+    ck_assert_int_eq(out.application, 0);
 }
 END_TEST
 
@@ -104,7 +126,7 @@ END_TEST
 
 START_TEST(token_short_secret_refused)
 {
-    pai_claims c = {"alice", 0, 1, NOW, NOW + 60}, out;
+    pai_claims c = {"alice", 0, 1, NOW, NOW + 60, NULL, 0}, out;
     const char *tok;
     ck_assert_ptr_nonnull(pai_token_issue(ut_pool, (const unsigned char *)"", 0, &c, &tok));
     ck_assert_ptr_nonnull(pai_token_verify(ut_pool, (const unsigned char *)"", 0,
@@ -151,7 +173,7 @@ START_TEST(auth_cache_rules)
 {
     static apr_uint32_t epoch;
     pai_auth_cache *c = pai_auth_cache_create(ut_pool, &epoch, 1000);
-    pai_identity who = {"alice", 1}, got;
+    pai_identity who = {"alice", 1, 0, NULL}, got;
     apr_uint32_t e0 = pai_auth_cache_epoch(c);
 
     ck_assert(!pai_auth_cache_get(c, ut_pool, "tok", 10000, &got));
@@ -203,6 +225,7 @@ Suite *suite_auth(void)
     Suite *s = suite_create("auth");
     TCase *tc = tcase_create("auth");
     tcase_add_test(tc, token_roundtrip);
+    tcase_add_test(tc, token_id_and_application);
     tcase_add_test(tc, auth_cache_rules);
     tcase_add_test(tc, ssh_key_pair_is_openssh);
     tcase_add_test(tc, token_refusals);

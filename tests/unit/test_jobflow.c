@@ -143,7 +143,7 @@ static pai_launcher fake_launcher_handle = {&fake_ops, &fake};
 static pai_db db;
 static pai_jobs_env env;
 static char dbpath[] = "/tmp/pairest-jobflow-XXXXXX";
-static const pai_identity ADMIN = {"root_admin", 1};
+static const pai_identity ADMIN = {"root_admin", 1, 0, NULL};
 static apr_int64_t clock_ms;
 
 static void flow_open(void)
@@ -441,7 +441,7 @@ START_TEST(a_queued_job_whose_account_went_away_ends)
 {
     pai_sync_state st = {0};
     pai_sync_report rep;
-    pai_identity bob = {"bob", 1};
+    pai_identity bob = {"bob", 1, 0, NULL};
 
     ck_assert_ptr_null(submit_as(&ADMIN, "hold", "keep", 6));
     ck_assert_ptr_null(submit_as(&bob, "bobs", "keep", 2));
@@ -475,7 +475,7 @@ START_TEST(a_deleted_job_is_stopped_and_frees_its_name)
 {
     pai_sync_state st = {0};
     pai_sync_report rep;
-    pai_identity alice = {"alice", 0}, bob = {"bob", 0};
+    pai_identity alice = {"alice", 0, 0, NULL}, bob = {"bob", 0, 0, NULL};
     apr_array_header_t *keep = apr_array_make(ut_pool, 1, sizeof(const char *));
     apr_int64_t old_id, new_id;
 
@@ -539,7 +539,7 @@ static const char *page_names(const pai_job_query *q, apr_int64_t *total)
 
 START_TEST(the_v2_list_filters_by_tags_keyword_and_orders)
 {
-    pai_identity alice = {"alice", 0}, bob = {"bob", 0};
+    pai_identity alice = {"alice", 0, 0, NULL}, bob = {"bob", 0, 0, NULL};
     pai_job_query q;
     apr_array_header_t *rows;
     apr_int64_t total;
@@ -600,7 +600,7 @@ END_TEST
 START_TEST(keyset_pages_walk_what_offset_pages_show)
 {
     static const char *const orders[] = {NULL, "name", "username", "state", "retries"};
-    pai_identity u[2] = {{"kuser_a", 1}, {"kuser_b", 1}};
+    pai_identity u[2] = {{"kuser_a", 1, 0, NULL}, {"kuser_b", 1, 0, NULL}};
     size_t o;
     int i, d;
     char name[16];

@@ -28,6 +28,22 @@ START_TEST(route_table)
 }
 END_TEST
 
+/* Application tokens: the job routes and /tokens/check, nothing else. */
+START_TEST(route_for_applications)
+{
+    ck_assert(pai_route_for_applications(PAI_R_JOBS_POST));
+    ck_assert(pai_route_for_applications(PAI_R_V2_JOB_TASK_LOG_GET));
+    ck_assert(pai_route_for_applications(PAI_R_USER_JOB_CONFIG_GET));
+    ck_assert(pai_route_for_applications(PAI_R_V2_TOKEN_CHECK_GET));
+    ck_assert(!pai_route_for_applications(PAI_R_V2_TOKENS_GET));
+    ck_assert(!pai_route_for_applications(PAI_R_V2_TOKEN_APPLICATION_POST));
+    ck_assert(!pai_route_for_applications(PAI_R_USER_PUT));
+    ck_assert(!pai_route_for_applications(PAI_R_VCS_GET));
+    ck_assert(!pai_route_for_applications(-1));
+    ck_assert(!pai_route_for_applications(PAI_R_COUNT));
+}
+END_TEST
+
 START_TEST(route_find)
 {
     const char *params[PAI_ROUTE_MAX_PARAMS], *allow;
@@ -93,6 +109,7 @@ Suite *suite_route(void)
     TCase *tc = tcase_create("route");
     tcase_add_test(tc, route_table);
     tcase_add_test(tc, route_find);
+    tcase_add_test(tc, route_for_applications);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -36,7 +36,7 @@ END_TEST
 
 START_TEST(login_and_revocation)
 {
-    pai_identity admin = {"root_admin", 1}, who;
+    pai_identity admin = {"root_admin", 1, 0, NULL}, who;
     pai_user_change c = {"bob", "bobpass1", -1, 0};
     const char *tok, *tok2;
     int created, isadmin;
@@ -77,7 +77,7 @@ END_TEST
 
 START_TEST(logout_ends_that_token_alone)
 {
-    pai_identity admin = {"root_admin", 1}, who;
+    pai_identity admin = {"root_admin", 1, 0, NULL}, who;
     pai_user_change c = {"carol", "carolpass1", -1, 0};
     apr_int64_t now = apr_time_sec(apr_time_now());
     const char *tok, *tok2;
@@ -114,7 +114,7 @@ END_TEST
 
 START_TEST(user_rules)
 {
-    pai_identity admin = {"root_admin", 1}, carol = {"carol", 0};
+    pai_identity admin = {"root_admin", 1, 0, NULL}, carol = {"carol", 0, 0, NULL};
     pai_user_change c = {"carol", "carolpw", -1, 0};
     int created;
     pai_error *e;
@@ -151,7 +151,7 @@ END_TEST
 
 START_TEST(grants)
 {
-    pai_identity admin = {"root_admin", 1}, frank = {"frank", 0};
+    pai_identity admin = {"root_admin", 1, 0, NULL}, frank = {"frank", 0, 0, NULL};
     pai_user_change c = {"frank", "frankpw", -1, 0};
     apr_array_header_t *g;
     int created;
@@ -175,7 +175,7 @@ END_TEST
 START_TEST(vcs_follow_the_configuration)
 {
     apr_array_header_t *want = apr_array_make(ut_pool, 3, sizeof(pai_vc)), *have;
-    pai_identity admin = {"root_admin", 1}, gina = {"gina", 0};
+    pai_identity admin = {"root_admin", 1, 0, NULL}, gina = {"gina", 0, 0, NULL};
     pai_user_change c = {"gina", "ginapass", -1, 0};
     pai_vc vc1 = {"vc1", 30, 60}, dflt = {"default", 70, 100};
     int created;
@@ -272,7 +272,7 @@ END_TEST
  * password is looked at, spare other addresses, and reset on success. */
 START_TEST(login_rate_limits)
 {
-    pai_identity admin = {"root_admin", 1};
+    pai_identity admin = {"root_admin", 1, 0, NULL};
     pai_user_change c = {"carol", "carolpass", -1, 0};
     pai_login_limits lim = {3, 60, 5, 60};
     const char *tok;
