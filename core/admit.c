@@ -7,6 +7,7 @@
 #include <apr_hash.h>
 #include <apr_general.h>
 #include "admit.h"
+#include "events.h"
 #include "json.h"
 #include "protocol.h"
 #include "sshkey.h"
@@ -229,6 +230,8 @@ pai_error *pai_admit(const pai_jobs_env *env, apr_pool_t *p, const pai_capacity 
         return e;
     }
     if (!(e = pai_admit_usage(env, p, &usage)) && !(e = pai_store_vc_list(env->db, p, &vcs))) {
+        int was_queued = !insert && !strcmp(j->sub_state, "QUEUED");
+        apr_int64_t now_ms = apr_time_as_msec(apr_time_now());
         u = apr_hash_get(usage, j->vc, APR_HASH_KEY_STRING);
         admit_demand_of(j, &d);
         /* A request's job goes behind those already queued in its VC (the
@@ -243,6 +246,19 @@ pai_error *pai_admit(const pai_jobs_env *env, apr_pool_t *p, const pai_capacity 
         if (!e && !saved)
             e = pai_error_make(p, PAI_ERR_JOB_EXECUTE, "job %s changed meanwhile; try again",
                                j->name);
+        /* In the admission's transaction: no event of a change that is not
+         * kept.  A job still queued after another look says nothing new. */
+        if (!e && insert)
+            pai_event_record(env->db, p, j, NULL, 0, PAI_EVENT_NORMAL, "Submitted",
+                             "mod_pairest", now_ms, "%s submitted it to virtual cluster %s",
+                             j->username, j->vc);
+        if (!e && *admitted)
+            pai_event_record(env->db, p, j, NULL, 0, PAI_EVENT_NORMAL, "Admitted",
+                             "mod_pairest", now_ms, "virtual cluster %s has room for it: handed to Slurm", j->vc);
+        else if (!e && !was_queued)
+            pai_event_record(env->db, p, j, NULL, 0, PAI_EVENT_NORMAL, "Queued", "mod_pairest",
+                             now_ms, "virtual cluster %s has no room for it now: it waits "
+                             "in its queue (oldest first)", j->vc);
     }
     {
         /* A commit that fails wrote nothing: the attempt must not go to the

@@ -9,6 +9,8 @@
 #include <apr_general.h>
 #include "admit.h"
 #include "exitspec.h"
+#include "pending.h"
+#include "events.h"
 #include "viewcache.h"
 #include "vc.h"
 #include "sshkey.h"
@@ -198,8 +200,17 @@ pai_error *pai_job_execute(const pai_jobs_env *env, apr_pool_t *p, const pai_ide
         }
         if ((e = pai_store_job_save(env->db, p, j, j->retries, &saved)))
             return e;
-        return saved ? NULL : pai_error_make(p, PAI_ERR_JOB_EXECUTE,
-                                             "job %s changed meanwhile; try again", name);
+        if (!saved)
+            return pai_error_make(p, PAI_ERR_JOB_EXECUTE, "job %s changed meanwhile; try again",
+                                  name);
+        pai_event_record(env->db, p, j, NULL, 0, PAI_EVENT_NORMAL, "StopRequested",
+                         "mod_pairest", now_ms, "%s asked to stop it%s", who->username,
+                         strcmp(j->state, prev.state) ? "" : " (it was not running)");
+        /* Its resources are free from now on (the launcher's end only confirms it). */
+        if (strcmp(j->state, prev.state))
+            pai_event_record(env->db, p, j, NULL, 0, PAI_EVENT_NORMAL, "Stopped", "mod_pairest",
+                             now_ms, "attempt %d stopped as asked", j->retries);
+        return NULL;
     }
     /* START: a job that still runs or waits needs nothing. */
     if (job_is_active(j)) {
@@ -222,6 +233,10 @@ pai_error *pai_job_execute(const pai_jobs_env *env, apr_pool_t *p, const pai_ide
         (e = pai_admit_check_fits(env, p, j, spec, &cluster, &placement)) ||
         (e = pai_admit(env, p, &cluster, j, 0, prev.retries, 1, "ADMITTED", &saved)))
         return e;
+    if (saved)
+        pai_event_record(env->db, p, j, NULL, 0, PAI_EVENT_NORMAL, "StartRequested",
+                         "mod_pairest", now_ms, "%s started it again: attempt %d",
+                         who->username, j->retries);
     if (saved && (e = pai_admit_launch(env, p, j, spec, placement))) {
         /* Not taken: the job stays as it was before the START.  Should that
          * write fail, the attempt has no launcher id, and the sync queues it
@@ -472,6 +487,64 @@ static pai_error *job_status_json(const pai_jobs_env *env, apr_pool_t *p, pai_jo
     return NULL;
 }
 
+/* A waiting job's "pending" object (NULL when it does not wait): held in
+ * its VC's queue, or in Slurm for Slurm's reason. */
+static pai_error *job_pending(const pai_jobs_env *env, apr_pool_t *p, const pai_job_row *j,
+                              json_t **out)
+{
+    apr_array_header_t *queued, *vcs;
+    apr_int64_t expected = 0;
+    pai_demand need, room;
+    pai_capacity cluster;
+    apr_hash_t *usage;
+    const char *code = "None";
+    pai_error *e;
+    int i, position = 1;
+
+    *out = NULL;
+    if (strcmp(j->state, "WAITING"))
+        return NULL;
+    if (!strcmp(j->sub_state, "QUEUED")) {
+        if ((e = pai_store_job_list_queued(env->db, p, &queued)) ||
+            (e = pai_admit_usage(env, p, &usage)) || (e = pai_store_vc_list(env->db, p, &vcs)) ||
+            (e = pai_admit_capacity(env, p, &cluster)))
+            return e;
+        for (i = 0; i < queued->nelts; i++) {
+            const pai_job_row *q = APR_ARRAY_IDX(queued, i, const pai_job_row *);
+            if (!strcmp(q->name, j->name))
+                break;
+            position += !strcmp(q->vc, j->vc);
+        }
+        need.cpus = j->cpus;
+        need.memory_mb = j->memory_mb;
+        need.gpus = j->gpus;
+        pai_vc_headroom(&cluster, vcs, usage, j->vc, &room);
+        *out = pai_pending_vc(p, j->vc, position, &need, &room);
+        return NULL;
+    }
+    /* In Slurm: the launcher's reason is the diagnostics' "PENDING: <reason>". */
+    if (!strcmp(j->sub_state, "PENDING") && !strncmp(j->diagnostics, "PENDING: ", 9))
+        code = j->diagnostics + 9;
+    if ((e = pai_store_job_wait_get(env->db, p, j->name, j->created, &expected)))
+        return e;
+    *out = pai_pending_slurm(p, code, expected);
+    return NULL;
+}
+
+pai_error *pai_job_events_view(const pai_jobs_env *env, apr_pool_t *p, const char *name,
+                               const char *type, json_t **out)
+{
+    apr_array_header_t *events;
+    pai_job_row *j;
+    pai_error *e;
+
+    if ((e = job_find(env, p, name, &j)) ||
+        (e = pai_store_job_events(env->db, p, j->name, j->created, &events)))
+        return e;
+    *out = pai_json_pool(p, pai_event_list_json(p, j->username, j->name, events, type));
+    return NULL;
+}
+
 pai_error *pai_job_status_text(const pai_jobs_env *env, apr_pool_t *p, const char *name,
                                const char **text)
 {
@@ -480,8 +553,19 @@ pai_error *pai_job_status_text(const pai_jobs_env *env, apr_pool_t *p, const cha
     pai_error *e;
     const char *key;
 
+    json_t *pending;
+
     if ((e = job_find(env, p, name, &j)))
         return e;
+    /* A waiting job's view also depends on other jobs (its place in the
+     * queue): it is made fresh. */
+    if (!strcmp(j->state, "WAITING")) {
+        if ((e = job_status_json(env, p, j, &o)) || (e = job_pending(env, p, j, &pending)))
+            return e;
+        json_object_set_new(o, "pending", pending ? pending : json_null());
+        *text = pai_json_dump(p, o);
+        return NULL;
+    }
     /* The row's version moves with every write; its creation time tells a
      * job from an earlier one of the same name. */
     key = apr_psprintf(p, "%s@%" APR_INT64_T_FMT, j->name, j->created);
@@ -489,6 +573,7 @@ pai_error *pai_job_status_text(const pai_jobs_env *env, apr_pool_t *p, const cha
         return NULL;
     if ((e = job_status_json(env, p, j, &o)))
         return e;
+    json_object_set_new(o, "pending", json_null());
     *text = pai_json_dump(p, o);
     pai_view_cache_put(env->views, key, j->version, *text);
     return NULL;
@@ -682,7 +767,21 @@ pai_error *pai_job_task_report(const pai_jobs_env *env, apr_pool_t *p, const cha
     }
     else
         return pai_error_make(p, PAI_ERR_INVALID, "field 'event' must be started or exited");
-    return pai_store_task_report(env->db, p, j, &t);
+    if ((e = pai_store_task_report(env->db, p, j, &t)))
+        return e;
+    if (t.has_exit)
+        pai_event_record(env->db, p, j, t.role, t.index,
+                         t.exit_code ? PAI_EVENT_WARNING : PAI_EVENT_NORMAL,
+                         t.exit_code ? "TaskFailed" : "TaskSucceeded", "task", now_ms,
+                         "task %s-%d exited with code %d%s%s%s", t.role, t.index, t.exit_code,
+                         t.exit_code ? ": " : "",
+                         t.exit_code ? pai_exit_why_text(p, t.exit_why && *t.exit_why
+                                                         ? t.exit_why
+                                                         : apr_psprintf(p, "exit%d",
+                                                                        t.exit_code), NULL)
+                                     : "",
+                         t.node ? apr_pstrcat(p, " on ", t.node, NULL) : "");
+    return NULL;
 }
 
 pai_error *pai_job_ssh_report(const pai_jobs_env *env, apr_pool_t *p, const char *name,
@@ -955,13 +1054,15 @@ pai_error *pai_job_detail_v2(const pai_jobs_env *env, apr_pool_t *p, const char 
 {
     apr_array_header_t *tag_list;
     pai_job_row at, *j = &at;
-    json_t *top, *st, *tags;
+    json_t *top, *st, *tags, *pending;
     pai_error *e;
     int i;
 
+    /* (An earlier attempt's row has ended: it is not pending.) */
     if ((e = job_find_attempt(env, p, name, attempt, &at)) ||
         (e = job_status_json(env, p, j, &top)) ||
-        (e = pai_store_job_tags(env->db, p, name, &tag_list)))
+        (e = pai_store_job_tags(env->db, p, name, &tag_list)) ||
+        (e = job_pending(env, p, j, &pending)))
         return e;
     tags = json_array();
     for (i = 0; i < tag_list->nelts; i++)
@@ -971,12 +1072,13 @@ pai_error *pai_job_detail_v2(const pai_jobs_env *env, apr_pool_t *p, const char 
     pai_json_set_int(st, "submissionTime", j->created);
     pai_json_set_int(st, "attemptId", j->retries);
     pai_json_set_str(st, "attemptState", j->state);
-    *out = pai_json_pool(p, json_pack("{s:s, s:s, s:s, s:O, s:O, s:o, s:s}", "name", j->name,
-                                      "frameworkName",
+    *out = pai_json_pool(p, json_pack("{s:s, s:s, s:s, s:O, s:O, s:o, s:s, s:o}", "name",
+                                      j->name, "frameworkName",
                                       apr_pstrcat(p, j->username, "~", j->name, NULL),
                                       "debugId", j->name, "jobStatus", st, "taskRoles",
                                       json_object_get(top, "taskRoles"), "tags", tags,
-                                      "jobPriority", "default"));
+                                      "jobPriority", "default", "pending",
+                                      pending ? pending : json_null()));
     return NULL;
 }
 

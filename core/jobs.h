@@ -117,6 +117,10 @@ pai_error *pai_job_task_log_where(const pai_jobs_env *env, apr_pool_t *p, const 
 /* live: the job (the one created then) is still in that attempt and running. */
 pai_error *pai_job_task_log_live(const pai_jobs_env *env, apr_pool_t *p, const char *name,
                                  apr_int64_t created, int attempt, int *live);
+/* GET /api/v2/jobs/:fw/events: v1.8's {totalCount, data}, newest first;
+ * type "Normal" or "Warning" (NULL: both). */
+pai_error *pai_job_events_view(const pai_jobs_env *env, apr_pool_t *p, const char *name,
+                               const char *type, json_t **out);
 pai_error *pai_job_protocol_text(const pai_jobs_env *env, apr_pool_t *p, const char *name,
                                  const char **yaml);
 /* GET /api/v2/jobs/:fw/job-attempts (index -1: all, the latest first, then the

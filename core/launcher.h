@@ -47,6 +47,9 @@ typedef struct pai_launch_status {
     const char *exit_task;       /* an ended job's first failing task, "role-index" (NULL: none
                                   * known) */
     const char *exit_why;        /* the batch script's word on it (pai_exit_classify) */
+    const char *wait_reason;     /* a waiting job: the launcher's reason code ("": none) */
+    apr_int64_t expected_start_ms; /* a waiting job: when the launcher expects to start it
+                                  * (0: it has no estimate) */
 } pai_launch_status;
 
 typedef struct pai_capacity {

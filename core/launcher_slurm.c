@@ -601,6 +601,14 @@ static int slurm_parse_job(apr_pool_t *p, json_t *j, pai_launch_status *out)
     out->has_exit = !out->active && strcmp(out->state, "UNKNOWN");
     if (pai_json_int(j, "submit_time", &t)) out->submit_ms = t * 1000;
     if (pai_json_int(j, "start_time", &t) && t > 0 && strcmp(st, "PENDING")) out->start_ms = t * 1000;
+    /* Pending: Slurm's reason, and its expected start once its scheduler
+     * (backfill) has one. */
+    out->wait_reason = "";
+    if (!strcmp(st, "PENDING")) {
+        out->wait_reason = apr_pstrdup(p, reason ? reason : "");
+        if (pai_json_int(j, "start_time", &t) && t > 0)
+            out->expected_start_ms = t * 1000;
+    }
     if (!out->active && pai_json_int(j, "end_time", &t) && t > 0) out->end_ms = t * 1000;
     out->host = apr_pstrdup(p, pai_json_str(j, "batch_host") ? pai_json_str(j, "batch_host") : "");
     out->user = apr_pstrdup(p, pai_json_str(j, "user_name") ? pai_json_str(j, "user_name") : "");

@@ -111,6 +111,8 @@ const pai_route pai_routes[PAI_R_COUNT] = {
                                          {"token.application", NULL, "expiration"}},
     [PAI_R_V2_TOKEN_DELETE] = {"DELETE", "/api/v2/tokens/:token", PAI_AUTH_USER, PAI_BODY_NONE,
                                {"token.revoke", NULL, NULL}},
+    [PAI_R_V2_JOB_EVENTS_GET] = {"GET", "/api/v2/jobs/:frameworkName/events", PAI_AUTH_USER,
+                                 PAI_BODY_NONE},
 };
 
 int pai_route_for_applications(int id)
@@ -136,7 +138,6 @@ static const struct { const char *prefix, *why; } pai_unprovided[] = {
                       "(PUT /api/v1/user/:username/virtualClusters)"},
     {"/api/v2/alerts", "alerts: there is no Prometheus alert manager here"},
     {"/api/v2/cluster", "the cluster's resources: only its SKU types (/api/v2/cluster/sku-types)"},
-    {"/api/v2/tokens", "token management: not yet (DELETE /api/v2/authn/basic/logout ends one)"},
 };
 
 const char *pai_route_unprovided(const char *path)

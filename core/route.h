@@ -70,6 +70,7 @@ typedef enum {
     PAI_R_V2_TOKEN_CHECK_GET,
     PAI_R_V2_TOKEN_APPLICATION_POST,
     PAI_R_V2_TOKEN_DELETE,
+    PAI_R_V2_JOB_EVENTS_GET,
     PAI_R_COUNT
 } pai_route_id;
 

@@ -111,6 +111,29 @@ static const char *const store_schema[] = {
     " last_used BIGINT NOT NULL,"
     " application INTEGER NOT NULL)",
     "CREATE INDEX IF NOT EXISTS pai_tokens_user ON pai_tokens (username, created)",
+    /* What happened to a job, per attempt (OpenPAI's events): one row per
+     * reason and task, its count and times moved on when it happens again. */
+    "CREATE TABLE IF NOT EXISTS pai_job_events ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " name VARCHAR(128) NOT NULL,"
+    " created BIGINT NOT NULL,"
+    " attempt INTEGER NOT NULL,"
+    " kind VARCHAR(16) NOT NULL,"
+    " reason VARCHAR(64) NOT NULL,"
+    " message VARCHAR(1024) NOT NULL,"
+    " task_role VARCHAR(64) NOT NULL,"
+    " task_index INTEGER NOT NULL,"
+    " first_at BIGINT NOT NULL,"
+    " last_at BIGINT NOT NULL,"
+    " repeats INTEGER NOT NULL,"
+    " source VARCHAR(32) NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS pai_job_events_job ON pai_job_events (name, created, attempt)",
+    /* When the launcher expects a waiting job to start (the sync writes it
+     * when it changes; a job that is not waiting has none that counts). */
+    "CREATE TABLE IF NOT EXISTS pai_job_waits ("
+    " name VARCHAR(128) NOT NULL PRIMARY KEY,"
+    " created BIGINT NOT NULL,"
+    " expected_start BIGINT NOT NULL)",
     /* A v2 job's secrets, apart from its config: read only to start an attempt. */
     "CREATE TABLE IF NOT EXISTS pai_job_secrets ("
     " name VARCHAR(128) NOT NULL PRIMARY KEY,"
@@ -228,6 +251,8 @@ typedef enum {
     ST_JOB_PROTOCOL, ST_SECRETS_INSERT, ST_SECRETS_GET, ST_SECRETS_DELETE,
     ST_TOKEN_REVOKE, ST_TOKEN_REVOKED, ST_TOKENS_EXPIRE, ST_TOKEN_ADD, ST_TOKEN_LIST,
     ST_TOKEN_GET, ST_TOKEN_DELETE, ST_TOKEN_USED, ST_TOKEN_ROWS_EXPIRE,
+    ST_WAIT_DELETE, ST_WAIT_INSERT, ST_WAIT_GET, ST_EVENT_FIND, ST_EVENT_BUMP, ST_EVENT_INSERT,
+    ST_EVENT_LIST, ST_EVENT_DELETE_JOB,
     ST_TAG_INSERT, ST_TAG_DELETE, ST_TAGS_GET, ST_TAGS_DELETE,
     ST_ATTEMPT_UPDATE, ST_ATTEMPT_INSERT, ST_ATTEMPTS_GET, ST_ATTEMPT_LAUNCHED, ST_ATTEMPT_EXIT,
     ST_ATTEMPT_EXISTS, ST_ATTEMPT_EXIT_GET, ST_TASK_GET, ST_TASK_INSERT, ST_TASK_STARTED, ST_TASK_EXITED,
@@ -379,6 +404,27 @@ static const struct { const char *label; const char *sql; } store_sql[ST__COUNT]
         " WHERE id = %s"},
     [ST_TOKEN_DELETE] = {"pai_token_delete", "DELETE FROM pai_tokens WHERE id = %s"},
     [ST_TOKEN_USED] = {"pai_token_used", "UPDATE pai_tokens SET last_used = %lld WHERE id = %s"},
+    [ST_WAIT_DELETE] = {"pai_wait_delete", "DELETE FROM pai_job_waits WHERE name = %s"},
+    [ST_EVENT_FIND] = {"pai_event_find",
+        "SELECT id FROM pai_job_events WHERE name = %s AND created = %lld AND attempt = %d"
+        " AND reason = %s AND task_role = %s AND task_index = %d"},
+    [ST_EVENT_BUMP] = {"pai_event_bump",
+        "UPDATE pai_job_events SET repeats = repeats + 1, last_at = %lld, message = %s,"
+        " kind = %s WHERE id = %lld"},
+    [ST_EVENT_INSERT] = {"pai_event_insert",
+        "INSERT INTO pai_job_events (name, created, attempt, kind, reason, message, task_role,"
+        " task_index, first_at, last_at, repeats, source)"
+        " VALUES (%s, %lld, %d, %s, %s, %s, %s, %d, %lld, %lld, 1, %s)"},
+    /* The newest first, as OpenPAI sorted them (bounded). */
+    [ST_EVENT_LIST] = {"pai_event_list",
+        "SELECT attempt, kind, reason, message, task_role, task_index, first_at, last_at,"
+        " repeats, source FROM pai_job_events WHERE name = %s AND created = %lld"
+        " ORDER BY last_at DESC, id DESC LIMIT 1000"},
+    [ST_EVENT_DELETE_JOB] = {"pai_event_delete_job", "DELETE FROM pai_job_events WHERE name = %s"},
+    [ST_WAIT_INSERT] = {"pai_wait_insert",
+        "INSERT INTO pai_job_waits (name, created, expected_start) VALUES (%s, %lld, %lld)"},
+    [ST_WAIT_GET] = {"pai_wait_get",
+        "SELECT expected_start FROM pai_job_waits WHERE name = %s AND created = %lld"},
     [ST_TOKEN_ROWS_EXPIRE] = {"pai_token_rows_expire",
         "DELETE FROM pai_tokens WHERE expires < %lld"},
     [ST_EP_DELETE] = {"pai_ep_delete",
@@ -1644,6 +1690,10 @@ pai_error *pai_store_job_delete(pai_db *db, apr_pool_t *p, const char *name,
         err = store_exec(db, p, ST_SECRETS_DELETE, 1, key, NULL);
     if (!err && *deleted)
         err = store_exec(db, p, ST_TAGS_DELETE, 1, key, NULL);
+    if (!err && *deleted)
+        err = store_exec(db, p, ST_WAIT_DELETE, 1, key, NULL);
+    if (!err && *deleted)
+        err = store_exec(db, p, ST_EVENT_DELETE_JOB, 1, key, NULL);
     if (err || !*deleted)
         apr_dbd_transaction_mode_set(db->driver, tx, APR_DBD_TRANSACTION_ROLLBACK);
     rv = store_tx_end(db, p, tx);
@@ -1915,6 +1965,84 @@ pai_error *pai_store_tokens_expire(pai_db *db, apr_pool_t *p, apr_int64_t before
     const char *args[] = {i64(p, before)};
     pai_error *err = store_exec(db, p, ST_TOKENS_EXPIRE, 1, args, NULL);
     return err ? err : store_exec(db, p, ST_TOKEN_ROWS_EXPIRE, 1, args, NULL);
+}
+
+pai_error *pai_store_job_event(pai_db *db, apr_pool_t *p, const pai_job_event *e)
+{
+    const char *key[] = {e->name, i64(p, e->created), apr_itoa(p, e->attempt), e->reason,
+                         e->task_role, apr_itoa(p, e->task_index)};
+    const char *ins[] = {e->name, i64(p, e->created), apr_itoa(p, e->attempt), e->type,
+                         e->reason, e->message, e->task_role, apr_itoa(p, e->task_index),
+                         i64(p, e->last_ms), i64(p, e->last_ms), e->source};
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    pai_error *err;
+    int cursor = 0;
+
+    if ((err = store_select(db, p, ST_EVENT_FIND, 6, key, &res)))
+        return err;
+    if ((row = store_row(db, p, res, &cursor))) {
+        const char *bump[] = {i64(p, e->last_ms), e->message, e->type,
+                              apr_pstrdup(p, store_col(db, row, 0))};
+        return store_exec(db, p, ST_EVENT_BUMP, 4, bump, NULL);
+    }
+    return store_exec(db, p, ST_EVENT_INSERT, 11, ins, NULL);
+}
+
+pai_error *pai_store_job_events(pai_db *db, apr_pool_t *p, const char *name, apr_int64_t created,
+                                apr_array_header_t **out)
+{
+    const char *args[] = {name, i64(p, created)};
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    pai_error *err;
+
+    if ((err = store_select_all(db, p, ST_EVENT_LIST, 2, args, &res)))
+        return err;
+    *out = apr_array_make(p, 16, sizeof(pai_job_event *));
+    while ((row = store_next(db, p, res))) {
+        pai_job_event *e = apr_pcalloc(p, sizeof(*e));
+        e->name = name;
+        e->created = created;
+        e->attempt = atoi(store_col(db, row, 0));
+        e->type = apr_pstrdup(p, store_col(db, row, 1));
+        e->reason = apr_pstrdup(p, store_col(db, row, 2));
+        e->message = apr_pstrdup(p, store_col(db, row, 3));
+        e->task_role = apr_pstrdup(p, store_col(db, row, 4));
+        e->task_index = atoi(store_col(db, row, 5));
+        e->first_ms = apr_atoi64(store_col(db, row, 6));
+        e->last_ms = apr_atoi64(store_col(db, row, 7));
+        e->count = atoi(store_col(db, row, 8));
+        e->source = apr_pstrdup(p, store_col(db, row, 9));
+        APR_ARRAY_PUSH(*out, pai_job_event *) = e;
+    }
+    return NULL;
+}
+
+pai_error *pai_store_job_wait_set(pai_db *db, apr_pool_t *p, const char *name,
+                                  apr_int64_t created, apr_int64_t expected_start_ms)
+{
+    const char *del[] = {name};
+    const char *ins[] = {name, i64(p, created), i64(p, expected_start_ms)};
+    pai_error *err = store_exec(db, p, ST_WAIT_DELETE, 1, del, NULL);
+    return err || !expected_start_ms ? err : store_exec(db, p, ST_WAIT_INSERT, 3, ins, NULL);
+}
+
+pai_error *pai_store_job_wait_get(pai_db *db, apr_pool_t *p, const char *name,
+                                  apr_int64_t created, apr_int64_t *expected_start_ms)
+{
+    const char *args[] = {name, i64(p, created)};
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    pai_error *err;
+    int cursor = 0;
+
+    *expected_start_ms = 0;
+    if ((err = store_select(db, p, ST_WAIT_GET, 2, args, &res)))
+        return err;
+    if ((row = store_row(db, p, res, &cursor)))
+        *expected_start_ms = apr_atoi64(store_col(db, row, 0));
+    return NULL;
 }
 
 pai_error *pai_store_token_add(pai_db *db, apr_pool_t *p, const pai_token_row *t)

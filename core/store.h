@@ -293,6 +293,34 @@ pai_error *pai_store_token_revoked(pai_db *db, apr_pool_t *p, const char *hash, 
 /* Also the issued tokens' rows past their expiry. */
 pai_error *pai_store_tokens_expire(pai_db *db, apr_pool_t *p, apr_int64_t before);
 
+/* One thing that happened to a job's attempt (or one of its tasks). */
+typedef struct pai_job_event {
+    const char *name;
+    apr_int64_t created;         /* the job's creation (ms): tells it from a later namesake */
+    int attempt;
+    const char *type;            /* "Normal" or "Warning" */
+    const char *reason;          /* a CamelCase word */
+    const char *message;
+    const char *task_role;       /* "" for the job */
+    int task_index;              /* -1 for the job */
+    apr_int64_t first_ms, last_ms;
+    int count;
+    const char *source;          /* who saw it: "mod_pairest", "slurm", "task" */
+} pai_job_event;
+/* Records e (at e->last_ms); the same reason for the same attempt and task
+ * again counts one more, with the newer message. */
+pai_error *pai_store_job_event(pai_db *db, apr_pool_t *p, const pai_job_event *e);
+/* A job's events, the newest first (1000 at most). */
+pai_error *pai_store_job_events(pai_db *db, apr_pool_t *p, const char *name, apr_int64_t created,
+                                apr_array_header_t **out /* pai_job_event * */);
+
+/* When the launcher expects a waiting job (the one created then) to start,
+ * ms; 0 clears it / reads as none. */
+pai_error *pai_store_job_wait_set(pai_db *db, apr_pool_t *p, const char *name,
+                                  apr_int64_t created, apr_int64_t expected_start_ms);
+pai_error *pai_store_job_wait_get(pai_db *db, apr_pool_t *p, const char *name,
+                                  apr_int64_t created, apr_int64_t *expected_start_ms);
+
 /* An issued token: never the token, its SHA-256 (epoch seconds). */
 typedef struct pai_token_row {
     const char *id, *username, *hash;

@@ -5,6 +5,7 @@
 #include <apr_strings.h>
 #include <apr_hash.h>
 #include "admit.h"
+#include "events.h"
 #include "exitspec.h"
 #include "sshkey.h"
 #include "sync.h"
@@ -78,8 +79,19 @@ static void sync_next_attempt(const pai_jobs_env *env, apr_pool_t *p, pai_job_ro
         j->platform_retries++;
     pai_admit_new_attempt(env, j, spec, now_ms);
     /* The admission pass of this same cycle hands it on when its VC has room. */
-    if (!pai_store_job_save(env->db, p, j, was, &saved) && saved)
+    if (!pai_store_job_save(env->db, p, j, was, &saved) && saved) {
         rep->resubmitted++;
+        pai_event_record(env->db, p, j, NULL, 0, PAI_EVENT_WARNING,
+                         why == SYNC_ATTEMPT_PLATFORM ? "PlatformRetryScheduled"
+                                                      : "RetryScheduled", "mod_pairest", now_ms,
+                         why == SYNC_ATTEMPT_PLATFORM
+                         ? "attempt %d after a platform failure of attempt %d (%d of at most %d)"
+                         : "attempt %d after attempt %d failed (retry %d of the job's "
+                           "retryCount %d)", j->retries, was,
+                         why == SYNC_ATTEMPT_PLATFORM ? j->platform_retries : j->run_retries,
+                         why == SYNC_ATTEMPT_PLATFORM ? PAI_EXIT_PLATFORM_RETRIES_MAX
+                                                      : spec->retry_count);
+    }
 }
 
 /* A FAILED attempt just saved: a platform failure another attempt may not
@@ -113,7 +125,9 @@ static void sync_fail_queued(const pai_jobs_env *env, apr_pool_t *p, pai_job_row
     j->diagnostics = apr_pstrndup(p, why->message, 1000);
     /* A lost race (another writer came first) or a failed write: the job is
      * still queued, and seen again next cycle. */
-    (void)pai_store_job_save(env->db, p, j, j->retries, &saved);
+    if (!pai_store_job_save(env->db, p, j, j->retries, &saved) && saved)
+        pai_event_record(env->db, p, j, NULL, 0, PAI_EVENT_WARNING, "Refused", "mod_pairest",
+                         now_ms, "%s", j->diagnostics);
 }
 
 /* The admission pass: QUEUED jobs, oldest first, go to the launcher while
@@ -220,6 +234,7 @@ static void sync_apply(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j,
         return;
     if (pai_store_job_save(env->db, p, &n, j->retries, &saved) || !saved)
         return;
+    pai_event_transition(env->db, p, j, &n, now_ms);
     if (!j->launcher_id)
         rep->adopted++;
     rep->updated++;
@@ -234,9 +249,17 @@ static void sync_job(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j,
 {
     const pai_launcher_ops *ops = env->launcher->ops;
 
+    apr_int64_t expected = 0;
+
     if (!strcmp(j->execution_type, "STOP") && s->active &&
         !ops->cancel(env->launcher->ctx, p, s->id, s->user))
         rep->cancelled++;
+    /* A waiting job's expected start, for its pending view: written when it
+     * changes (read first: a write each cycle would cost every pending job). */
+    if (s->active && s->wait_reason && *s->wait_reason &&
+        !pai_store_job_wait_get(env->db, p, j->name, j->created, &expected) &&
+        expected != s->expected_start_ms)
+        (void)pai_store_job_wait_set(env->db, p, j->name, j->created, s->expected_start_ms);
     sync_apply(env, p, j, s, now_ms, rep);
 }
 
@@ -369,13 +392,16 @@ pai_error *pai_sync_cycle(const pai_jobs_env *env, apr_pool_t *p, pai_sync_state
             (void)pai_store_job_save(env->db, p, j, j->retries, &saved);
         }
         else {
+            pai_job_row before = *j;
             j->state = "FAILED";
             j->sub_state = "LOST";
             j->completed = now_ms;
             j->diagnostics = "the launcher no longer knows this job";
             j->exit_task = j->exit_why = "";
-            if (!pai_store_job_save(env->db, p, j, j->retries, &saved) && saved)
+            if (!pai_store_job_save(env->db, p, j, j->retries, &saved) && saved) {
+                pai_event_transition(env->db, p, &before, j, now_ms);
                 sync_after_failure(env, p, j, now_ms, rep);
+            }
         }
         rep->lost++;
     }

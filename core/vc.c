@@ -41,6 +41,31 @@ pai_error *pai_vc_check_fits(apr_pool_t *p, const pai_capacity *c, const pai_vc 
         share(c->gpus, vc->max_capacity));
 }
 
+/* What every VC holds (total), and what the VCs other than vc that have
+ * waiting jobs are still owed of their guarantees (owed). */
+static void vc_taken(const pai_capacity *c, const apr_array_header_t *vcs, apr_hash_t *usage,
+                     const pai_vc *vc, pai_demand *total, pai_demand *owed)
+{
+    int i;
+
+    for (i = 0; i < vcs->nelts; i++) {
+        const pai_vc *w = &APR_ARRAY_IDX(vcs, i, pai_vc);
+        const pai_vc_usage *wu = usage_of(usage, w->name);
+        total->cpus += wu->admitted.cpus;
+        total->memory_mb += wu->admitted.memory_mb;
+        total->gpus += wu->admitted.gpus;
+        if (w != vc && wu->n_waiting > 0) {
+            apr_int64_t x;
+            x = share(c->cpus, w->capacity) - wu->admitted.cpus;
+            owed->cpus += x > 0 ? x : 0;
+            x = share(c->memory_mb, w->capacity) - wu->admitted.memory_mb;
+            owed->memory_mb += x > 0 ? x : 0;
+            x = share(c->gpus, w->capacity) - wu->admitted.gpus;
+            owed->gpus += x > 0 ? x : 0;
+        }
+    }
+}
+
 int pai_vc_admissible(const pai_capacity *c, const apr_array_header_t *vcs, apr_hash_t *usage,
                       const char *name, const pai_demand *d)
 {
@@ -60,26 +85,49 @@ int pai_vc_admissible(const pai_capacity *c, const apr_array_header_t *vcs, apr_
         return 1;
     /* Borrowing: only out of room that is idle even after every other VC with
      * waiting jobs got the rest of its guarantee. */
-    for (i = 0; i < vcs->nelts; i++) {
-        const pai_vc *w = &APR_ARRAY_IDX(vcs, i, pai_vc);
-        const pai_vc_usage *wu = usage_of(usage, w->name);
-        total.cpus += wu->admitted.cpus;
-        total.memory_mb += wu->admitted.memory_mb;
-        total.gpus += wu->admitted.gpus;
-        if (w != vc && wu->n_waiting > 0) {
-            apr_int64_t x;
-            x = share(c->cpus, w->capacity) - wu->admitted.cpus;
-            owed.cpus += x > 0 ? x : 0;
-            x = share(c->memory_mb, w->capacity) - wu->admitted.memory_mb;
-            owed.memory_mb += x > 0 ? x : 0;
-            x = share(c->gpus, w->capacity) - wu->admitted.gpus;
-            owed.gpus += x > 0 ? x : 0;
-        }
-    }
+    vc_taken(c, vcs, usage, vc, &total, &owed);
     total.cpus += owed.cpus;
     total.memory_mb += owed.memory_mb;
     total.gpus += owed.gpus;
     return within(&total, d, c, 100);
+}
+
+/* Per resource, the most pai_vc_admissible would take now: within the VC's
+ * maxCapacity, its guarantee's rest or the idle room others are not owed. */
+void pai_vc_headroom(const pai_capacity *c, const apr_array_header_t *vcs, apr_hash_t *usage,
+                     const char *name, pai_demand *out)
+{
+    const pai_vc *vc = NULL;
+    const pai_vc_usage *u = usage_of(usage, name);
+    pai_demand total = {0, 0, 0}, owed = {0, 0, 0};
+    apr_int64_t have[3], room[3], guar[3], cap[3], borrow[3];
+    int i, k;
+
+    memset(out, 0, sizeof(*out));
+    for (i = 0; i < vcs->nelts; i++)
+        if (!strcmp(APR_ARRAY_IDX(vcs, i, pai_vc).name, name))
+            vc = &APR_ARRAY_IDX(vcs, i, pai_vc);
+    if (!vc)
+        return;
+    vc_taken(c, vcs, usage, vc, &total, &owed);
+    have[0] = u->admitted.cpus; have[1] = u->admitted.memory_mb; have[2] = u->admitted.gpus;
+    cap[0] = c->cpus; cap[1] = c->memory_mb; cap[2] = c->gpus;
+    borrow[0] = c->cpus - total.cpus - owed.cpus;
+    borrow[1] = c->memory_mb - total.memory_mb - owed.memory_mb;
+    borrow[2] = c->gpus - total.gpus - owed.gpus;
+    for (k = 0; k < 3; k++) {
+        room[k] = share(cap[k], vc->max_capacity) - have[k];
+        guar[k] = share(cap[k], vc->capacity) - have[k];
+        if (borrow[k] > guar[k])
+            guar[k] = borrow[k];
+        if (guar[k] < room[k])
+            room[k] = guar[k];
+        if (room[k] < 0)
+            room[k] = 0;
+    }
+    out->cpus = room[0];
+    out->memory_mb = room[1];
+    out->gpus = room[2];
 }
 
 static double pct(apr_int64_t used, apr_int64_t total)

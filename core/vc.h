@@ -29,6 +29,11 @@ pai_error *pai_vc_check_fits(apr_pool_t *p, const pai_capacity *cluster, const p
  * usage: VC name -> pai_vc_usage (absent = nothing). */
 int pai_vc_admissible(const pai_capacity *cluster, const apr_array_header_t *vcs,
                       apr_hash_t *usage, const char *vc, const pai_demand *d);
+/* What more the VC `vc` could be admitted now, per resource (what
+ * pai_vc_admissible allows: maxCapacity's room, and the guarantee's or the
+ * idle room no waiting VC is owed, whichever is larger). */
+void pai_vc_headroom(const pai_capacity *cluster, const apr_array_header_t *vcs,
+                     apr_hash_t *usage, const char *vc, pai_demand *out);
 /* The configured VCs made whole: `default` added with what the others leave
  * (vcs may be NULL: just `default`).  NULL, or why the set cannot be. */
 const char *pai_vc_complete(apr_pool_t *p, apr_array_header_t **vcs);

@@ -145,6 +145,7 @@ pai_error *pai_v2_job_attempt_detail_get(pai_req *rq);
 pai_error *pai_v2_job_task_attempts_get(pai_req *rq);
 pai_error *pai_v2_job_task_logs_get(pai_req *rq);
 pai_error *pai_v2_job_task_log_get(pai_req *rq);
+pai_error *pai_v2_job_events_get(pai_req *rq);
 /* audit.c */
 pai_error *pai_audit_get(pai_req *rq);
 /* user.c: the user list; GET /api/v1 */

@@ -341,6 +341,23 @@ pai_error *pai_v2_job_task_log_get(pai_req *rq)
     return NULL;
 }
 
+/* What happened to the job, newest first; ?type=Normal|Warning. */
+pai_error *pai_v2_job_events_get(pai_req *rq)
+{
+    const char *name, *type = apr_table_get(rq->query, "type");
+    pai_jobs_env env;
+    pai_error *err;
+    json_t *out;
+
+    if (type && strcmp(type, "Normal") && strcmp(type, "Warning"))
+        return pai_error_make(rq->pool, PAI_ERR_INVALID, "type must be Normal or Warning");
+    if ((err = framework_param(rq, &env, &name)) ||
+        (err = v2_error(pai_job_events_view(&env, rq->pool, name, type, &out))))
+        return err;
+    pai_reply(rq, 200, json_incref(out));
+    return NULL;
+}
+
 /* The job as submitted, in YAML (secrets masked). */
 pai_error *pai_v2_job_config_get(pai_req *rq)
 {

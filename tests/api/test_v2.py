@@ -83,7 +83,7 @@ def test_errors_in_v2_shape(api):
     assert_v2_error(api.call("GET", "/api/v2/nothing-here"), 404, "NotFoundError")
     # OpenPAI's resources this server does not have say so.
     for method, path in (("GET", "/api/v2/kubernetes/nodes"), ("POST", "/api/v2/groups"),
-                         ("GET", "/api/v2/storages"), ("GET", "/api/v2/tokens")):
+                         ("GET", "/api/v2/storages"), ("GET", "/api/v2/alerts")):
         assert_v2_error(api.call(method, path, api.admin_token), 501, "NotImplementedError",
                         "not provided by this server")
     assert_v2_error(api.call("DELETE", "/api/v2/info"), 405, "MethodNotAllowedError")

@@ -64,13 +64,27 @@ def test_fill_past_max_then_release(api):
     time.sleep(1.5)
     st = status(api, names[2])
     assert st["state"] == "WAITING" and st["subState"] == "QUEUED", st
+    # why it waits: vc2's queue, first in line, with no room left in vc2
+    pend = st["pending"]
+    assert pend["source"] == "vc" and pend["queuePosition"] == 1, pend
+    assert pend["vcHeadroom"]["cpu"] == 0 and pend["estimatedStartTime"] is None, pend
+    assert "vc2" in pend["message"] and "needs 1 CPUs" in pend["message"], pend
+    v2 = api.call("GET", "/api/v2/jobs/admin~" + names[2], api.admin_token).json()
+    assert v2["pending"] == pend, v2["pending"]
+    assert status(api, names[0])["pending"] is None
     v = vc(api, "vc2")
     assert v["usedCapacity"] == 50 and v["numActiveJobs"] == 2 and v["numPendingJobs"] == 1, v
     assert v["numJobs"] == 3 and v["resourcesUsed"]["vCores"] == 2
     assert v["resourcesUsed"]["memory"] == 200 and v["resourcesUsed"]["GPUs"] == 0
     # a stop frees the room at once for the next waiting job
     assert execute(api, api.admin_token, names[0], "STOP").status_code == 200
-    wait_state(api, names[2], {"RUNNING"}, timeout=10)
+    assert wait_state(api, names[2], {"RUNNING"}, timeout=10)["pending"] is None
+    assert api.call("GET", "/api/v2/jobs/admin~" + names[2],
+                    api.admin_token).json()["pending"] is None
+    # its events: queued by its VC, then admitted
+    evs = api.call("GET", "/api/v2/jobs/admin~%s/events" % names[2], api.admin_token).json()
+    reasons = [e["reason"] for e in evs["data"]]
+    assert reasons.index("Admitted") < reasons.index("Queued") < reasons.index("Submitted"), evs
     v = vc(api, "vc2")
     assert v["numActiveJobs"] == 2 and v["numPendingJobs"] == 0 and v["usedCapacity"] == 50, v
     for n in names[1:]:
@@ -88,15 +102,29 @@ def test_borrow_idle_room_then_guarantee_honoured(api):
     # vc2 is owed its guarantee: its job goes to Slurm and waits for room
     owed = submit_ok(api, api.admin_token, sleeper(api.unique("v2"), "vc2"))
     wait_for(lambda: status(api, owed)["subState"] == "PENDING", "vc2's job did not reach Slurm")
+    # why it waits: Slurm's reason, in plain words
+    wait_for(lambda: status(api, owed)["pending"]["reason"] == "Resources",
+             "Slurm gave no reason")
+    pend = status(api, owed)["pending"]
+    assert pend["source"] == "slurm" and "busy" in pend["message"], pend
+    assert pend["queuePosition"] is None and pend["vcHeadroom"] is None, pend
+    est = pend["estimatedStartTime"]
+    assert est is None or est > time.time() * 1000 - 60000, pend
+    evs = api.call("GET", "/api/v2/jobs/admin~%s/events" % owed, api.admin_token).json()["data"]
+    held = [e for e in evs if e["reason"] == "Pending"]
+    assert held and "Resources" in held[0]["message"] and held[0]["type"] == "Normal", evs
     assert vc(api, "vc2")["numActiveJobs"] == 1
     # vc1 may not borrow that room while vc2 waits
     extra = submit_ok(api, api.admin_token, sleeper(api.unique("v1"), "vc1"))
     time.sleep(1.5)
     assert status(api, extra)["subState"] == "QUEUED"
     assert vc(api, "vc1")["numPendingJobs"] == 1
+    pend = status(api, extra)["pending"]
+    assert pend["source"] == "vc" and pend["reason"] == "VirtualClusterFull", pend
+    assert pend["vcHeadroom"]["cpu"] == 0, pend
     # one vc1 job ends: the room goes to vc2, not to vc1's next job
     execute(api, api.admin_token, borrowed[0], "STOP")
-    wait_state(api, owed, {"RUNNING"}, timeout=15)
+    assert wait_state(api, owed, {"RUNNING"}, timeout=15)["pending"] is None
     time.sleep(1.5)
     assert status(api, extra)["subState"] == "QUEUED"
     # another ends: nobody else waits now, so vc1 borrows again

@@ -28,4 +28,5 @@ Suite *suite_protocol(void);
 Suite *suite_image(void);
 Suite *suite_jobflow(void);
 Suite *suite_exitspec(void);
+Suite *suite_pending(void);
 #endif
