@@ -117,7 +117,9 @@ pai_end() {
   [ -n "$ctr" ] && pai_ctr_remove
   [ -n "$cmd_pid" ] && kill -TERM "$cmd_pid" 2>/dev/null
   [ -n "$sshd_pid" ] && kill -TERM "$sshd_pid" 2>/dev/null
-  pai_logs_flush
+  # No wait for the tees here: what the command left running (a child of
+  # its shell survives that shell's TERM) holds their pipes until Slurm
+  # kills the step, and a stopped job must free its nodes at once.
   [ -n "$cmd_pid" ] && wait "$cmd_pid"
   [ -n "$sshd_pid" ] && wait "$sshd_pid"
   exit 143
