@@ -1022,18 +1022,16 @@ static void job_at_attempt(const pai_job_row *j, const pai_job_row *a, pai_job_r
         at->execution_type = "START";
 }
 
-/* The job's attempt `index` (< 0: its current one) as *at; 404 when it has
- * no such attempt. */
-static pai_error *job_find_attempt(const pai_jobs_env *env, apr_pool_t *p, const char *name,
-                                   int index, pai_job_row *at)
+/* The attempt `index` (< 0: the current one) of the job row j as *at; 404
+ * when it has no such attempt. */
+static pai_error *job_attempt_of(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j,
+                                 int index, pai_job_row *at)
 {
+    const char *name = j->name;
     apr_array_header_t *att;
-    pai_job_row *j;
     pai_error *e;
     int i;
 
-    if ((e = job_find(env, p, name, &j)))
-        return e;
     if (index < 0 || index == j->retries) {
         *at = *j;
         return NULL;
@@ -1047,6 +1045,15 @@ static pai_error *job_find_attempt(const pai_jobs_env *env, apr_pool_t *p, const
         }
     return pai_error_make(p, PAI_ERR_JOB_NOT_FOUND, "Job attempt not found in job %s with "
                           "jobAttemptIndex %d", name, index);
+}
+
+/* The same, for the job of that name. */
+static pai_error *job_find_attempt(const pai_jobs_env *env, apr_pool_t *p, const char *name,
+                                   int index, pai_job_row *at)
+{
+    pai_job_row *j;
+    pai_error *e = job_find(env, p, name, &j);
+    return e ? e : job_attempt_of(env, p, j, index, at);
 }
 
 pai_error *pai_job_detail_v2(const pai_jobs_env *env, apr_pool_t *p, const char *name,
@@ -1214,7 +1221,8 @@ pai_error *pai_job_task_log_where(const pai_jobs_env *env, apr_pool_t *p, const 
         return pai_error_make(p, PAI_ERR_FORBIDDEN, "User %s is not allowed to read the logs "
                               "of job %s: only its owner and admins may.",
                               who->username ? who->username : "guest", name);
-    if ((e = job_find_attempt(env, p, name, attempt, &at)) ||
+    /* The row just read: the attempt is looked up from it, not read again. */
+    if ((e = job_attempt_of(env, p, j, attempt, &at)) ||
         (e = pai_admit_spec_of(env, p, &at, &spec)))
         return e;
     if (!job_report_role(spec, role, index) || task_attempt != 0)
