@@ -63,53 +63,79 @@ static int sync_retry_allowed(const pai_jobs_env *env, apr_pool_t *p, pai_job_ro
  * or one after a platform failure that is not. */
 typedef enum { SYNC_ATTEMPT_START, SYNC_ATTEMPT_RETRY, SYNC_ATTEMPT_PLATFORM } sync_attempt_why;
 
-/* Moves j to a new attempt and hands it to the launcher; when the launcher
- * cannot take it now, the attempt stays QUEUED for a later cycle. */
-static void sync_next_attempt(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j,
-                              sync_attempt_why why, apr_int64_t now_ms, pai_sync_report *rep)
+/* Moves j to a new attempt (QUEUED: the admission pass of this same cycle
+ * hands it on when its VC has room); nonzero when it could not be written.
+ * A job whose stored config cannot be read is not retried: its failure
+ * stands (sync_retry_allowed says the same). */
+static int sync_next_attempt(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j,
+                             sync_attempt_why why, apr_int64_t now_ms, pai_sync_report *rep)
 {
     pai_jobspec *spec;
     int saved = 0, was = j->retries;
 
     if (pai_admit_spec_of(env, p, j, &spec))
-        return;
+        return 0;
     if (why == SYNC_ATTEMPT_RETRY)
         j->run_retries++;
     else if (why == SYNC_ATTEMPT_PLATFORM)
         j->platform_retries++;
     pai_admit_new_attempt(env, j, spec, now_ms);
-    /* The admission pass of this same cycle hands it on when its VC has room. */
-    if (!pai_store_job_save(env->db, p, j, was, &saved) && saved) {
-        rep->resubmitted++;
-        pai_event_record(env->db, p, j, NULL, 0, PAI_EVENT_WARNING,
-                         why == SYNC_ATTEMPT_PLATFORM ? "PlatformRetryScheduled"
-                                                      : "RetryScheduled", "mod_pairest", now_ms,
-                         why == SYNC_ATTEMPT_PLATFORM
-                         ? "attempt %d after a platform failure of attempt %d (%d of at most %d)"
-                         : "attempt %d after attempt %d failed (retry %d of the job's "
-                           "retryCount %d)", j->retries, was,
-                         why == SYNC_ATTEMPT_PLATFORM ? j->platform_retries : j->run_retries,
-                         why == SYNC_ATTEMPT_PLATFORM ? PAI_EXIT_PLATFORM_RETRIES_MAX
-                                                      : spec->retry_count);
-    }
+    if (pai_store_job_save(env->db, p, j, was, &saved) || !saved)
+        return 1;
+    rep->resubmitted++;
+    pai_event_record(env->db, p, j, NULL, 0, PAI_EVENT_WARNING,
+                     why == SYNC_ATTEMPT_PLATFORM ? "PlatformRetryScheduled"
+                                                  : "RetryScheduled", "mod_pairest", now_ms,
+                     why == SYNC_ATTEMPT_PLATFORM
+                     ? "attempt %d after a platform failure of attempt %d (%d of at most %d)"
+                     : "attempt %d after attempt %d failed (retry %d of the job's "
+                       "retryCount %d)", j->retries, was,
+                     why == SYNC_ATTEMPT_PLATFORM ? j->platform_retries : j->run_retries,
+                     why == SYNC_ATTEMPT_PLATFORM ? PAI_EXIT_PLATFORM_RETRIES_MAX
+                                                  : spec->retry_count);
+    return 0;
 }
 
 /* A FAILED attempt just saved: a platform failure another attempt may not
  * meet runs again without counting against retryCount (as OpenPAI did), up
  * to PAI_EXIT_PLATFORM_RETRIES_MAX a job; any other failure as retryCount
- * says. */
-static void sync_after_failure(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j,
-                               apr_int64_t now_ms, pai_sync_report *rep)
+ * says.  Nonzero when the next attempt could not be written. */
+static int sync_after_failure(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j,
+                              apr_int64_t now_ms, pai_sync_report *rep)
 {
     const pai_exit_spec *x = pai_exit_classify(j->state, j->sub_state, j->has_exit,
                                                j->exit_code, j->exit_why, 0);
 
     if (strcmp(j->execution_type, "START"))
-        return;
+        return 0;
     if (pai_exit_platform_transient(x) && j->platform_retries < PAI_EXIT_PLATFORM_RETRIES_MAX)
-        sync_next_attempt(env, p, j, SYNC_ATTEMPT_PLATFORM, now_ms, rep);
-    else if (sync_retry_allowed(env, p, j))
-        sync_next_attempt(env, p, j, SYNC_ATTEMPT_RETRY, now_ms, rep);
+        return sync_next_attempt(env, p, j, SYNC_ATTEMPT_PLATFORM, now_ms, rep);
+    if (sync_retry_allowed(env, p, j))
+        return sync_next_attempt(env, p, j, SYNC_ATTEMPT_RETRY, now_ms, rep);
+    return 0;
+}
+
+/* Saves n, the attempt before was now as the launcher ends or sees it, with
+ * its events; a failed attempt that is retried moves on to the next one in
+ * the same transaction: no reader sees FAILED a job about to run again (a
+ * client waiting for its end would stop there), and no crash between the
+ * two writes loses the retry.  Nonzero when n was written. */
+static int sync_save(const pai_jobs_env *env, apr_pool_t *p, const pai_job_row *before,
+                     pai_job_row *n, apr_int64_t now_ms, pai_sync_report *rep)
+{
+    apr_dbd_transaction_t *tx = NULL;
+    int saved = 0, failed = !strcmp(n->state, "FAILED"), broken = 0;
+
+    if (failed && pai_store_admission_begin(env->db, p, &tx))
+        return 0;
+    if (!pai_store_job_save(env->db, p, n, before->retries, &saved) && saved) {
+        pai_event_transition(env->db, p, before, n, now_ms);
+        broken = failed && sync_after_failure(env, p, n, now_ms, rep);
+    }
+    /* Rolled back, the job is as the cycle found it and seen again next one. */
+    if (tx && pai_store_admission_end(env->db, p, tx, saved && !broken))
+        return 0;
+    return saved && !broken;
 }
 
 /* A queued attempt that can never run ends FAILED, saying why: it must not
@@ -200,7 +226,6 @@ static void sync_apply(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j,
                        const pai_launch_status *s, apr_int64_t now_ms, pai_sync_report *rep)
 {
     pai_job_row n = *j;
-    int saved = 0;
 
     n.launcher_id = s->id;
     n.sub_state = s->sub_state;
@@ -232,14 +257,11 @@ static void sync_apply(const pai_jobs_env *env, apr_pool_t *p, pai_job_row *j,
         n.launched == j->launched && n.completed == j->completed && n.has_exit == j->has_exit &&
         n.exit_code == j->exit_code && !sync_str_changed(n.diagnostics, j->diagnostics))
         return;
-    if (pai_store_job_save(env->db, p, &n, j->retries, &saved) || !saved)
+    if (!sync_save(env, p, j, &n, now_ms, rep))
         return;
-    pai_event_transition(env->db, p, j, &n, now_ms);
     if (!j->launcher_id)
         rep->adopted++;
     rep->updated++;
-    if (!strcmp(n.state, "FAILED"))
-        sync_after_failure(env, p, &n, now_ms, rep);
 }
 
 /* One job of ours as the launcher sees it.  A job the user stopped must not
@@ -398,10 +420,7 @@ pai_error *pai_sync_cycle(const pai_jobs_env *env, apr_pool_t *p, pai_sync_state
             j->completed = now_ms;
             j->diagnostics = "the launcher no longer knows this job";
             j->exit_task = j->exit_why = "";
-            if (!pai_store_job_save(env->db, p, j, j->retries, &saved) && saved) {
-                pai_event_transition(env->db, p, &before, j, now_ms);
-                sync_after_failure(env, p, j, now_ms, rep);
-            }
+            (void)sync_save(env, p, &before, j, now_ms, rep);
         }
         rep->lost++;
     }
