@@ -31,7 +31,7 @@ LIBS      := -ljansson -ljwt -lcurl -lcrypto -lyaml
 
 CORE_SRC  := $(wildcard core/*.c)
 CORE_OBJ  := $(patsubst core/%.c,$(B)/core/%.o,$(CORE_SRC))
-MOD_SRC   := mod_pairest.c mod_pairest_config.c mod_pairest_auth.c mod_pairest_sync.c mod_pairest_file.c $(wildcard handlers/*.c)
+MOD_SRC   := mod_pairest.c mod_pairest_config.c mod_pairest_auth.c mod_pairest_sync.c mod_pairest_file.c mod_pairest_stream.c $(wildcard handlers/*.c)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 PYTEST    := /usr/bin/python3 -m pytest
 

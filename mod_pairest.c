@@ -36,7 +36,8 @@ APLOG_USE_MODULE(pairest);
 
 /* ---- start-up --------------------------------------------------------- */
 
-static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *pai_dbd_acquire;
+static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *pai_dbd_open_fn;
+static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *pai_dbd_close_fn;
 
 pai_launcher *pai_proc_launcher;
 /* Verified tokens of this process, and the host-wide epoch that user changes
@@ -54,10 +55,11 @@ static int pai_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
 
     (void)plog;
     /* Retrieved here: the optional_fn_retrieve hook runs after post_config. */
-    pai_dbd_acquire = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
+    pai_dbd_open_fn = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open);
+    pai_dbd_close_fn = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_close);
     if ((rc = pai_config_post(pconf, ptemp, s)) != OK)
         return rc;
-    if (!pai_dbd_acquire) {
+    if (!pai_dbd_open_fn || !pai_dbd_close_fn) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
                      "PAI0001: mod_dbd is not loaded; mod_pairest stores everything through it");
         return HTTP_INTERNAL_SERVER_ERROR;
@@ -92,6 +94,7 @@ static void pai_child_init(apr_pool_t *pchild, server_rec *s)
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "PAI0009: no launcher in this process: %s",
                      e->message);
     pai_proc_views = pai_view_cache_create(pchild, 4096);
+    pai_stream_child_init(pchild, s, c->s.stream_max);
     if (apr_thread_mutex_create(&pai_proc_write_lock, APR_THREAD_MUTEX_NESTED, pchild)
             != APR_SUCCESS)
         pai_proc_write_lock = NULL;
@@ -302,6 +305,7 @@ pai_error *pai_db_from_dbd(const pai_server_conf *c, ap_dbd_t *dbd, apr_pool_t *
     db->handle = dbd->handle;
     db->prepared = dbd->prepared;
     db->conn_pool = dbd->pool;
+    db->in_tx = 0;
     db->write_lock = strcmp(apr_dbd_name(dbd->driver), "sqlite3") ? NULL : pai_proc_write_lock;
     if (!pai_bootstrapped) {
         if ((err = pai_account_bootstrap(db, p, c->vcs, c->admin_user, c->admin_password,
@@ -312,10 +316,69 @@ pai_error *pai_db_from_dbd(const pai_server_conf *c, ap_dbd_t *dbd, apr_pool_t *
     return NULL;
 }
 
+ap_dbd_t *pai_dbd_open(apr_pool_t *p, server_rec *s)
+{
+    return pai_dbd_open_fn(p, s);
+}
+
+void pai_dbd_close(server_rec *s, ap_dbd_t *dbd)
+{
+    pai_dbd_close_fn(s, dbd);
+}
+
+/* A request's connection, as mod_dbd's ap_dbd_acquire keeps one, but one
+ * that can be given back before the request ends (a change stream's). */
+typedef struct pai_request_conn {
+    server_rec *s;
+    ap_dbd_t *dbd;
+} pai_request_conn;
+
+#define PAI_REQUEST_CONN_KEY "pairest-dbd"
+
+static apr_status_t pai_request_conn_close(void *data)
+{
+    pai_request_conn *rc = data;
+    if (rc->dbd)
+        pai_dbd_close_fn(rc->s, rc->dbd);
+    rc->dbd = NULL;
+    return APR_SUCCESS;
+}
+
+static pai_request_conn *pai_request_conn_of(request_rec *r, int make)
+{
+    pai_request_conn *rc = NULL;
+
+    while (r->main)
+        r = r->main;
+    (void)apr_pool_userdata_get((void **)&rc, PAI_REQUEST_CONN_KEY, r->pool);
+    if (!rc && make) {
+        rc = apr_pcalloc(r->pool, sizeof(*rc));
+        rc->s = r->server;
+        apr_pool_userdata_setn(rc, PAI_REQUEST_CONN_KEY, NULL, r->pool);
+        apr_pool_cleanup_register(r->pool, rc, pai_request_conn_close, apr_pool_cleanup_null);
+    }
+    return rc;
+}
+
+static ap_dbd_t *pai_request_dbd(request_rec *r)
+{
+    pai_request_conn *rc = pai_request_conn_of(r, 1);
+    if (!rc->dbd)
+        rc->dbd = pai_dbd_open_fn(r->pool, rc->s);
+    return rc->dbd;
+}
+
+void pai_request_db_release(request_rec *r)
+{
+    pai_request_conn *rc = pai_request_conn_of(r, 0);
+    if (rc)
+        pai_request_conn_close(rc);
+}
+
 pai_error *pai_request_db(request_rec *r, pai_db *db)
 {
     return pai_db_from_dbd(ap_get_module_config(r->server->module_config, &pairest_module),
-                        pai_dbd_acquire(r), r->pool, db);
+                        pai_request_dbd(r), r->pool, db);
 }
 
 /* Body, database, caller, then the endpoint's handler: the first error wins. */
@@ -337,7 +400,7 @@ static pai_error *pai_dispatch(request_rec *r, const pai_server_conf *c, pai_req
     ap_args_to_table(r, &rq->query);
     if ((err = pai_route_handler(id)(rq)))
         return err;
-    if (!rq->text && !rq->json_text && !rq->result && !rq->file)
+    if (!rq->text && !rq->json_text && !rq->result && !rq->file && !rq->watch)
         return pai_error_make(r->pool, PAI_ERR_INTERNAL, "handler gave no answer");
     return NULL;
 }
@@ -367,7 +430,7 @@ static void pai_audit_record(request_rec *r, const pai_server_conf *c, const pai
     pai_error *e = NULL;
 
     /* A call refused before it reached the database (a bad body) still counts. */
-    if (!db && !(e = pai_db_from_dbd(c, pai_dbd_acquire(r), r->pool, &fresh)))
+    if (!db && !(e = pai_db_from_dbd(c, pai_request_dbd(r), r->pool, &fresh)))
         db = &fresh;
     if (db)
         e = !rq->who.username && status >= 400
@@ -454,6 +517,7 @@ static int pai_handler(request_rec *r)
     rq.views = pai_proc_views;
     rq.base_url = c->s.public_url;
     rq.job_secret = apr_table_get(r->headers_in, "X-PAI-Job-Secret");
+    rq.last_event_id = apr_table_get(r->headers_in, "Last-Event-ID");
     rq.client_ip = r->useragent_ip;
     rq.read_access = pai_dir_read_access(r);
 
@@ -471,7 +535,10 @@ static int pai_handler(request_rec *r)
                                 "no such endpoint: %s", r->uri));
     }
     err = pai_dispatch(r, c, &rq, id, &db_ok);
+    if (!err && rq.watch)
+        err = pai_stream_claim(r);
     rc = err ? pai_render_error(r, err)
+       : rq.watch ? pai_render_stream(r, &rq, c->s.stream_seconds)
        : rq.file ? pai_render_file(r, &rq, c->s.log_follow_seconds)
        : rq.text ? pai_render_text(r, rq.status,
                                    rq.text_type ? rq.text_type : "text/plain; charset=utf-8",

@@ -51,6 +51,13 @@ pai_read_access pai_dir_read_access(request_rec *r);
 int pai_render_file(request_rec *r, pai_req *rq, int follow_seconds);
 apr_off_t pai_dir_body_limit(request_rec *r);
 
+/* mod_pairest_stream.c: the change stream.  pai_stream_claim takes one of
+ * this process's PaiStreamMax places (429 when none is left), then
+ * pai_render_stream sends until the stream ends and gives it back. */
+void pai_stream_child_init(apr_pool_t *pchild, server_rec *s, int stream_max);
+pai_error *pai_stream_claim(request_rec *r);
+int pai_render_stream(request_rec *r, pai_req *rq, int seconds);
+
 /* ---- this process (made in child_init) ---------------------------------- */
 
 extern pai_launcher *pai_proc_launcher;      /* NULL if it could not be made */
@@ -63,8 +70,13 @@ extern apr_thread_mutex_t *pai_proc_write_lock; /* SQLite's writers, one at a ti
 pai_error *pai_db_from_dbd(const pai_server_conf *c, ap_dbd_t *dbd, apr_pool_t *p,
                            pai_db *db);
 
-/* The request's database (mod_dbd's connection, bootstrapped once). */
+/* The request's database (one of mod_dbd's connections, bootstrapped once),
+ * held until the request ends or pai_request_db_release. */
 pai_error *pai_request_db(request_rec *r, pai_db *db);
+void pai_request_db_release(request_rec *r);
+/* One of mod_dbd's connections for a while, outside a request's. */
+ap_dbd_t *pai_dbd_open(apr_pool_t *p, server_rec *s);
+void pai_dbd_close(server_rec *s, ap_dbd_t *dbd);
 
 /* The caller of a request with a bearer token: verified once per request
  * (the auth phases and the handler share it); sets r->user.  db: the

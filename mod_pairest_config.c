@@ -2,6 +2,7 @@
  * checks that make the settings whole at start-up.  Module-wide settings are
  * the main server's only (refused inside <VirtualHost>); PaiReadAccess and
  * PaiBodyLimit are per location, read through getters. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -50,6 +51,8 @@ APLOG_USE_MODULE(pairest);
 #define PAI_DEF_AUDIT_RETENTION    365
 #define PAI_DEF_LOG_RETENTION      30
 #define PAI_DEF_LOG_FOLLOW         600
+#define PAI_DEF_STREAM_SECONDS     900
+#define PAI_DEF_STREAM_RETENTION   24
 
 void *pai_config_create_server(apr_pool_t *p, server_rec *s)
 {
@@ -68,6 +71,7 @@ void *pai_config_create_server(apr_pool_t *p, server_rec *s)
     c->s.max_waiting = c->s.max_active = PAI_UNSET;
     c->audit_retention = PAI_UNSET;
     c->s.log_retention_days = c->s.log_follow_seconds = PAI_UNSET;
+    c->s.stream_seconds = c->s.stream_max = c->s.stream_retention_hours = PAI_UNSET;
     return c;
 }
 
@@ -384,21 +388,23 @@ static const char *pai_set_job_log_dir(cmd_parms *cmd, void *d, const char *arg)
     return NULL;
 }
 
-static const char *pai_set_log_retention(cmd_parms *cmd, void *d, const char *arg)
-{
-    apr_int64_t v = 0;
-    const char *e = pai_parse_int(cmd, arg, 0, 36500, &v);
-    (void)d;
-    if (!e) pai_sconf(cmd)->s.log_retention_days = (int)v;
-    return e;
-}
+/* A whole number of the settings in [lo, hi]: the directive's cmd->info. */
+typedef struct pai_int_setting {
+    size_t offset;                   /* of the int in pai_settings */
+    apr_int64_t lo, hi;
+} pai_int_setting;
 
-static const char *pai_set_log_follow(cmd_parms *cmd, void *d, const char *arg)
+#define PAI_INT_SETTING(field, lo, hi) \
+    (&(pai_int_setting){offsetof(pai_settings, field), lo, hi})
+
+static const char *pai_set_int_setting(cmd_parms *cmd, void *d, const char *arg)
 {
+    const pai_int_setting *is = cmd->info;
     apr_int64_t v = 0;
-    const char *e = pai_parse_int(cmd, arg, 1, 86400, &v);
+    const char *e = pai_parse_int(cmd, arg, is->lo, is->hi, &v);
     (void)d;
-    if (!e) pai_sconf(cmd)->s.log_follow_seconds = (int)v;
+    if (!e)
+        *(int *)((char *)&pai_sconf(cmd)->s + is->offset) = (int)v;
     return e;
 }
 
@@ -547,10 +553,23 @@ const command_rec pai_cmds[] = {
                   "seconds a call to slurmrestd may take, 1..300 (default 10)"),
     AP_INIT_TAKE1("PaiJobLogDir", pai_set_job_log_dir, NULL, RSRC_CONF,
                   "folder on the nodes for task logs, writable by the job account"),
-    AP_INIT_TAKE1("PaiLogRetention", pai_set_log_retention, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("PaiLogRetention", pai_set_int_setting,
+                  PAI_INT_SETTING(log_retention_days, 0, 36500), RSRC_CONF,
                   "days a task's logs are served after its job ends, 0: always (default 30)"),
-    AP_INIT_TAKE1("PaiLogFollowSeconds", pai_set_log_follow, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("PaiLogFollowSeconds", pai_set_int_setting,
+                  PAI_INT_SETTING(log_follow_seconds, 1, 86400), RSRC_CONF,
                   "the longest a ?follow=true log read stays open, 1..86400 (default 600)"),
+    AP_INIT_TAKE1("PaiStreamSeconds", pai_set_int_setting,
+                  PAI_INT_SETTING(stream_seconds, 1, 86400), RSRC_CONF,
+                  "the longest a change stream stays open before its client reconnects, "
+                  "1..86400 (default 900)"),
+    AP_INIT_TAKE1("PaiStreamMax", pai_set_int_setting,
+                  PAI_INT_SETTING(stream_max, 1, 100000), RSRC_CONF,
+                  "change streams a process holds at once, each a worker thread (default: "
+                  "half its ThreadsPerChild)"),
+    AP_INIT_TAKE1("PaiStreamRetention", pai_set_int_setting,
+                  PAI_INT_SETTING(stream_retention_hours, 1, 8760), RSRC_CONF,
+                  "hours changes are kept for a watcher to resume from, 1..8760 (default 24)"),
     AP_INIT_TAKE2("PaiTaskPortRange", pai_set_port_range, NULL, RSRC_CONF,
                   "the ports tasks get for their portList (default 20000 29999)"),
     AP_INIT_TAKE23("PaiVirtualCluster", pai_add_vc, NULL, RSRC_CONF,
@@ -664,6 +683,10 @@ int pai_config_post(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
     if (c->audit_retention == PAI_UNSET) c->audit_retention = PAI_DEF_AUDIT_RETENTION;
     if (c->s.log_retention_days == PAI_UNSET) c->s.log_retention_days = PAI_DEF_LOG_RETENTION;
     if (c->s.log_follow_seconds == PAI_UNSET) c->s.log_follow_seconds = PAI_DEF_LOG_FOLLOW;
+    if (c->s.stream_seconds == PAI_UNSET) c->s.stream_seconds = PAI_DEF_STREAM_SECONDS;
+    if (c->s.stream_retention_hours == PAI_UNSET)
+        c->s.stream_retention_hours = PAI_DEF_STREAM_RETENTION;
+    /* stream_max stays unset: each process takes half its threads. */
     if (!c->s.public_url) {
         /* From the configuration alone: ServerName and the server's port. */
         apr_port_t port = s->port ? s->port

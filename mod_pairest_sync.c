@@ -17,8 +17,6 @@
 
 APLOG_USE_MODULE(pairest);
 
-static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *pai_dbd_open_fn;
-static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *pai_dbd_close_fn;
 
 static pai_sync_state pai_sync_st;
 /* This process's name in the sync lease: host, pid and a random part. */
@@ -52,7 +50,7 @@ static apr_status_t pai_sync_watchdog(int state, void *data, apr_pool_t *pool)
         apr_thread_mutex_unlock(pai_sync_gate);
         return APR_SUCCESS;
     }
-    dbd = pai_dbd_open_fn(pool, s);
+    dbd = pai_dbd_open(pool, s);
     if (!(e = pai_db_from_dbd(c, dbd, pool, &db)) &&
         !(e = pai_store_lease_take(&db, pool, "sync", pai_lease_holder,
                                    apr_time_as_msec(apr_time_now()),
@@ -83,6 +81,10 @@ static apr_status_t pai_sync_watchdog(int state, void *data, apr_pool_t *pool)
             (void)pai_store_login_failures_expire(&db, pool, apr_time_sec(apr_time_now()) - keep);
             /* Logged-out tokens past their expiry could not be used anyway. */
             (void)pai_store_tokens_expire(&db, pool, apr_time_sec(apr_time_now()));
+            /* Changes past PaiStreamRetention: a watcher that comes back
+             * later hears it must read the jobs again. */
+            (void)pai_store_changes_expire(&db, pool, apr_time_as_msec(apr_time_now()) -
+                                           c->s.stream_retention_hours * 3600 * APR_INT64_C(1000));
             last_expiry = apr_time_now();
         }
         /* Audit records past PaiAuditRetention, once an hour. */
@@ -97,7 +99,7 @@ static apr_status_t pai_sync_watchdog(int state, void *data, apr_pool_t *pool)
         }
     }
     if (dbd)
-        pai_dbd_close_fn(s, dbd);
+        pai_dbd_close(s, dbd);
     apr_thread_mutex_unlock(pai_sync_gate);
     /* An outage is logged when it starts and once a minute while it lasts. */
     if (e && (strcmp(last_msg, e->message) || apr_time_now() - last_log > apr_time_from_sec(60))) {
@@ -128,13 +130,13 @@ static apr_status_t pai_sync_close(void *data)
     apr_thread_mutex_unlock(pai_sync_gate);
     if (!pai_lease_held || apr_pool_create(&p, s->process->pool) != APR_SUCCESS)
         return APR_SUCCESS;
-    if ((dbd = pai_dbd_open_fn(p, s))) {
+    if ((dbd = pai_dbd_open(p, s))) {
         if (!pai_db_from_dbd(c, dbd, p, &db) &&
             !pai_store_lease_release(&db, p, "sync", pai_lease_holder))
             ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
                          "PAI0206: this child ends; it gave up the sync lease (%s)",
                          pai_lease_holder);
-        pai_dbd_close_fn(s, dbd);
+        pai_dbd_close(s, dbd);
     }
     apr_pool_destroy(p);
     return APR_SUCCESS;
@@ -150,9 +152,7 @@ int pai_sync_post_config(apr_pool_t *pconf, server_rec *s)
     pai_server_conf *c = ap_get_module_config(s->module_config, &pairest_module);
     ap_watchdog_t *wd;
 
-    pai_dbd_open_fn = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open);
-    pai_dbd_close_fn = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_close);
-    if (!get_instance || !register_callback || !pai_dbd_open_fn || !pai_dbd_close_fn) {
+    if (!get_instance || !register_callback) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
                      "PAI0008: mod_watchdog is missing; job states would never be synced");
         return HTTP_INTERNAL_SERVER_ERROR;

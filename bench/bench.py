@@ -13,13 +13,17 @@ Scenarios: (a) GET /jobs/:name with a token; (b) GET /jobs over 10,000 and
 100,000 seeded jobs; (c) POST /token; (d) submissions/s through to Slurm;
 (e) delay from a change in Slurm to GET /jobs/:name; (f) httpd RSS across
 200,000 requests; (g) /api/v2's job list over 1,000,000 seeded jobs, deep pages
-by offset and by keyset."""
+by offset and by keyset; (h) 1,000 idle watchers of the change stream: their
+memory, the delay from a change to its event at every one, idle CPU."""
 import argparse
 import json
 import os
 import re
+import resource
 import secrets
+import selectors
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -465,10 +469,143 @@ def scenario_f(b, ctx, rows):
                  % (before / 1024, after / 1024, 100.0 * (after - before) / before, nproc2)))
 
 
+# A server sized for many change streams: each holds a worker thread (httpd
+# 2.4 cannot resume a suspended request), PaiStreamMax leaves every process
+# threads for other calls.
+STREAM_CONF = """ThreadLimit 128
+ThreadsPerChild 128
+ServerLimit 10
+StartServers 10
+MaxRequestWorkers 1280
+MinSpareThreads 128
+MaxSpareThreads 1280
+PaiStreamMax 118
+"""
+
+
+def stream_open(token, query):
+    s = socket.create_connection(("127.0.0.1", PORT))
+    s.sendall(("GET /api/v2/events/stream%s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+               "Authorization: Bearer %s\r\nAccept: text/event-stream\r\n\r\n"
+               % (query, token)).encode())
+    s.setblocking(False)
+    return s
+
+
+def streams_open(token, query, n, timeout=120):
+    """n streams; one refused (429: its process holds PaiStreamMax) is opened
+    again, as an EventSource does, and lands on another process."""
+    socks, retries, deadline = [], 0, time.time() + timeout
+    while len(socks) < n and time.time() < deadline:
+        batch = [stream_open(token, query) for _ in range(n - len(socks))]
+        sel = selectors.DefaultSelector()
+        bufs = {}
+        for s in batch:
+            sel.register(s, selectors.EVENT_READ)
+            bufs[s] = b""
+        pending = set(batch)
+        until = time.time() + 30
+        while pending and time.time() < until:
+            for key, _ in sel.select(timeout=0.5):
+                s = key.fileobj
+                data = s.recv(65536)
+                bufs[s] += data
+                if b"retry: 2000" in bufs[s]:
+                    socks.append(s)
+                elif data and b" 429 " not in bufs[s][:20]:
+                    continue
+                elif not data or b"\r\n\r\n" in bufs[s]:
+                    s.close()
+                    retries += 1
+                else:
+                    continue
+                sel.unregister(s)
+                pending.discard(s)
+        sel.close()
+        for s in pending:
+            s.close()
+        time.sleep(0.2)
+    assert len(socks) == n, "%d of %d streams open" % (len(socks), n)
+    return socks, retries
+
+
+def streams_read_until(socks, needle, timeout):
+    """Reads every socket until it has shown needle; when each did (time.time())."""
+    sel = selectors.DefaultSelector()
+    bufs, seen = {}, {}
+    for s in socks:
+        sel.register(s, selectors.EVENT_READ)
+        bufs[s] = b""
+    deadline = time.time() + timeout
+    while len(seen) < len(socks) and time.time() < deadline:
+        for key, _ in sel.select(timeout=0.5):
+            s = key.fileobj
+            data = s.recv(65536)
+            if not data:
+                raise AssertionError("a stream ended: %r" % bufs[s][-300:])
+            bufs[s] = (bufs[s] + data)[-4096:]
+            if needle in bufs[s] and s not in seen:
+                seen[s] = time.time()
+                sel.unregister(s)
+    sel.close()
+    assert len(seen) == len(socks), "%d of %d streams showed %r" % (len(seen), len(socks), needle)
+    return list(seen.values())
+
+
+def scenario_h(b, ctx, rows):
+    """Many idle watchers of GET /api/v2/events/stream on one server."""
+    n = 200 if ctx["quick"] else 1000
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4 * n)), hard))
+    default_rss, default_nproc = b.httpd_rss_kb()
+    inc = os.path.join(b.inst, "streams.conf")
+    with open(inc, "w") as f:
+        f.write(STREAM_CONF)
+    sh("scripts/httpd.sh", "stop", b.inst)
+    sh("scripts/httpd.sh", "start", b.inst, env=dict(b.env, PAI_HTTPD_INCLUDE=inc))
+    socks = []
+    try:
+        token = b.token()
+        time.sleep(3)                                    # every process up
+        before, nproc = b.httpd_rss_kb()
+        socks, refused = streams_open(token, "?user=admin", n)
+        time.sleep(2)
+        after, nproc2 = b.httpd_rss_kb()
+        cpu0, t0 = cpu_seconds({"apache2"}).get("apache2", 0), time.time()
+        time.sleep(5 if ctx["quick"] else 20)
+        idle_cpu = (cpu_seconds({"apache2"}).get("apache2", 0) - cpu0) / (time.time() - t0)
+        delays = []
+        for i in range(1 if ctx["quick"] else 5):
+            name = "bench_h_%d" % i
+            t0 = time.time()
+            r = requests.post(BASE + "/api/v1/jobs", headers={"Authorization": "Bearer " + token},
+                              json={"jobName": name, "image": "x",
+                                    "taskRoles": [{"name": "main", "command": "true"}]})
+            assert r.status_code == 201, r.text
+            delays += [t - t0 for t in streams_read_until(
+                socks, ('"jobName":"%s"' % name).encode(), 30)]
+    finally:
+        for s in socks:
+            s.close()
+        sh("scripts/httpd.sh", "stop", b.inst)
+        sh("scripts/httpd.sh", "start", b.inst, env=b.env)
+    rows.append(("(h) %d idle change streams: httpd RSS" % n, "report",
+                 "%.1f MB -> %.1f MB, %.0f KB a stream (%d processes of 128 threads; "
+                 "default config %.1f MB, %d processes; %d opens refused by PaiStreamMax "
+                 "and made again)"
+                 % (before / 1024, after / 1024, (after - before) / n, nproc2,
+                    default_rss / 1024, default_nproc, refused)))
+    rows.append(("(h) change -> its event at all %d watchers" % n, "<= 1 s",
+                 "median %.2f s, max %.2f s (%d events)" % (statistics.median(delays),
+                                                            max(delays), len(delays))))
+    rows.append(("(h) httpd CPU with %d idle streams" % n, "report",
+                 "%.1f%% of one CPU" % (100 * idle_cpu)))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="CI smoke: brief, no targets")
-    ap.add_argument("--only", default="abgdef",
+    ap.add_argument("--only", default="abgdefh",
                     help="scenarios, e.g. --only bd (a runs c with it)")
     ap.add_argument("--baseline", metavar="REV",
                     help="with (a): also the module of git revision REV, alternated")
@@ -505,7 +642,7 @@ def main():
                         ("e", scenario_e),
                         ("d", scenario_d),
                         ("d", lambda b, ctx, rows: scenario_e(b, ctx, rows, after_d=True)),
-                        ("f", scenario_f)):
+                        ("f", scenario_f), ("h", scenario_h)):
             if key in args.only:
                 n = len(rows)
                 fn(b, ctx, rows)

@@ -79,7 +79,7 @@ void pai_event_transition(pai_db *db, apr_pool_t *p, const pai_job_row *before,
 }
 
 /* ms as ISO 8601 with milliseconds, in UTC, as OpenPAI's events. */
-static const char *event_iso(apr_pool_t *p, apr_int64_t ms)
+const char *pai_event_iso(apr_pool_t *p, apr_int64_t ms)
 {
     apr_time_exp_t t;
 
@@ -107,8 +107,8 @@ json_t *pai_event_list_json(apr_pool_t *p, const char *username, const char *nam
                              : json_null(),
             "taskIndex", task ? json_integer(e->task_index) : json_null(),
             "type", e->type, "reason", e->reason, "message", e->message,
-            "firstTimestamp", event_iso(p, e->first_ms), "lastTimestamp",
-            event_iso(p, e->last_ms), "count", e->count, "sourceComponent", e->source,
+            "firstTimestamp", pai_event_iso(p, e->first_ms), "lastTimestamp",
+            pai_event_iso(p, e->last_ms), "count", e->count, "sourceComponent", e->source,
             "sourceHost"));
     }
     return json_pack("{s:I, s:o}", "totalCount", (json_int_t)json_array_size(data), "data", data);

@@ -24,6 +24,9 @@ void pai_event_record(pai_db *db, apr_pool_t *p, const pai_job_row *j, const cha
 void pai_event_transition(pai_db *db, apr_pool_t *p, const pai_job_row *before,
                           const pai_job_row *after, apr_int64_t now_ms);
 
+/* ms since the epoch as ISO 8601 in UTC with milliseconds. */
+const char *pai_event_iso(apr_pool_t *p, apr_int64_t ms);
+
 /* v1.8's answer: {"totalCount", "data": [{frameworkName, attemptId,
  * taskroleName, taskName, taskIndex, type, reason, message, firstTimestamp,
  * lastTimestamp (ISO 8601), count, sourceComponent, sourceHost}]}; type NULL:

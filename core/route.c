@@ -113,6 +113,9 @@ const pai_route pai_routes[PAI_R_COUNT] = {
                                {"token.revoke", NULL, NULL}},
     [PAI_R_V2_JOB_EVENTS_GET] = {"GET", "/api/v2/jobs/:frameworkName/events", PAI_AUTH_USER,
                                  PAI_BODY_NONE},
+    /* Server-Sent Events: every change of a job's state the caller may see. */
+    [PAI_R_V2_EVENTS_STREAM_GET] = {"GET", "/api/v2/events/stream", PAI_AUTH_USER,
+                                    PAI_BODY_NONE},
 };
 
 int pai_route_for_applications(int id)
@@ -121,7 +124,7 @@ int pai_route_for_applications(int id)
 
     if (id < 0 || id >= PAI_R_COUNT)
         return 0;
-    if (id == PAI_R_V2_TOKEN_CHECK_GET)
+    if (id == PAI_R_V2_TOKEN_CHECK_GET || id == PAI_R_V2_EVENTS_STREAM_GET)
         return 1;
     path = pai_routes[id].pattern;
     return !strncmp(path, "/api/v1/jobs", 12) || !strncmp(path, "/api/v2/jobs", 12) ||

@@ -71,6 +71,7 @@ typedef enum {
     PAI_R_V2_TOKEN_APPLICATION_POST,
     PAI_R_V2_TOKEN_DELETE,
     PAI_R_V2_JOB_EVENTS_GET,
+    PAI_R_V2_EVENTS_STREAM_GET,
     PAI_R_COUNT
 } pai_route_id;
 

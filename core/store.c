@@ -128,6 +128,23 @@ static const char *const store_schema[] = {
     " repeats INTEGER NOT NULL,"
     " source VARCHAR(32) NOT NULL)",
     "CREATE INDEX IF NOT EXISTS pai_job_events_job ON pai_job_events (name, created, attempt)",
+    /* Every change of a job's state, in the order written (the change
+     * stream's ids); kept PaiStreamRetention hours. */
+    "CREATE TABLE IF NOT EXISTS pai_changes ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " at BIGINT NOT NULL,"
+    " name VARCHAR(128) NOT NULL,"
+    " created BIGINT NOT NULL,"
+    " username VARCHAR(64) NOT NULL,"
+    " vc VARCHAR(64) NOT NULL,"
+    " state VARCHAR(16) NOT NULL,"
+    " sub_state VARCHAR(32) NOT NULL,"
+    " retries INTEGER NOT NULL,"
+    " has_exit INTEGER NOT NULL,"
+    " exit_code INTEGER NOT NULL,"
+    " kind VARCHAR(16) NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS pai_changes_job ON pai_changes (name, id)",
+    "CREATE INDEX IF NOT EXISTS pai_changes_at ON pai_changes (at)",
     /* When the launcher expects a waiting job to start (the sync writes it
      * when it changes; a job that is not waiting has none that counts). */
     "CREATE TABLE IF NOT EXISTS pai_job_waits ("
@@ -252,7 +269,8 @@ typedef enum {
     ST_TOKEN_REVOKE, ST_TOKEN_REVOKED, ST_TOKENS_EXPIRE, ST_TOKEN_ADD, ST_TOKEN_LIST,
     ST_TOKEN_GET, ST_TOKEN_DELETE, ST_TOKEN_USED, ST_TOKEN_ROWS_EXPIRE,
     ST_WAIT_DELETE, ST_WAIT_INSERT, ST_WAIT_GET, ST_EVENT_FIND, ST_EVENT_BUMP, ST_EVENT_INSERT,
-    ST_EVENT_LIST, ST_EVENT_DELETE_JOB,
+    ST_EVENT_LIST, ST_EVENT_DELETE_JOB, ST_CHANGE_RECORD, ST_CHANGES_AFTER, ST_CHANGES_BOUNDS,
+    ST_CHANGES_EXPIRE,
     ST_TAG_INSERT, ST_TAG_DELETE, ST_TAGS_GET, ST_TAGS_DELETE,
     ST_ATTEMPT_UPDATE, ST_ATTEMPT_INSERT, ST_ATTEMPTS_GET, ST_ATTEMPT_LAUNCHED, ST_ATTEMPT_EXIT,
     ST_ATTEMPT_EXISTS, ST_ATTEMPT_EXIT_GET, ST_TASK_GET, ST_TASK_INSERT, ST_TASK_STARTED, ST_TASK_EXITED,
@@ -421,6 +439,23 @@ static const struct { const char *label; const char *sql; } store_sql[ST__COUNT]
         " repeats, source FROM pai_job_events WHERE name = %s AND created = %lld"
         " ORDER BY last_at DESC, id DESC LIMIT 1000"},
     [ST_EVENT_DELETE_JOB] = {"pai_event_delete_job", "DELETE FROM pai_job_events WHERE name = %s"},
+    /* The job's row as it now is, unless its last change already says the
+     * same (a save that moved only a host or an id is no state change). */
+    [ST_CHANGE_RECORD] = {"pai_change_record",
+        "INSERT INTO pai_changes (at, name, created, username, vc, state, sub_state, retries,"
+        " has_exit, exit_code, kind) SELECT %lld, j.name, j.created, j.username, j.vc, j.state,"
+        " j.sub_state, j.retries, j.has_exit, j.exit_code, %s FROM pai_jobs j WHERE j.name = %s"
+        " AND NOT EXISTS (SELECT 1 FROM pai_changes c WHERE c.name = j.name"
+        " AND c.id = (SELECT MAX(c2.id) FROM pai_changes c2 WHERE c2.name = j.name)"
+        " AND c.created = j.created AND c.state = j.state AND c.sub_state = j.sub_state"
+        " AND c.retries = j.retries AND c.kind = %s)"},
+    [ST_CHANGES_AFTER] = {"pai_changes_after",
+        "SELECT id, at, name, created, username, vc, state, sub_state, retries, has_exit,"
+        " exit_code, kind FROM pai_changes WHERE id > %lld ORDER BY id LIMIT %d"},
+    [ST_CHANGES_BOUNDS] = {"pai_changes_bounds",
+        "SELECT COALESCE(MIN(id), 0), COALESCE(MAX(id), 0) FROM pai_changes"},
+    [ST_CHANGES_EXPIRE] = {"pai_changes_expire",
+        "DELETE FROM pai_changes WHERE at < %lld AND id < %lld"},
     [ST_WAIT_INSERT] = {"pai_wait_insert",
         "INSERT INTO pai_job_waits (name, created, expected_start) VALUES (%s, %lld, %lld)"},
     [ST_WAIT_GET] = {"pai_wait_get",
@@ -528,12 +563,15 @@ static int store_tx_start(pai_db *db, apr_pool_t *p, apr_dbd_transaction_t **tx)
     store_write_lock(db);
     if ((rv = apr_dbd_transaction_start(db->driver, p, db->handle, tx)))
         store_write_unlock(db);
+    else
+        db->in_tx = 1;
     return rv;
 }
 
 static int store_tx_end(pai_db *db, apr_pool_t *p, apr_dbd_transaction_t *tx)
 {
     int rv = apr_dbd_transaction_end(db->driver, p, tx);
+    db->in_tx = 0;
     store_write_unlock(db);
     return rv;
 }
@@ -1146,6 +1184,15 @@ pai_error *pai_store_job_attempts(pai_db *db, apr_pool_t *p, const char *name,
     return NULL;
 }
 
+/* A job's state change joins the write that makes it: a watcher of the
+ * change stream never misses a state a reader saw. */
+static pai_error *store_change_record(pai_db *db, apr_pool_t *p, const char *name,
+                                      const char *kind)
+{
+    const char *args[] = {i64(p, apr_time_as_msec(apr_time_now())), kind, name, kind};
+    return store_exec(db, p, ST_CHANGE_RECORD, 4, args, NULL);
+}
+
 pai_error *pai_store_job_insert(pai_db *db, apr_pool_t *p, const pai_job_row *j)
 {
     const char *args[29];
@@ -1174,6 +1221,8 @@ pai_error *pai_store_job_insert(pai_db *db, apr_pool_t *p, const pai_job_row *j)
     err = store_exec(db, p, ST_JOB_INSERT, 29, args, NULL);
     if (err && !pai_store_job_get(db, p, j->name, &old) && old)
         return pai_error_make(p, PAI_ERR_JOB_DUPLICATE, "job %s already exists", j->name);
+    if (!err)
+        err = store_change_record(db, p, j->name, "job");
     /* The history is kept as well as it can be: the job stands without it. */
     if (!err)
         (void)store_attempt_record(db, p, j);
@@ -1614,8 +1663,11 @@ pai_error *pai_store_job_save(pai_db *db, apr_pool_t *p, pai_job_row *j,
                               int expected_retries, int *saved)
 {
     const char *args[21];
+    apr_dbd_transaction_t *tx = NULL;
     pai_error *err;
+    int rv;
 
+    *saved = 0;
     args[0] = j->state; args[1] = j->sub_state; args[2] = j->execution_type;
     args[3] = apr_itoa(p, j->retries); args[4] = apr_itoa(p, j->run_retries);
     args[5] = i64(p, j->launcher_id); args[6] = apr_itoa(p, j->port_base); args[7] = j->host;
@@ -1626,6 +1678,9 @@ pai_error *pai_store_job_save(pai_db *db, apr_pool_t *p, pai_job_row *j,
     args[15] = j->placement ? j->placement : ""; args[16] = j->hosts ? j->hosts : "";
     args[17] = apr_itoa(p, j->platform_retries); args[18] = j->name;
     args[19] = apr_itoa(p, expected_retries); args[20] = i64(p, j->version);
+    /* In a caller's transaction (admission, a retry) the writes join it. */
+    if (!db->in_tx && (rv = store_tx_start(db, p, &tx)))
+        return store_fail(db, p, rv, "begin");
     /* The attempt's end is written before the job's new version: a view
      * cached by that version then never lacks it. */
     if (j->exit_why) {
@@ -1633,10 +1688,19 @@ pai_error *pai_store_job_save(pai_db *db, apr_pool_t *p, pai_job_row *j,
                                    i64(p, j->created), apr_itoa(p, j->retries)};
         (void)store_exec(db, p, ST_ATTEMPT_EXIT, 5, exit_args, NULL);
     }
-    if (!(err = store_exec(db, p, ST_JOB_SAVE, 21, args, saved)) && *saved) {
-        j->version++;
+    if (!(err = store_exec(db, p, ST_JOB_SAVE, 21, args, saved)) && *saved &&
+        !(err = store_change_record(db, p, j->name, "job")))
         (void)store_attempt_record(db, p, j);
+    if (tx) {
+        if (err || !*saved)
+            apr_dbd_transaction_mode_set(db->driver, tx, APR_DBD_TRANSACTION_ROLLBACK);
+        if ((rv = store_tx_end(db, p, tx)) && !err && *saved)
+            err = store_fail(db, p, rv, "commit");
     }
+    if (err)
+        *saved = 0;
+    else if (*saved)
+        j->version++;
     return err;
 }
 
@@ -1680,6 +1744,8 @@ pai_error *pai_store_job_delete(pai_db *db, apr_pool_t *p, const char *name,
         return store_fail(db, p, rv, "begin");
     /* The version: a job changed since it was read (a sync, a START) stays. */
     err = store_exec(db, p, ST_JOB_ARCHIVE, 4, archive, deleted);
+    if (!err && *deleted)
+        err = store_change_record(db, p, name, "deleted");
     if (!err && *deleted)
         err = store_exec(db, p, ST_JOB_DELETE, 2, row, deleted);
     if (!err && *deleted)
@@ -2017,6 +2083,64 @@ pai_error *pai_store_job_events(pai_db *db, apr_pool_t *p, const char *name, apr
         APR_ARRAY_PUSH(*out, pai_job_event *) = e;
     }
     return NULL;
+}
+
+pai_error *pai_store_changes_after(pai_db *db, apr_pool_t *p, apr_int64_t after, int limit,
+                                   apr_array_header_t **out)
+{
+    const char *args[] = {i64(p, after), apr_itoa(p, limit)};
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    pai_error *err;
+
+    if ((err = store_select_all(db, p, ST_CHANGES_AFTER, 2, args, &res)))
+        return err;
+    *out = apr_array_make(p, 64, sizeof(pai_change *));
+    while ((row = store_next(db, p, res))) {
+        pai_change *c = apr_pcalloc(p, sizeof(*c));
+        c->id = apr_atoi64(store_col(db, row, 0));
+        c->at_ms = apr_atoi64(store_col(db, row, 1));
+        c->name = apr_pstrdup(p, store_col(db, row, 2));
+        c->created = apr_atoi64(store_col(db, row, 3));
+        c->username = apr_pstrdup(p, store_col(db, row, 4));
+        c->vc = apr_pstrdup(p, store_col(db, row, 5));
+        c->state = apr_pstrdup(p, store_col(db, row, 6));
+        c->sub_state = apr_pstrdup(p, store_col(db, row, 7));
+        c->retries = atoi(store_col(db, row, 8));
+        c->has_exit = atoi(store_col(db, row, 9));
+        c->exit_code = atoi(store_col(db, row, 10));
+        c->deleted = !strcmp(store_col(db, row, 11), "deleted");
+        APR_ARRAY_PUSH(*out, pai_change *) = c;
+    }
+    return NULL;
+}
+
+pai_error *pai_store_changes_bounds(pai_db *db, apr_pool_t *p, apr_int64_t *first,
+                                    apr_int64_t *last)
+{
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    pai_error *err;
+    int cursor = 0;
+
+    *first = *last = 0;
+    if ((err = store_select(db, p, ST_CHANGES_BOUNDS, 0, NULL, &res)))
+        return err;
+    if ((row = store_row(db, p, res, &cursor))) {
+        *first = apr_atoi64(store_col(db, row, 0));
+        *last = apr_atoi64(store_col(db, row, 1));
+    }
+    return NULL;
+}
+
+pai_error *pai_store_changes_expire(pai_db *db, apr_pool_t *p, apr_int64_t before_ms)
+{
+    apr_int64_t first, last;
+    pai_error *err = pai_store_changes_bounds(db, p, &first, &last);
+    /* The last change stays: by it a watcher's Last-Event-ID is told from
+     * one that is ahead of every change. */
+    const char *args[] = {i64(p, before_ms), i64(p, last)};
+    return err ? err : store_exec(db, p, ST_CHANGES_EXPIRE, 2, args, NULL);
 }
 
 pai_error *pai_store_job_wait_set(pai_db *db, apr_pool_t *p, const char *name,

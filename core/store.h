@@ -19,6 +19,7 @@ typedef struct pai_db {
     apr_hash_t *prepared;
     apr_pool_t *conn_pool;
     apr_thread_mutex_t *write_lock;  /* SQLite: the process's one writer (nested); or NULL */
+    int in_tx;                       /* a transaction is open on handle */
 } pai_db;
 
 typedef struct pai_user {
@@ -310,6 +311,29 @@ typedef struct pai_job_event {
 /* Records e (at e->last_ms); the same reason for the same attempt and task
  * again counts one more, with the newer message. */
 pai_error *pai_store_job_event(pai_db *db, apr_pool_t *p, const pai_job_event *e);
+/* A change of a job's state (the change stream): the job as it was then. */
+typedef struct pai_change {
+    apr_int64_t id;               /* increasing; ids of writes rolled back are never seen */
+    apr_int64_t at_ms;
+    const char *name;
+    apr_int64_t created;
+    const char *username;
+    const char *vc;
+    const char *state;
+    const char *sub_state;
+    int retries;
+    int has_exit;
+    int exit_code;
+    int deleted;                  /* the job was deleted (state: its last) */
+} pai_change;
+/* Changes after id `after`, oldest first, at most limit. */
+pai_error *pai_store_changes_after(pai_db *db, apr_pool_t *p, apr_int64_t after, int limit,
+                                   apr_array_header_t **out /* pai_change * */);
+/* The first and last id kept (0, 0: none). */
+pai_error *pai_store_changes_bounds(pai_db *db, apr_pool_t *p, apr_int64_t *first,
+                                    apr_int64_t *last);
+/* Changes older than before_ms, but for the last one. */
+pai_error *pai_store_changes_expire(pai_db *db, apr_pool_t *p, apr_int64_t before_ms);
 /* A job's events, the newest first (1000 at most). */
 pai_error *pai_store_job_events(pai_db *db, apr_pool_t *p, const char *name, apr_int64_t created,
                                 apr_array_header_t **out /* pai_job_event * */);

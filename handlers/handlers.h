@@ -10,6 +10,7 @@
 #include "../core/account.h"
 #include "../core/jobs.h"
 #include "../core/route.h"
+#include "../core/changes.h"
 
 typedef struct pai_settings {
     apr_int64_t token_lifetime;      /* default token expiration, seconds */
@@ -30,6 +31,9 @@ typedef struct pai_settings {
     const apr_array_header_t *image_allow; /* PaiImageAllow patterns; NULL: any image */
     int log_retention_days;          /* PaiLogRetention (0: no limit) */
     int log_follow_seconds;          /* PaiLogFollowSeconds: a followed log's longest read */
+    int stream_seconds;              /* PaiStreamSeconds: a change stream's longest life */
+    int stream_max;                  /* PaiStreamMax: streams a process holds (-1: unset) */
+    int stream_retention_hours;      /* PaiStreamRetention: changes kept to resume from */
 } pai_settings;
 
 /* PaiReadAccess: who may read jobs and VCs (per location). */
@@ -39,6 +43,14 @@ typedef enum {
     PAI_READ_OWNER                   /* any valid token; a job's config and SSH info its owner
                                       * and admins only; a user lists their own jobs */
 } pai_read_access;
+
+/* A watcher of the change stream, as its handler sets it out. */
+typedef struct pai_change_watch {
+    pai_change_filter filter;
+    apr_int64_t cursor;              /* the last change the watcher has */
+    apr_int64_t until;               /* the store's last when it came: read from the store */
+    int reset;                       /* changes after its Last-Event-ID were let go */
+} pai_change_watch;
 
 typedef struct pai_req {
     apr_pool_t *pool;
@@ -72,6 +84,9 @@ typedef struct pai_req {
     int follow;
     int (*follow_live)(struct pai_req *rq, apr_pool_t *scratch);
     void *follow_ctx;
+    /* Or a change stream (text/event-stream) the glue keeps sending. */
+    pai_change_watch *watch;
+    const char *last_event_id;       /* the Last-Event-ID header */
 } pai_req;
 
 typedef pai_error *(*pai_handler_fn)(pai_req *rq);
@@ -128,6 +143,8 @@ pai_error *pai_vcs_get(pai_req *rq);
 pai_error *pai_vc_get(pai_req *rq);
 pai_error *pai_v2_vcs_get(pai_req *rq);
 pai_error *pai_v2_vc_get(pai_req *rq);
+/* stream.c */
+pai_error *pai_v2_events_stream_get(pai_req *rq);
 /* v2job.c */
 pai_error *pai_v2_jobs_get(pai_req *rq);
 pai_error *pai_v2_jobs_post(pai_req *rq);

@@ -61,6 +61,7 @@ int main(int argc, char **argv)
     db.prepared = apr_hash_make(conn);
     db.conn_pool = conn;
     db.write_lock = NULL;
+    db.in_tx = 0;
     if ((e = pai_store_init(&db, conn))) {
         fprintf(stderr, "seedjobs: %s\n", e->message);
         return 1;

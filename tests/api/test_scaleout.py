@@ -18,6 +18,7 @@ from conftest import (BAD_LOG, VAR, Api, assert_error, base_url, crash_report, j
                       mariadb_dir, sh, state_dir)
 from test_faults import Burst, check_nothing_lost, children
 from test_jobs import job, submit_ok, wait_idle, wait_state
+from test_stream import Watcher
 
 pytestmark = pytest.mark.mysql_only
 PORT_B, PORT_C = 19188, 19189
@@ -120,6 +121,24 @@ def test_a_token_revoked_through_one_server_ends_on_the_other(api, b):
     time.sleep(1.2)                               # PaiAuthCacheTTL 1000
     assert_error(b.call("GET", "/api/v1/jobs", app["token"]), 401, "UnauthorizedUserError")
     assert b.call("GET", "/api/v2/tokens/check", tok).status_code == 200
+
+
+def test_a_change_made_through_one_server_reaches_watchers_on_the_other(api, b):
+    user, tok = api.make_user()
+    name = api.unique("across")
+    on_b = Watcher(b, tok, "?user=%s" % user)
+    try:
+        submit_ok(api, tok, job(name, "sleep 300"))
+        wait_state(api, name, {"RUNNING"})
+        r = api.call("PUT", "/api/v1/jobs/%s/executionType" % name, tok, json={"value": "STOP"})
+        assert r.status_code == 200, r.text
+        evs = on_b.until(lambda e: e[2].get("state") == "STOPPED")
+        states = [e[2]["state"] for e in evs]
+        assert states[0] == "WAITING" and "RUNNING" in states, states
+        ids = [e[1] for e in evs]
+        assert ids == sorted(set(ids)), ids
+    finally:
+        on_b.close()
 
 
 def test_exactly_one_lease_holder(api, b):

@@ -6,6 +6,7 @@
 #include <apr_dbd.h>
 #include "tests.h"
 #include "core/account.h"
+#include "core/changes.h"
 
 static pai_db db;
 static char dbpath[] = "/tmp/pairest-unit-XXXXXX";
@@ -225,6 +226,111 @@ START_TEST(job_saves_are_checked)
 }
 END_TEST
 
+/* Each state a job takes is one change, in order; a save that changes no
+ * state is none; a watcher behind the hub's window of 2 reads the store. */
+START_TEST(changes_feed_the_stream_in_order)
+{
+    pai_change_filter all = {NULL, NULL, NULL}, other = {"someone_else", NULL, NULL};
+    apr_array_header_t *frames = apr_array_make(ut_pool, 8, sizeof(const char *));
+    pai_change_hub *hub;
+    apr_int64_t first, last, cursor = 0, start;
+    pai_job_row j, *row;
+    int saved = 0, more = 0, i;
+    static const char *const states[] = {"PENDING", "RUNNING", "RUNNING", "SUCCEEDED"};
+
+    memset(&j, 0, sizeof(j));
+    j.name = "watched"; j.username = "u"; j.vc = "default"; j.state = "WAITING";
+    j.sub_state = "SUBMITTING"; j.execution_type = "START"; j.host = ""; j.diagnostics = "";
+    j.config = "{}";
+    ck_assert_ptr_null(pai_change_hub_create(ut_pool, 2, &hub));
+    ck_assert_ptr_null(pai_store_changes_bounds(&db, ut_pool, &first, &start));
+    /* the hub starts at the store's last change */
+    ck_assert_ptr_null(pai_change_hub_poll(hub, &db, ut_pool, 1000, &more));
+    ck_assert_ptr_null(pai_store_job_insert(&db, ut_pool, &j));
+    for (i = 0; i < 4; i++) {
+        ck_assert_ptr_null(pai_store_job_get(&db, ut_pool, "watched", &row));
+        row->state = states[i];
+        row->sub_state = states[i];
+        if (i == 2)
+            row->host = "node1";       /* no state change: no event */
+        ck_assert_ptr_null(pai_store_job_save(&db, ut_pool, row, 0, &saved));
+        ck_assert_int_eq(saved, 1);
+    }
+    ck_assert_ptr_null(pai_store_changes_bounds(&db, ut_pool, &first, &last));
+    ck_assert_int_eq(last - start, 4);  /* SUBMITTING, PENDING, RUNNING, SUCCEEDED */
+    ck_assert_ptr_null(pai_change_hub_poll(hub, &db, ut_pool, 1100, &more));
+    ck_assert_int_eq(more, 0);
+    /* the window holds the last two: a watcher at the start is behind it */
+    cursor = start;
+    ck_assert_int_eq(pai_change_hub_read(hub, ut_pool, &cursor, &all, 10, frames), 1);
+    ck_assert_int_eq(pai_change_hub_floor(hub), last - 2);
+    ck_assert_ptr_null(pai_change_catch_up(&db, ut_pool, &cursor, last - 2, &all, frames, &more));
+    ck_assert_int_eq(more, 0);
+    ck_assert_int_eq(cursor, last - 2);
+    ck_assert_int_eq(pai_change_hub_read(hub, ut_pool, &cursor, &all, 10, frames), 0);
+    ck_assert_int_eq(cursor, last);
+    ck_assert_int_eq(frames->nelts, 4);
+    ck_assert_ptr_nonnull(strstr(APR_ARRAY_IDX(frames, 0, const char *), "\"subState\":\"SUBMITTING\""));
+    ck_assert_ptr_nonnull(strstr(APR_ARRAY_IDX(frames, 3, const char *), "\"state\":\"SUCCEEDED\""));
+    ck_assert_ptr_nonnull(strstr(APR_ARRAY_IDX(frames, 3, const char *),
+                                 apr_psprintf(ut_pool, "id: %" APR_INT64_T_FMT "\nevent: job\n",
+                                              last)));
+    ck_assert_ptr_nonnull(strstr(APR_ARRAY_IDX(frames, 3, const char *), "\"frameworkName\":\"u~watched\""));
+    /* another user's filter: nothing, but the cursor moves on */
+    apr_array_clear(frames);
+    cursor = last - 1;
+    ck_assert_int_eq(pai_change_hub_read(hub, ut_pool, &cursor, &other, 10, frames), 0);
+    ck_assert_int_eq(frames->nelts, 0);
+    ck_assert_int_eq(cursor, last);
+    /* expiry keeps the last change (it tells an id ahead of all from one let go) */
+    ck_assert_ptr_null(pai_store_changes_expire(&db, ut_pool, apr_time_as_msec(apr_time_now()) + 1000));
+    ck_assert_ptr_null(pai_store_changes_bounds(&db, ut_pool, &first, &cursor));
+    ck_assert_int_eq(first, last);
+    ck_assert_int_eq(cursor, last);
+}
+END_TEST
+
+/* An id missing between two (a transaction elsewhere not yet committed) holds
+ * the window back for PAI_CHANGE_GAP_MS, then is given up. */
+START_TEST(a_gap_in_change_ids_is_waited_for)
+{
+    pai_change_filter all = {NULL, NULL, NULL};
+    apr_array_header_t *frames = apr_array_make(ut_pool, 8, sizeof(const char *));
+    pai_change_hub *hub;
+    apr_int64_t cursor, first, last;
+    int more, n;
+    const char *add = "INSERT INTO pai_changes (id, at, name, created, username, vc, state,"
+                      " sub_state, retries, has_exit, exit_code, kind) VALUES (%d, 1, 'g', 1, 'u',"
+                      " 'default', 'WAITING', 'QUEUED', 0, 0, 0, 'job')";
+
+    ck_assert_int_eq(apr_dbd_query(db.driver, db.handle, &n, apr_psprintf(ut_pool, add, 1)), 0);
+    ck_assert_ptr_null(pai_change_hub_create(ut_pool, 16, &hub));
+    ck_assert_ptr_null(pai_change_hub_poll(hub, &db, ut_pool, 1000, &more));
+    ck_assert_int_eq(apr_dbd_query(db.driver, db.handle, &n, apr_psprintf(ut_pool, add, 3)), 0);
+    ck_assert_ptr_null(pai_change_hub_poll(hub, &db, ut_pool, 2000, &more));
+    cursor = 1;
+    ck_assert_int_eq(pai_change_hub_read(hub, ut_pool, &cursor, &all, 10, frames), 0);
+    ck_assert_int_eq(frames->nelts, 0);                 /* 2 may yet come */
+    ck_assert_int_eq(apr_dbd_query(db.driver, db.handle, &n, apr_psprintf(ut_pool, add, 2)), 0);
+    ck_assert_ptr_null(pai_change_hub_poll(hub, &db, ut_pool, 2100, &more));
+    ck_assert_int_eq(pai_change_hub_read(hub, ut_pool, &cursor, &all, 10, frames), 0);
+    ck_assert_int_eq(frames->nelts, 2);                 /* 2 then 3 */
+    ck_assert_int_eq(cursor, 3);
+    /* 4 never comes: 5 goes out after the wait */
+    ck_assert_int_eq(apr_dbd_query(db.driver, db.handle, &n, apr_psprintf(ut_pool, add, 5)), 0);
+    ck_assert_ptr_null(pai_change_hub_poll(hub, &db, ut_pool, 3000, &more));
+    apr_array_clear(frames);
+    ck_assert_int_eq(pai_change_hub_read(hub, ut_pool, &cursor, &all, 10, frames), 0);
+    ck_assert_int_eq(frames->nelts, 0);
+    ck_assert_ptr_null(pai_change_hub_poll(hub, &db, ut_pool, 3000 + PAI_CHANGE_GAP_MS, &more));
+    ck_assert_int_eq(pai_change_hub_read(hub, ut_pool, &cursor, &all, 10, frames), 0);
+    ck_assert_int_eq(frames->nelts, 1);
+    ck_assert_int_eq(cursor, 5);
+    ck_assert_ptr_null(pai_store_changes_bounds(&db, ut_pool, &first, &last));
+    ck_assert_int_eq(last, 5);
+}
+END_TEST
+
 /* A database made by an older module (no launch tag, placement, node
  * addresses or node shapes yet) gets the new columns at start and keeps its
  * jobs. */
@@ -430,6 +536,8 @@ Suite *suite_store(void)
     tcase_add_test(tc, grants);
     tcase_add_test(tc, vcs_follow_the_configuration);
     tcase_add_test(tc, job_saves_are_checked);
+    tcase_add_test(tc, changes_feed_the_stream_in_order);
+    tcase_add_test(tc, a_gap_in_change_ids_is_waited_for);
     tcase_add_test(tc, older_database_gains_the_new_columns);
     tcase_add_test(tc, login_rate_limits);
     tcase_add_test(tc, lease_one_holder);
