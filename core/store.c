@@ -269,7 +269,8 @@ typedef enum {
     ST_TOKEN_REVOKE, ST_TOKEN_REVOKED, ST_TOKENS_EXPIRE, ST_TOKEN_ADD, ST_TOKEN_LIST,
     ST_TOKEN_GET, ST_TOKEN_DELETE, ST_TOKEN_USED, ST_TOKEN_ROWS_EXPIRE,
     ST_WAIT_DELETE, ST_WAIT_INSERT, ST_WAIT_GET, ST_EVENT_FIND, ST_EVENT_BUMP, ST_EVENT_INSERT,
-    ST_EVENT_LIST, ST_EVENT_DELETE_JOB, ST_CHANGE_RECORD, ST_CHANGES_AFTER, ST_CHANGES_BOUNDS,
+    ST_EVENT_LIST, ST_EVENT_DELETE_JOB, ST_CHANGE_LAST, ST_CHANGE_INSERT, ST_CHANGE_DELETED,
+    ST_CHANGES_AFTER, ST_CHANGES_BOUNDS,
     ST_CHANGES_EXPIRE,
     ST_TAG_INSERT, ST_TAG_DELETE, ST_TAGS_GET, ST_TAGS_DELETE,
     ST_ATTEMPT_UPDATE, ST_ATTEMPT_INSERT, ST_ATTEMPTS_GET, ST_ATTEMPT_LAUNCHED, ST_ATTEMPT_EXIT,
@@ -439,16 +440,18 @@ static const struct { const char *label; const char *sql; } store_sql[ST__COUNT]
         " repeats, source FROM pai_job_events WHERE name = %s AND created = %lld"
         " ORDER BY last_at DESC, id DESC LIMIT 1000"},
     [ST_EVENT_DELETE_JOB] = {"pai_event_delete_job", "DELETE FROM pai_job_events WHERE name = %s"},
-    /* The job's row as it now is, unless its last change already says the
-     * same (a save that moved only a host or an id is no state change). */
-    [ST_CHANGE_RECORD] = {"pai_change_record",
+    /* A job's last change (a plain read: MySQL's INSERT ... SELECT would lock
+     * ranges of pai_changes that saves of other jobs insert into). */
+    [ST_CHANGE_LAST] = {"pai_change_last",
+        "SELECT created, state, sub_state, retries, kind FROM pai_changes WHERE name = %s"
+        " ORDER BY id DESC LIMIT 1"},
+    [ST_CHANGE_INSERT] = {"pai_change_insert",
         "INSERT INTO pai_changes (at, name, created, username, vc, state, sub_state, retries,"
-        " has_exit, exit_code, kind) SELECT %lld, j.name, j.created, j.username, j.vc, j.state,"
-        " j.sub_state, j.retries, j.has_exit, j.exit_code, %s FROM pai_jobs j WHERE j.name = %s"
-        " AND NOT EXISTS (SELECT 1 FROM pai_changes c WHERE c.name = j.name"
-        " AND c.id = (SELECT MAX(c2.id) FROM pai_changes c2 WHERE c2.name = j.name)"
-        " AND c.created = j.created AND c.state = j.state AND c.sub_state = j.sub_state"
-        " AND c.retries = j.retries AND c.kind = %s)"},
+        " has_exit, exit_code, kind) VALUES (%lld, %s, %lld, %s, %s, %s, %s, %d, %d, %d, 'job')"},
+    [ST_CHANGE_DELETED] = {"pai_change_deleted",
+        "INSERT INTO pai_changes (at, name, created, username, vc, state, sub_state, retries,"
+        " has_exit, exit_code, kind) SELECT %lld, name, created, username, vc, state,"
+        " sub_state, retries, has_exit, exit_code, 'deleted' FROM pai_jobs WHERE name = %s"},
     [ST_CHANGES_AFTER] = {"pai_changes_after",
         "SELECT id, at, name, created, username, vc, state, sub_state, retries, has_exit,"
         " exit_code, kind FROM pai_changes WHERE id > %lld ORDER BY id LIMIT %d"},
@@ -1185,12 +1188,27 @@ pai_error *pai_store_job_attempts(pai_db *db, apr_pool_t *p, const char *name,
 }
 
 /* A job's state change joins the write that makes it: a watcher of the
- * change stream never misses a state a reader saw. */
-static pai_error *store_change_record(pai_db *db, apr_pool_t *p, const char *name,
-                                      const char *kind)
+ * change stream never misses a state a reader saw.  A save that moved no
+ * state (a host, an id) is none. */
+static pai_error *store_change_record(pai_db *db, apr_pool_t *p, const pai_job_row *j)
 {
-    const char *args[] = {i64(p, apr_time_as_msec(apr_time_now())), kind, name, kind};
-    return store_exec(db, p, ST_CHANGE_RECORD, 4, args, NULL);
+    const char *key[] = {j->name};
+    const char *args[] = {i64(p, apr_time_as_msec(apr_time_now())), j->name, i64(p, j->created),
+                          j->username, j->vc, j->state, j->sub_state, apr_itoa(p, j->retries),
+                          apr_itoa(p, j->has_exit), apr_itoa(p, j->exit_code)};
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    pai_error *err;
+    int cursor = 0;
+
+    if ((err = store_select(db, p, ST_CHANGE_LAST, 1, key, &res)))
+        return err;
+    if ((row = store_row(db, p, res, &cursor)) &&
+        apr_atoi64(store_col(db, row, 0)) == j->created &&
+        !strcmp(store_col(db, row, 1), j->state) && !strcmp(store_col(db, row, 2), j->sub_state) &&
+        atoi(store_col(db, row, 3)) == j->retries && !strcmp(store_col(db, row, 4), "job"))
+        return NULL;
+    return store_exec(db, p, ST_CHANGE_INSERT, 10, args, NULL);
 }
 
 pai_error *pai_store_job_insert(pai_db *db, apr_pool_t *p, const pai_job_row *j)
@@ -1222,7 +1240,7 @@ pai_error *pai_store_job_insert(pai_db *db, apr_pool_t *p, const pai_job_row *j)
     if (err && !pai_store_job_get(db, p, j->name, &old) && old)
         return pai_error_make(p, PAI_ERR_JOB_DUPLICATE, "job %s already exists", j->name);
     if (!err)
-        err = store_change_record(db, p, j->name, "job");
+        err = store_change_record(db, p, j);
     /* The history is kept as well as it can be: the job stands without it. */
     if (!err)
         (void)store_attempt_record(db, p, j);
@@ -1689,7 +1707,7 @@ pai_error *pai_store_job_save(pai_db *db, apr_pool_t *p, pai_job_row *j,
         (void)store_exec(db, p, ST_ATTEMPT_EXIT, 5, exit_args, NULL);
     }
     if (!(err = store_exec(db, p, ST_JOB_SAVE, 21, args, saved)) && *saved &&
-        !(err = store_change_record(db, p, j->name, "job")))
+        !(err = store_change_record(db, p, j)))
         (void)store_attempt_record(db, p, j);
     if (tx) {
         if (err || !*saved)
@@ -1744,8 +1762,10 @@ pai_error *pai_store_job_delete(pai_db *db, apr_pool_t *p, const char *name,
         return store_fail(db, p, rv, "begin");
     /* The version: a job changed since it was read (a sync, a START) stays. */
     err = store_exec(db, p, ST_JOB_ARCHIVE, 4, archive, deleted);
-    if (!err && *deleted)
-        err = store_change_record(db, p, name, "deleted");
+    if (!err && *deleted) {
+        const char *gone[] = {i64(p, now_ms), name};
+        err = store_exec(db, p, ST_CHANGE_DELETED, 2, gone, NULL);
+    }
     if (!err && *deleted)
         err = store_exec(db, p, ST_JOB_DELETE, 2, row, deleted);
     if (!err && *deleted)
