@@ -4,6 +4,8 @@
  * and sends what its filter matches.  httpd 2.4's event MPM cannot hand a
  * suspended request back to a worker (no resume in 2.4), so a watcher holds
  * its thread; PaiStreamMax keeps streams from taking all of a process's. */
+#include <errno.h>
+#include <sys/socket.h>
 #include <httpd.h>
 #include <http_core.h>
 #include <http_log.h>
@@ -13,6 +15,7 @@
 #include <util_filter.h>
 #include <apr_atomic.h>
 #include <apr_buckets.h>
+#include <apr_portable.h>
 #include <apr_strings.h>
 #include "mod_pairest.h"
 
@@ -157,6 +160,23 @@ static apr_status_t pai_stream_send(request_rec *r, apr_bucket_brigade *bb,
     return rv != APR_SUCCESS || r->connection->aborted ? APR_EGENERAL : APR_SUCCESS;
 }
 
+/* Whether the client closed its end: a watcher that left frees its thread
+ * within a nap, not at the next write that fails (two keepalives later). */
+static int pai_stream_client_gone(conn_rec *c)
+{
+    apr_socket_t *sock = ap_get_conn_socket(c);
+    apr_os_sock_t fd;
+    char b;
+    ssize_t n;
+
+    if (c->aborted)
+        return 1;
+    if (!sock || apr_os_sock_get(&fd, sock) != APR_SUCCESS)
+        return 0;
+    n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
 static int pai_stream_stopping(void)
 {
     int state = 0;
@@ -183,7 +203,8 @@ static void pai_stream_loop(request_rec *r, pai_change_watch *w, int seconds)
                                       "Last-Event-ID are no longer kept; read the jobs "
                                       "again\"}\n\n" : "", NULL)))
         return;
-    while (apr_time_now() < until && !pai_stream_stopping() && !pai_stream_closing) {
+    while (apr_time_now() < until && !pai_stream_stopping() && !pai_stream_closing &&
+           !pai_stream_client_gone(r->connection)) {
         apr_array_header_t *frames = apr_array_make(scratch, 16, sizeof(const char *));
         pai_error *e = NULL;
 
