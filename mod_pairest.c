@@ -348,8 +348,10 @@ static pai_request_conn *pai_request_conn_of(request_rec *r, int make)
 {
     pai_request_conn *rc = NULL;
 
-    while (r->main)
-        r = r->main;
+    /* The initial request's, as ap_dbd_acquire finds it: an internal
+     * redirect or a subrequest shares its connection. */
+    while (!ap_is_initial_req(r))
+        r = r->prev ? r->prev : r->main;
     (void)apr_pool_userdata_get((void **)&rc, PAI_REQUEST_CONN_KEY, r->pool);
     if (!rc && make) {
         rc = apr_pcalloc(r->pool, sizeof(*rc));

@@ -112,6 +112,11 @@ void pai_reply_message(pai_req *rq, int status, const char *fmt, ...)
 /* A body that is {"value": text} and nothing else (START/STOP, a tag). */
 pai_error *pai_body_value(pai_req *rq, const char **value);
 
+/* v2's "user~job": 1 and its two halves when both are valid names (the
+ * first '~' splits: a job name may hold more), else 0. */
+int pai_framework_name_split(apr_pool_t *p, const char *fw, const char **user,
+                             const char **name);
+
 /* A query number in [lo, hi]; absent leaves *out as it is. */
 pai_error *pai_query_int(pai_req *rq, const char *key, int lo, int hi, int *out);
 

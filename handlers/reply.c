@@ -1,8 +1,11 @@
 /* Success results for the responder (the only way a handler answers), and the
  * jobs environment every job and VC handler and the sync start from. */
 #include <stdlib.h>
+#include <string.h>
 #include <apr_strings.h>
 #include "handlers.h"
+#include "../core/auth.h"
+#include "../core/jobspec.h"
 
 void pai_reply(pai_req *rq, int status, json_t *body)
 {
@@ -50,6 +53,18 @@ pai_error *pai_req_jobs_env(pai_req *rq, pai_jobs_env *env)
     pai_jobs_env_init(env, rq->cfg, rq->db, rq->launcher);
     env->views = rq->views;
     return NULL;
+}
+
+int pai_framework_name_split(apr_pool_t *p, const char *fw, const char **user,
+                             const char **name)
+{
+    const char *tilde = strchr(fw, '~');
+
+    if (!tilde)
+        return 0;
+    *user = apr_pstrmemdup(p, fw, (apr_size_t)(tilde - fw));
+    *name = tilde + 1;
+    return pai_username_valid(*user) && pai_job_name_valid(*name);
 }
 
 /* A query number in [lo, hi]; absent leaves *out as it is. */

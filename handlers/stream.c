@@ -37,17 +37,17 @@ pai_error *pai_v2_events_stream_get(pai_req *rq)
         return pai_error_make(rq->pool, PAI_ERR_INVALID, "vc must be a virtual cluster name");
     /* job: a frameworkName (user~job) or a job's name. */
     if (job && strchr(job, '~')) {
-        const char *tilde = strchr(job, '~');
-        const char *owner = apr_pstrmemdup(rq->pool, job, (apr_size_t)(tilde - job));
+        const char *owner, *name;
+        if (!pai_framework_name_split(rq->pool, job, &owner, &name))
+            return pai_error_make(rq->pool, PAI_ERR_INVALID, "job must be a frameworkName "
+                                  "(user~job) or a job name");
         if (user && strcmp(user, owner))
             return pai_error_make(rq->pool, PAI_ERR_INVALID, "job %s is not of user %s", job,
                                   user);
         user = owner;
-        job = tilde + 1;
-        if (!pai_username_valid(user))
-            return pai_error_make(rq->pool, PAI_ERR_INVALID, "job must be a frameworkName");
+        job = name;
     }
-    if (job && !pai_job_name_valid(job))
+    else if (job && !pai_job_name_valid(job))
         return pai_error_make(rq->pool, PAI_ERR_INVALID, "job must be a job name");
     /* PaiReadAccess owner: a user watches their own jobs, as they list them. */
     if (rq->read_access == PAI_READ_OWNER && !rq->who.admin) {

@@ -24,15 +24,13 @@ static pai_error *v2_error(pai_error *e)
 /* "user~job": the job's name, when that user owns that job. */
 static pai_error *framework_param(pai_req *rq, pai_jobs_env *env, const char **name)
 {
-    const char *fw = rq->params[0], *tilde = strchr(fw, '~');
-    const char *user = tilde ? apr_pstrmemdup(rq->pool, fw, tilde - fw) : NULL;
+    const char *fw = rq->params[0], *user;
     pai_error *err;
 
     if ((err = pai_req_jobs_env(rq, env)))
         return err;
-    if (!tilde || !pai_username_valid(user) || !pai_job_name_valid(tilde + 1))
+    if (!pai_framework_name_split(rq->pool, fw, &user, name))
         return pai_error_make(rq->pool, PAI_ERR_NO_JOB, "Job %s is not found.", fw);
-    *name = tilde + 1;
     return v2_error(pai_job_of_user(env, rq->pool, user, *name));
 }
 
