@@ -19,6 +19,7 @@
 #include "core/secretfile.h"
 #include "core/vc.h"
 #include "core/image.h"
+#include "core/webhook.h"
 #include "mod_pairest.h"
 
 APLOG_USE_MODULE(pairest);
@@ -363,6 +364,17 @@ static const char *pai_add_image_allow(cmd_parms *cmd, void *d, const char *arg)
     return NULL;
 }
 
+/* One address or CIDR per argument; the list is the union of every line. */
+static const char *pai_add_webhook_allow(cmd_parms *cmd, void *d, const char *arg)
+{
+    pai_server_conf *c = pai_sconf(cmd);
+    apr_array_header_t *a = (apr_array_header_t *)c->s.webhook_allow;
+    const char *why = pai_webhook_allow_add(cmd->pool, &a, arg);
+    (void)d;
+    c->s.webhook_allow = a;
+    return why ? apr_pstrcat(cmd->pool, "PaiWebhookAllow: ", why, NULL) : NULL;
+}
+
 static const char *pai_set_partition(cmd_parms *cmd, void *d, const char *arg)
 {
     (void)d;
@@ -570,6 +582,9 @@ const command_rec pai_cmds[] = {
     AP_INIT_TAKE1("PaiStreamRetention", pai_set_int_setting,
                   PAI_INT_SETTING(stream_retention_hours, 1, 8760), RSRC_CONF,
                   "hours changes are kept for a watcher to resume from, 1..8760 (default 24)"),
+    AP_INIT_ITERATE("PaiWebhookAllow", pai_add_webhook_allow, NULL, RSRC_CONF,
+                    "addresses or CIDRs webhooks may reach although loopback or private "
+                    "(default: none), e.g. 10.20.0.0/16"),
     AP_INIT_TAKE2("PaiTaskPortRange", pai_set_port_range, NULL, RSRC_CONF,
                   "the ports tasks get for their portList (default 20000 29999)"),
     AP_INIT_TAKE23("PaiVirtualCluster", pai_add_vc, NULL, RSRC_CONF,

@@ -1,6 +1,6 @@
-/* mod_pairest_sync: the job sync and admission loop on mod_watchdog.  One
- * server of all runs it at a time (a lease in the database); the others
- * stand by and take over once the holder stops renewing. */
+/* mod_pairest_sync: the job sync and admission loop, and the webhook sender,
+ * on mod_watchdog.  One server of all runs each at a time (a lease in the
+ * database); the others stand by and take over once the holder stops renewing. */
 #include <string.h>
 #include <unistd.h>
 
@@ -13,21 +13,52 @@
 #include <mod_watchdog.h>
 
 #include "core/sync.h"
+#include "core/webhook.h"
 #include "mod_pairest.h"
 
 APLOG_USE_MODULE(pairest);
 
 
 static pai_sync_state pai_sync_st;
-/* This process's name in the sync lease: host, pid and a random part. */
+/* This process's name in the leases: host, pid and a random part. */
 static const char *pai_lease_holder;
-static int pai_lease_held;
-/* The sync runs on mod_watchdog's thread, which is joined only when the process
- * exits, after the child's pool (launcher, caches, mod_dbd's connections) is
- * gone.  An ending child closes this gate first: it waits for a running cycle,
- * and no cycle starts after.  Made in the process pool, which outlives the thread. */
-static apr_thread_mutex_t *pai_sync_gate;
-static int pai_sync_closed;
+
+/* A loop one server of all runs at a time, on its own mod_watchdog thread:
+ * the job sync, and the webhook sender (whose POSTs may take seconds, and
+ * must not hold the sync back).  The watchdog's thread is joined only when
+ * the process exits, after the child's pool (launcher, caches, mod_dbd's
+ * connections) is gone: an ending child closes the gate first, waiting for a
+ * running cycle, and no cycle starts after.  The gate is made in the process
+ * pool, which outlives the thread. */
+typedef struct pai_loop {
+    const char *lease;               /* its name in pai_lease */
+    const char *what;                /* for the log */
+    apr_thread_mutex_t *gate;
+    int closed;
+    int held;
+} pai_loop;
+
+static pai_loop pai_sync_loop = {"sync", "the sync and admission loop", NULL, 0, 0};
+static pai_loop pai_hook_loop = {"webhooks", "the webhook sender", NULL, 0, 0};
+
+/* Takes or renews the loop's lease; logs when this server starts or stops
+ * running it.  *held says whether it runs the loop now. */
+static pai_error *pai_loop_lease(pai_loop *l, server_rec *s, pai_db *db, apr_pool_t *pool,
+                                 apr_int64_t ttl_ms, int *held)
+{
+    pai_error *e = pai_store_lease_take(db, pool, l->lease, pai_lease_holder,
+                                        apr_time_as_msec(apr_time_now()), ttl_ms, held);
+    if (!e && *held != l->held) {
+        /* One server of all runs the loop; the others stand by and take over
+         * once the holder stops renewing. */
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, *held
+                     ? "PAI0204: this server now runs %s (lease %s)"
+                     : "PAI0205: another server runs %s now (was %s)", l->what,
+                     pai_lease_holder);
+        l->held = *held;
+    }
+    return e;
+}
 
 static apr_status_t pai_sync_watchdog(int state, void *data, apr_pool_t *pool)
 {
@@ -43,27 +74,17 @@ static apr_status_t pai_sync_watchdog(int state, void *data, apr_pool_t *pool)
     int held = 0;
 
     /* Anything but APR_SUCCESS would stop the callback for good. */
-    if (state != AP_WATCHDOG_STATE_RUNNING || !pai_sync_gate)
+    if (state != AP_WATCHDOG_STATE_RUNNING || !pai_sync_loop.gate)
         return APR_SUCCESS;
-    apr_thread_mutex_lock(pai_sync_gate);
-    if (pai_sync_closed || !pai_proc_launcher) {
-        apr_thread_mutex_unlock(pai_sync_gate);
+    apr_thread_mutex_lock(pai_sync_loop.gate);
+    if (pai_sync_loop.closed || !pai_proc_launcher) {
+        apr_thread_mutex_unlock(pai_sync_loop.gate);
         return APR_SUCCESS;
     }
     dbd = pai_dbd_open(pool, s);
-    if (!(e = pai_db_from_dbd(c, dbd, pool, &db)) &&
-        !(e = pai_store_lease_take(&db, pool, "sync", pai_lease_holder,
-                                   apr_time_as_msec(apr_time_now()),
-                                   pai_sync_lease_ttl_ms(c->sync_interval), &held)) &&
-        held != pai_lease_held) {
-        /* One server of all runs the loop; the others stand by and take over
-         * once the holder stops renewing. */
-        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, held
-                     ? "PAI0204: this server now runs the sync and admission loop (lease %s)"
-                     : "PAI0205: another server runs the sync and admission loop now (was %s)",
-                     pai_lease_holder);
-        pai_lease_held = held;
-    }
+    if (!(e = pai_db_from_dbd(c, dbd, pool, &db)))
+        e = pai_loop_lease(&pai_sync_loop, s, &db, pool, pai_sync_lease_ttl_ms(c->sync_interval),
+                           &held);
     if (!e && held) {
         pai_jobs_env_init(&env, &c->s, &db, pai_proc_launcher);
         e = pai_sync_cycle(&env, pool, &pai_sync_st, apr_time_as_msec(apr_time_now()), &rep);
@@ -100,7 +121,7 @@ static apr_status_t pai_sync_watchdog(int state, void *data, apr_pool_t *pool)
     }
     if (dbd)
         pai_dbd_close(s, dbd);
-    apr_thread_mutex_unlock(pai_sync_gate);
+    apr_thread_mutex_unlock(pai_sync_loop.gate);
     /* An outage is logged when it starts and once a minute while it lasts. */
     if (e && (strcmp(last_msg, e->message) || apr_time_now() - last_log > apr_time_from_sec(60))) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "PAI0201: sync failed: %s", e->message);
@@ -114,31 +135,99 @@ static apr_status_t pai_sync_watchdog(int state, void *data, apr_pool_t *pool)
     return APR_SUCCESS;
 }
 
-/* An ending child's pre-cleanup: no sync cycle runs after it, and a lease this
- * child holds is given up, so that a graceful restart's new children take the
- * loop over at once rather than when the lease runs out. */
-static apr_status_t pai_sync_close(void *data)
+/* The webhook sender's cycle: one server of all (its own lease) turns job
+ * changes into deliveries and POSTs those due. */
+static apr_status_t pai_hook_watchdog(int state, void *data, apr_pool_t *wdpool)
 {
+    static apr_time_t last_log, last_expiry;
+    static char last_msg[256];
     server_rec *s = data;
+    pai_server_conf *c = ap_get_module_config(s->module_config, &pairest_module);
+    pai_webhook_report rep;
+    pai_error *e = NULL;
+    apr_pool_t *pool;
+    ap_dbd_t *dbd;
+    pai_db db;
+    int held = 0;
+
+    if (state != AP_WATCHDOG_STATE_RUNNING || !pai_hook_loop.gate ||
+        apr_pool_create(&pool, wdpool) != APR_SUCCESS)
+        return APR_SUCCESS;
+    apr_thread_mutex_lock(pai_hook_loop.gate);
+    if (pai_hook_loop.closed) {
+        apr_thread_mutex_unlock(pai_hook_loop.gate);
+        apr_pool_destroy(pool);
+        return APR_SUCCESS;
+    }
+    dbd = pai_dbd_open(pool, s);
+    /* The lease outlives the longest cycle (its sends stop after a budget). */
+    if (!(e = pai_db_from_dbd(c, dbd, pool, &db)))
+        e = pai_loop_lease(&pai_hook_loop, s, &db, pool, PAI_WEBHOOK_CYCLE_BUDGET_MS +
+                           2 * PAI_WEBHOOK_TIMEOUT_MS + 10000, &held);
+    if (!e && held) {
+        e = pai_webhook_cycle(&db, pool, c->s.webhook_allow, PAI_WEBHOOK_TIMEOUT_MS,
+                              apr_time_as_msec(apr_time_now()), &rep);
+        if (!e && (rep.failed || rep.skipped))
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "PAI0208: webhooks: %d deliveries "
+                         "given up after %d attempts; %d hooks missed changes let go before "
+                         "they were read (PaiStreamRetention)", rep.failed,
+                         PAI_WEBHOOK_ATTEMPTS, rep.skipped);
+        /* Finished deliveries past their days, once an hour. */
+        if (!e && apr_time_now() - last_expiry > apr_time_from_sec(3600)) {
+            (void)pai_store_webhook_deliveries_expire(&db, pool, apr_time_as_msec(apr_time_now())
+                                                      - PAI_WEBHOOK_KEEP_DAYS * 86400 *
+                                                      APR_INT64_C(1000));
+            last_expiry = apr_time_now();
+        }
+    }
+    if (dbd)
+        pai_dbd_close(s, dbd);
+    apr_thread_mutex_unlock(pai_hook_loop.gate);
+    if (e && (strcmp(last_msg, e->message) || apr_time_now() - last_log > apr_time_from_sec(60))) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "PAI0209: webhook sender failed: %s",
+                     e->message);
+        apr_cpystrn(last_msg, e->message, sizeof(last_msg));
+        last_log = apr_time_now();
+    }
+    else if (!e && last_msg[0]) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "PAI0210: webhook sender works again");
+        last_msg[0] = '\0';
+    }
+    apr_pool_destroy(pool);
+    return APR_SUCCESS;
+}
+
+/* Closes a loop's gate; a lease this child holds is given up, so that a
+ * graceful restart's new children take the loop over at once rather than
+ * when the lease runs out. */
+static void pai_loop_close(pai_loop *l, server_rec *s)
+{
     pai_server_conf *c = ap_get_module_config(s->module_config, &pairest_module);
     apr_pool_t *p;
     ap_dbd_t *dbd;
     pai_db db;
 
-    apr_thread_mutex_lock(pai_sync_gate);
-    pai_sync_closed = 1;
-    apr_thread_mutex_unlock(pai_sync_gate);
-    if (!pai_lease_held || apr_pool_create(&p, s->process->pool) != APR_SUCCESS)
-        return APR_SUCCESS;
+    apr_thread_mutex_lock(l->gate);
+    l->closed = 1;
+    apr_thread_mutex_unlock(l->gate);
+    if (!l->held || apr_pool_create(&p, s->process->pool) != APR_SUCCESS)
+        return;
     if ((dbd = pai_dbd_open(p, s))) {
         if (!pai_db_from_dbd(c, dbd, p, &db) &&
-            !pai_store_lease_release(&db, p, "sync", pai_lease_holder))
+            !pai_store_lease_release(&db, p, l->lease, pai_lease_holder))
             ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
-                         "PAI0206: this child ends; it gave up the sync lease (%s)",
+                         "PAI0206: this child ends; it gave up the lease of %s (%s)", l->what,
                          pai_lease_holder);
         pai_dbd_close(s, dbd);
     }
     apr_pool_destroy(p);
+}
+
+/* An ending child's pre-cleanup: no cycle of either loop runs after it. */
+static apr_status_t pai_sync_close(void *data)
+{
+    pai_loop_close(&pai_sync_loop, data);
+    pai_loop_close(&pai_hook_loop, data);
     return APR_SUCCESS;
 }
 
@@ -159,9 +248,11 @@ int pai_sync_post_config(apr_pool_t *pconf, server_rec *s)
     }
     if (get_instance(&wd, "pairest-sync", 0, 1, pconf) != APR_SUCCESS ||
         register_callback(wd, apr_time_from_msec(c->sync_interval), s,
-                          pai_sync_watchdog) != APR_SUCCESS) {
+                          pai_sync_watchdog) != APR_SUCCESS ||
+        get_instance(&wd, "pairest-hooks", 0, 1, pconf) != APR_SUCCESS ||
+        register_callback(wd, apr_time_from_sec(1), s, pai_hook_watchdog) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
-                     "PAI0007: cannot register the job sync with mod_watchdog");
+                     "PAI0007: cannot register the job sync and webhook sender with mod_watchdog");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return OK;
@@ -177,9 +268,11 @@ void pai_sync_child_init(apr_pool_t *pchild, server_rec *s)
     pai_lease_holder = apr_psprintf(pchild, "%.100s/%" APR_PID_T_FMT "/%08x", host,
                                     getpid(), r);
     /* A pre-cleanup runs before any of pchild's subpools or cleanups go. */
-    if (apr_thread_mutex_create(&pai_sync_gate, APR_THREAD_MUTEX_DEFAULT, s->process->pool)
-            == APR_SUCCESS)
+    if (apr_thread_mutex_create(&pai_sync_loop.gate, APR_THREAD_MUTEX_DEFAULT,
+                                s->process->pool) == APR_SUCCESS &&
+        apr_thread_mutex_create(&pai_hook_loop.gate, APR_THREAD_MUTEX_DEFAULT,
+                                s->process->pool) == APR_SUCCESS)
         apr_pool_pre_cleanup_register(pchild, s, pai_sync_close);
     else
-        pai_sync_gate = NULL;
+        pai_sync_loop.gate = pai_hook_loop.gate = NULL;
 }

@@ -33,9 +33,9 @@ int pai_change_match(const pai_change_filter *f, const char *username, const cha
            (!f->job || !strcmp(f->job, name));
 }
 
-const char *pai_change_frame(apr_pool_t *p, const pai_change *c)
+json_t *pai_change_data(apr_pool_t *p, const pai_change *c)
 {
-    json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:o, s:b}",
+    return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:o, s:b}",
                           "id", (json_int_t)c->id, "time", pai_event_iso(p, c->at_ms),
                           "frameworkName", apr_pstrcat(p, c->username, "~", c->name, NULL),
                           "username", c->username, "jobName", c->name,
@@ -43,6 +43,11 @@ const char *pai_change_frame(apr_pool_t *p, const pai_change *c)
                           "retries", c->retries,
                           "exitCode", c->has_exit ? json_integer(c->exit_code) : json_null(),
                           "deleted", c->deleted);
+}
+
+const char *pai_change_frame(apr_pool_t *p, const pai_change *c)
+{
+    json_t *o = pai_change_data(p, c);
     char *data = json_dumps(o, JSON_COMPACT);
     const char *frame = apr_psprintf(p, "id: %" APR_INT64_T_FMT "\nevent: job\ndata: %s\n\n",
                                      c->id, data ? data : "{}");

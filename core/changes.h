@@ -6,6 +6,7 @@
 
 #include <apr_pools.h>
 #include <apr_tables.h>
+#include <jansson.h>
 #include "store.h"
 
 #define PAI_CHANGE_WINDOW 4096     /* changes a process keeps in memory */
@@ -26,6 +27,8 @@ typedef struct pai_change_filter {
 
 int pai_change_match(const pai_change_filter *f, const char *username, const char *vc,
                      const char *name);
+/* A change as the stream and webhooks tell it (a new reference). */
+json_t *pai_change_data(apr_pool_t *p, const pai_change *c);
 /* One change as its event: "id: N\nevent: job\ndata: {...}\n\n". */
 const char *pai_change_frame(apr_pool_t *p, const pai_change *c);
 

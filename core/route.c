@@ -116,6 +116,16 @@ const pai_route pai_routes[PAI_R_COUNT] = {
     /* Server-Sent Events: every change of a job's state the caller may see. */
     [PAI_R_V2_EVENTS_STREAM_GET] = {"GET", "/api/v2/events/stream", PAI_AUTH_USER,
                                     PAI_BODY_NONE},
+    /* One's webhooks (the URL may hold a receiver's key: not in the audit). */
+    [PAI_R_V2_WEBHOOKS_GET] = {"GET", "/api/v2/webhooks", PAI_AUTH_USER, PAI_BODY_NONE},
+    [PAI_R_V2_WEBHOOKS_POST] = {"POST", "/api/v2/webhooks", PAI_AUTH_USER, PAI_BODY_JSON,
+                                {"webhook.create", NULL, NULL}},
+    [PAI_R_V2_WEBHOOK_GET] = {"GET", "/api/v2/webhooks/:webhookId", PAI_AUTH_USER,
+                              PAI_BODY_NONE},
+    [PAI_R_V2_WEBHOOK_DELETE] = {"DELETE", "/api/v2/webhooks/:webhookId", PAI_AUTH_USER,
+                                 PAI_BODY_NONE, {"webhook.delete", ":0", NULL}},
+    [PAI_R_V2_WEBHOOK_DELIVERIES_GET] = {"GET", "/api/v2/webhooks/:webhookId/deliveries",
+                                         PAI_AUTH_USER, PAI_BODY_NONE},
 };
 
 int pai_route_for_applications(int id)

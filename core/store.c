@@ -145,6 +145,36 @@ static const char *const store_schema[] = {
     " kind VARCHAR(16) NOT NULL)",
     "CREATE INDEX IF NOT EXISTS pai_changes_job ON pai_changes (name, id)",
     "CREATE INDEX IF NOT EXISTS pai_changes_at ON pai_changes (at)",
+    /* Webhooks: where a user's job changes are POSTed, signed with the secret;
+     * cursor is the last change turned into deliveries. */
+    "CREATE TABLE IF NOT EXISTS pai_webhooks ("
+    " id VARCHAR(32) NOT NULL PRIMARY KEY,"
+    " username VARCHAR(64) NOT NULL,"
+    " url VARCHAR(2048) NOT NULL,"
+    " events VARCHAR(255) NOT NULL,"
+    " secret VARCHAR(255) NOT NULL,"
+    " created BIGINT NOT NULL,"
+    " cursor_id BIGINT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS pai_webhooks_user ON pai_webhooks (username, created)",
+    /* One change for one hook: pending until the receiver takes it or the
+     * attempts run out; kept PAI_WEBHOOK_KEEP_DAYS after. */
+    "CREATE TABLE IF NOT EXISTS pai_webhook_deliveries ("
+    " id VARCHAR(64) NOT NULL PRIMARY KEY,"
+    " hook_id VARCHAR(32) NOT NULL,"
+    " change_id BIGINT NOT NULL,"
+    " event VARCHAR(16) NOT NULL,"
+    " body TEXT NOT NULL,"
+    " created BIGINT NOT NULL,"
+    " next_at BIGINT NOT NULL,"
+    " last_at BIGINT NOT NULL,"
+    " attempts INTEGER NOT NULL,"
+    " status VARCHAR(16) NOT NULL,"
+    " last_status INTEGER NOT NULL,"
+    " last_error VARCHAR(255) NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS pai_webhook_deliveries_due ON pai_webhook_deliveries"
+    " (status, next_at)",
+    "CREATE INDEX IF NOT EXISTS pai_webhook_deliveries_hook ON pai_webhook_deliveries"
+    " (hook_id, created)",
     /* When the launcher expects a waiting job to start (the sync writes it
      * when it changes; a job that is not waiting has none that counts). */
     "CREATE TABLE IF NOT EXISTS pai_job_waits ("
@@ -252,6 +282,10 @@ static const char *const store_migrations[] = {
     " diagnostics, cpus, memory_mb, gpus, submitted, launch_tag, placement, hosts," \
     " platform_retries"
 
+#define HOOK_COLS "id, username, url, events, secret, created, cursor_id"
+#define DELIVERY_COLS "id, hook_id, change_id, event, created, next_at, last_at, attempts," \
+    " status, last_status, last_error"
+
 typedef enum {
     ST_USER_GET, ST_USER_INSERT, ST_USER_SET_PASSWORD, ST_USER_SET_ADMIN,
     ST_USER_DELETE, ST_GRANTS_DELETE, ST_GRANT_INSERT, ST_GRANTS_GET,
@@ -272,6 +306,10 @@ typedef enum {
     ST_EVENT_LIST, ST_EVENT_DELETE_JOB, ST_CHANGE_LAST, ST_CHANGE_INSERT, ST_CHANGE_DELETED,
     ST_CHANGES_AFTER, ST_CHANGES_BOUNDS,
     ST_CHANGES_EXPIRE,
+    ST_HOOK_COUNT, ST_HOOK_INSERT, ST_HOOK_LIST, ST_HOOK_LIST_ALL, ST_HOOK_GET,
+    ST_HOOK_DELETE, ST_HOOK_DELIVERIES_DELETE, ST_HOOK_CURSOR, ST_HOOK_DELIVERY_INSERT,
+    ST_HOOK_DUE, ST_HOOK_ATTEMPT, ST_HOOK_DELIVERIES, ST_HOOK_DELIVERIES_EXPIRE,
+    ST_HOOK_USER_DELIVERIES_DELETE, ST_HOOK_USER_DELETE,
     ST_TAG_INSERT, ST_TAG_DELETE, ST_TAGS_GET, ST_TAGS_DELETE,
     ST_ATTEMPT_UPDATE, ST_ATTEMPT_INSERT, ST_ATTEMPTS_GET, ST_ATTEMPT_LAUNCHED, ST_ATTEMPT_EXIT,
     ST_ATTEMPT_EXISTS, ST_ATTEMPT_EXIT_GET, ST_TASK_GET, ST_TASK_INSERT, ST_TASK_STARTED, ST_TASK_EXITED,
@@ -452,6 +490,41 @@ static const struct { const char *label; const char *sql; } store_sql[ST__COUNT]
         "INSERT INTO pai_changes (at, name, created, username, vc, state, sub_state, retries,"
         " has_exit, exit_code, kind) SELECT %lld, name, created, username, vc, state,"
         " sub_state, retries, has_exit, exit_code, 'deleted' FROM pai_jobs WHERE name = %s"},
+    [ST_HOOK_COUNT] = {"pai_hook_count",
+        "SELECT COUNT(*) FROM pai_webhooks WHERE username = %s"},
+    [ST_HOOK_INSERT] = {"pai_hook_insert",
+        "INSERT INTO pai_webhooks (id, username, url, events, secret, created, cursor_id)"
+        " VALUES (%s, %s, %s, %s, %s, %lld, %lld)"},
+    [ST_HOOK_LIST] = {"pai_hook_list",
+        "SELECT " HOOK_COLS " FROM pai_webhooks WHERE username = %s ORDER BY created, id"},
+    [ST_HOOK_LIST_ALL] = {"pai_hook_list_all",
+        "SELECT " HOOK_COLS " FROM pai_webhooks ORDER BY created, id"},
+    [ST_HOOK_GET] = {"pai_hook_get", "SELECT " HOOK_COLS " FROM pai_webhooks WHERE id = %s"},
+    [ST_HOOK_DELETE] = {"pai_hook_delete", "DELETE FROM pai_webhooks WHERE id = %s"},
+    [ST_HOOK_DELIVERIES_DELETE] = {"pai_hook_deliveries_delete",
+        "DELETE FROM pai_webhook_deliveries WHERE hook_id = %s"},
+    [ST_HOOK_CURSOR] = {"pai_hook_cursor",
+        "UPDATE pai_webhooks SET cursor_id = %lld WHERE id = %s"},
+    [ST_HOOK_DELIVERY_INSERT] = {"pai_hook_delivery_insert",
+        "INSERT INTO pai_webhook_deliveries (id, hook_id, change_id, event, body, created,"
+        " next_at, last_at, attempts, status, last_status, last_error)"
+        " VALUES (%s, %s, %lld, %s, %s, %lld, %lld, 0, 0, 'pending', 0, '')"},
+    [ST_HOOK_DUE] = {"pai_hook_due",
+        "SELECT " DELIVERY_COLS ", body FROM pai_webhook_deliveries"
+        " WHERE status = 'pending' AND next_at <= %lld ORDER BY next_at, id LIMIT %d"},
+    [ST_HOOK_ATTEMPT] = {"pai_hook_attempt",
+        "UPDATE pai_webhook_deliveries SET attempts = %d, status = %s, next_at = %lld,"
+        " last_at = %lld, last_status = %d, last_error = %s WHERE id = %s"},
+    [ST_HOOK_DELIVERIES] = {"pai_hook_deliveries",
+        "SELECT " DELIVERY_COLS " FROM pai_webhook_deliveries WHERE hook_id = %s"
+        " ORDER BY created DESC, change_id DESC LIMIT %d"},
+    [ST_HOOK_DELIVERIES_EXPIRE] = {"pai_hook_deliveries_expire",
+        "DELETE FROM pai_webhook_deliveries WHERE status <> 'pending' AND last_at < %lld"},
+    [ST_HOOK_USER_DELIVERIES_DELETE] = {"pai_hook_user_deliveries_delete",
+        "DELETE FROM pai_webhook_deliveries WHERE hook_id IN"
+        " (SELECT id FROM pai_webhooks WHERE username = %s)"},
+    [ST_HOOK_USER_DELETE] = {"pai_hook_user_delete",
+        "DELETE FROM pai_webhooks WHERE username = %s"},
     [ST_CHANGES_AFTER] = {"pai_changes_after",
         "SELECT id, at, name, created, username, vc, state, sub_state, retries, has_exit,"
         " exit_code, kind FROM pai_changes WHERE id > %lld ORDER BY id LIMIT %d"},
@@ -837,6 +910,11 @@ pai_error *pai_store_user_delete(pai_db *db, apr_pool_t *p, const char *username
     if (rv)
         return store_fail(db, p, rv, "begin");
     err = store_exec(db, p, ST_GRANTS_DELETE, 1, args, NULL);
+    /* Their webhooks go too: nobody would own them. */
+    if (!err)
+        err = store_exec(db, p, ST_HOOK_USER_DELIVERIES_DELETE, 1, args, NULL);
+    if (!err)
+        err = store_exec(db, p, ST_HOOK_USER_DELETE, 1, args, NULL);
     if (!err)
         err = store_exec(db, p, ST_USER_DELETE, 1, args, &n);
     if (!err && n == 0)
@@ -2344,4 +2422,193 @@ pai_error *pai_store_audit_page(pai_db *db, apr_pool_t *p, const pai_audit_filte
         a->repeats = atoi(store_col(db, row, 8));
     }
     return NULL;
+}
+
+/* ---- webhooks -------------------------------------------------------------- */
+
+pai_error *pai_store_webhook_add(pai_db *db, apr_pool_t *p, const pai_webhook_row *h, int max)
+{
+    const char *who[] = {h->username};
+    const char *args[] = {h->id, h->username, h->url, h->events, h->secret, i64(p, h->created),
+                          i64(p, h->cursor)};
+    apr_dbd_transaction_t *tx = NULL;
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    pai_error *err;
+    int cur = 0, rv, have = 0;
+
+    /* Counted and added in one transaction: two requests at once cannot
+     * both take the last place. */
+    if ((rv = store_tx_start(db, p, &tx)))
+        return store_fail(db, p, rv, "begin");
+    err = store_select(db, p, ST_HOOK_COUNT, 1, who, &res);
+    if (!err && (row = store_row(db, p, res, &cur))) {
+        have = atoi(store_col(db, row, 0));
+        while (store_row(db, p, res, &cur))
+            ;
+    }
+    if (!err && have >= max)
+        err = pai_error_make(p, PAI_ERR_INVALID, "a user may have at most %d webhooks", max);
+    if (!err)
+        err = store_exec(db, p, ST_HOOK_INSERT, 7, args, NULL);
+    if (err)
+        apr_dbd_transaction_mode_set(db->driver, tx, APR_DBD_TRANSACTION_ROLLBACK);
+    rv = store_tx_end(db, p, tx);
+    return !err && rv ? store_fail(db, p, rv, "commit") : err;
+}
+
+static pai_webhook_row *store_hook_row(pai_db *db, apr_pool_t *p, apr_dbd_row_t *row)
+{
+    pai_webhook_row *h = apr_pcalloc(p, sizeof(*h));
+    h->id = apr_pstrdup(p, store_col(db, row, 0));
+    h->username = apr_pstrdup(p, store_col(db, row, 1));
+    h->url = apr_pstrdup(p, store_col(db, row, 2));
+    h->events = apr_pstrdup(p, store_col(db, row, 3));
+    h->secret = apr_pstrdup(p, store_col(db, row, 4));
+    h->created = apr_atoi64(store_col(db, row, 5));
+    h->cursor = apr_atoi64(store_col(db, row, 6));
+    return h;
+}
+
+pai_error *pai_store_webhook_list(pai_db *db, apr_pool_t *p, const char *username,
+                                  apr_array_header_t **out)
+{
+    const char *args[] = {username};
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    pai_error *err;
+
+    if ((err = store_select_all(db, p, username ? ST_HOOK_LIST : ST_HOOK_LIST_ALL,
+                                username ? 1 : 0, args, &res)))
+        return err;
+    *out = apr_array_make(p, 8, sizeof(pai_webhook_row *));
+    while ((row = store_next(db, p, res)))
+        APR_ARRAY_PUSH(*out, pai_webhook_row *) = store_hook_row(db, p, row);
+    return NULL;
+}
+
+pai_error *pai_store_webhook_get(pai_db *db, apr_pool_t *p, const char *id,
+                                 pai_webhook_row **out)
+{
+    const char *args[] = {id};
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    pai_error *err;
+    int cur = 0;
+
+    *out = NULL;
+    if ((err = store_select(db, p, ST_HOOK_GET, 1, args, &res)))
+        return err;
+    if ((row = store_row(db, p, res, &cur)))
+        *out = store_hook_row(db, p, row);
+    return NULL;
+}
+
+pai_error *pai_store_webhook_delete(pai_db *db, apr_pool_t *p, const char *id)
+{
+    const char *args[] = {id};
+    apr_dbd_transaction_t *tx = NULL;
+    pai_error *err;
+    int n = 0, rv;
+
+    if ((rv = store_tx_start(db, p, &tx)))
+        return store_fail(db, p, rv, "begin");
+    err = store_exec(db, p, ST_HOOK_DELIVERIES_DELETE, 1, args, NULL);
+    if (!err)
+        err = store_exec(db, p, ST_HOOK_DELETE, 1, args, &n);
+    if (!err && n == 0)
+        err = pai_error_make(p, PAI_ERR_NOT_FOUND, "webhook %s not found", id);
+    if (err)
+        apr_dbd_transaction_mode_set(db->driver, tx, APR_DBD_TRANSACTION_ROLLBACK);
+    rv = store_tx_end(db, p, tx);
+    return !err && rv ? store_fail(db, p, rv, "commit") : err;
+}
+
+pai_error *pai_store_webhook_fanout(pai_db *db, apr_pool_t *p, const char *hook_id,
+                                    const apr_array_header_t *deliveries, apr_int64_t cursor)
+{
+    const char *move[] = {i64(p, cursor), hook_id};
+    apr_dbd_transaction_t *tx = NULL;
+    pai_error *err = NULL;
+    int i, rv;
+
+    if ((rv = store_tx_start(db, p, &tx)))
+        return store_fail(db, p, rv, "begin");
+    for (i = 0; !err && i < deliveries->nelts; i++) {
+        const pai_webhook_delivery *d = APR_ARRAY_IDX(deliveries, i, const pai_webhook_delivery *);
+        const char *args[] = {d->id, d->hook_id, i64(p, d->change_id), d->event, d->body,
+                              i64(p, d->created), i64(p, d->next_at)};
+        err = store_exec(db, p, ST_HOOK_DELIVERY_INSERT, 7, args, NULL);
+    }
+    if (!err)
+        err = store_exec(db, p, ST_HOOK_CURSOR, 2, move, NULL);
+    if (err)
+        apr_dbd_transaction_mode_set(db->driver, tx, APR_DBD_TRANSACTION_ROLLBACK);
+    rv = store_tx_end(db, p, tx);
+    return !err && rv ? store_fail(db, p, rv, "commit") : err;
+}
+
+static pai_webhook_delivery *store_delivery_row(pai_db *db, apr_pool_t *p, apr_dbd_row_t *row,
+                                                int with_body)
+{
+    pai_webhook_delivery *d = apr_pcalloc(p, sizeof(*d));
+    d->id = apr_pstrdup(p, store_col(db, row, 0));
+    d->hook_id = apr_pstrdup(p, store_col(db, row, 1));
+    d->change_id = apr_atoi64(store_col(db, row, 2));
+    d->event = apr_pstrdup(p, store_col(db, row, 3));
+    d->created = apr_atoi64(store_col(db, row, 4));
+    d->next_at = apr_atoi64(store_col(db, row, 5));
+    d->last_at = apr_atoi64(store_col(db, row, 6));
+    d->attempts = atoi(store_col(db, row, 7));
+    d->status = apr_pstrdup(p, store_col(db, row, 8));
+    d->last_status = atoi(store_col(db, row, 9));
+    d->last_error = apr_pstrdup(p, store_col(db, row, 10));
+    d->body = with_body ? apr_pstrdup(p, store_col(db, row, 11)) : NULL;
+    return d;
+}
+
+pai_error *pai_store_webhook_due(pai_db *db, apr_pool_t *p, apr_int64_t now_ms, int limit,
+                                 apr_array_header_t **out)
+{
+    const char *args[] = {i64(p, now_ms), apr_itoa(p, limit)};
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    pai_error *err;
+
+    if ((err = store_select_all(db, p, ST_HOOK_DUE, 2, args, &res)))
+        return err;
+    *out = apr_array_make(p, 16, sizeof(pai_webhook_delivery *));
+    while ((row = store_next(db, p, res)))
+        APR_ARRAY_PUSH(*out, pai_webhook_delivery *) = store_delivery_row(db, p, row, 1);
+    return NULL;
+}
+
+pai_error *pai_store_webhook_attempt(pai_db *db, apr_pool_t *p, const pai_webhook_delivery *d)
+{
+    const char *args[] = {apr_itoa(p, d->attempts), d->status, i64(p, d->next_at),
+                          i64(p, d->last_at), apr_itoa(p, d->last_status),
+                          store_clip(p, d->last_error, 255), d->id};
+    return store_exec(db, p, ST_HOOK_ATTEMPT, 7, args, NULL);
+}
+
+pai_error *pai_store_webhook_deliveries(pai_db *db, apr_pool_t *p, const char *hook_id,
+                                        int limit, apr_array_header_t **out)
+{
+    const char *args[] = {hook_id, apr_itoa(p, limit)};
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    pai_error *err;
+
+    if ((err = store_select_all(db, p, ST_HOOK_DELIVERIES, 2, args, &res)))
+        return err;
+    *out = apr_array_make(p, 16, sizeof(pai_webhook_delivery *));
+    while ((row = store_next(db, p, res)))
+        APR_ARRAY_PUSH(*out, pai_webhook_delivery *) = store_delivery_row(db, p, row, 0);
+    return NULL;
+}
+
+pai_error *pai_store_webhook_deliveries_expire(pai_db *db, apr_pool_t *p, apr_int64_t before_ms)
+{
+    const char *args[] = {i64(p, before_ms)};
+    return store_exec(db, p, ST_HOOK_DELIVERIES_EXPIRE, 1, args, NULL);
 }

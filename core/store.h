@@ -385,4 +385,54 @@ pai_error *pai_store_audit_expire(pai_db *db, apr_pool_t *p, apr_int64_t before_
 pai_error *pai_store_audit_page(pai_db *db, apr_pool_t *p, const pai_audit_filter *f,
                                 apr_array_header_t **out);
 
+/* A webhook (POST /api/v2/webhooks): its owner, URL, events (a comma list),
+ * the secret deliveries are signed with, and the last change fanned out. */
+typedef struct pai_webhook_row {
+    const char *id;               /* 32 hex digits */
+    const char *username;
+    const char *url;
+    const char *events;
+    const char *secret;
+    apr_int64_t created;          /* epoch ms */
+    apr_int64_t cursor;           /* the last change id turned into deliveries */
+} pai_webhook_row;
+/* One change for one hook, until the receiver took it or it was given up. */
+typedef struct pai_webhook_delivery {
+    const char *id;               /* "<hook id>-<change id>": the same on every attempt,
+                                   * the receiver's key to drop a repeat */
+    const char *hook_id;
+    apr_int64_t change_id;
+    const char *event;
+    const char *body;             /* JSON, as signed and sent on every attempt */
+    apr_int64_t created, next_at, last_at;   /* epoch ms; last_at 0: not tried */
+    int attempts;
+    const char *status;           /* "pending", "delivered" or "failed" */
+    int last_status;              /* the receiver's HTTP status (0: none) */
+    const char *last_error;       /* why the last attempt failed ("" if it did not) */
+} pai_webhook_delivery;
+/* Adds hook h unless its owner has max hooks already (PAI_ERR_INVALID). */
+pai_error *pai_store_webhook_add(pai_db *db, apr_pool_t *p, const pai_webhook_row *h, int max);
+/* A user's hooks (username NULL: everyone's), oldest first. */
+pai_error *pai_store_webhook_list(pai_db *db, apr_pool_t *p, const char *username,
+                                  apr_array_header_t **out /* pai_webhook_row * */);
+/* *out NULL when there is no such hook. */
+pai_error *pai_store_webhook_get(pai_db *db, apr_pool_t *p, const char *id,
+                                 pai_webhook_row **out);
+/* The hook and its deliveries; PAI_ERR_NOT_FOUND when absent. */
+pai_error *pai_store_webhook_delete(pai_db *db, apr_pool_t *p, const char *id);
+/* In one transaction: the deliveries (pai_webhook_delivery) added and the
+ * hook's cursor moved to `cursor`. */
+pai_error *pai_store_webhook_fanout(pai_db *db, apr_pool_t *p, const char *hook_id,
+                                    const apr_array_header_t *deliveries, apr_int64_t cursor);
+/* Pending deliveries due at now_ms, the longest due first (limit at most). */
+pai_error *pai_store_webhook_due(pai_db *db, apr_pool_t *p, apr_int64_t now_ms, int limit,
+                                 apr_array_header_t **out /* pai_webhook_delivery * */);
+/* Records an attempt's outcome: attempts, status, next_at, last_* of d. */
+pai_error *pai_store_webhook_attempt(pai_db *db, apr_pool_t *p, const pai_webhook_delivery *d);
+/* A hook's deliveries, the newest first (limit at most); bodies left out. */
+pai_error *pai_store_webhook_deliveries(pai_db *db, apr_pool_t *p, const char *hook_id,
+                                        int limit, apr_array_header_t **out);
+/* Forgets finished deliveries last tried before before_ms. */
+pai_error *pai_store_webhook_deliveries_expire(pai_db *db, apr_pool_t *p, apr_int64_t before_ms);
+
 #endif

@@ -34,6 +34,8 @@ typedef struct pai_settings {
     int stream_seconds;              /* PaiStreamSeconds: a change stream's longest life */
     int stream_max;                  /* PaiStreamMax: streams a process holds (-1: unset) */
     int stream_retention_hours;      /* PaiStreamRetention: changes kept to resume from */
+    const apr_array_header_t *webhook_allow; /* PaiWebhookAllow: apr_ipsubnet_t * a hook may
+                                      * reach though private; NULL: none */
 } pai_settings;
 
 /* PaiReadAccess: who may read jobs and VCs (per location). */
@@ -150,6 +152,12 @@ pai_error *pai_v2_vcs_get(pai_req *rq);
 pai_error *pai_v2_vc_get(pai_req *rq);
 /* stream.c */
 pai_error *pai_v2_events_stream_get(pai_req *rq);
+/* webhook.c */
+pai_error *pai_v2_webhooks_get(pai_req *rq);
+pai_error *pai_v2_webhooks_post(pai_req *rq);
+pai_error *pai_v2_webhook_get(pai_req *rq);
+pai_error *pai_v2_webhook_delete(pai_req *rq);
+pai_error *pai_v2_webhook_deliveries_get(pai_req *rq);
 /* v2job.c */
 pai_error *pai_v2_jobs_get(pai_req *rq);
 pai_error *pai_v2_jobs_post(pai_req *rq);

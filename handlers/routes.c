@@ -63,6 +63,11 @@ static const pai_handler_fn pai_route_fns[PAI_R_COUNT] = {
     [PAI_R_V2_TOKEN_DELETE] = pai_v2_token_delete,
     [PAI_R_V2_JOB_EVENTS_GET] = pai_v2_job_events_get,
     [PAI_R_V2_EVENTS_STREAM_GET] = pai_v2_events_stream_get,
+    [PAI_R_V2_WEBHOOKS_GET] = pai_v2_webhooks_get,
+    [PAI_R_V2_WEBHOOKS_POST] = pai_v2_webhooks_post,
+    [PAI_R_V2_WEBHOOK_GET] = pai_v2_webhook_get,
+    [PAI_R_V2_WEBHOOK_DELETE] = pai_v2_webhook_delete,
+    [PAI_R_V2_WEBHOOK_DELIVERIES_GET] = pai_v2_webhook_deliveries_get,
     [PAI_R_USER_JOB_SSH_GET] = pai_user_job_ssh_get,
 };
 

@@ -290,6 +290,8 @@ AliasMatch "^/owned/jobs/[^/]+/(.*)$" "{static}/$1"
     # What the auth phase proved, for what else the request runs.
     Header always set X-PAI-User "%{{PAI_USER}}e/%{{PAI_ADMIN}}e"
 </Location>
+# The webhook receivers of test_webhooks.py listen on this address.
+PaiWebhookAllow 127.0.0.1/32
 # A body limit of one location only (test_http.py).
 <LocationMatch "^/api/v1/user/[^/]+/virtualClusters$">
     PaiBodyLimit 2048

@@ -59,6 +59,7 @@ int main(void)
     srunner_add_suite(sr, suite_yaml());
     srunner_add_suite(sr, suite_exitspec());
     srunner_add_suite(sr, suite_pending());
+    srunner_add_suite(sr, suite_webhook());
     srunner_add_suite(sr, suite_protocol());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);

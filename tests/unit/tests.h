@@ -29,4 +29,5 @@ Suite *suite_image(void);
 Suite *suite_jobflow(void);
 Suite *suite_exitspec(void);
 Suite *suite_pending(void);
+Suite *suite_webhook(void);
 #endif
