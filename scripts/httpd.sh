@@ -124,6 +124,9 @@ start() {
       reportca="PaiSSHReportCAFile \"$base/tls-ca.crt\""
     fi
   fi
+  # The days task logs are served, as Slurm's epilog keeps them (slurm.sh).
+  local retention=${PAI_LOG_RETENTION:-30}
+  case "$retention" in ''|*[!0-9]*) echo "httpd.sh: PAI_LOG_RETENTION must be a number of days" >&2; exit 2 ;; esac
   if [ -n "${PAI_VIRTUAL_CLUSTERS:-}" ]; then
     vcs=$(printf '%s' "$PAI_VIRTUAL_CLUSTERS" | tr ';' '\n' | awk 'NF {printf "PaiVirtualCluster %s\\n", $0}')
   fi
@@ -139,7 +142,7 @@ start() {
       -e "s|@EXTRALISTEN@|${PAI_LISTEN_EXTRA:+Listen $PAI_LISTEN_EXTRA}|g" \
       -e "s|@REPORTURL@|${PAI_REPORT_URL:-$scheme://$listen}|g" -e "s|@SCHEME@|$scheme|g" \
       -e "s|@TLS@|$tls|g" -e "s|@REPORTCA@|$reportca|g" \
-      -e "s|@CTRRUNTIME@|$runtime|g" -e "s|@IMAGEALLOW@|$allow|g" -e "s|@INCLUDE@|$include|g" \
+      -e "s|@LOGRETENTION@|$retention|g" -e "s|@CTRRUNTIME@|$runtime|g" -e "s|@IMAGEALLOW@|$allow|g" -e "s|@INCLUDE@|$include|g" \
       "$root/conf/httpd.conf.in" > "$inst/httpd.conf"
   chmod 600 "$inst/httpd.conf"
   local waits=100

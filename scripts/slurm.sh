@@ -247,7 +247,12 @@ start() {
   printf '#!/bin/sh\nexport SLURM_CONF=%q\nexec /bin/sh %q %q %q %q %q %q %q %q %q\n' "$conf" \
     "$root/scripts/job/prolog.sh" "$jobs" "$hold" "$cache" "$cache_mb" "$insecure" \
     "$mirrors" "$dir/dev/%n-gpu%i" "$(id -gn "$runas")" > "$dir/prolog"
-  printf '#!/bin/sh\nexec /bin/sh %q %q\n' "$root/scripts/job/epilog.sh" "$jobs" > "$dir/epilog"
+  # Task logs go PAI_LOG_RETENTION days after their attempt ends (as the
+  # server's PaiLogRetention, which stops serving them then; 0: kept).
+  local retention=${PAI_LOG_RETENTION:-30}
+  case "$retention" in ''|*[!0-9]*) echo "slurm.sh: PAI_LOG_RETENTION must be a number of days" >&2; exit 2 ;; esac
+  printf '#!/bin/sh\nexec /bin/sh %q %q %q\n' "$root/scripts/job/epilog.sh" "$jobs" "$retention" \
+    > "$dir/epilog"
   chmod 755 "$dir/prolog" "$dir/epilog"
 
   # Limits that hold: each step in cgroups of its own (memory and swap at

@@ -61,6 +61,9 @@ fi
 [ -f "$pai_job_dir/.pai-created" ] ||
   (umask 027 && printf '%s\n' "$pai_job_created" > "$pai_job_dir/.pai-created")
 exec >>"$pai_attempt_dir/batch.log" 2>&1
+# The attempt's end, by its time: Slurm's epilog removes an attempt's folder
+# PaiLogRetention days after it (epilog.sh); one without it is never removed.
+trap 'touch "$pai_attempt_dir/.pai-ended" 2>/dev/null' EXIT
 echo "mod_pairest: job $pai_job, attempt $pai_attempt, of $pai_owner, as $(id -un)"
 
 # The allocation's nodes in Slurm's order (the launcher reads the job's node

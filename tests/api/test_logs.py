@@ -134,3 +134,61 @@ def test_a_planted_link_or_fifo_is_not_served(api):
     r = api.call("PUT", "/api/v1/jobs/%s/executionType" % name, token, json={"value": "STOP"})
     assert r.status_code == 200, r.text
     wait_state(api, name, {"STOPPED"})
+
+
+def test_logs_past_their_retention_are_removed_from_the_nodes(api):
+    """An attempt's folder goes PaiLogRetention (30) days after its end mark,
+    removed by Slurm's epilog as its account; one still running (no mark) or
+    ended lately stays, and so does everything outside the attempts."""
+    import os
+    import pwd
+    import subprocess
+    from conftest import job_dir
+
+    user, token = api.make_user()
+    first = submit_ok(api, token, job(api.unique("keep"), "echo kept"))
+    assert wait_state(api, first, {"SUCCEEDED", "FAILED"})["state"] == "SUCCEEDED"
+    # the batch script marked its attempt's end
+    mark = os.path.join(job_dir(api, first), ".pai-ended")
+    for _ in range(50):
+        if os.path.exists(mark):
+            break
+        time.sleep(0.2)
+    assert os.path.isfile(mark)
+
+    acct = pwd.getpwnam("paijob")
+    root = os.path.join(api.statedir, "jobs", "paijob")
+    old, lately, unmarked = (os.path.join(root, api.unique(p)) for p in ("old", "lately", "run"))
+    gone = os.path.join(root, api.unique("dead") + "@deleted-1")
+
+    def plant(job_folder, age_days, marked=True):
+        attempt = os.path.join(job_folder, "attempt-0")
+        os.makedirs(attempt)
+        for f in ("main-0.out", ".pai-ended") if marked else ("main-0.out",):
+            with open(os.path.join(attempt, f), "w") as fh:
+                fh.write("x\n")
+        subprocess.run(["chown", "-R", "%d:%d" % (acct.pw_uid, acct.pw_gid), job_folder],
+                       check=True)
+        when = "%d days ago" % age_days
+        for f in ("main-0.out", ".pai-ended") if marked else ("main-0.out",):
+            subprocess.run(["touch", "-d", when, os.path.join(attempt, f)], check=True)
+        return attempt
+
+    old_attempt = plant(old, 40)
+    lately_attempt = plant(lately, 2)
+    unmarked_attempt = plant(unmarked, 400, marked=False)
+    plant(gone, 45)
+    with open(os.path.join(old, ".pai-created"), "w") as fh:
+        fh.write("1\n")
+    # the once-an-hour mark of the first job's epilog is taken away
+    os.unlink(os.path.join(api.statedir, "jobs", ".pai-pruned"))
+    second = submit_ok(api, token, job(api.unique("prune"), "true"))
+    wait_state(api, second, {"SUCCEEDED", "FAILED"})
+    for _ in range(150):
+        if not os.path.exists(old_attempt) and not os.path.exists(gone):
+            break
+        time.sleep(0.2)
+    assert not os.path.exists(old_attempt) and not os.path.exists(gone)
+    assert os.path.isfile(os.path.join(old, ".pai-created"))
+    for kept in (lately_attempt, unmarked_attempt, job_dir(api, first), job_dir(api, second)):
+        assert os.path.isfile(os.path.join(kept, "main-0.out")), kept
