@@ -144,6 +144,7 @@ static apr_status_t pai_hook_watchdog(int state, void *data, apr_pool_t *wdpool)
     server_rec *s = data;
     pai_server_conf *c = ap_get_module_config(s->module_config, &pairest_module);
     pai_webhook_report rep;
+    apr_array_header_t *hooks = NULL;
     pai_error *e = NULL;
     apr_pool_t *pool;
     ap_dbd_t *dbd;
@@ -160,8 +161,10 @@ static apr_status_t pai_hook_watchdog(int state, void *data, apr_pool_t *wdpool)
         return APR_SUCCESS;
     }
     dbd = pai_dbd_open(pool, s);
-    /* The lease outlives the longest cycle (its sends stop after a budget). */
-    if (!(e = pai_db_from_dbd(c, dbd, pool, &db)))
+    /* No hook anywhere: nothing to do, and no lease written every second.
+     * The lease outlives the longest cycle (its sends stop after a budget). */
+    if (!(e = pai_db_from_dbd(c, dbd, pool, &db)) &&
+        !(e = pai_store_webhook_list(&db, pool, NULL, &hooks)) && hooks->nelts)
         e = pai_loop_lease(&pai_hook_loop, s, &db, pool, PAI_WEBHOOK_CYCLE_BUDGET_MS +
                            2 * PAI_WEBHOOK_TIMEOUT_MS + 10000, &held);
     if (!e && held) {

@@ -53,8 +53,12 @@ pai_prune_logs() {
   touch "$mark" || return 0
   for acct in "$root"/*; do
     if [ ! -d "$acct" ] || [ -L "$acct" ]; then continue; fi
-    auid=$(stat -c %u "$acct") agid=$(stat -c %g "$acct")
+    # The account's own group, not the folder's (the server's, which reads
+    # every account's logs).
+    auid=$(stat -c %u "$acct")
     case "$auid" in ''|0|*[!0-9]*) continue ;; esac
+    agid=$(getent passwd "$auid" | cut -d: -f4)
+    case "$agid" in ''|0|*[!0-9]*) continue ;; esac
     # shellcheck disable=SC2016  # $1 is the inner shell's: the path find found
     find "$acct" -mindepth 3 -maxdepth 3 -type f -name .pai-ended \
       -path "$acct/*/attempt-*/.pai-ended" -mmin +$((days * 1440)) \
