@@ -43,7 +43,7 @@ all: build
 deps:
 	@scripts/deps.sh
 
-build: $(B)/mod_pairest.so build/paiconf
+build: $(B)/mod_pairest.so build/paiconf build/web/index.html
 
 # The job-side shell (scripts/job/) travels inside the module as C strings.
 JOB_SH    := scripts/job/batch.sh scripts/job/task.sh scripts/job/container.sh
@@ -68,6 +68,10 @@ $(B)/mod_pairest.so: $(MOD_SRC) mod_pairest.h handlers/*.h $(B)/libpairest.a
 # The benchmark's fixture: a job history seeded through the store layer.
 $(B)/seedjobs: tools/seedjobs.c $(B)/libpairest.a
 	$(CC) $(CPPFLAGS) -I. $(CFLAGS) -o $@ $< $(B)/libpairest.a $(LIBS) $(APR_LIBS) $(SANFLAGS)
+
+# The web portal as httpd serves it: assets named by their content's hash.
+build/web/index.html: web/index.html web/app.js web/app.css scripts/web.sh
+	scripts/web.sh web build/web
 
 # The yaml reader run by scripts/run.sh: one plain build whatever SAN says.
 build/paiconf: tools/paiconf.c
@@ -161,12 +165,13 @@ bench-smoke: deps
 
 # The API suite (SQLite half) against one httpd process under valgrind's
 # memcheck; fails on a definite leak through module code.  Tests that kill or
-# restart httpd's children have no place in one process and are left out.
+# restart httpd's children have no place in one process and are left out, and
+# the portal's browser tests (files httpd serves, over calls the rest covers).
 VALGRIND_LOGS := $(CURDIR)/var/valgrind
 valgrind: build
 	rm -rf $(VALGRIND_LOGS) && mkdir -p $(VALGRIND_LOGS)
 	PAI_VALGRIND=$(VALGRIND_LOGS)/httpd.%p.log PAI_BCRYPT_COST=4 $(PYTEST) -q tests/api \
-	    -k "sqlite3 and not faults and not guard and not test_run and not docs and not security and not sdk"
+	    -k "sqlite3 and not faults and not guard and not test_run and not docs and not security and not sdk and not portal"
 	/usr/bin/python3 tests/valgrind_leaks.py $(VALGRIND_LOGS)/httpd.*.log
 
 # The API suite once more with every server on https (PAI_TLS=1: a

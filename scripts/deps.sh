@@ -13,7 +13,7 @@ pkgs=(
   python3-pytest python3-requests python3-yaml
   runc skopeo umoci mmdebstrap docker-registry jq apache2-utils
   curl util-linux passwd iproute2 openssh-server openssh-client shellcheck
-  nodejs
+  nodejs chromium chromium-driver python3-selenium
 )
 
 missing=()

@@ -56,6 +56,13 @@ start() {
   # A crashed child writes its core where its account can (the instance folder
   # may sit in a folder closed to it); tests/api/conftest.py reports it.
   chown "$runas:" "$base/cores"; chmod 700 "$base/cores"
+  # The web portal (make build's build/web) where the workers can read it,
+  # root's: the server may serve it, not change it.
+  [ -f "$root/build/web/index.html" ] || { echo "httpd.sh: build/web is missing: make build" >&2; exit 2; }
+  rm -rf "$base/web.new"
+  cp -r "$root/build/web" "$base/web.new"
+  chown -R root:root "$base/web.new"; chmod -R go-w,a+rX "$base/web.new"
+  rm -rf "$base/web"; mv "$base/web.new" "$base/web"
   # The job folder root is root's alone: Slurm's prolog (scripts/job/prolog.sh)
   # makes each account's own folder in it, mode 0700, whatever the mapping.
   local mapping=${PAI_USER_MAPPING:-service}
@@ -142,7 +149,7 @@ start() {
       -e "s|@EXTRALISTEN@|${PAI_LISTEN_EXTRA:+Listen $PAI_LISTEN_EXTRA}|g" \
       -e "s|@REPORTURL@|${PAI_REPORT_URL:-$scheme://$listen}|g" -e "s|@SCHEME@|$scheme|g" \
       -e "s|@TLS@|$tls|g" -e "s|@REPORTCA@|$reportca|g" \
-      -e "s|@LOGRETENTION@|$retention|g" -e "s|@CTRRUNTIME@|$runtime|g" -e "s|@IMAGEALLOW@|$allow|g" -e "s|@INCLUDE@|$include|g" \
+      -e "s|@WEBDIR@|$base/web|g" -e "s|@LOGRETENTION@|$retention|g" -e "s|@CTRRUNTIME@|$runtime|g" -e "s|@IMAGEALLOW@|$allow|g" -e "s|@INCLUDE@|$include|g" \
       "$root/conf/httpd.conf.in" > "$inst/httpd.conf"
   chmod 600 "$inst/httpd.conf"
   local waits=100

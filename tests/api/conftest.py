@@ -14,11 +14,14 @@ import requests
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 VAR = os.path.join(ROOT, "var")
-PORTS = {"sqlite3": 19186, "mysql": 19187}
-SLURM_PORTS = {"sqlite3": 26817, "mysql": 27817}
+# PAI_TEST_PORT_SHIFT moves the api fixture's servers (httpd, Slurm, MariaDB),
+# so that a second clone can run a few of its tests beside a running suite.
+SHIFT = int(os.environ.get("PAI_TEST_PORT_SHIFT", "0"))
+PORTS = {"sqlite3": 19186 + SHIFT, "mysql": 19187 + SHIFT}
+SLURM_PORTS = {"sqlite3": 26817 + SHIFT, "mysql": 27817 + SHIFT}
 # vc1 may borrow idle room; vc2 is capped at its share; `default` gets the rest.
 VIRTUAL_CLUSTERS = "vc1 25 100; vc2 50 50"
-MARIADB_PORT = 13306
+MARIADB_PORT = 13306 + SHIFT
 # Failed logins allowed per window: one user from one address; one address.
 LOGIN_LIMIT_USER = "4 30"
 LOGIN_LIMIT_ADDRESS = "25 30"
@@ -278,7 +281,6 @@ def write_site_include(inst, statedir):
     with open(path, "w") as f:
         f.write("""LoadModule alias_module /usr/lib/apache2/modules/mod_alias.so
 LoadModule authz_host_module /usr/lib/apache2/modules/mod_authz_host.so
-LoadModule headers_module /usr/lib/apache2/modules/mod_headers.so
 Alias /private "{static}"
 Alias /team "{static}"
 Alias /ops "{static}"
