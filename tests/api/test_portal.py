@@ -74,7 +74,8 @@ def go(drv, api, route, css):
 
 def shoot(drv, name, must_see):
     """The page at 1280 and 360 px: saved, its key elements shown, nothing
-    wider than the window."""
+    wider than the window, no text of low contrast."""
+    assert not low_contrast(drv), (name, low_contrast(drv))
     for width in (1280, 360):
         drv.set_window_size(width, 900)
         time.sleep(0.3)
@@ -92,6 +93,29 @@ def text(drv, css):
     which makes a found element stale a moment later."""
     return drv.execute_script("const e = document.querySelector(arguments[0]);"
                               " return e ? e.innerText : '';", css)
+
+
+CONTRAST_JS = """
+const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+const lum = ([r, g, b]) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92
+    : Math.pow((v + 0.055) / 1.055, 2.4); }; return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+const back = (e) => { for (; e; e = e.parentElement) { const c = rgb(getComputedStyle(e).backgroundColor);
+    if (c.length < 4 || c[3] > 0) return c; } return [255, 255, 255]; };
+const worst = [];
+for (const e of document.querySelectorAll(arguments[0])) {
+  if (!e.offsetParent || !e.textContent.trim()) continue;
+  const a = lum(rgb(getComputedStyle(e).color)), b = lum(back(e));
+  const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  if (ratio < 4.5) worst.push([e.tagName, e.className, e.textContent.slice(0, 30), ratio]);
+}
+return worst;
+"""
+
+
+def low_contrast(drv):
+    """Text below WCAG AA's 4.5:1 against what is behind it."""
+    return drv.execute_script(CONTRAST_JS, "h1, h2, td, th, label, a, button, .state, .muted, "
+                                           "dt, dd, #flash, nav span, p, code, pre")
 
 
 def job_state(drv):
@@ -155,6 +179,12 @@ def test_a_user_submits_follows_stops_and_restarts_jobs(api, browser):
     go(drv, api, "/jobs", "#jobs")
     wait(drv, lambda d: name in text(d, "#jobs"))
     shoot(drv, "jobs", ["#nav", "#filters", "#jobs tbody tr"])
+    # Times: the browser's own zone, the exact time on hover.
+    stamp = drv.execute_script("const t = document.querySelector('#jobs time');"
+                               " return [t.getAttribute('title'), t.textContent,"
+                               " new Date(t.getAttribute('datetime')).toLocaleString()]")
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", stamp[0]), stamp
+    assert stamp[1] == stamp[2], stamp
 
     # A long job from the editor: stopped, then started again as a new attempt.
     long_name = api.unique("portal_long")
