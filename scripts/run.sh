@@ -64,6 +64,7 @@ PAI_LISTEN="$addr:$port" PAI_LISTEN_EXTRA="$extra" PAI_REPORT_URL="$report" \
     "$root/scripts/httpd.sh" start "$inst"
 
 echo "mod_pairest is up: $scheme://$addr:$port/api/v1"
+echo "the web portal: $scheme://$addr:$port/"
 if [ "$scheme" = https ] && [ -z "${PAI_TLS_CERT:-}" ]; then
   echo "its certificate is signed by this clone's CA: curl --cacert $root/var/tls/ca.crt ..."
 fi
