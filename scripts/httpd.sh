@@ -61,6 +61,10 @@ start() {
   [ -f "$root/build/web/index.html" ] || { echo "httpd.sh: build/web is missing: make build" >&2; exit 2; }
   rm -rf "$base/web.new"
   cp -r "$root/build/web" "$base/web.new"
+  # What the portal suggests (PAI_PORTAL_IMAGE): an image reference, nothing else.
+  local image=${PAI_PORTAL_IMAGE:-debian:12}
+  case "$image" in ''|*[!A-Za-z0-9./:_@-]*) echo "httpd.sh: bad PAI_PORTAL_IMAGE" >&2; exit 2 ;; esac
+  printf '{"defaultImage": "%s"}\n' "$image" > "$base/web.new/config.json"
   chown -R root:root "$base/web.new"; chmod -R go-w,a+rX "$base/web.new"
   rm -rf "$base/web"; mv "$base/web.new" "$base/web"
   # The job folder root is root's alone: Slurm's prolog (scripts/job/prolog.sh)

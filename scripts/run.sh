@@ -40,6 +40,9 @@ PAI_SLURM_PORT=${PAI_SLURM_PORT:-16817} "$root/scripts/slurm.sh" start "$base/sl
 # the node itself instead.
 runtime=${PAI_CONTAINER_RUNTIME:-runc}
 registry=${PAI_REGISTRY:-127.0.0.1:9180}
+# The portal's submit form offers the image this machine can run.
+portal_image=${PAI_PORTAL_IMAGE:-debian:12}
+[ "$runtime" != none ] && portal_image=${PAI_PORTAL_IMAGE:-$registry/pai/test:1}
 if [ "$runtime" != none ]; then
   # Several nodes reach this machine at the bridge's address, where their
   # image cache looks for 127.0.0.1's registries (scripts/slurm.sh).
@@ -61,7 +64,7 @@ if [ "$ctl" != 127.0.0.1 ] && [ "$addr" != 0.0.0.0 ]; then extra="$ctl:$port" re
 PAI_LISTEN="$addr:$port" PAI_LISTEN_EXTRA="$extra" PAI_REPORT_URL="$report" \
     PAI_ADMIN_USERNAME="$admin" PAI_SLURM_DIR="$base/slurm" \
     PAI_VIRTUAL_CLUSTERS="${PAI_VIRTUAL_CLUSTERS:-}" PAI_CONTAINER_RUNTIME="$runtime" \
-    "$root/scripts/httpd.sh" start "$inst"
+    PAI_PORTAL_IMAGE="$portal_image" "$root/scripts/httpd.sh" start "$inst"
 
 echo "mod_pairest is up: $scheme://$addr:$port/api/v1"
 echo "the web portal: $scheme://$addr:$port/"

@@ -6,7 +6,9 @@ const PAGE = 25;
 const main = document.getElementById("main");
 const flashBox = document.getElementById("flash");
 let session = JSON.parse(sessionStorage.getItem("pai.session") || "null");
-let refreshView = null;     // the current view's redraw, for the change feed
+let refreshView = null;     // the current view's redraw, for the change feed (given the
+                            // change, or null: redraw whatever changed)
+let openLog = null;         // the log a job's view shows: {fw, role, index, which}
 let viewSeq = 0;            // a view drawn for an older route draws nothing
 
 class ApiError extends Error {
@@ -121,7 +123,7 @@ const feed = {
     if (!ctrl || ctrl.signal.aborted) return;
     this.ctrl = null;
     // Without a stream, the view is polled: at the same backoff.
-    this.changed();
+    this.changed(null);
     this.timer = setTimeout(() => this.start(), this.backoff);
     this.backoff = Math.min(this.backoff * 2, 60000);
   },
@@ -142,16 +144,29 @@ const feed = {
       while ((cut = buf.indexOf("\n\n")) >= 0) {
         const frame = buf.slice(0, cut);
         buf = buf.slice(cut + 2);
+        let change = null;
         for (const line of frame.split("\n")) {
           if (line.startsWith("id: ")) this.lastId = Number(line.slice(4));
+          if (line.startsWith("data: ")) {
+            try { change = JSON.parse(line.slice(6)); } catch (e) { change = null; }
+          }
         }
-        if (/^event: (job|reset)$/m.test(frame)) this.changed();
+        if (/^event: job$/m.test(frame)) this.changed(change);
+        else if (/^event: reset$/m.test(frame)) this.changed(null);
       }
     }
   },
-  changed() {
+  // Changes that come together are one redraw; a view told of a change
+  // that is not its own may leave it.
+  pending: [],
+  changed(change) {
+    this.pending.push(change);
     clearTimeout(this.debounce);
-    this.debounce = setTimeout(() => { if (refreshView) refreshView(); }, 400);
+    this.debounce = setTimeout(() => {
+      const changes = this.pending;
+      this.pending = [];
+      if (refreshView) refreshView(changes.includes(null) ? null : changes);
+    }, 400);
   },
 };
 
@@ -367,11 +382,18 @@ async function viewJob(ctx) {
        h("table", { class: "cards", id: "attempts" },
          h("thead", {}, h("tr", {}, ["Attempt", "State", "Started", "Ended", "Exit"].map((t) => h("th", {}, t)))),
          h("tbody", {}, attemptRows)));
-  // A log being read stays open across refreshes of the rest.
-  refreshView = async () => {
+  // Redrawn when this job changes; a log being followed is left alone, and
+  // one being read is opened again in the new view.
+  refreshView = async (changes) => {
+    if (changes && !changes.some((c) => c && c.frameworkName === fw)) return;
     if (logBox.dataset.following === "1") return;
     await viewJob(ctx).catch(() => {});
   };
+  if (openLog && openLog.fw === fw) {
+    await showLogs(logBox, fw, st.attemptId || 0, openLog.role, openLog.index, openLog.which);
+  } else {
+    openLog = null;
+  }
 }
 
 async function sshBox(name) {
@@ -399,16 +421,18 @@ async function sshBox(name) {
     }));
 }
 
-async function showLogs(box, fw, attempt, role, index) {
+async function showLogs(box, fw, attempt, role, index, which0) {
   if (box.stop) box.stop();
+  openLog = { fw, role, index, which: which0 || "stdout" };
   const base = `/api/v2/jobs/${enc(fw)}/attempts/${attempt}/taskRoles/${enc(role)}/taskIndex/${index}/attempts/0/logs`;
   const pre = h("pre", { class: "log", id: "log-text", tabindex: "0" }, "…");
   const which = h("select", { "aria-label": "Which log" },
-    ["stdout", "stderr", "all"].map((n) => h("option", { value: n }, n)));
+    ["stdout", "stderr", "all"].map((n) => h("option", { value: n, selected: n === openLog.which }, n)));
   const follow = h("input", { type: "checkbox", id: "follow" });
   let ctrl = null;
   const load = async () => {
     if (ctrl) ctrl.abort();
+    openLog.which = which.value;
     ctrl = new AbortController();
     box.dataset.following = follow.checked ? "1" : "";
     const url = `${base}/${which.value}?tail-mode=true${follow.checked ? "&follow=true" : ""}`;
@@ -455,8 +479,18 @@ function roleEditor(i, r = {}) {
                        r.command || "echo hello")));
 }
 
+// What this site's server suggests (config.json, written at its start).
+let siteConfig = null;
+async function site() {
+  if (!siteConfig) {
+    try { siteConfig = await (await fetch("config.json", { cache: "no-cache" })).json(); }
+    catch (e) { siteConfig = {}; }
+  }
+  return siteConfig;
+}
+
 async function viewSubmit(ctx) {
-  const vcs = await vcNames();
+  const [vcs, conf] = await Promise.all([vcNames(), site()]);
   const clone = ctx.params.get("clone");
   let cloned = "";
   if (clone) cloned = await api("GET", `/api/v2/jobs/${enc(clone)}/config`);
@@ -468,7 +502,8 @@ async function viewSubmit(ctx) {
     h("div", { class: "row panel" },
       field("Job name", h("input", { name: "name", required: true, pattern: "[A-Za-z0-9_\\-]+", size: 20 })),
       field("Virtual cluster", h("select", { name: "vc" }, vcs.map((v) => h("option", { value: v }, v)))),
-      field("Image", h("input", { name: "image", value: "debian:12", required: true, size: 24 })),
+      field("Image", h("input", { name: "image", value: conf.defaultImage || "", required: true, size: 24,
+                                  placeholder: "registry/repository:tag" })),
       field("Retries", h("input", { name: "retry", type: "number", min: 0, max: 100, value: 0, size: 4 }))),
     h("h2", {}, "Task roles"), roles,
     h("div", { class: "actions" },
@@ -572,8 +607,9 @@ async function viewVcs(ctx) {
 async function viewUsers(ctx) {
   const [users, vcs] = await Promise.all([api("GET", "/api/v2/users"), vcNames()]);
   if (!ctx.live()) return;
+  // The page is drawn anew before it says so: what it shows is what was done.
   const act = async (fn, done) => {
-    try { await fn(); flash(done, true); viewUsers(ctx).catch(failed); } catch (e) { flash(e.message); }
+    try { await fn(); await viewUsers(ctx); flash(done, true); } catch (e) { flash(e.message); }
   };
   const name = h("input", { name: "username", required: true, size: 14, autocomplete: "off" });
   const pw = h("input", { name: "password", type: "password", required: true, size: 14, autocomplete: "new-password" });

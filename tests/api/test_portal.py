@@ -140,6 +140,10 @@ def test_the_portal_is_served_by_httpd_with_a_strict_policy(api):
         b = requests.get(api.url("/" + path), headers={"Accept-Encoding": "br"}, timeout=10,
                          stream=True)
         assert b.headers["Content-Encoding"] == "br"
+    # What the server suggests to the submit form (scripts/httpd.sh writes it).
+    conf = requests.get(api.url("/config.json"), timeout=10)
+    assert conf.headers["Content-Type"].startswith("application/json")
+    assert conf.json() == {"defaultImage": "debian:12"}
     # The API is untouched: JSON, no compression asked, no portal headers.
     r = requests.get(api.url("/api/v1"), timeout=10)
     assert r.headers["Content-Type"].startswith("application/json")
@@ -159,6 +163,7 @@ def test_a_user_submits_follows_stops_and_restarts_jobs(api, browser):
     name = api.unique("portal")
     go(drv, api, "/submit", "#submit-form")
     shoot(drv, "submit", ["#submit-form", "fieldset[data-role]"])
+    assert drv.find_element(By.NAME, "image").get_attribute("value") == "debian:12"
     drv.find_element(By.NAME, "name").send_keys(name)
     cmd = drv.find_element(By.NAME, "command")
     cmd.clear()
@@ -252,6 +257,50 @@ def test_an_admin_makes_a_user_who_signs_in(api, browser):
     wait(drv, lambda d: d.find_elements(By.CSS_SELECTOR, "tr[data-user='%s']" % newbie))
     assert "created" in text(drv, "#flash")
     shoot(drv, "users", ["#new-user", "#users"])
+    row = "tr[data-user='%s'] " % newbie
+
+    def user_action(label, answer=None):
+        drv.execute_script("document.getElementById('flash').textContent = ''")
+        button = [b for b in drv.find_elements(By.CSS_SELECTOR, row + "button")
+                  if b.text == label][0]
+        button.click()
+        if answer is not None:
+            alert = wait(drv, EC.alert_is_present(), 10)
+            if answer is True:
+                alert.accept()
+            else:
+                alert.send_keys(answer)
+                alert.accept()
+        wait(drv, lambda d: text(d, "#flash") and newbie in text(d, "#flash"))
+
+    def account(name):
+        r = requests.get(api.url("/api/v2/users/" + name), timeout=10,
+                         headers={"Authorization": "Bearer " + api.admin_token})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    # Its VCs, its admin flag (both ways), its password, through the page.
+    grants = drv.find_element(By.CSS_SELECTOR, row + "input")
+    grants.clear()
+    grants.send_keys("default,vc1")
+    user_action("Set")
+    assert sorted(account(newbie)["virtualCluster"]) == ["default", "vc1"]
+    user_action("Make admin")
+    assert account(newbie)["admin"] is True
+    user_action("Revoke admin")
+    assert account(newbie)["admin"] is False
+    user_action("Password", "newbie-pass2")
+    api.login(newbie, "newbie-pass2")
+    # And one more user, made to be deleted.
+    doomed = api.unique("doomed")
+    api.call("PUT", "/api/v1/user", api.admin_token,
+             json=dict(username=doomed, password="doomed-pass1", admin=False, modify=False))
+    go(drv, api, "/admin/users", "tr[data-user='%s']" % doomed)
+    [b for b in drv.find_elements(By.CSS_SELECTOR, "tr[data-user='%s'] button" % doomed)
+     if b.text == "Delete"][0].click()
+    wait(drv, EC.alert_is_present(), 10).accept()
+    wait(drv, lambda d: not d.find_elements(By.CSS_SELECTOR, "tr[data-user='%s']" % doomed))
+    assert api.call("GET", "/api/v2/users/" + doomed, api.admin_token).status_code == 404
     go(drv, api, "/admin/audit", "#audit")
     wait(drv, lambda d: newbie in text(d, "#audit"))
     shoot(drv, "audit", ["#audit"])
@@ -263,7 +312,7 @@ def test_an_admin_makes_a_user_who_signs_in(api, browser):
     r = requests.get(api.url("/api/v2/tokens/check"), timeout=10,
                      headers={"Authorization": "Bearer " + token})
     assert r.status_code == 401, r.text
-    sign_in(drv, api, newbie, "newbie-pass1")
+    sign_in(drv, api, newbie, "newbie-pass2")
     assert newbie in drv.find_element(By.ID, "nav").text
     # A wrong password: the API's message, shown.
     drv.find_element(By.CSS_SELECTOR, "#nav button").click()
