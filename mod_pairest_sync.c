@@ -168,7 +168,7 @@ static apr_status_t pai_hook_watchdog(int state, void *data, apr_pool_t *wdpool)
         e = pai_loop_lease(&pai_hook_loop, s, &db, pool, PAI_WEBHOOK_CYCLE_BUDGET_MS +
                            2 * PAI_WEBHOOK_TIMEOUT_MS + 10000, &held);
     if (!e && held) {
-        e = pai_webhook_cycle(&db, pool, c->s.webhook_allow, PAI_WEBHOOK_TIMEOUT_MS,
+        e = pai_webhook_cycle(&db, pool, hooks, c->s.webhook_allow, PAI_WEBHOOK_TIMEOUT_MS,
                               apr_time_as_msec(apr_time_now()), &rep);
         if (!e && (rep.failed || rep.skipped))
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "PAI0208: webhooks: %d deliveries "

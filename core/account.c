@@ -3,6 +3,7 @@
 #include <apr_general.h>
 #include <apr_strings.h>
 #include "account.h"
+#include "sshkey.h"
 #include "authcache.h"
 
 /* A valid bcrypt hash of a random string, checked when the user does not
@@ -72,16 +73,12 @@ static pai_error *account_token_issue(pai_db *db, apr_pool_t *p, const pai_secre
                                       apr_int64_t now, int application, const char **token,
                                       pai_token_row *row)
 {
-    unsigned char raw[PAI_TOKEN_ID_LEN / 2];
-    char *id = apr_palloc(p, PAI_TOKEN_ID_LEN + 1);
+    const char *id;
     pai_claims c;
     pai_error *err;
-    int i;
 
-    if (apr_generate_random_bytes(raw, sizeof(raw)) != APR_SUCCESS)
-        return pai_error_make(p, PAI_ERR_INTERNAL, "no randomness for a token id");
-    for (i = 0; i < (int)sizeof(raw); i++)
-        apr_snprintf(id + 2 * i, 3, "%02x", raw[i]);
+    if ((err = pai_random_hex_n(p, PAI_TOKEN_ID_LEN / 2, &id)))
+        return err;
     memset(&c, 0, sizeof(c));
     c.username = u->username;
     c.admin = u->admin;

@@ -106,18 +106,30 @@ pai_error *pai_ssh_keygen(apr_pool_t *p, const char *comment, const char **priva
     return NULL;
 }
 
-pai_error *pai_random_hex(apr_pool_t *p, const char **out)
+char *pai_hex(apr_pool_t *p, const unsigned char *b, apr_size_t n)
 {
-    unsigned char raw[32];
-    char *hex = apr_palloc(p, sizeof(raw) * 2 + 1);
+    char *hex = apr_palloc(p, 2 * n + 1);
     apr_size_t i;
 
-    if (apr_generate_random_bytes(raw, sizeof(raw)) != APR_SUCCESS)
+    hex[0] = '\0';
+    for (i = 0; i < n; i++)
+        apr_snprintf(hex + 2 * i, 3, "%02x", b[i]);
+    return hex;
+}
+
+pai_error *pai_random_hex_n(apr_pool_t *p, apr_size_t n, const char **out)
+{
+    unsigned char *raw = apr_palloc(p, n);
+
+    if (apr_generate_random_bytes(raw, n) != APR_SUCCESS)
         return pai_error_make(p, PAI_ERR_INTERNAL, "no randomness");
-    for (i = 0; i < sizeof(raw); i++)
-        apr_snprintf(hex + 2 * i, 3, "%02x", raw[i]);
-    *out = hex;
+    *out = pai_hex(p, raw, n);
     return NULL;
+}
+
+pai_error *pai_random_hex(apr_pool_t *p, const char **out)
+{
+    return pai_random_hex_n(p, 32, out);
 }
 
 int pai_secret_equal(const char *a, const char *b)

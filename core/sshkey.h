@@ -10,6 +10,10 @@ pai_error *pai_ssh_keygen(apr_pool_t *p, const char *comment, const char **priva
                           const char **public_key);
 /* 32 random bytes as hex. */
 pai_error *pai_random_hex(apr_pool_t *p, const char **out);
+/* n random bytes as hex (2n characters). */
+pai_error *pai_random_hex_n(apr_pool_t *p, apr_size_t n, const char **out);
+/* n bytes as lower-case hex, in p. */
+char *pai_hex(apr_pool_t *p, const unsigned char *b, apr_size_t n);
 /* Compares without leaking where two secrets differ. */
 int pai_secret_equal(const char *a, const char *b);
 

@@ -12,6 +12,7 @@
 
 #include "webhook.h"
 #include "changes.h"
+#include "sshkey.h"
 
 /* Where no hook goes unless an admin allows it: what is not the public
  * internet (RFC 6890's special-purpose ranges), and IPv6 forms that carry an
@@ -183,17 +184,13 @@ const char *pai_webhook_signature(apr_pool_t *p, const char *secret, apr_int64_t
                                   const char *body)
 {
     unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int len = 0, i;
+    unsigned int len = 0;
     const char *msg = apr_psprintf(p, "%" APR_INT64_T_FMT ".%s", t, body);
-    char *hex;
 
     if (!HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)msg,
               strlen(msg), mac, &len))
         return NULL;
-    hex = apr_palloc(p, 2 * len + 1);
-    for (i = 0; i < len; i++)
-        apr_snprintf(hex + 2 * i, 3, "%02x", mac[i]);
-    return apr_psprintf(p, "t=%" APR_INT64_T_FMT ",v1=%s", t, hex);
+    return apr_psprintf(p, "t=%" APR_INT64_T_FMT ",v1=%s", t, pai_hex(p, mac, len));
 }
 
 apr_int64_t pai_webhook_backoff_ms(int failed_attempts)
@@ -325,10 +322,11 @@ static pai_error *hook_fanout(pai_db *db, apr_pool_t *p, const pai_webhook_row *
     return pai_store_webhook_fanout(db, p, h->id, out, cursor);
 }
 
-pai_error *pai_webhook_cycle(pai_db *db, apr_pool_t *p, const apr_array_header_t *allow,
-                             long timeout_ms, apr_int64_t now_ms, pai_webhook_report *rep)
+pai_error *pai_webhook_cycle(pai_db *db, apr_pool_t *p, const apr_array_header_t *hooks,
+                             const apr_array_header_t *allow, long timeout_ms,
+                             apr_int64_t now_ms, pai_webhook_report *rep)
 {
-    apr_array_header_t *hooks, *due;
+    apr_array_header_t *due;
     apr_hash_t *by_id = apr_hash_make(p);
     apr_int64_t first, last;
     apr_time_t start = apr_time_now();
@@ -336,8 +334,8 @@ pai_error *pai_webhook_cycle(pai_db *db, apr_pool_t *p, const apr_array_header_t
     int i;
 
     memset(rep, 0, sizeof(*rep));
-    if ((e = pai_store_webhook_list(db, p, NULL, &hooks)) || !hooks->nelts)
-        return e;
+    if (!hooks->nelts)
+        return NULL;
     if ((e = pai_store_changes_bounds(db, p, &first, &last)))
         return e;
     for (i = 0; i < hooks->nelts; i++) {
@@ -388,12 +386,9 @@ pai_error *pai_webhook_create(pai_db *db, apr_pool_t *p, const apr_array_header_
                               const char *secret, apr_int64_t now_ms, pai_webhook_row **out)
 {
     pai_webhook_row *h = apr_pcalloc(p, sizeof(*h));
-    unsigned char raw[16];
     apr_int64_t first;
     const char *pin, *s;
-    char *id = apr_palloc(p, 2 * sizeof(raw) + 1);
     pai_error *e;
-    size_t i;
 
     if ((e = pai_webhook_events_parse(p, events, &h->events)))
         return e;
@@ -405,11 +400,8 @@ pai_error *pai_webhook_create(pai_db *db, apr_pool_t *p, const apr_array_header_
                               PAI_WEBHOOK_SECRET_MAX);
     if ((e = pai_webhook_target(p, url, allow, &pin)))
         return e;
-    if (apr_generate_random_bytes(raw, sizeof(raw)) != APR_SUCCESS)
-        return pai_error_make(p, PAI_ERR_INTERNAL, "no randomness for a webhook id");
-    for (i = 0; i < sizeof(raw); i++)
-        apr_snprintf(id + 2 * i, 3, "%02x", raw[i]);
-    h->id = id;
+    if ((e = pai_random_hex_n(p, 16, &h->id)))
+        return e;
     h->username = username;
     h->url = url;
     h->secret = secret;

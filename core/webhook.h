@@ -76,11 +76,13 @@ typedef struct pai_webhook_report {
     int skipped;                  /* hooks that missed changes: let go before they read them */
 } pai_webhook_report;
 
-/* The sender's cycle (the lease holder only): each hook's new changes it may
- * see (its owner's jobs; every job for an admin's) become deliveries, its
- * cursor moved on in the same transaction; then due deliveries are sent,
+/* The sender's cycle (the lease holder only) over every hook there is
+ * (pai_store_webhook_list of all, pai_webhook_row *): each hook's new changes
+ * it may see (its owner's jobs; every job for an admin's) become deliveries,
+ * its cursor moved on in the same transaction; then due deliveries are sent,
  * oldest first, within PAI_WEBHOOK_CYCLE_BUDGET_MS. */
-pai_error *pai_webhook_cycle(pai_db *db, apr_pool_t *p, const apr_array_header_t *allow,
-                             long timeout_ms, apr_int64_t now_ms, pai_webhook_report *rep);
+pai_error *pai_webhook_cycle(pai_db *db, apr_pool_t *p, const apr_array_header_t *hooks,
+                             const apr_array_header_t *allow, long timeout_ms,
+                             apr_int64_t now_ms, pai_webhook_report *rep);
 
 #endif
