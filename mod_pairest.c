@@ -118,6 +118,47 @@ static int pai_render(request_rec *r, int status, const json_t *body)
     return OK;
 }
 
+/* The streaming writer's sink: each chunk down the output filters as it is
+ * made (the core filter sets aside what it cannot send at once). */
+typedef struct pai_emit_sink_ctx {
+    request_rec *r;
+    apr_bucket_brigade *bb;
+} pai_emit_sink_ctx;
+
+static int pai_emit_sink(void *data, const char *buf, apr_size_t len)
+{
+    pai_emit_sink_ctx *ctx = data;
+    apr_status_t rv;
+
+    APR_BRIGADE_INSERT_TAIL(ctx->bb, apr_bucket_transient_create(buf, len,
+                                                                 ctx->bb->bucket_alloc));
+    rv = ap_pass_brigade(ctx->r->output_filters, ctx->bb);
+    apr_brigade_cleanup(ctx->bb);
+    return rv == APR_SUCCESS ? 0 : -1;
+}
+
+/* A list streamed: an answer that fits the writer's buffer goes out whole
+ * with its length; a longer one goes out in chunks as its rows are written. */
+static int pai_render_emit(request_rec *r, const pai_req *rq)
+{
+    pai_emit_sink_ctx ctx = {r, apr_brigade_create(r->pool, r->connection->bucket_alloc)};
+    pai_jsonw *w = pai_jsonw_make(r->pool, pai_emit_sink, &ctx);
+    apr_size_t len;
+
+    r->status = rq->status;
+    ap_set_content_type(r, "application/json; charset=utf-8");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    rq->emit(w, rq->emit_ctx);
+    if (!pai_jsonw_sent(w)) {
+        pai_jsonw_pending(w, &len);
+        ap_set_content_length(r, (apr_off_t)len);
+    }
+    if (pai_jsonw_flush(w))
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "PAI0211: the client left during a list "
+                      "after %" APR_SIZE_T_FMT " bytes", pai_jsonw_sent(w));
+    return OK;
+}
+
 /* Where httpd's own errors are sent (ErrorDocument) to be answered in JSON. */
 #define PAI_ERROR_URI "/api/v1/_error"
 
@@ -402,7 +443,7 @@ static pai_error *pai_dispatch(request_rec *r, const pai_server_conf *c, pai_req
     ap_args_to_table(r, &rq->query);
     if ((err = pai_route_handler(id)(rq)))
         return err;
-    if (!rq->text && !rq->json_text && !rq->result && !rq->file && !rq->watch)
+    if (!rq->text && !rq->json_text && !rq->result && !rq->file && !rq->watch && !rq->emit)
         return pai_error_make(r->pool, PAI_ERR_INTERNAL, "handler gave no answer");
     return NULL;
 }
@@ -545,6 +586,7 @@ static int pai_handler(request_rec *r)
        : rq.text ? pai_render_text(r, rq.status,
                                    rq.text_type ? rq.text_type : "text/plain; charset=utf-8",
                                    rq.text)
+       : rq.emit ? pai_render_emit(r, &rq)
        : rq.json_text ? pai_render_text(r, rq.status, "application/json; charset=utf-8",
                                         rq.json_text)
        : pai_render(r, rq.status, rq.result);

@@ -40,20 +40,23 @@ pai_audit_row *pai_audit_describe(apr_pool_t *p, const pai_route *rt,
     return a;
 }
 
-json_t *pai_audit_view(apr_pool_t *p, const apr_array_header_t *rows)
+void pai_audit_write(pai_jsonw *w, const apr_array_header_t *rows)
 {
-    json_t *list = json_array();
     int i;
 
+    pai_jsonw_open(w, '[');
     for (i = 0; i < rows->nelts; i++) {
         const pai_audit_row *a = &APR_ARRAY_IDX(rows, i, pai_audit_row);
-        json_array_append_new(list, json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:i, s:s, s:i}",
-                                              "id", (json_int_t)a->id,
-                                              "time", (json_int_t)a->at_ms,
-                                              "username", a->actor, "address", a->address,
-                                              "action", a->action, "target", a->target,
-                                              "status", a->outcome, "detail", a->detail,
-                                              "repeats", a->repeats > 0 ? a->repeats : 1));
+        const pai_json_field f[] = {
+            PAI_JF_INT("id", a->id), PAI_JF_INT("time", a->at_ms),
+            PAI_JF_STR("username", a->actor), PAI_JF_STR("address", a->address),
+            PAI_JF_STR("action", a->action), PAI_JF_STR("target", a->target),
+            PAI_JF_INT("status", a->outcome), PAI_JF_STR("detail", a->detail),
+            PAI_JF_INT("repeats", a->repeats > 0 ? a->repeats : 1),
+        };
+        pai_jsonw_open(w, '{');
+        pai_jsonw_fields(w, f, (int)(sizeof(f) / sizeof(*f)));
+        pai_jsonw_close(w, '}');
     }
-    return list;
+    pai_jsonw_close(w, ']');
 }

@@ -13,7 +13,7 @@ pai_audit_row *pai_audit_describe(apr_pool_t *p, const pai_route *rt,
                                   const json_t *body, const char *actor, const char *address,
                                   int status, const char *error_name, const char *message,
                                   apr_int64_t now_ms);
-/* An array of pai_audit_row as a JSON array (a new reference). */
-json_t *pai_audit_view(apr_pool_t *p, const apr_array_header_t *rows);
+/* An array of pai_audit_row written as a JSON array. */
+void pai_audit_write(pai_jsonw *w, const apr_array_header_t *rows);
 
 #endif

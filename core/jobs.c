@@ -282,37 +282,44 @@ static json_t *ms_or_null(apr_int64_t ms)
     return ms > 0 ? json_integer(ms) : json_null();
 }
 
+/* The seed's summary of a job, the first fields of its status and of each
+ * list item. */
+#define JOB_SUMMARY_N 10
+static void job_summary_fields(const pai_job_row *j, pai_json_field *f)
+{
+    const pai_json_field s[JOB_SUMMARY_N] = {
+        PAI_JF_STR("name", j->name), PAI_JF_STR("username", j->username),
+        PAI_JF_STR("state", j->state), PAI_JF_STR("subState", j->sub_state),
+        PAI_JF_STR("executionType", j->execution_type), PAI_JF_INT("retries", j->retries),
+        PAI_JF_INT("createdTime", j->created), PAI_JF_MS("completedTime", j->completed),
+        {"appExitCode", NULL, j->exit_code, !j->has_exit},
+        PAI_JF_STR("virtualCluster", j->vc),
+    };
+    memcpy(f, s, sizeof(s));
+}
+
 static json_t *job_summary(const pai_job_row *j)
 {
+    pai_json_field f[JOB_SUMMARY_N];
     json_t *o = json_object();
-    pai_json_set_str(o, "name", j->name);
-    pai_json_set_str(o, "username", j->username);
-    pai_json_set_str(o, "state", j->state);
-    pai_json_set_str(o, "subState", j->sub_state);
-    pai_json_set_str(o, "executionType", j->execution_type);
-    pai_json_set_int(o, "retries", j->retries);
-    pai_json_set_int(o, "createdTime", j->created);
-    json_object_set_new(o, "completedTime", ms_or_null(j->completed));
-    json_object_set_new(o, "appExitCode", j->has_exit ? json_integer(j->exit_code) : json_null());
-    pai_json_set_str(o, "virtualCluster", j->vc);
+    job_summary_fields(j, f);
+    pai_json_fields_set(o, f, JOB_SUMMARY_N);
     return o;
 }
 
-pai_error *pai_job_list_view(const pai_jobs_env *env, apr_pool_t *p, const pai_job_filter *f,
-                             json_t **out)
+void pai_job_list_write(pai_jsonw *w, const apr_array_header_t *rows)
 {
-    apr_array_header_t *rows;
-    pai_error *e;
-    json_t *a;
+    pai_json_field f[JOB_SUMMARY_N];
     int i;
 
-    if ((e = pai_store_job_page(env->db, p, f, &rows)))
-        return e;
-    a = pai_json_pool(p, json_array());
-    for (i = 0; i < rows->nelts; i++)
-        json_array_append_new(a, job_summary(APR_ARRAY_IDX(rows, i, pai_job_row *)));
-    *out = a;
-    return NULL;
+    pai_jsonw_open(w, '[');
+    for (i = 0; i < rows->nelts; i++) {
+        job_summary_fields(APR_ARRAY_IDX(rows, i, const pai_job_row *), f);
+        pai_jsonw_open(w, '{');
+        pai_jsonw_fields(w, f, JOB_SUMMARY_N);
+        pai_jsonw_close(w, '}');
+    }
+    pai_jsonw_close(w, ']');
 }
 
 static int job_finished(const pai_job_row *j)
@@ -370,10 +377,23 @@ static pai_error *job_exit_fields(const pai_jobs_env *env, apr_pool_t *p, pai_jo
 
 /* v1.8's retryDetails: retries after platform failures apart from the
  * others (a retry after the user's failure, or a START). */
+#define JOB_RETRY_N 3
+static void job_retry_fields(const pai_job_row *j, pai_json_field *f)
+{
+    const pai_json_field s[JOB_RETRY_N] = {
+        PAI_JF_INT("user", j->retries - j->platform_retries),
+        PAI_JF_INT("platform", j->platform_retries), PAI_JF_INT("resource", 0),
+    };
+    memcpy(f, s, sizeof(s));
+}
+
 static json_t *job_retry_details(const pai_job_row *j)
 {
-    return json_pack("{s:i, s:i, s:i}", "user", j->retries - j->platform_retries,
-                     "platform", j->platform_retries, "resource", 0);
+    pai_json_field f[JOB_RETRY_N];
+    json_t *o = json_object();
+    job_retry_fields(j, f);
+    pai_json_fields_set(o, f, JOB_RETRY_N);
+    return o;
 }
 
 /* A task as v1.8 shows it beside its container: its state, its node, times
@@ -879,23 +899,34 @@ pai_error *pai_vc_status_view(const pai_jobs_env *env, apr_pool_t *p, const char
 
 /* ---- /api/v2 views (OpenPAI v1.8's shapes) --------------------------------- */
 
-static json_t *job_item_v2(const pai_job_row *j)
+/* A v1.8 list item: the summary, then v1.8's own fields. */
+static void job_item_v2_write(pai_jsonw *w, const pai_job_row *j)
 {
-    json_t *o = job_summary(j), *tags = json_array();
+    pai_json_field f[JOB_SUMMARY_N];
+    const pai_json_field tail[] = {
+        PAI_JF_INT("submissionTime", j->created), PAI_JF_MS("launchedTime", j->launched),
+        PAI_JF_INT("totalGpuNumber", j->gpus), PAI_JF_INT("totalTaskNumber", j->tasks),
+        PAI_JF_INT("totalTaskRoleNumber", j->roles), PAI_JF_STR("jobPriority", "default"),
+    };
     int i;
 
+    job_summary_fields(j, f);
+    pai_jsonw_open(w, '{');
+    pai_jsonw_fields(w, f, JOB_SUMMARY_N);
+    pai_jsonw_key(w, "debugId");
+    pai_jsonw_str(w, j->name);
+    pai_jsonw_key(w, "tags");
+    pai_jsonw_open(w, '[');
     for (i = 0; j->tags && i < j->tags->nelts; i++)
-        json_array_append_new(tags, json_string(APR_ARRAY_IDX(j->tags, i, const char *)));
-    pai_json_set_str(o, "debugId", j->name);
-    json_object_set_new(o, "tags", tags);
-    json_object_set_new(o, "retryDetails", job_retry_details(j));
-    pai_json_set_int(o, "submissionTime", j->created);
-    json_object_set_new(o, "launchedTime", ms_or_null(j->launched));
-    pai_json_set_int(o, "totalGpuNumber", j->gpus);
-    pai_json_set_int(o, "totalTaskNumber", j->tasks);
-    pai_json_set_int(o, "totalTaskRoleNumber", j->roles);
-    pai_json_set_str(o, "jobPriority", "default");
-    return o;
+        pai_jsonw_str(w, APR_ARRAY_IDX(j->tags, i, const char *));
+    pai_jsonw_close(w, ']');
+    pai_jsonw_key(w, "retryDetails");
+    job_retry_fields(j, f);
+    pai_jsonw_open(w, '{');
+    pai_jsonw_fields(w, f, JOB_RETRY_N);
+    pai_jsonw_close(w, '}');
+    pai_jsonw_fields(w, tail, (int)(sizeof(tail) / sizeof(*tail)));
+    pai_jsonw_close(w, '}');
 }
 
 /* A keyset cursor: "k1|<order>|<a|d>|<value>|<name>" in base64url.  Nothing
@@ -974,35 +1005,45 @@ bad:
                           "gave");
 }
 
-pai_error *pai_job_query_view(const pai_jobs_env *env, apr_pool_t *p, const pai_job_query *q,
-                              int with_total, int keyset, json_t **out)
+pai_error *pai_job_query_page(const pai_jobs_env *env, apr_pool_t *p, const pai_job_query *q,
+                              int with_total, int keyset, pai_job_page **out)
 {
-    apr_array_header_t *rows;
-    apr_int64_t total = 0;
+    pai_job_page *pg = apr_pcalloc(p, sizeof(*pg));
     pai_error *e;
-    json_t *a, *o;
-    int i;
 
-    if ((e = pai_store_job_query(env->db, p, q, &rows, with_total ? &total : NULL)))
+    if ((e = pai_store_job_query(env->db, p, q, &pg->rows, with_total ? &pg->total : NULL)))
         return e;
-    a = json_array();
-    for (i = 0; i < rows->nelts; i++)
-        json_array_append_new(a, job_item_v2(APR_ARRAY_IDX(rows, i, pai_job_row *)));
-    if (!with_total && !keyset) {
-        *out = pai_json_pool(p, a);
-        return NULL;
-    }
-    o = pai_json_pool(p, json_pack("{s:o}", "data", a));
-    if (with_total)
-        json_object_set_new(o, "totalCount", json_integer(total));
+    pg->with_total = with_total;
+    pg->keyset = keyset;
     /* A full page may have more after it; a short one is the last. */
-    if (keyset)
-        json_object_set_new(o, "next", rows->nelts == q->limit && rows->nelts > 0
-                            ? json_string(job_cursor(p, q, APR_ARRAY_IDX(rows, rows->nelts - 1,
-                                                                         pai_job_row *)))
-                            : json_null());
-    *out = o;
+    if (keyset && pg->rows->nelts == q->limit && pg->rows->nelts > 0)
+        pg->next = job_cursor(p, q, APR_ARRAY_IDX(pg->rows, pg->rows->nelts - 1, pai_job_row *));
+    *out = pg;
     return NULL;
+}
+
+void pai_job_page_write(pai_jsonw *w, const pai_job_page *pg)
+{
+    int i, wrapped = pg->with_total || pg->keyset;
+
+    if (wrapped) {
+        pai_jsonw_open(w, '{');
+        pai_jsonw_key(w, "data");
+    }
+    pai_jsonw_open(w, '[');
+    for (i = 0; i < pg->rows->nelts; i++)
+        job_item_v2_write(w, APR_ARRAY_IDX(pg->rows, i, const pai_job_row *));
+    pai_jsonw_close(w, ']');
+    if (pg->with_total) {
+        pai_jsonw_key(w, "totalCount");
+        pai_jsonw_int(w, pg->total);
+    }
+    if (pg->keyset) {
+        pai_jsonw_key(w, "next");
+        pai_jsonw_str(w, pg->next);
+    }
+    if (wrapped)
+        pai_jsonw_close(w, '}');
 }
 
 /* The job j as it was in its attempt a: the job's own fields, the attempt's

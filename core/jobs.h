@@ -58,8 +58,9 @@ pai_error *pai_job_of_user(const pai_jobs_env *env, apr_pool_t *p, const char *u
                            const char *name);
 
 /* The read views (store only, never the launcher). */
-pai_error *pai_job_list_view(const pai_jobs_env *env, apr_pool_t *p, const pai_job_filter *f,
-                             json_t **out);
+/* GET /api/v1/jobs: the store's page (pai_store_job_page) written as the
+ * seed's list, one row at a time. */
+void pai_job_list_write(pai_jsonw *w, const apr_array_header_t *rows);
 /* GET /jobs/:name as JSON text (rendered once per change of the job). */
 pai_error *pai_job_status_text(const pai_jobs_env *env, apr_pool_t *p, const char *name,
                                const char **text);
@@ -95,8 +96,15 @@ pai_error *pai_vc_status_view(const pai_jobs_env *env, apr_pool_t *p, const char
  * keyset, {data, next[, totalCount]}: next is the cursor of the page after, or
  * null), a job's detail, and its protocol as YAML (a v1 job's config for a v1
  * job). */
-pai_error *pai_job_query_view(const pai_jobs_env *env, apr_pool_t *p, const pai_job_query *q,
-                              int with_total, int keyset, json_t **out);
+typedef struct pai_job_page {
+    apr_array_header_t *rows;       /* of pai_job_row * */
+    apr_int64_t total;
+    int with_total, keyset;
+    const char *next;               /* keyset: the next page's cursor, NULL: none */
+} pai_job_page;
+pai_error *pai_job_query_page(const pai_jobs_env *env, apr_pool_t *p, const pai_job_query *q,
+                              int with_total, int keyset, pai_job_page **out);
+void pai_job_page_write(pai_jsonw *w, const pai_job_page *pg);
 /* A cursor a page's next gave, for q's order: sets q->after_*; 400 otherwise. */
 pai_error *pai_job_cursor_read(apr_pool_t *p, const char *cursor, pai_job_query *q);
 /* GET /api/v2/jobs/:fw (attempt -1) and .../attempts/:attempt: the job as it

@@ -257,3 +257,230 @@ void pai_json_set_int(json_t *o, const char *key, json_int_t val)
 {
     json_object_set_new(o, key, json_integer(val));
 }
+
+/* ---- the streaming writer ---------------------------------------------- */
+
+#define JSONW_BUF 32768
+#define JSONW_DEPTH 32
+
+struct pai_jsonw {
+    pai_jsonw_sink sink;
+    void *ctx;
+    int failed;
+    int depth;
+    int after_key;                  /* the next value follows a key: no comma */
+    unsigned char count[JSONW_DEPTH]; /* per level: 0 before its first item */
+    apr_size_t sent, len;
+    char buf[JSONW_BUF];
+};
+
+pai_jsonw *pai_jsonw_make(apr_pool_t *p, pai_jsonw_sink sink, void *ctx)
+{
+    pai_jsonw *w = apr_palloc(p, sizeof(*w));
+    w->sink = sink;
+    w->ctx = ctx;
+    w->failed = w->depth = w->after_key = 0;
+    w->sent = w->len = 0;
+    return w;
+}
+
+int pai_jsonw_flush(pai_jsonw *w)
+{
+    if (!w->failed && w->len) {
+        w->failed = w->sink(w->ctx, w->buf, w->len) != 0;
+        w->sent += w->len;
+    }
+    w->len = 0;
+    return w->failed ? -1 : 0;
+}
+
+apr_size_t pai_jsonw_sent(const pai_jsonw *w)
+{
+    return w->sent;
+}
+
+const char *pai_jsonw_pending(const pai_jsonw *w, apr_size_t *len)
+{
+    *len = w->len;
+    return w->buf;
+}
+
+static void jsonw_put(pai_jsonw *w, const char *s, apr_size_t n)
+{
+    while (n) {
+        apr_size_t room = JSONW_BUF - w->len, k = n < room ? n : room;
+        memcpy(w->buf + w->len, s, k);
+        w->len += k;
+        s += k;
+        n -= k;
+        if (w->len == JSONW_BUF)
+            pai_jsonw_flush(w);
+    }
+}
+
+/* The comma before an item that is not its container's first. */
+static void jsonw_item(pai_jsonw *w)
+{
+    if (w->after_key) {
+        w->after_key = 0;
+        return;
+    }
+    if (w->depth > 0 && w->depth <= JSONW_DEPTH) {
+        if (w->count[w->depth - 1])
+            jsonw_put(w, ",", 1);
+        w->count[w->depth - 1] = 1;
+    }
+}
+
+void pai_jsonw_open(pai_jsonw *w, char bracket)
+{
+    jsonw_item(w);
+    jsonw_put(w, &bracket, 1);
+    if (w->depth < JSONW_DEPTH)
+        w->count[w->depth] = 0;
+    w->depth++;
+}
+
+void pai_jsonw_close(pai_jsonw *w, char bracket)
+{
+    jsonw_put(w, &bracket, 1);
+    w->depth--;
+}
+
+/* The continuation bytes of an n-byte UTF-8 sequence at s, and no overlong
+ * form, surrogate or code point past U+10FFFF. */
+static int jsonw_utf8_ok(const unsigned char *s, apr_size_t n)
+{
+    apr_uint32_t cp = s[0] & (n == 2 ? 0x1F : n == 3 ? 0x0F : 0x07);
+    apr_size_t i;
+
+    for (i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    return !(n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) &&
+           !(n == 4 && (cp < 0x10000 || cp > 0x10FFFF));
+}
+
+/* A string as jansson writes it: '"', '\\' and control characters escaped
+ * (\uXXXX in upper case where no short form exists), UTF-8 as it is; a byte
+ * that is not UTF-8 (never stored: input is parsed as UTF-8) as U+FFFD. */
+static void jsonw_string(pai_jsonw *w, const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str, *run = s;
+    char seq[8];
+
+    jsonw_put(w, "\"", 1);
+    while (*s) {
+        unsigned char c = *s;
+        const char *esc = NULL;
+        apr_size_t n = 1;
+        if (c >= 0x80) {
+            n = (c & 0xE0) == 0xC0 && c >= 0xC2 ? 2 : (c & 0xF0) == 0xE0 ? 3
+                : (c & 0xF8) == 0xF0 && c <= 0xF4 ? 4 : 0;
+            if (n && !jsonw_utf8_ok(s, n))
+                n = 0;
+            if (n) {
+                s += n;
+                continue;
+            }
+            esc = "\\uFFFD";
+        } else if (c == '"') esc = "\\\"";
+        else if (c == '\\') esc = "\\\\";
+        else if (c == '\b') esc = "\\b";
+        else if (c == '\f') esc = "\\f";
+        else if (c == '\n') esc = "\\n";
+        else if (c == '\r') esc = "\\r";
+        else if (c == '\t') esc = "\\t";
+        else if (c < 0x20) {
+            apr_snprintf(seq, sizeof(seq), "\\u%04X", c);
+            esc = seq;
+        }
+        if (!esc) {
+            s++;
+            continue;
+        }
+        jsonw_put(w, (const char *)run, (apr_size_t)(s - run));
+        jsonw_put(w, esc, strlen(esc));
+        s++;
+        run = s;
+    }
+    jsonw_put(w, (const char *)run, (apr_size_t)(s - run));
+    jsonw_put(w, "\"", 1);
+}
+
+void pai_jsonw_key(pai_jsonw *w, const char *key)
+{
+    jsonw_item(w);
+    jsonw_string(w, key);
+    jsonw_put(w, ":", 1);
+    w->after_key = 1;
+}
+
+void pai_jsonw_str(pai_jsonw *w, const char *s)
+{
+    if (!s) {
+        pai_jsonw_null(w);
+        return;
+    }
+    jsonw_item(w);
+    jsonw_string(w, s);
+}
+
+void pai_jsonw_int(pai_jsonw *w, json_int_t v)
+{
+    /* Digits from the end; the most negative value has no positive twin. */
+    char num[24], *d = num + sizeof(num);
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+
+    do {
+        *--d = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--d = '-';
+    jsonw_item(w);
+    jsonw_put(w, d, (apr_size_t)(num + sizeof(num) - d));
+}
+
+void pai_jsonw_null(pai_jsonw *w)
+{
+    jsonw_item(w);
+    jsonw_put(w, "null", 4);
+}
+
+static int jsonw_dump_part(const char *buf, size_t len, void *data)
+{
+    jsonw_put(data, buf, len);
+    return 0;
+}
+
+void pai_jsonw_value(pai_jsonw *w, const json_t *j)
+{
+    jsonw_item(w);
+    if (!j || json_dump_callback(j, jsonw_dump_part, w, JSON_COMPACT | JSON_ENCODE_ANY))
+        jsonw_put(w, "null", 4);
+}
+
+void pai_json_fields_set(json_t *o, const pai_json_field *f, int n)
+{
+    int i;
+    for (i = 0; i < n; i++)
+        json_object_set_new(o, f[i].key, f[i].is_null ? json_null()
+                            : f[i].str ? json_string(f[i].str) : json_integer(f[i].num));
+}
+
+void pai_jsonw_fields(pai_jsonw *w, const pai_json_field *f, int n)
+{
+    int i;
+    for (i = 0; i < n; i++) {
+        pai_jsonw_key(w, f[i].key);
+        if (f[i].is_null)
+            pai_jsonw_null(w);
+        else if (f[i].str)
+            pai_jsonw_str(w, f[i].str);
+        else
+            pai_jsonw_int(w, f[i].num);
+    }
+}

@@ -41,4 +41,46 @@ pai_error *pai_field_only(apr_pool_t *p, const json_t *o, const char *where,
 void pai_json_set_str(json_t *o, const char *key, const char *val);
 void pai_json_set_int(json_t *o, const char *key, json_int_t val);
 
+/* A streaming writer: JSON text made as it is written, without a tree, in
+ * chunks handed to a sink, with the bytes pai_json_dump gives for the same
+ * value (compact, keys in the order written, jansson's string escapes).
+ * Lists of thousands of rows go out one row at a time through it. */
+typedef int (*pai_jsonw_sink)(void *ctx, const char *buf, apr_size_t len); /* 0: written */
+typedef struct pai_jsonw pai_jsonw;
+
+pai_jsonw *pai_jsonw_make(apr_pool_t *p, pai_jsonw_sink sink, void *ctx);
+/* Containers: '[' or '{' to open, ']' or '}' to close (at most 32 deep). */
+void pai_jsonw_open(pai_jsonw *w, char bracket);
+void pai_jsonw_close(pai_jsonw *w, char bracket);
+/* An object's key; the next call writes its value. */
+void pai_jsonw_key(pai_jsonw *w, const char *key);
+/* Values; a NULL string is written as null. */
+void pai_jsonw_str(pai_jsonw *w, const char *s);
+void pai_jsonw_int(pai_jsonw *w, json_int_t v);
+void pai_jsonw_null(pai_jsonw *w);
+/* A small tree, written in place as pai_json_dump would. */
+void pai_jsonw_value(pai_jsonw *w, const json_t *j);
+/* Hands what is buffered to the sink: 0, or the sink's failure (after one,
+ * nothing more is written). */
+int pai_jsonw_flush(pai_jsonw *w);
+/* What the sink has taken so far (0: the answer may still be replaced). */
+apr_size_t pai_jsonw_sent(const pai_jsonw *w);
+/* What is buffered and not yet sent. */
+const char *pai_jsonw_pending(const pai_jsonw *w, apr_size_t *len);
+
+/* A flat record's fields, for a view that is both a tree (one job's status)
+ * and streamed (a list of them): one definition of its shape. */
+typedef struct pai_json_field {
+    const char *key;
+    const char *str;                /* a string, or NULL for a number */
+    json_int_t num;
+    int is_null;                    /* null, whatever str and num say */
+} pai_json_field;
+#define PAI_JF_STR(k, v) {(k), (v), 0, (v) == NULL}
+#define PAI_JF_INT(k, v) {(k), NULL, (json_int_t)(v), 0}
+/* A time in ms, null when it has not happened (0). */
+#define PAI_JF_MS(k, v) {(k), NULL, (json_int_t)(v), (v) <= 0}
+void pai_json_fields_set(json_t *o, const pai_json_field *f, int n);
+void pai_jsonw_fields(pai_jsonw *w, const pai_json_field *f, int n);
+
 #endif

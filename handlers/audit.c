@@ -2,6 +2,11 @@
 #include "handlers.h"
 #include "../core/audit.h"
 
+static void audit_emit(pai_jsonw *w, const void *rows)
+{
+    pai_audit_write(w, rows);
+}
+
 pai_error *pai_audit_get(pai_req *rq)
 {
     pai_audit_filter f = {NULL, NULL, 0, 100};
@@ -19,6 +24,6 @@ pai_error *pai_audit_get(pai_req *rq)
         (err = pai_query_int(rq, "offset", 0, 1000000000, &f.offset)) ||
         (err = pai_store_audit_page(rq->db, rq->pool, &f, &rows)))
         return err;
-    pai_reply(rq, 200, pai_audit_view(rq->pool, rows));
+    pai_reply_stream(rq, audit_emit, rows);
     return NULL;
 }

@@ -86,6 +86,10 @@ typedef struct pai_req {
     int follow;
     int (*follow_live)(struct pai_req *rq, apr_pool_t *scratch);
     void *follow_ctx;
+    /* Or JSON the glue streams (a list of thousands of rows never becomes a
+     * tree): emit writes emit_ctx, already read, through the writer. */
+    void (*emit)(pai_jsonw *w, const void *ctx);
+    const void *emit_ctx;
     /* Or a change stream (text/event-stream) the glue keeps sending. */
     pai_change_watch *watch;
     const char *last_event_id;       /* the Last-Event-ID header */
@@ -106,10 +110,17 @@ void pai_jobs_env_init(pai_jobs_env *env, const pai_settings *cfg, pai_db *db,
 /* The same for a request; 503 when this process has no launcher. */
 pai_error *pai_req_jobs_env(pai_req *rq, pai_jobs_env *env);
 
-/* Success answers: a JSON value, or OpenPAI's {"message": ...}. */
+/* Success answers: a JSON value, or OpenPAI's {"message": ...}, or JSON
+ * written by emit from ctx (200). */
+void pai_reply_stream(pai_req *rq, void (*emit)(pai_jsonw *w, const void *ctx),
+                      const void *ctx);
 void pai_reply(pai_req *rq, int status, json_t *body);
 void pai_reply_message(pai_req *rq, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* The answer another handler gave in sub (a route that is another's with
+ * its parameters changed), whatever its kind. */
+void pai_reply_take(pai_req *rq, const pai_req *sub);
 
 /* A body that is {"value": text} and nothing else (START/STOP, a tag). */
 pai_error *pai_body_value(pai_req *rq, const char **value);

@@ -12,6 +12,11 @@ static pai_error *job_name_param(pai_req *rq, const char **name)
         : pai_error_make(rq->pool, PAI_ERR_JOB_NOT_FOUND, "could not find job %s", *name);
 }
 
+static void jobs_emit(pai_jsonw *w, const void *rows)
+{
+    pai_job_list_write(w, rows);
+}
+
 /* GET /jobs: the seed's full list; with ?username= ?state= ?virtualCluster=
  * it is filtered, with ?limit= (and ?offset=) paged. */
 pai_error *pai_jobs_get(pai_req *rq)
@@ -20,9 +25,8 @@ pai_error *pai_jobs_get(pai_req *rq)
                                          "UNKNOWN", NULL};
     pai_job_filter f = {NULL, NULL, NULL, 0, 0};
     const char *const *st;
-    pai_jobs_env env;
+    apr_array_header_t *rows;
     pai_error *err;
-    json_t *list;
 
     if (rq->query) {
         f.username = apr_table_get(rq->query, "username");
@@ -47,10 +51,9 @@ pai_error *pai_jobs_get(pai_req *rq)
         return err;
     if (f.offset && !f.limit)
         return pai_error_make(rq->pool, PAI_ERR_INVALID, "parameter 'offset' needs 'limit'");
-    if ((err = pai_req_jobs_env(rq, &env)) ||
-        (err = pai_job_list_view(&env, rq->pool, &f, &list)))
+    if ((err = pai_store_job_page(rq->db, rq->pool, &f, &rows)))
         return err;
-    pai_reply(rq, 200, json_incref(list));
+    pai_reply_stream(rq, jobs_emit, rows);
     return NULL;
 }
 

@@ -13,6 +13,32 @@ void pai_reply(pai_req *rq, int status, json_t *body)
     rq->result = pai_json_pool(rq->pool, body);
 }
 
+void pai_reply_stream(pai_req *rq, void (*emit)(pai_jsonw *w, const void *ctx),
+                      const void *ctx)
+{
+    rq->status = 200;
+    rq->emit = emit;
+    rq->emit_ctx = ctx;
+}
+
+void pai_reply_take(pai_req *rq, const pai_req *sub)
+{
+    rq->status = sub->status;
+    rq->result = sub->result;
+    rq->text = sub->text;
+    rq->text_type = sub->text_type;
+    rq->json_text = sub->json_text;
+    rq->emit = sub->emit;
+    rq->emit_ctx = sub->emit_ctx;
+    rq->file = sub->file;
+    rq->file_offset = sub->file_offset;
+    rq->file_length = sub->file_length;
+    rq->follow = sub->follow;
+    rq->follow_live = sub->follow_live;
+    rq->follow_ctx = sub->follow_ctx;
+    rq->watch = sub->watch;
+}
+
 void pai_reply_message(pai_req *rq, int status, const char *fmt, ...)
 {
     va_list ap;

@@ -32,10 +32,7 @@ static pai_error *user_job_call(pai_req *rq, pai_handler_fn handler)
     sub.params[0] = name;
     sub.params[1] = NULL;
     err = handler(&sub);
-    rq->status = sub.status;
-    rq->result = sub.result;
-    rq->text = sub.text;
-    rq->json_text = sub.json_text;
+    pai_reply_take(rq, &sub);
     return err;
 }
 
@@ -58,8 +55,7 @@ pai_error *pai_user_jobs_get(pai_req *rq)
     sub.query = rq->query ? apr_table_copy(rq->pool, rq->query) : apr_table_make(rq->pool, 1);
     apr_table_setn(sub.query, "username", username);
     err = pai_jobs_get(&sub);
-    rq->status = sub.status;
-    rq->result = sub.result;
+    pai_reply_take(rq, &sub);
     return err;
 }
 

@@ -84,6 +84,11 @@ static const struct { const char *field, *column; } v2_orders[] = {
     {"jobPriority", "created"},
 };
 
+static void jobs_page_emit(pai_jsonw *w, const void *page)
+{
+    pai_job_page_write(w, page);
+}
+
 /* GET /api/v2/jobs?username=a,b&vc=&state=&tagsContain=&tagsNotContain=&keyword=
  * &offset=&limit=&withTotalCount=true&order=field,ASC|DESC, or after= for keyset pages */
 pai_error *pai_v2_jobs_get(pai_req *rq)
@@ -93,8 +98,8 @@ pai_error *pai_v2_jobs_get(pai_req *rq)
     const char *total = rq->query ? apr_table_get(rq->query, "withTotalCount") : NULL;
     const char *after = rq->query ? apr_table_get(rq->query, "after") : NULL;
     pai_jobs_env env;
+    pai_job_page *page;
     pai_error *err;
-    json_t *out;
 
     memset(&q, 0, sizeof(q));
     q.descending = 1;
@@ -143,10 +148,10 @@ pai_error *pai_v2_jobs_get(pai_req *rq)
         q.usernames = self;
     }
     if ((err = pai_req_jobs_env(rq, &env)) ||
-        (err = pai_job_query_view(&env, rq->pool, &q, total && !strcmp(total, "true"),
-                                  after != NULL, &out)))
+        (err = pai_job_query_page(&env, rq->pool, &q, total && !strcmp(total, "true"),
+                                  after != NULL, &page)))
         return err;
-    pai_reply(rq, 200, json_incref(out));
+    pai_reply_stream(rq, jobs_page_emit, page);
     return NULL;
 }
 

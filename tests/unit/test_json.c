@@ -1,7 +1,162 @@
 /* Body parsing and field readers: wrong shapes become 400s naming the field. */
 #include <string.h>
+#include <apr_strings.h>
 #include "tests.h"
 #include "core/json.h"
+
+/* The writer's sink for tests: appends to a pool string; fails once
+ * fail_after bytes were taken (0: never). */
+typedef struct { char *buf; apr_size_t len, cap, fail_after; int calls; } sink_buf;
+
+static int sink_append(void *ctx, const char *b, apr_size_t n)
+{
+    sink_buf *s = ctx;
+    s->calls++;
+    if (s->fail_after && s->len >= s->fail_after)
+        return -1;
+    if (s->len + n + 1 > s->cap) {
+        char *nb;
+        s->cap = (s->len + n + 1) * 2;
+        nb = apr_palloc(ut_pool, s->cap);
+        memcpy(nb, s->buf, s->len);
+        s->buf = nb;
+    }
+    memcpy(s->buf + s->len, b, n);
+    s->len += n;
+    s->buf[s->len] = 0;
+    return 0;
+}
+
+/* Everything the writer made: what the sink took, then what is pending. */
+static const char *writer_text(pai_jsonw *w, sink_buf *s)
+{
+    ck_assert_int_eq(pai_jsonw_flush(w), 0);
+    return s->buf ? s->buf : "";
+}
+
+/* The same value written with the writer, field by field, and as a jansson
+ * tree dumped: the bytes must be the same (clients see no change). */
+START_TEST(writer_matches_jansson)
+{
+    static const char *const strs[] = {
+        "", "plain", "quote\" and \\ backslash", "/slash/", "tab\tnl\ncr\rbs\bff\f",
+        "\x01\x1f\x7f ctl", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 utf-8",
+        "\xe2\x80\xa8 line sep", "<script>&amp;</script>", "\u00e9 literal",
+    };
+    const json_int_t nums[] = {0, -1, 42, 2147483648LL, -9223372036854775807LL - 1,
+                               9223372036854775807LL};
+    size_t i, k;
+
+    for (i = 0; i < sizeof(strs) / sizeof(*strs); i++) {
+        sink_buf s = {0};
+        pai_jsonw *w = pai_jsonw_make(ut_pool, sink_append, &s);
+        json_t *tree = json_pack("[s,{s:s,s:[],s:{},s:n,s:[s,s]}]", strs[i], strs[i], strs[i],
+                                 "e", "o", "n", "l", strs[i], "x");
+        pai_jsonw_open(w, '[');
+        pai_jsonw_str(w, strs[i]);
+        pai_jsonw_open(w, '{');
+        pai_jsonw_key(w, strs[i]);
+        pai_jsonw_str(w, strs[i]);
+        pai_jsonw_key(w, "e");
+        pai_jsonw_open(w, '[');
+        pai_jsonw_close(w, ']');
+        pai_jsonw_key(w, "o");
+        pai_jsonw_open(w, '{');
+        pai_jsonw_close(w, '}');
+        pai_jsonw_key(w, "n");
+        pai_jsonw_str(w, NULL);
+        pai_jsonw_key(w, "l");
+        pai_jsonw_value(w, json_pack("[s,s]", strs[i], "x"));
+        pai_jsonw_close(w, '}');
+        pai_jsonw_close(w, ']');
+        ck_assert_ptr_nonnull(tree);
+        ck_assert_str_eq(writer_text(w, &s), pai_json_dump(ut_pool, tree));
+        json_decref(tree);
+    }
+    for (k = 0; k < sizeof(nums) / sizeof(*nums); k++) {
+        sink_buf s = {0};
+        pai_jsonw *w = pai_jsonw_make(ut_pool, sink_append, &s);
+        json_t *tree = json_pack("{s:I}", "n", nums[k]);
+        pai_json_field f[] = {PAI_JF_INT("n", nums[k])};
+        pai_jsonw_open(w, '{');
+        pai_jsonw_fields(w, f, 1);
+        pai_jsonw_close(w, '}');
+        ck_assert_str_eq(writer_text(w, &s), pai_json_dump(ut_pool, tree));
+        json_decref(tree);
+    }
+    /* Bytes that are not UTF-8 (never stored) still make valid JSON. */
+    {
+        static const char *const bad[] = {"\xff", "a\xc3", "\xc0\xaf", "\xed\xa0\x80",
+                                          "\xf4\x90\x80\x80", "\xe2\x82"};
+        for (i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+            sink_buf s = {0};
+            pai_jsonw *w = pai_jsonw_make(ut_pool, sink_append, &s);
+            pai_error *e;
+            const char *text;
+            pai_jsonw_str(w, bad[i]);
+            text = writer_text(w, &s);
+            ck_assert_msg(pai_json_parse(ut_pool, text, strlen(text), &e) != NULL, "bad %zu: %s",
+                          i, text);
+            ck_assert_ptr_nonnull(strstr(text, "\\uFFFD"));
+        }
+    }
+}
+END_TEST
+
+/* A list longer than the writer's buffer goes to the sink in pieces, each
+ * at most the buffer, and the pieces make the whole; nothing is sent before
+ * the buffer fills (a short answer can still be replaced by an error). */
+START_TEST(writer_streams_in_chunks)
+{
+    sink_buf s = {0};
+    pai_jsonw *w = pai_jsonw_make(ut_pool, sink_append, &s);
+    json_t *tree = json_array();
+    char *big = apr_palloc(ut_pool, 40001);
+    apr_size_t len;
+    int i;
+
+    memset(big, 'x', 40000);
+    big[40000] = 0;
+    pai_jsonw_open(w, '[');
+    for (i = 0; i < 5000; i++) {
+        const char *name = apr_psprintf(ut_pool, "job_%d", i);
+        pai_json_field f[] = {PAI_JF_STR("name", name), PAI_JF_INT("i", i), PAI_JF_MS("t", 0)};
+        pai_jsonw_open(w, '{');
+        pai_jsonw_fields(w, f, 3);
+        pai_jsonw_close(w, '}');
+        json_array_append_new(tree, json_pack("{s:s,s:i,s:n}", "name", name, "i", i, "t"));
+        if (i == 10) {
+            ck_assert_int_eq(pai_jsonw_sent(w), 0);
+            ck_assert_ptr_nonnull(pai_jsonw_pending(w, &len));
+            ck_assert_int_gt(len, 0);
+        }
+    }
+    pai_jsonw_str(w, big);                  /* one string longer than the buffer */
+    json_array_append_new(tree, json_string(big));
+    pai_jsonw_close(w, ']');
+    ck_assert_int_gt(pai_jsonw_sent(w), 0);
+    ck_assert_str_eq(writer_text(w, &s), pai_json_dump(ut_pool, tree));
+    ck_assert_int_gt(s.calls, 5);
+    json_decref(tree);
+    /* A sink that fails (the client left): the writer stops calling it. */
+    {
+        sink_buf f = {0};
+        int calls;
+        f.fail_after = 1;
+        w = pai_jsonw_make(ut_pool, sink_append, &f);
+        pai_jsonw_open(w, '[');
+        for (i = 0; i < 20000; i++)
+            pai_jsonw_int(w, i);
+        pai_jsonw_close(w, ']');
+        ck_assert_int_ne(pai_jsonw_flush(w), 0);
+        calls = f.calls;
+        ck_assert_int_le(calls, 2);
+        pai_jsonw_int(w, 1);
+        ck_assert_int_ne(pai_jsonw_flush(w), 0);
+        ck_assert_int_eq(f.calls, calls);
+    }
+}
+END_TEST
 
 START_TEST(parse_table)
 {
@@ -91,6 +246,8 @@ Suite *suite_json(void)
     Suite *s = suite_create("json");
     TCase *tc = tcase_create("json");
     tcase_add_test(tc, parse_table);
+    tcase_add_test(tc, writer_matches_jansson);
+    tcase_add_test(tc, writer_streams_in_chunks);
     tcase_add_test(tc, parse_deep_nesting);
     tcase_add_test(tc, form_table);
     tcase_add_test(tc, fields);
