@@ -75,10 +75,13 @@ start() {
   case "$db" in
     sqlite3)
       params=${PAI_DB_PARAMS:-$datadir/pairest.db}
-      # One line: a pragma that returns a row ends the DBDInitSQL list.
-      # The module lets one writer per process at a time at SQLite (see
-      # store.c), so a writer waits here only for other processes.
-      init='DBDInitSQL "PRAGMA busy_timeout=5000; PRAGMA synchronous=NORMAL"' ;;
+      # One line: a pragma that returns a row ends the DBDInitSQL list
+      # (busy_timeout does: it comes last).  The module lets one writer per
+      # process at a time at SQLite (see store.c), so a writer waits here only
+      # for other processes.  A page cache of 256 KB a connection (SQLite's
+      # default is 2 MB; a process may hold DBDMax connections): the kernel's
+      # file cache holds the database for all of them (bench/README.md, memory).
+      init='DBDInitSQL "PRAGMA cache_size=-256; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000"' ;;
     mysql)
       params=${PAI_DB_PARAMS:?PAI_DB_PARAMS is needed for mysql}
       init='' ;;
@@ -167,7 +170,11 @@ start() {
         </dev/null >/dev/null 2>&1 &
     waits=600
   else
-    env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin ${SAN_PRELOAD:+LD_PRELOAD=$SAN_PRELOAD} \
+    # Two malloc arenas a process, not glibc's eight per CPU: 25 threads each
+    # keeping freed memory in an arena of its own held the heap high after
+    # big answers (bench/README.md, memory).
+    env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin MALLOC_ARENA_MAX=2 \
+        ${SAN_PRELOAD:+LD_PRELOAD=$SAN_PRELOAD} \
         ${ASAN_OPTIONS:+ASAN_OPTIONS=$ASAN_OPTIONS} ${UBSAN_OPTIONS:+UBSAN_OPTIONS=$UBSAN_OPTIONS} \
         /usr/sbin/apache2 -f "$inst/httpd.conf" -k start \
       || { echo "httpd did not start; from $inst/logs/error.log:" >&2
