@@ -5,6 +5,7 @@
 #include <apr_strings.h>
 #include <apr_time.h>
 #include <apr_general.h>
+#include <sqlite3.h>
 #include "store.h"
 
 /* A job's fields after its name, as pai_jobs and pai_jobs_deleted hold them. */
@@ -609,6 +610,11 @@ static int store_is_mysql(pai_db *db)
     return strcmp(apr_dbd_name(db->driver), "mysql") == 0;
 }
 
+static int store_is_sqlite(pai_db *db)
+{
+    return strcmp(apr_dbd_name(db->driver), "sqlite3") == 0;
+}
+
 static pai_error *store_fail(pai_db *db, apr_pool_t *p, int rv, const char *what)
 {
     const char *msg = apr_dbd_error(db->driver, db->handle, rv);
@@ -1084,17 +1090,113 @@ pai_error *pai_store_grants_get(pai_db *db, apr_pool_t *p, const char *username,
 /* v2's lists show these too. */
 #define JOB_SUMMARY_V2 JOB_SUMMARY ", launched, gpus, tasks, roles, platform_retries"
 
-static pai_job_row *store_job_summary_row(pai_db *db, apr_pool_t *p, apr_dbd_row_t *row)
+/* A list's rows as either way of reading gives them.  On SQLite a list is
+ * read from SQLite itself, on the request's own connection: apr_dbd_sqlite3
+ * steps every row of a select into pool copies inside one mutex that all
+ * statements of the process share, so one long list held every other query
+ * of its process back (bench/README.md, (b)).  Other drivers: apr_dbd. */
+typedef struct store_rows {
+    pai_db *db;
+    apr_pool_t *p;
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    sqlite3_stmt *stmt;
+    int failed;                      /* SQLite: a step failed (not the end) */
+} store_rows;
+
+static apr_status_t store_rows_finalize(void *stmt)
+{
+    sqlite3_finalize(stmt);
+    return APR_SUCCESS;
+}
+
+/* Runs sql, written for apr_dbd's binary arguments (%s: a string, %d: an
+ * int *, %lld: an apr_int64_t *), on SQLite's own handle of db. */
+static pai_error *store_rows_sqlite(pai_db *db, apr_pool_t *p, const char *label, const char *sql,
+                                    const void **args, store_rows *rs)
+{
+    sqlite3 *h = apr_dbd_native_handle(db->driver, db->handle);
+    char *q = apr_palloc(p, strlen(sql) + 1), *o = q;
+    char *types = apr_palloc(p, strlen(sql) / 2 + 1);   /* a placeholder is 2+ characters */
+    const char *s;
+    int k = 0, rc;
+
+    /* apr_dbd's placeholders become SQLite's, typed as apr_dbd binds them. */
+    for (s = sql; *s; s++) {
+        if (s[0] == '%' && (s[1] == 's' || s[1] == 'd')) {
+            types[k++] = s[1];
+            *o++ = '?';
+            s++;
+        } else if (!strncmp(s, "%lld", 4)) {
+            types[k++] = 'l';
+            *o++ = '?';
+            s += 3;
+        } else {
+            *o++ = *s;
+        }
+    }
+    *o = '\0';
+    memset(rs, 0, sizeof(*rs));
+    rs->db = db;
+    rs->p = p;
+    if (!h || sqlite3_prepare_v2(h, q, -1, &rs->stmt, NULL) != SQLITE_OK) {
+        pai_error *e = pai_error_make(p, PAI_ERR_DB, "database error (%s): %s", label,
+                                      h ? sqlite3_errmsg(h) : "no SQLite handle");
+        sqlite3_finalize(rs->stmt);
+        rs->stmt = NULL;
+        return e;
+    }
+    apr_pool_cleanup_register(p, rs->stmt, store_rows_finalize, apr_pool_cleanup_null);
+    for (rc = SQLITE_OK; k-- > 0 && rc == SQLITE_OK;)
+        rc = types[k] == 's' ? sqlite3_bind_text(rs->stmt, k + 1, args[k], -1, SQLITE_STATIC)
+           : types[k] == 'd' ? sqlite3_bind_int(rs->stmt, k + 1, *(const int *)args[k])
+           : sqlite3_bind_int64(rs->stmt, k + 1, *(const apr_int64_t *)args[k]);
+    return rc == SQLITE_OK ? NULL : pai_error_make(p, PAI_ERR_DB, "database error (%s): %s",
+                                                   label, sqlite3_errmsg(h));
+}
+
+/* The next row (1), or the end (0). */
+static int store_rows_next(store_rows *rs)
+{
+    if (rs->stmt) {
+        int rc = sqlite3_step(rs->stmt);
+        rs->failed = rc != SQLITE_ROW && rc != SQLITE_DONE;
+        return rc == SQLITE_ROW;
+    }
+    rs->row = NULL;
+    return apr_dbd_get_row(rs->db->driver, rs->p, rs->res, &rs->row, -1) == 0;
+}
+
+/* After the last row: a read that ended early is an error, not a short list. */
+static pai_error *store_rows_end(const store_rows *rs, const char *label)
+{
+    return rs->failed ? pai_error_make(rs->p, PAI_ERR_DB, "database error (%s): %s", label,
+                                       sqlite3_errmsg(sqlite3_db_handle(rs->stmt)))
+                      : NULL;
+}
+
+static const char *store_rows_col(const store_rows *rs, int col)
+{
+    if (rs->stmt) {
+        const unsigned char *v = sqlite3_column_text(rs->stmt, col);
+        return v ? (const char *)v : "";
+    }
+    return store_col(rs->db, rs->row, col);
+}
+
+static pai_job_row *store_job_summary_row(apr_pool_t *p, const store_rows *rs)
 {
     pai_job_row *j = apr_pcalloc(p, sizeof(*j));
-#define S(i) apr_pstrdup(p, store_col(db, row, i))
+#define S(i) apr_pstrdup(p, store_rows_col(rs, i))
+#define I(i) atoi(store_rows_col(rs, i))
+#define L(i) apr_atoi64(store_rows_col(rs, i))
     j->name = S(0); j->username = S(1); j->vc = S(2); j->state = S(3); j->sub_state = S(4);
-    j->execution_type = S(5); j->retries = atoi(store_col(db, row, 6));
-    j->created = apr_atoi64(store_col(db, row, 7));
-    j->completed = apr_atoi64(store_col(db, row, 8));
-    j->has_exit = atoi(store_col(db, row, 9)); j->exit_code = atoi(store_col(db, row, 10));
+    j->execution_type = S(5); j->retries = I(6); j->created = L(7); j->completed = L(8);
+    j->has_exit = I(9); j->exit_code = I(10);
     j->host = j->diagnostics = j->config = j->placement = j->hosts = "";
 #undef S
+#undef I
+#undef L
     return j;
 }
 
@@ -1380,7 +1482,7 @@ static void store_query_filter(store_query *q, apr_pool_t *p, const char *column
 
 static pai_error *store_query_run(pai_db *db, apr_pool_t *p, store_query *q, const char *label,
                                   const char *order, const int *limit, const int *offset,
-                                  apr_dbd_results_t **res)
+                                  store_rows *rs)
 {
     const char *sql = apr_pstrcat(p, q->sql, order, NULL);
     int attempt, rv = -1;
@@ -1391,12 +1493,16 @@ static pai_error *store_query_run(pai_db *db, apr_pool_t *p, store_query *q, con
         q->args[q->n++] = offset;
         q->mask |= 1 << q->bit;
     }
-    *res = NULL;
+    if (store_is_sqlite(db))
+        return store_rows_sqlite(db, p, label, sql, q->args, rs);
+    memset(rs, 0, sizeof(*rs));
+    rs->db = db;
+    rs->p = p;
     for (attempt = 0; attempt < 3 && rv; attempt++) {
         apr_dbd_prepared_t *stmt = store_prepare_sql(db, apr_psprintf(p, "%s_%d", label, q->mask),
                                                      sql, attempt > 0);
         if (stmt)
-            rv = apr_dbd_pbselect(db->driver, p, db->handle, res, stmt, 0, q->args);
+            rv = apr_dbd_pbselect(db->driver, p, db->handle, &rs->res, stmt, 0, q->args);
     }
     return rv ? store_fail(db, p, rv, label) : NULL;
 }
@@ -1405,20 +1511,19 @@ pai_error *pai_store_job_page(pai_db *db, apr_pool_t *p, const pai_job_filter *f
                               apr_array_header_t **out)
 {
     store_query q = {"SELECT " JOB_SUMMARY " FROM pai_jobs", " WHERE ", {0}, 0, 0, 0};
-    apr_dbd_results_t *res;
-    apr_dbd_row_t *row;
+    store_rows rs;
     pai_error *err;
 
     store_query_filter(&q, p, "username", f->username);
     store_query_filter(&q, p, "state", f->state);
     store_query_filter(&q, p, "vc", f->vc);
     if ((err = store_query_run(db, p, &q, "pai_job_page", " ORDER BY created DESC, name DESC",
-                               &f->limit, &f->offset, &res)))
+                               &f->limit, &f->offset, &rs)))
         return err;
     *out = apr_array_make(p, f->limit > 0 ? f->limit : 16, sizeof(pai_job_row *));
-    while ((row = store_next(db, p, res)))
-        APR_ARRAY_PUSH(*out, pai_job_row *) = store_job_summary_row(db, p, row);
-    return NULL;
+    while (store_rows_next(&rs))
+        APR_ARRAY_PUSH(*out, pai_job_row *) = store_job_summary_row(p, &rs);
+    return store_rows_end(&rs, "pai_job_page");
 }
 
 /* " AND column IN (%s, ...)" for a list of values, bound in args. */
@@ -1452,17 +1557,26 @@ static const char *store_like(apr_pool_t *p, const char *s)
 }
 
 /* Prepared for this call alone: the statement's shape follows the query's
- * lists, and a cache per shape would grow with what clients send. */
+ * lists, and a cache per shape would grow with what clients send.  On SQLite
+ * not through apr_dbd: apr_dbd_sqlite3 keeps every statement it prepares
+ * until the connection closes, whatever pool it was prepared in, so each
+ * list of /api/v2/jobs left its statements behind (GBs of heap after (g)'s
+ * walk over a million jobs: bench/README.md); here the request's pool
+ * finalizes them. */
 static pai_error *store_select_once(pai_db *db, apr_pool_t *p, const char *label, const char *sql,
-                                    const void **args, apr_dbd_results_t **res)
+                                    const void **args, store_rows *rs)
 {
     apr_dbd_prepared_t *stmt = NULL;
     int rv;
 
-    *res = NULL;
+    if (store_is_sqlite(db))
+        return store_rows_sqlite(db, p, label, sql, args, rs);
+    memset(rs, 0, sizeof(*rs));
+    rs->db = db;
+    rs->p = p;
     if ((rv = apr_dbd_prepare(db->driver, p, db->handle, sql, NULL, &stmt)))
         return store_fail(db, p, rv, label);
-    if ((rv = apr_dbd_pbselect(db->driver, p, db->handle, res, stmt, 0, args)))
+    if ((rv = apr_dbd_pbselect(db->driver, p, db->handle, &rs->res, stmt, 0, args)))
         return store_fail(db, p, rv, label);
     return NULL;
 }
@@ -1482,8 +1596,7 @@ static pai_error *store_page_tags(pai_db *db, apr_pool_t *p, apr_array_header_t 
     for (i = 0; i < rows->nelts; i += CHUNK) {
         const void *args[CHUNK];
         const char *sql = "SELECT name, tag FROM pai_job_tags WHERE name IN (";
-        apr_dbd_results_t *res;
-        apr_dbd_row_t *row;
+        store_rows rs;
         pai_error *err;
         for (k = 0; k < CHUNK && i + k < rows->nelts; k++) {
             sql = apr_pstrcat(p, sql, k ? ", %s" : "%s", NULL);
@@ -1491,13 +1604,15 @@ static pai_error *store_page_tags(pai_db *db, apr_pool_t *p, apr_array_header_t 
         }
         if ((err = store_select_once(db, p, "pai_page_tags",
                                      apr_pstrcat(p, sql, ") ORDER BY name, tag", NULL), args,
-                                     &res)))
+                                     &rs)))
             return err;
-        while ((row = store_next(db, p, res))) {
-            pai_job_row *j = apr_hash_get(by_name, store_col(db, row, 0), APR_HASH_KEY_STRING);
+        while (store_rows_next(&rs)) {
+            pai_job_row *j = apr_hash_get(by_name, store_rows_col(&rs, 0), APR_HASH_KEY_STRING);
             if (j)
-                APR_ARRAY_PUSH(j->tags, const char *) = apr_pstrdup(p, store_col(db, row, 1));
+                APR_ARRAY_PUSH(j->tags, const char *) = apr_pstrdup(p, store_rows_col(&rs, 1));
         }
+        if ((err = store_rows_end(&rs, "pai_page_tags")))
+            return err;
     }
     return NULL;
 }
@@ -1508,9 +1623,8 @@ pai_error *pai_store_job_query(pai_db *db, apr_pool_t *p, const pai_job_query *q
     static const char *const columns[] = {"name", "created", "username", "vc", "retries",
                                           "gpus", "tasks", "state", "completed", NULL};
     const void **args = apr_pcalloc(p, sizeof(void *) * (5 * PAI_JOB_QUERY_LIST_MAX + 8));
-    const char *where = " WHERE 1 = 1", *order, *const *c;
-    apr_dbd_results_t *res;
-    apr_dbd_row_t *row;
+    const char *where = " WHERE 1 = 1", *order, *sql, *const *c;
+    store_rows rs;
     pai_error *err;
     int n = 0;
 
@@ -1538,11 +1652,13 @@ pai_error *pai_store_job_query(pai_db *db, apr_pool_t *p, const pai_job_query *q
     if (total) {
         if ((err = store_select_once(db, p, "pai_job_query_count",
                                      apr_pstrcat(p, "SELECT COUNT(*) FROM pai_jobs", where, NULL),
-                                     args, &res)))
+                                     args, &rs)))
             return err;
         *total = 0;
-        while ((row = store_next(db, p, res)))
-            *total = apr_atoi64(store_col(db, row, 0));
+        while (store_rows_next(&rs))
+            *total = apr_atoi64(store_rows_col(&rs, 0));
+        if ((err = store_rows_end(&rs, "pai_job_query_count")))
+            return err;
     }
     /* Keyset: the page starts after the row (after_value, after_name) in this
      * order, so a deep page reads what the first does. */
@@ -1582,22 +1698,23 @@ pai_error *pai_store_job_query(pai_db *db, apr_pool_t *p, const pai_job_query *q
      * then takes the range of (state, created, name) for a keyset page, where
      * it scanned every row of the state from the top before (1M jobs: 1.7 s a
      * page at depth 500,000, now 0.01 s). */
-    if ((err = store_select_once(db, p, "pai_job_query",
-                                 apr_pstrcat(p, "SELECT " JOB_SUMMARY_V2 " FROM (SELECT name AS"
-                                             " page_name FROM pai_jobs", where, order,
-                                             " LIMIT %d OFFSET %d) page JOIN pai_jobs ON"
-                                             " name = page_name", order, NULL), args, &res)))
+    sql = apr_pstrcat(p, "SELECT " JOB_SUMMARY_V2 " FROM (SELECT name AS page_name FROM pai_jobs",
+                      where, order, " LIMIT %d OFFSET %d) page JOIN pai_jobs ON"
+                      " name = page_name", order, NULL);
+    if ((err = store_select_once(db, p, "pai_job_query", sql, args, &rs)))
         return err;
     *out = apr_array_make(p, q->limit < 64 ? q->limit + 1 : 64, sizeof(pai_job_row *));
-    while ((row = store_next(db, p, res))) {
-        pai_job_row *j = store_job_summary_row(db, p, row);
-        j->launched = apr_atoi64(store_col(db, row, 11));
-        j->gpus = apr_atoi64(store_col(db, row, 12));
-        j->tasks = atoi(store_col(db, row, 13));
-        j->roles = atoi(store_col(db, row, 14));
-        j->platform_retries = atoi(store_col(db, row, 15));
+    while (store_rows_next(&rs)) {
+        pai_job_row *j = store_job_summary_row(p, &rs);
+        j->launched = apr_atoi64(store_rows_col(&rs, 11));
+        j->gpus = apr_atoi64(store_rows_col(&rs, 12));
+        j->tasks = atoi(store_rows_col(&rs, 13));
+        j->roles = atoi(store_rows_col(&rs, 14));
+        j->platform_retries = atoi(store_rows_col(&rs, 15));
         APR_ARRAY_PUSH(*out, pai_job_row *) = j;
     }
+    if ((err = store_rows_end(&rs, "pai_job_query")))
+        return err;
     return store_page_tags(db, p, *out);
 }
 
@@ -2399,28 +2516,29 @@ pai_error *pai_store_audit_page(pai_db *db, apr_pool_t *p, const pai_audit_filte
 {
     store_query q = {"SELECT id, at, actor, address, action, target, outcome, detail, repeats"
                      " FROM pai_audit", " WHERE ", {0}, 0, 0, 0};
-    apr_dbd_results_t *res;
-    apr_dbd_row_t *row;
+    store_rows rs;
     pai_error *err;
 
     store_query_filter(&q, p, "actor", f->actor);
     store_query_filter(&q, p, "action", f->action);
     if ((err = store_query_run(db, p, &q, "pai_audit_page", " ORDER BY id DESC", &f->limit,
-                               &f->offset, &res)))
+                               &f->offset, &rs)))
         return err;
     *out = apr_array_make(p, f->limit > 0 ? f->limit : 16, sizeof(pai_audit_row));
-    while ((row = store_next(db, p, res))) {
+    while (store_rows_next(&rs)) {
         pai_audit_row *a = apr_array_push(*out);
-        a->id = apr_atoi64(store_col(db, row, 0));
-        a->at_ms = apr_atoi64(store_col(db, row, 1));
-        a->actor = apr_pstrdup(p, store_col(db, row, 2));
-        a->address = apr_pstrdup(p, store_col(db, row, 3));
-        a->action = apr_pstrdup(p, store_col(db, row, 4));
-        a->target = apr_pstrdup(p, store_col(db, row, 5));
-        a->outcome = atoi(store_col(db, row, 6));
-        a->detail = apr_pstrdup(p, store_col(db, row, 7));
-        a->repeats = atoi(store_col(db, row, 8));
+        a->id = apr_atoi64(store_rows_col(&rs, 0));
+        a->at_ms = apr_atoi64(store_rows_col(&rs, 1));
+        a->actor = apr_pstrdup(p, store_rows_col(&rs, 2));
+        a->address = apr_pstrdup(p, store_rows_col(&rs, 3));
+        a->action = apr_pstrdup(p, store_rows_col(&rs, 4));
+        a->target = apr_pstrdup(p, store_rows_col(&rs, 5));
+        a->outcome = atoi(store_rows_col(&rs, 6));
+        a->detail = apr_pstrdup(p, store_rows_col(&rs, 7));
+        a->repeats = atoi(store_rows_col(&rs, 8));
     }
+    if ((err = store_rows_end(&rs, "pai_audit_page")))
+        return err;
     return NULL;
 }
 

@@ -5,7 +5,7 @@ set -euo pipefail
 
 pkgs=(
   apache2 apache2-dev libapr1-dev libaprutil1-dev
-  libaprutil1-dbd-sqlite3 libaprutil1-dbd-mysql sqlite3
+  libaprutil1-dbd-sqlite3 libaprutil1-dbd-mysql sqlite3 libsqlite3-dev
   libjansson-dev libjwt-dev libcurl4-openssl-dev libssl-dev libyaml-dev
   mariadb-server mariadb-client
   slurmctld slurmd slurm-client slurmrestd slurm-wlm-jwt-plugin munge

@@ -226,6 +226,68 @@ START_TEST(job_saves_are_checked)
 }
 END_TEST
 
+/* A list read from SQLite's own handle (not apr_dbd's): the filters, the
+ * order, LIMIT/OFFSET bound as numbers, every column as stored, a name that
+ * needs quoting in SQL as data. */
+START_TEST(job_pages_read_every_column)
+{
+    static const char *const users[] = {"pa", "pb", "pa", "pc", "pa"};
+    apr_array_header_t *rows;
+    pai_job_filter f;
+    pai_job_row j, *r;
+    char name[32];
+    int i;
+
+    for (i = 0; i < 5; i++) {
+        memset(&j, 0, sizeof(j));
+        snprintf(name, sizeof(name), "page_%d", i);
+        j.name = apr_pstrdup(ut_pool, name);
+        j.username = users[i]; j.vc = i % 2 ? "odd" : "even";
+        j.state = i == 4 ? "FAILED" : "SUCCEEDED"; j.sub_state = "DONE";
+        j.execution_type = "START"; j.host = ""; j.diagnostics = ""; j.config = "{}";
+        j.created = 1000 + i; j.completed = i ? 2000 + i : 0; j.retries = i;
+        j.has_exit = i % 2; j.exit_code = i == 1 ? -9 : 3;
+        ck_assert_ptr_null(pai_store_job_insert(&db, ut_pool, &j));
+    }
+    memset(&f, 0, sizeof(f));
+    f.username = "pa";
+    ck_assert_ptr_null(pai_store_job_page(&db, ut_pool, &f, &rows));
+    ck_assert_int_eq(rows->nelts, 3);
+    r = APR_ARRAY_IDX(rows, 0, pai_job_row *);                  /* newest first */
+    ck_assert_str_eq(r->name, "page_4");
+    ck_assert_str_eq(r->state, "FAILED");
+    ck_assert_int_eq(r->created, 1004);
+    ck_assert_int_eq(r->completed, 2004);
+    ck_assert_int_eq(r->retries, 4);
+    ck_assert_int_eq(r->has_exit, 0);
+    f.username = NULL;
+    f.vc = "odd";
+    ck_assert_ptr_null(pai_store_job_page(&db, ut_pool, &f, &rows));
+    ck_assert_int_eq(rows->nelts, 2);
+    r = APR_ARRAY_IDX(rows, 1, pai_job_row *);
+    ck_assert_str_eq(r->name, "page_1");
+    ck_assert_int_eq(r->has_exit, 1);
+    ck_assert_int_eq(r->exit_code, -9);
+    ck_assert_str_eq(r->vc, "odd");
+    f.vc = NULL;
+    f.limit = 2;
+    f.offset = 1;
+    ck_assert_ptr_null(pai_store_job_page(&db, ut_pool, &f, &rows));
+    ck_assert_int_eq(rows->nelts, 2);
+    ck_assert_str_eq(APR_ARRAY_IDX(rows, 0, pai_job_row *)->name, "page_3");
+    ck_assert_str_eq(APR_ARRAY_IDX(rows, 1, pai_job_row *)->name, "page_2");
+    f.limit = 0;
+    f.offset = 0;
+    f.username = "x' OR '1'='1";
+    ck_assert_ptr_null(pai_store_job_page(&db, ut_pool, &f, &rows));
+    ck_assert_int_eq(rows->nelts, 0);
+    f.username = NULL;
+    f.state = "FAILED";
+    ck_assert_ptr_null(pai_store_job_page(&db, ut_pool, &f, &rows));
+    ck_assert_int_eq(rows->nelts, 1);
+}
+END_TEST
+
 /* Each state a job takes is one change, in order; a save that changes no
  * state is none; a watcher behind the hub's window of 2 reads the store. */
 START_TEST(changes_feed_the_stream_in_order)
@@ -544,6 +606,7 @@ Suite *suite_store(void)
     tcase_add_test(tc, audit_rows_page_newest_first);
     tcase_add_test(tc, ssh_report_once_per_task);
     tcase_add_test(tc, audit_folds_anonymous_refusals);
+    tcase_add_test(tc, job_pages_read_every_column);
     suite_add_tcase(s, tc);
     return s;
 }
