@@ -363,6 +363,12 @@ static int jsonw_utf8_ok(const unsigned char *s, apr_size_t n)
            !(n == 4 && (cp < 0x10000 || cp > 0x10FFFF));
 }
 
+/* 1: a byte written as it is, needing no look (printable ASCII but '"' and
+ * '\\'); NUL, control characters, quotes and UTF-8 lead bytes are 0. */
+static const unsigned char jsonw_plain[256] = {
+    [0x20 ... 0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7f] = 1,   /* all but '"', '\\' */
+};
+
 /* A string as jansson writes it: '"', '\\' and control characters escaped
  * (\uXXXX in upper case where no short form exists), UTF-8 as it is; a byte
  * that is not UTF-8 (never stored: input is parsed as UTF-8) as U+FFFD. */
@@ -373,9 +379,14 @@ static void jsonw_string(pai_jsonw *w, const char *str)
 
     jsonw_put(w, "\"", 1);
     while (*s) {
-        unsigned char c = *s;
+        unsigned char c;
         const char *esc = NULL;
         apr_size_t n = 1;
+        /* Most bytes are plain ASCII: skip them in a tight loop. */
+        while (jsonw_plain[*s])
+            s++;
+        if (!(c = *s))
+            break;
         if (c >= 0x80) {
             n = (c & 0xE0) == 0xC0 && c >= 0xC2 ? 2 : (c & 0xF0) == 0xE0 ? 3
                 : (c & 0xF8) == 0xF0 && c <= 0xF4 ? 4 : 0;

@@ -1184,12 +1184,20 @@ static const char *store_rows_col(const store_rows *rs, int col)
     return store_col(rs->db, rs->row, col);
 }
 
+/* A number column: SQLite's integer as it is stored, not formatted as text
+ * to be parsed again. */
+static apr_int64_t store_rows_int(const store_rows *rs, int col)
+{
+    return rs->stmt ? (apr_int64_t)sqlite3_column_int64(rs->stmt, col)
+                    : apr_atoi64(store_col(rs->db, rs->row, col));
+}
+
 static pai_job_row *store_job_summary_row(apr_pool_t *p, const store_rows *rs)
 {
     pai_job_row *j = apr_pcalloc(p, sizeof(*j));
 #define S(i) apr_pstrdup(p, store_rows_col(rs, i))
-#define I(i) atoi(store_rows_col(rs, i))
-#define L(i) apr_atoi64(store_rows_col(rs, i))
+#define I(i) (int)store_rows_int(rs, i)
+#define L(i) store_rows_int(rs, i)
     j->name = S(0); j->username = S(1); j->vc = S(2); j->state = S(3); j->sub_state = S(4);
     j->execution_type = S(5); j->retries = I(6); j->created = L(7); j->completed = L(8);
     j->has_exit = I(9); j->exit_code = I(10);
@@ -1656,7 +1664,7 @@ pai_error *pai_store_job_query(pai_db *db, apr_pool_t *p, const pai_job_query *q
             return err;
         *total = 0;
         while (store_rows_next(&rs))
-            *total = apr_atoi64(store_rows_col(&rs, 0));
+            *total = store_rows_int(&rs, 0);
         if ((err = store_rows_end(&rs, "pai_job_query_count")))
             return err;
     }
@@ -1706,11 +1714,11 @@ pai_error *pai_store_job_query(pai_db *db, apr_pool_t *p, const pai_job_query *q
     *out = apr_array_make(p, q->limit < 64 ? q->limit + 1 : 64, sizeof(pai_job_row *));
     while (store_rows_next(&rs)) {
         pai_job_row *j = store_job_summary_row(p, &rs);
-        j->launched = apr_atoi64(store_rows_col(&rs, 11));
-        j->gpus = apr_atoi64(store_rows_col(&rs, 12));
-        j->tasks = atoi(store_rows_col(&rs, 13));
-        j->roles = atoi(store_rows_col(&rs, 14));
-        j->platform_retries = atoi(store_rows_col(&rs, 15));
+        j->launched = store_rows_int(&rs, 11);
+        j->gpus = store_rows_int(&rs, 12);
+        j->tasks = (int)store_rows_int(&rs, 13);
+        j->roles = (int)store_rows_int(&rs, 14);
+        j->platform_retries = (int)store_rows_int(&rs, 15);
         APR_ARRAY_PUSH(*out, pai_job_row *) = j;
     }
     if ((err = store_rows_end(&rs, "pai_job_query")))
@@ -2527,15 +2535,15 @@ pai_error *pai_store_audit_page(pai_db *db, apr_pool_t *p, const pai_audit_filte
     *out = apr_array_make(p, f->limit > 0 ? f->limit : 16, sizeof(pai_audit_row));
     while (store_rows_next(&rs)) {
         pai_audit_row *a = apr_array_push(*out);
-        a->id = apr_atoi64(store_rows_col(&rs, 0));
-        a->at_ms = apr_atoi64(store_rows_col(&rs, 1));
+        a->id = store_rows_int(&rs, 0);
+        a->at_ms = store_rows_int(&rs, 1);
         a->actor = apr_pstrdup(p, store_rows_col(&rs, 2));
         a->address = apr_pstrdup(p, store_rows_col(&rs, 3));
         a->action = apr_pstrdup(p, store_rows_col(&rs, 4));
         a->target = apr_pstrdup(p, store_rows_col(&rs, 5));
-        a->outcome = atoi(store_rows_col(&rs, 6));
+        a->outcome = (int)store_rows_int(&rs, 6);
         a->detail = apr_pstrdup(p, store_rows_col(&rs, 7));
-        a->repeats = atoi(store_rows_col(&rs, 8));
+        a->repeats = (int)store_rows_int(&rs, 8);
     }
     if ((err = store_rows_end(&rs, "pai_audit_page")))
         return err;

@@ -18,7 +18,8 @@ static int sink_append(void *ctx, const char *b, apr_size_t n)
         char *nb;
         s->cap = (s->len + n + 1) * 2;
         nb = apr_palloc(ut_pool, s->cap);
-        memcpy(nb, s->buf, s->len);
+        if (s->len)
+            memcpy(nb, s->buf, s->len);
         s->buf = nb;
     }
     memcpy(s->buf + s->len, b, n);
