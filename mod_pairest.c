@@ -106,16 +106,27 @@ static void pai_child_init(apr_pool_t *pchild, server_rec *s)
 
 /* ---- the responder ---------------------------------------------------- */
 
-static int pai_render(request_rec *r, int status, const json_t *body)
-{
-    char *text = pai_json_dump(r->pool, body);
+#define PAI_JSON_TYPE "application/json; charset=utf-8"
 
+/* Every answer's status and type; none is cached (they carry jobs' state). */
+static void pai_render_head(request_rec *r, int status, const char *type)
+{
     r->status = status;
-    ap_set_content_type(r, "application/json; charset=utf-8");
+    ap_set_content_type(r, type);
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+}
+
+static int pai_render_text(request_rec *r, int status, const char *type, const char *text)
+{
+    pai_render_head(r, status, type);
     ap_set_content_length(r, (apr_off_t)strlen(text));
     ap_rputs(text, r);
     return OK;
+}
+
+static int pai_render(request_rec *r, int status, const json_t *body)
+{
+    return pai_render_text(r, status, PAI_JSON_TYPE, pai_json_dump(r->pool, body));
 }
 
 /* The streaming writer's sink: each chunk down the output filters as it is
@@ -145,9 +156,7 @@ static int pai_render_emit(request_rec *r, const pai_req *rq)
     pai_jsonw *w = pai_jsonw_make(r->pool, pai_emit_sink, &ctx);
     apr_size_t len;
 
-    r->status = rq->status;
-    ap_set_content_type(r, "application/json; charset=utf-8");
-    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    pai_render_head(r, rq->status, PAI_JSON_TYPE);
     rq->emit(w, rq->emit_ctx);
     if (!pai_jsonw_sent(w)) {
         pai_jsonw_pending(w, &len);
@@ -448,16 +457,6 @@ static pai_error *pai_dispatch(request_rec *r, const pai_server_conf *c, pai_req
     return NULL;
 }
 
-static int pai_render_text(request_rec *r, int status, const char *type, const char *text)
-{
-    r->status = status;
-    ap_set_content_type(r, type);
-    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-    ap_set_content_length(r, (apr_off_t)strlen(text));
-    ap_rputs(text, r);
-    return OK;
-}
-
 /* The audit row goes to the database; when it cannot, to the error log, so
  * that no state-changing call goes unrecorded. */
 static void pai_audit_record(request_rec *r, const pai_server_conf *c, const pai_req *rq,
@@ -587,8 +586,7 @@ static int pai_handler(request_rec *r)
                                    rq.text_type ? rq.text_type : "text/plain; charset=utf-8",
                                    rq.text)
        : rq.emit ? pai_render_emit(r, &rq)
-       : rq.json_text ? pai_render_text(r, rq.status, "application/json; charset=utf-8",
-                                        rq.json_text)
+       : rq.json_text ? pai_render_text(r, rq.status, PAI_JSON_TYPE, rq.json_text)
        : pai_render(r, rq.status, rq.result);
     if (pai_routes[id].audit.action)
         pai_audit_record(r, c, &rq, &pai_routes[id], db_ok ? &db : NULL, err);

@@ -353,9 +353,7 @@ class Bench:
             return f.read()
 
     def httpd_rss_kb(self):
-        with open(os.path.join(self.inst, "httpd.pid")) as f:
-            master = int(f.read())
-        pids = [master] + [int(p) for p in sh("pgrep", "-P", str(master), capture=True).split()]
+        pids = self.httpd_pids()
         total = 0
         for p in pids:
             with open("/proc/%d/status" % p) as f:

@@ -1104,6 +1104,13 @@ typedef struct store_rows {
     int failed;                      /* SQLite: a step failed (not the end) */
 } store_rows;
 
+static void store_rows_init(store_rows *rs, pai_db *db, apr_pool_t *p)
+{
+    memset(rs, 0, sizeof(*rs));
+    rs->db = db;
+    rs->p = p;
+}
+
 static apr_status_t store_rows_finalize(void *stmt)
 {
     sqlite3_finalize(stmt);
@@ -1136,9 +1143,7 @@ static pai_error *store_rows_sqlite(pai_db *db, apr_pool_t *p, const char *label
         }
     }
     *o = '\0';
-    memset(rs, 0, sizeof(*rs));
-    rs->db = db;
-    rs->p = p;
+    store_rows_init(rs, db, p);
     if (!h || sqlite3_prepare_v2(h, q, -1, &rs->stmt, NULL) != SQLITE_OK) {
         pai_error *e = pai_error_make(p, PAI_ERR_DB, "database error (%s): %s", label,
                                       h ? sqlite3_errmsg(h) : "no SQLite handle");
@@ -1503,9 +1508,7 @@ static pai_error *store_query_run(pai_db *db, apr_pool_t *p, store_query *q, con
     }
     if (store_is_sqlite(db))
         return store_rows_sqlite(db, p, label, sql, q->args, rs);
-    memset(rs, 0, sizeof(*rs));
-    rs->db = db;
-    rs->p = p;
+    store_rows_init(rs, db, p);
     for (attempt = 0; attempt < 3 && rv; attempt++) {
         apr_dbd_prepared_t *stmt = store_prepare_sql(db, apr_psprintf(p, "%s_%d", label, q->mask),
                                                      sql, attempt > 0);
@@ -1579,9 +1582,7 @@ static pai_error *store_select_once(pai_db *db, apr_pool_t *p, const char *label
 
     if (store_is_sqlite(db))
         return store_rows_sqlite(db, p, label, sql, args, rs);
-    memset(rs, 0, sizeof(*rs));
-    rs->db = db;
-    rs->p = p;
+    store_rows_init(rs, db, p);
     if ((rv = apr_dbd_prepare(db->driver, p, db->handle, sql, NULL, &stmt)))
         return store_fail(db, p, rv, label);
     if ((rv = apr_dbd_pbselect(db->driver, p, db->handle, &rs->res, stmt, 0, args)))
