@@ -23,9 +23,6 @@ static int job_is_active(const pai_job_row *j)
     return !strcmp(j->state, "WAITING") || !strcmp(j->state, "RUNNING");
 }
 
-
-
-
 /* The account the launcher runs j as (the mapping alone). */
 static const char *job_account(const pai_jobs_env *env, const pai_job_row *j)
 {
@@ -161,66 +158,81 @@ pai_error *pai_job_submit(const pai_jobs_env *env, apr_pool_t *p, const pai_iden
     return NULL;
 }
 
-pai_error *pai_job_execute(const pai_jobs_env *env, apr_pool_t *p, const pai_identity *who,
-                           const char *name, const char *value, apr_int64_t now_ms)
+/* How often a user's START, STOP or DELETE is tried when another writer (the
+ * sync saving what Slurm says, another server) changed the job between its
+ * read and its write: the user asked once, so the lost race is ours to
+ * absorb; only a job that keeps changing is answered "try again". */
+#define JOB_WRITE_TRIES 5
+
+static pai_error *job_lost_race(apr_pool_t *p, const char *name)
 {
-    pai_job_row *j, prev;
+    return pai_error_make(p, PAI_ERR_JOB_EXECUTE, "job %s changed meanwhile; try again", name);
+}
+
+/* STOP of j as read; *cancelled is the launcher job already cancelled by an
+ * earlier try, which is not asked again.  A lost race is a
+ * PAI_ERR_JOB_EXECUTE error, the caller's to retry. */
+static pai_error *job_stop(const pai_jobs_env *env, apr_pool_t *p, const pai_identity *who,
+                           pai_job_row *j, apr_int64_t now_ms, apr_int64_t *cancelled)
+{
+    pai_job_row prev = *j;
+    pai_error *e;
+    int saved = 0;
+
+    j->execution_type = "STOP";
+    if (job_is_active(j)) {
+        const char *account = NULL;
+        /* The account the job runs as; a refusal (the account is gone)
+         * still names it, and the cancel is tried as it. */
+        env->launcher->ops->account(env->launcher->ctx, p, j->username, &account);
+        if (j->launcher_id && account && j->launcher_id != *cancelled) {
+            if ((e = env->launcher->ops->cancel(env->launcher->ctx, p, j->launcher_id, account)))
+                return e;
+            *cancelled = j->launcher_id;
+        }
+        /* Resources are free for others from now on; the launcher's
+         * CANCELLED confirms it on the next sync. */
+        j->state = "STOPPED";
+        j->sub_state = j->launcher_id ? "CANCELLED" : "STOPPED";
+        j->completed = now_ms;
+        j->diagnostics = apr_psprintf(p, "stopped by %s", who->username);
+        j->exit_task = "";
+        j->exit_why = "stop";
+    }
+    if ((e = pai_store_job_save(env->db, p, j, j->retries, &saved)))
+        return e;
+    if (!saved)
+        return job_lost_race(p, j->name);
+    pai_event_record(env->db, p, j, NULL, 0, PAI_EVENT_NORMAL, "StopRequested",
+                     "mod_pairest", now_ms, "%s asked to stop it%s", who->username,
+                     strcmp(j->state, prev.state) ? "" : " (it was not running)");
+    /* Its resources are free from now on (the launcher's end only confirms it). */
+    if (strcmp(j->state, prev.state))
+        pai_event_record(env->db, p, j, NULL, 0, PAI_EVENT_NORMAL, "Stopped", "mod_pairest",
+                         now_ms, "attempt %d stopped as asked", j->retries);
+    return NULL;
+}
+
+/* START of j as read: a lost race is a PAI_ERR_JOB_EXECUTE error, written
+ * before anything reached the launcher. */
+static pai_error *job_start(const pai_jobs_env *env, apr_pool_t *p, const pai_identity *who,
+                            pai_job_row *j, apr_int64_t now_ms)
+{
+    pai_job_row prev = *j;
     pai_capacity cluster;
     pai_placement *placement;
     pai_jobspec *spec;
     pai_error *e;
     int saved = 0;
 
-    if (strcmp(value, "START") && strcmp(value, "STOP"))
-        return pai_error_make(p, PAI_ERR_INVALID, "field 'value' must be START or STOP");
-    if ((e = job_find(env, p, name, &j)))
-        return e;
-    if (!job_owned_by(who, j))
-        return pai_error_make(p, PAI_ERR_FORBIDDEN, "User %s is not allowed to execute job %s.",
-                              who->username, name);
-    prev = *j;
-    if (!strcmp(value, "STOP")) {
-        j->execution_type = "STOP";
-        if (job_is_active(j)) {
-            const char *account = NULL;
-            /* The account the job runs as; a refusal (the account is gone)
-             * still names it, and the cancel is tried as it. */
-            env->launcher->ops->account(env->launcher->ctx, p, j->username, &account);
-            if (j->launcher_id && account &&
-                (e = env->launcher->ops->cancel(env->launcher->ctx, p, j->launcher_id, account)))
-                return e;
-            /* Resources are free for others from now on; the launcher's
-             * CANCELLED confirms it on the next sync. */
-            j->state = "STOPPED";
-            j->sub_state = j->launcher_id ? "CANCELLED" : "STOPPED";
-            j->completed = now_ms;
-            j->diagnostics = apr_psprintf(p, "stopped by %s", who->username);
-            j->exit_task = "";
-            j->exit_why = "stop";
-        }
-        if ((e = pai_store_job_save(env->db, p, j, j->retries, &saved)))
-            return e;
-        if (!saved)
-            return pai_error_make(p, PAI_ERR_JOB_EXECUTE, "job %s changed meanwhile; try again",
-                                  name);
-        pai_event_record(env->db, p, j, NULL, 0, PAI_EVENT_NORMAL, "StopRequested",
-                         "mod_pairest", now_ms, "%s asked to stop it%s", who->username,
-                         strcmp(j->state, prev.state) ? "" : " (it was not running)");
-        /* Its resources are free from now on (the launcher's end only confirms it). */
-        if (strcmp(j->state, prev.state))
-            pai_event_record(env->db, p, j, NULL, 0, PAI_EVENT_NORMAL, "Stopped", "mod_pairest",
-                             now_ms, "attempt %d stopped as asked", j->retries);
-        return NULL;
-    }
-    /* START: a job that still runs or waits needs nothing. */
+    /* A job that still runs or waits needs nothing. */
     if (job_is_active(j)) {
         if (strcmp(j->execution_type, "START")) {
             j->execution_type = "START";
             if ((e = pai_store_job_save(env->db, p, j, j->retries, &saved)))
                 return e;
             if (!saved)
-                return pai_error_make(p, PAI_ERR_JOB_EXECUTE,
-                                      "job %s changed meanwhile; try again", name);
+                return job_lost_race(p, j->name);
         }
         return NULL;
     }
@@ -248,6 +260,30 @@ pai_error *pai_job_execute(const pai_jobs_env *env, apr_pool_t *p, const pai_ide
     return NULL;
 }
 
+pai_error *pai_job_execute(const pai_jobs_env *env, apr_pool_t *p, const pai_identity *who,
+                           const char *name, const char *value, apr_int64_t now_ms)
+{
+    apr_int64_t cancelled = 0;
+    pai_job_row *j;
+    pai_error *e;
+    int tries;
+
+    if (strcmp(value, "START") && strcmp(value, "STOP"))
+        return pai_error_make(p, PAI_ERR_INVALID, "field 'value' must be START or STOP");
+    for (tries = 1; ; tries++) {
+        if ((e = job_find(env, p, name, &j)))
+            return e;
+        if (!job_owned_by(who, j))
+            return pai_error_make(p, PAI_ERR_FORBIDDEN,
+                                  "User %s is not allowed to execute job %s.", who->username,
+                                  name);
+        e = strcmp(value, "STOP") ? job_start(env, p, who, j, now_ms)
+                                  : job_stop(env, p, who, j, now_ms, &cancelled);
+        if (!e || e->code != PAI_ERR_JOB_EXECUTE || tries == JOB_WRITE_TRIES)
+            return e;
+    }
+}
+
 /* DELETE: an active job is stopped first (as STOP does), then its row moves to
  * the deleted jobs, which frees the name.  The job's folders on the nodes stay
  * (the next job of that name moves them aside: scripts/job/batch.sh). */
@@ -256,23 +292,28 @@ pai_error *pai_job_remove(const pai_jobs_env *env, apr_pool_t *p, const pai_iden
 {
     pai_job_row *j;
     pai_error *e;
-    int deleted = 0;
+    int deleted = 0, tries;
 
-    if ((e = job_find(env, p, name, &j)))
-        return e;
-    if (!job_owned_by(who, j))
-        return pai_error_make(p, PAI_ERR_FORBIDDEN, "User %s is not allowed to delete job %s.",
-                              who->username, name);
-    if (job_is_active(j)) {
-        if ((e = pai_job_execute(env, p, who, name, "STOP", now_ms)) ||
-            (e = job_find(env, p, name, &j)))
+    for (tries = 1; ; tries++) {
+        if ((e = job_find(env, p, name, &j)))
             return e;
+        if (!job_owned_by(who, j))
+            return pai_error_make(p, PAI_ERR_FORBIDDEN,
+                                  "User %s is not allowed to delete job %s.", who->username,
+                                  name);
+        if (job_is_active(j)) {
+            if ((e = pai_job_execute(env, p, who, name, "STOP", now_ms)) ||
+                (e = job_find(env, p, name, &j)))
+                return e;
+        }
+        if ((e = pai_store_job_delete(env->db, p, name, j->version, who->username, now_ms,
+                                      &deleted)))
+            return e;
+        if (deleted)
+            return NULL;
+        if (tries == JOB_WRITE_TRIES)
+            return job_lost_race(p, name);
     }
-    if ((e = pai_store_job_delete(env->db, p, name, j->version, who->username, now_ms,
-                                  &deleted)))
-        return e;
-    return deleted ? NULL : pai_error_make(p, PAI_ERR_JOB_EXECUTE,
-                                           "job %s changed meanwhile; try again", name);
 }
 
 /* ---- views --------------------------------------------------------------- */

@@ -28,6 +28,10 @@ typedef struct fake_launcher {
     /* Run once, inside the next list call: another server's work that
      * happens while this cycle is under way. */
     void (*during_list)(struct fake_launcher *f);
+    int cancels;                  /* calls that reached cancel */
+    /* Run once, inside the next cancel call (after it took effect): the sync
+     * or another server writing the job while a STOP is under way. */
+    void (*during_cancel)(struct fake_launcher *f, apr_int64_t id);
 } fake_launcher;
 
 static fake_launcher fake;
@@ -78,12 +82,19 @@ static void fake_end(apr_int64_t id, const char *state)
 
 static pai_error *fake_cancel(void *ctx, apr_pool_t *p, apr_int64_t id, const char *account)
 {
+    fake_launcher *f = ctx;
     pai_launch_status *s = fake_find(id);
-    (void)ctx; (void)p; (void)account;
+    (void)p; (void)account;
+    f->cancels++;
     if (s && s->active) {
         s->state = "STOPPED";
         s->sub_state = "CANCELLED";
         s->active = 0;
+    }
+    if (f->during_cancel) {
+        void (*during)(fake_launcher *, apr_int64_t) = f->during_cancel;
+        f->during_cancel = NULL;
+        during(f, id);
     }
     return NULL;
 }
@@ -513,6 +524,78 @@ START_TEST(a_deleted_job_is_stopped_and_frees_its_name)
 }
 END_TEST
 
+/* The job a STOP or DELETE races: its launcher job's name. */
+static const char *raced_job;
+
+/* Another writer saves the job while its cancel is under way (the sync
+ * noting that Slurm now runs it): the STOP's read is stale. */
+static void save_meanwhile(fake_launcher *f, apr_int64_t id)
+{
+    pai_job_row *j = row(raced_job);
+    int saved = 0;
+    (void)f; (void)id;
+    j->state = "RUNNING";
+    j->sub_state = "RUNNING";
+    ck_assert_ptr_null(pai_store_job_save(&db, ut_pool, j, j->retries, &saved));
+    ck_assert_int_eq(saved, 1);
+}
+
+/* The sync itself runs while the cancel is under way: it sees the launcher
+ * job CANCELLED before the STOP is written. */
+static void sync_meanwhile(fake_launcher *f, apr_int64_t id)
+{
+    pai_sync_state st = {0};
+    pai_sync_report rep;
+    (void)f; (void)id;
+    cycle(&st, &rep);
+}
+
+START_TEST(a_stop_or_delete_racing_another_writer_still_happens)
+{
+    pai_identity alice = {"alice", 0, 0, NULL};
+    apr_array_header_t *keep = apr_array_make(ut_pool, 1, sizeof(const char *));
+    apr_int64_t id;
+    int i;
+
+    APR_ARRAY_PUSH(keep, const char *) = "keep";
+    ck_assert_ptr_null(pai_store_user_create(&db, ut_pool, "alice", "x", 0));
+    ck_assert_ptr_null(pai_store_grants_set(&db, ut_pool, "alice", keep));
+
+    /* STOP: the job changed between its read and its write; the STOP is
+     * applied to what was written meanwhile, and Slurm is asked once. */
+    ck_assert_ptr_null(submit_as(&alice, "r1", "keep", 2));
+    id = row("r1")->launcher_id;
+    raced_job = "r1";
+    fake.during_cancel = save_meanwhile;
+    fake.cancels = 0;
+    ck_assert_ptr_null(pai_job_execute(&env, ut_pool, &alice, "r1", "STOP", clock_ms));
+    ck_assert_int_eq(fake.cancels, 1);
+    ck_assert(!fake_find(id)->active);
+    ck_assert_str_eq(row("r1")->state, "STOPPED");
+    ck_assert_str_eq(row("r1")->execution_type, "STOP");
+
+    /* STOP while the sync runs and sees the cancelled launcher job first
+     * (whatever it made of it, the job ends STOPPED with nothing running). */
+    ck_assert_ptr_null(submit_as(&alice, "r2", "keep", 2));
+    raced_job = "r2";
+    fake.during_cancel = sync_meanwhile;
+    ck_assert_ptr_null(pai_job_execute(&env, ut_pool, &alice, "r2", "STOP", clock_ms));
+    ck_assert_str_eq(row("r2")->state, "STOPPED");
+    ck_assert_str_eq(row("r2")->execution_type, "STOP");
+    for (i = 0; i < fake.n; i++)
+        ck_assert_msg(!fake.jobs[i].active || strcmp(fake.jobs[i].job_name, "r2"),
+                      "an attempt of r2 still runs");
+
+    /* DELETE of a running job, raced the same way: the name is free. */
+    ck_assert_ptr_null(submit_as(&alice, "r3", "keep", 2));
+    raced_job = "r3";
+    fake.during_cancel = save_meanwhile;
+    ck_assert_ptr_null(pai_job_remove(&env, ut_pool, &alice, "r3", clock_ms));
+    ck_assert_ptr_null(row("r3"));
+    ck_assert_int_eq(deleted_rows("r3"), 1);
+}
+END_TEST
+
 static apr_array_header_t *strings(const char *a, const char *b)
 {
     apr_array_header_t *l = apr_array_make(ut_pool, 2, sizeof(const char *));
@@ -802,6 +885,7 @@ Suite *suite_jobflow(void)
     tcase_add_test(t, launcher_errors_lose_nothing);
     tcase_add_test(t, a_queued_job_whose_account_went_away_ends);
     tcase_add_test(t, a_deleted_job_is_stopped_and_frees_its_name);
+    tcase_add_test(t, a_stop_or_delete_racing_another_writer_still_happens);
     tcase_add_test(t, the_v2_list_filters_by_tags_keyword_and_orders);
     tcase_add_test(t, keyset_pages_walk_what_offset_pages_show);
     tcase_add_test(t, every_attempt_keeps_its_record);
