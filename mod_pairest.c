@@ -15,6 +15,7 @@
 #include <http_request.h>
 #include <util_script.h>
 #include <apr_strings.h>
+#include <apr_atomic.h>
 #include <apr_shm.h>
 #include <apr_dbd.h>
 #include <mod_dbd.h>
@@ -44,7 +45,22 @@ pai_launcher *pai_proc_launcher;
  * move (shared memory made before the children fork). */
 pai_auth_cache *pai_proc_auth_cache;
 pai_view_cache *pai_proc_views;
+/* Whole answers of the cacheable reads (pai_routes[].cache) of this process. */
+static pai_view_cache *pai_proc_answers;
+#define PAI_ANSWER_CACHE_BYTES (2 * 1024 * 1024)
 static apr_shm_t *pai_epoch_shm;
+
+/* The host's counters in shared memory: user changes (the token cache's
+ * epoch) and writes to the database (the answer cache's). */
+typedef struct pai_host_epochs {
+    apr_uint32_t users;
+    apr_uint32_t writes;
+} pai_host_epochs;
+
+static pai_host_epochs *pai_epochs(void)
+{
+    return pai_epoch_shm ? apr_shm_baseaddr_get(pai_epoch_shm) : NULL;
+}
 /* SQLite's writers of this process, one at a time (see store.c). */
 apr_thread_mutex_t *pai_proc_write_lock;
 
@@ -71,13 +87,14 @@ static int pai_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
             return HTTP_INTERNAL_SERVER_ERROR;
         }
     /* Anonymous shared memory: inherited by every child of this generation. */
-    if (apr_shm_create(&pai_epoch_shm, sizeof(apr_uint32_t), NULL, pconf) != APR_SUCCESS) {
+    if (apr_shm_create(&pai_epoch_shm, sizeof(pai_host_epochs), NULL, pconf) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                     "PAI0003: no shared memory for the token cache; every call asks the database");
+                     "PAI0003: no shared memory for the token and answer caches; every call "
+                     "asks the database");
         pai_epoch_shm = NULL;
     }
     else {
-        *(apr_uint32_t *)apr_shm_baseaddr_get(pai_epoch_shm) = 0;
+        memset(pai_epochs(), 0, sizeof(pai_host_epochs));
     }
     /* The first of httpd's two configuration passes only checks. */
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
@@ -93,13 +110,15 @@ static void pai_child_init(apr_pool_t *pchild, server_rec *s)
     if (e)
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "PAI0009: no launcher in this process: %s",
                      e->message);
-    pai_proc_views = pai_view_cache_create(pchild, 4096);
+    pai_proc_views = pai_view_cache_create(pchild, 4096, 16 * 1024 * 1024);
+    if (c->answer_cache_ttl > 0)
+        pai_proc_answers = pai_view_cache_create(pchild, 1024, PAI_ANSWER_CACHE_BYTES);
     pai_stream_child_init(pchild, s, c->s.stream_max);
     if (apr_thread_mutex_create(&pai_proc_write_lock, APR_THREAD_MUTEX_NESTED, pchild)
             != APR_SUCCESS)
         pai_proc_write_lock = NULL;
     if (pai_epoch_shm)
-        pai_proc_auth_cache = pai_auth_cache_create(pchild, apr_shm_baseaddr_get(pai_epoch_shm),
+        pai_proc_auth_cache = pai_auth_cache_create(pchild, &pai_epochs()->users,
                                                     c->auth_cache_ttl);
     pai_sync_child_init(pchild, s);
 }
@@ -134,13 +153,40 @@ static int pai_render(request_rec *r, int status, const json_t *body)
 typedef struct pai_emit_sink_ctx {
     request_rec *r;
     apr_bucket_brigade *bb;
+    /* A copy for the answer cache while it fits (keep: NULL, none wanted). */
+    char *keep;
+    apr_size_t kept, keep_cap;
 } pai_emit_sink_ctx;
+
+/* What the answer cache may hold of one answer (a quarter of it all). */
+#define PAI_ANSWER_MAX (PAI_ANSWER_CACHE_BYTES / 4)
+
+static void pai_emit_keep(pai_emit_sink_ctx *ctx, const char *buf, apr_size_t len)
+{
+    if (!ctx->keep)
+        return;
+    if (ctx->kept + len > PAI_ANSWER_MAX) {
+        ctx->keep = NULL;
+        return;
+    }
+    if (ctx->kept + len > ctx->keep_cap) {
+        char *bigger;
+        while (ctx->kept + len > ctx->keep_cap)
+            ctx->keep_cap *= 2;
+        bigger = apr_palloc(ctx->r->pool, ctx->keep_cap);
+        memcpy(bigger, ctx->keep, ctx->kept);
+        ctx->keep = bigger;
+    }
+    memcpy(ctx->keep + ctx->kept, buf, len);
+    ctx->kept += len;
+}
 
 static int pai_emit_sink(void *data, const char *buf, apr_size_t len)
 {
     pai_emit_sink_ctx *ctx = data;
     apr_status_t rv;
 
+    pai_emit_keep(ctx, buf, len);
     APR_BRIGADE_INSERT_TAIL(ctx->bb, apr_bucket_transient_create(buf, len,
                                                                  ctx->bb->bucket_alloc));
     rv = ap_pass_brigade(ctx->r->output_filters, ctx->bb);
@@ -148,14 +194,28 @@ static int pai_emit_sink(void *data, const char *buf, apr_size_t len)
     return rv == APR_SUCCESS ? 0 : -1;
 }
 
+/* A cacheable read's place in the answer cache: its key, and the host's
+ * write epoch and the time read before the database was (key NULL: not
+ * cached). */
+typedef struct pai_answer_slot {
+    const char *key;
+    apr_uint32_t epoch;
+    apr_int64_t made_ms;
+} pai_answer_slot;
+
 /* A list streamed: an answer that fits the writer's buffer goes out whole
  * with its length; a longer one goes out in chunks as its rows are written. */
-static int pai_render_emit(request_rec *r, const pai_req *rq)
+static int pai_render_emit(request_rec *r, const pai_req *rq, const pai_answer_slot *slot)
 {
-    pai_emit_sink_ctx ctx = {r, apr_brigade_create(r->pool, r->connection->bucket_alloc)};
+    pai_emit_sink_ctx ctx = {r, apr_brigade_create(r->pool, r->connection->bucket_alloc),
+                             NULL, 0, 0};
     pai_jsonw *w = pai_jsonw_make(r->pool, pai_emit_sink, &ctx);
     apr_size_t len;
 
+    if (slot->key && rq->status == HTTP_OK) {
+        ctx.keep_cap = 64 * 1024;
+        ctx.keep = apr_palloc(r->pool, ctx.keep_cap);
+    }
     pai_render_head(r, rq->status, PAI_JSON_TYPE);
     rq->emit(w, rq->emit_ctx);
     if (!pai_jsonw_sent(w)) {
@@ -165,7 +225,49 @@ static int pai_render_emit(request_rec *r, const pai_req *rq)
     if (pai_jsonw_flush(w))
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "PAI0211: the client left during a list "
                       "after %" APR_SIZE_T_FMT " bytes", pai_jsonw_sent(w));
+    else if (ctx.keep)
+        pai_view_cache_put(pai_proc_answers, slot->key, slot->epoch, slot->made_ms, ctx.keep,
+                           ctx.kept);
     return OK;
+}
+
+/* The answer a cacheable read had when nothing was written on this host
+ * since, and no longer ago than PaiAnswerCacheTTL (writes made through
+ * other servers); 1 when rq holds it.  Otherwise slot says where to keep
+ * the answer about to be made. */
+static int pai_answer_lookup(request_rec *r, const pai_server_conf *c, pai_req *rq, int id,
+                             pai_answer_slot *slot)
+{
+    const char *text;
+
+    slot->key = NULL;
+    if (!pai_routes[id].cache || !pai_proc_answers || !pai_epoch_shm ||
+        c->answer_cache_ttl <= 0)
+        return 0;
+    /* Everything the answer follows from: the server's settings, the
+     * caller's reach, the route and its whole URL. */
+    slot->key = apr_psprintf(r->pool, "%pp %d %d %s %d %s", (const void *)c, rq->read_access,
+                             rq->who.admin, rq->who.username ? rq->who.username : "", id,
+                             r->unparsed_uri);
+    slot->epoch = apr_atomic_read32(&pai_epochs()->writes);
+    slot->made_ms = (apr_int64_t)apr_time_as_msec(apr_time_now());
+    text = pai_view_cache_get(pai_proc_answers, r->pool, slot->key, slot->epoch,
+                              slot->made_ms - c->answer_cache_ttl, NULL);
+    if (!text)
+        return 0;
+    slot->key = NULL;
+    rq->status = HTTP_OK;
+    rq->json_text = text;
+    return 1;
+}
+
+/* A new answer of a cacheable read, made whole (a streamed one is kept as
+ * it goes out: pai_render_emit). */
+static void pai_answer_keep(const pai_answer_slot *slot, const pai_req *rq, const char *text)
+{
+    if (slot->key && rq->status == HTTP_OK && text)
+        pai_view_cache_put(pai_proc_answers, slot->key, slot->epoch, slot->made_ms, text,
+                           strlen(text));
 }
 
 /* Where httpd's own errors are sent (ErrorDocument) to be answered in JSON. */
@@ -357,6 +459,7 @@ pai_error *pai_db_from_dbd(const pai_server_conf *c, ap_dbd_t *dbd, apr_pool_t *
     db->conn_pool = dbd->pool;
     db->in_tx = 0;
     db->write_lock = strcmp(apr_dbd_name(dbd->driver), "sqlite3") ? NULL : pai_proc_write_lock;
+    db->write_epoch = pai_epoch_shm ? &pai_epochs()->writes : NULL;
     if (!pai_bootstrapped) {
         if ((err = pai_account_bootstrap(db, p, c->vcs, c->admin_user, c->admin_password,
                                          c->s.bcrypt_cost)))
@@ -435,7 +538,7 @@ pai_error *pai_request_db(request_rec *r, pai_db *db)
 
 /* Body, database, caller, then the endpoint's handler: the first error wins. */
 static pai_error *pai_dispatch(request_rec *r, const pai_server_conf *c, pai_req *rq, int id,
-                               int *db_ok)
+                               int *db_ok, pai_answer_slot *slot)
 {
     const pai_route *rt = &pai_routes[id];
     pai_error *err;
@@ -450,6 +553,8 @@ static pai_error *pai_dispatch(request_rec *r, const pai_server_conf *c, pai_req
         return pai_error_make(r->pool, PAI_ERR_FORBIDDEN, "an application token may be used "
                               "on job routes only, not on %s %s", r->method, r->uri);
     ap_args_to_table(r, &rq->query);
+    if (pai_answer_lookup(r, c, rq, id, slot))
+        return NULL;
     if ((err = pai_route_handler(id)(rq)))
         return err;
     if (!rq->text && !rq->json_text && !rq->result && !rq->file && !rq->watch && !rq->emit)
@@ -541,6 +646,7 @@ static int pai_handler(request_rec *r)
     pai_db db;
     pai_error *err;
     const char *allow;
+    pai_answer_slot slot = {NULL, 0, 0};
     int id, rc, db_ok = 0;
 
     if (!r->handler || strcmp(r->handler, PAI_HANDLER) != 0)
@@ -576,7 +682,11 @@ static int pai_handler(request_rec *r)
         return pai_render_error(r, pai_error_make(r->pool, PAI_ERR_NOT_FOUND,
                                 "no such endpoint: %s", r->uri));
     }
-    err = pai_dispatch(r, c, &rq, id, &db_ok);
+    err = pai_dispatch(r, c, &rq, id, &db_ok, &slot);
+    if (!err && slot.key && rq.result && !rq.json_text)
+        rq.json_text = pai_json_dump(r->pool, rq.result);
+    if (!err && !rq.emit)
+        pai_answer_keep(&slot, &rq, rq.json_text);
     if (!err && rq.watch)
         err = pai_stream_claim(r);
     rc = err ? pai_render_error(r, err)
@@ -585,7 +695,7 @@ static int pai_handler(request_rec *r)
        : rq.text ? pai_render_text(r, rq.status,
                                    rq.text_type ? rq.text_type : "text/plain; charset=utf-8",
                                    rq.text)
-       : rq.emit ? pai_render_emit(r, &rq)
+       : rq.emit ? pai_render_emit(r, &rq, &slot)
        : rq.json_text ? pai_render_text(r, rq.status, PAI_JSON_TYPE, rq.json_text)
        : pai_render(r, rq.status, rq.result);
     if (pai_routes[id].audit.action)

@@ -29,6 +29,7 @@ typedef struct pai_server_conf {
     apr_int64_t launcher_timeout;    /* seconds */
     apr_int64_t sync_interval;       /* milliseconds */
     apr_int64_t auth_cache_ttl;      /* milliseconds; 0: every call asks the database */
+    apr_int64_t answer_cache_ttl;    /* milliseconds; 0: no answer cache */
     apr_array_header_t *vcs;         /* pai_vc as declared; `default` added at start */
     apr_array_header_t *deny;        /* PaiSlurmUserDeny, const char * */
     apr_int64_t audit_retention;     /* days; 0: kept for ever */

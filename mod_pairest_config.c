@@ -43,6 +43,7 @@ APLOG_USE_MODULE(pairest);
 #define PAI_DEF_SYNC_INTERVAL      1000
 #define PAI_DEF_REPORT_URL         "http://127.0.0.1:9186"
 #define PAI_DEF_AUTH_CACHE_TTL     1000
+#define PAI_DEF_ANSWER_CACHE_TTL   1000
 #define PAI_DEF_LOGIN_USER_MAX     10
 #define PAI_DEF_LOGIN_USER_WINDOW  300
 #define PAI_DEF_LOGIN_ADDR_MAX     100
@@ -67,6 +68,7 @@ void *pai_config_create_server(apr_pool_t *p, server_rec *s)
     c->launcher_timeout = PAI_UNSET;
     c->sync_interval = PAI_UNSET;
     c->auth_cache_ttl = PAI_UNSET;
+    c->answer_cache_ttl = PAI_UNSET;
     c->s.login_limits.user_max = c->s.login_limits.addr_max = PAI_UNSET;
     c->slurm.policy.min_uid = PAI_UNSET;
     c->s.max_waiting = c->s.max_active = PAI_UNSET;
@@ -458,6 +460,12 @@ static const char *pai_set_auth_cache_ttl(cmd_parms *cmd, void *d, const char *a
     return pai_parse_int(cmd, arg, 0, 60000, &pai_sconf(cmd)->auth_cache_ttl);
 }
 
+static const char *pai_set_answer_cache_ttl(cmd_parms *cmd, void *d, const char *arg)
+{
+    (void)d;
+    return pai_parse_int(cmd, arg, 0, 60000, &pai_sconf(cmd)->answer_cache_ttl);
+}
+
 /* PaiLoginLimitUser / PaiLoginLimitAddress COUNT SECONDS (COUNT 0: no limit). */
 static const char *pai_set_login_limit(cmd_parms *cmd, void *d, const char *count,
                                        const char *secs)
@@ -600,6 +608,10 @@ const command_rec pai_cmds[] = {
     AP_INIT_TAKE1("PaiAuthCacheTTL", pai_set_auth_cache_ttl, NULL, RSRC_CONF,
                   "milliseconds a verified token is trusted without asking the database, "
                   "0..60000 (default 1000); user changes on this host end it at once"),
+    AP_INIT_TAKE1("PaiAnswerCacheTTL", pai_set_answer_cache_ttl, NULL, RSRC_CONF,
+                  "milliseconds a job list or status may be answered again without asking the "
+                  "database, 0..60000 (default 1000; 0: never); any write on this host ends it "
+                  "at once"),
     AP_INIT_TAKE2("PaiLoginLimitUser", pai_set_login_limit, NULL, RSRC_CONF,
                   "failed logins of one user from one address allowed per window: COUNT "
                   "SECONDS (default 10 300; 0 disables)"),
@@ -683,6 +695,7 @@ int pai_config_post(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
     if (c->launcher_timeout == PAI_UNSET) c->launcher_timeout = PAI_DEF_LAUNCHER_TIMEOUT;
     if (c->sync_interval == PAI_UNSET) c->sync_interval = PAI_DEF_SYNC_INTERVAL;
     if (c->auth_cache_ttl == PAI_UNSET) c->auth_cache_ttl = PAI_DEF_AUTH_CACHE_TTL;
+    if (c->answer_cache_ttl == PAI_UNSET) c->answer_cache_ttl = PAI_DEF_ANSWER_CACHE_TTL;
     if (c->s.login_limits.user_max == PAI_UNSET) {
         c->s.login_limits.user_max = PAI_DEF_LOGIN_USER_MAX;
         c->s.login_limits.user_window = PAI_DEF_LOGIN_USER_WINDOW;

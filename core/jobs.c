@@ -630,13 +630,13 @@ pai_error *pai_job_status_text(const pai_jobs_env *env, apr_pool_t *p, const cha
     /* The row's version moves with every write; its creation time tells a
      * job from an earlier one of the same name. */
     key = apr_psprintf(p, "%s@%" APR_INT64_T_FMT, j->name, j->created);
-    if ((*text = pai_view_cache_get(env->views, p, key, j->version)))
+    if ((*text = pai_view_cache_get(env->views, p, key, j->version, 0, NULL)))
         return NULL;
     if ((e = job_status_json(env, p, j, &o)))
         return e;
     json_object_set_new(o, "pending", json_null());
     *text = pai_json_dump(p, o);
-    pai_view_cache_put(env->views, key, j->version, *text);
+    pai_view_cache_put(env->views, key, j->version, 0, *text, strlen(*text));
     return NULL;
 }
 

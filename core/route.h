@@ -96,6 +96,10 @@ typedef struct pai_route {
     pai_body body;
     pai_route_audit audit;        /* action NULL: not audited (reads) */
     int exact;                    /* 1: no trailing slash tolerated */
+    /* 1: a read whose answer follows from its URL, its caller and the
+     * database alone, which the glue may give again until a write (its
+     * answer cache: lists and statuses that dashboards poll). */
+    int cache;
 } pai_route;
 
 extern const pai_route pai_routes[PAI_R_COUNT];

@@ -2,6 +2,7 @@
  * first-use cache that survives schema changes and database restarts. */
 #include <string.h>
 #include <stdlib.h>
+#include <apr_atomic.h>
 #include <apr_strings.h>
 #include <apr_time.h>
 #include <apr_general.h>
@@ -318,7 +319,9 @@ typedef enum {
     ST__COUNT
 } store_stmt;
 
-static const struct { const char *label; const char *sql; } store_sql[ST__COUNT] = {
+/* quiet: a write no answer shows (the sync's lease, renewed every cycle),
+ * which leaves the answer cache's epoch where it is. */
+static const struct { const char *label; const char *sql; int quiet; } store_sql[ST__COUNT] = {
     [ST_USER_GET] = {"pai_user_get",
         "SELECT username, password_hash, admin, generation FROM pai_users WHERE username = %s"},
     [ST_USER_INSERT] = {"pai_user_insert",
@@ -576,14 +579,14 @@ static const struct { const char *label; const char *sql; } store_sql[ST__COUNT]
         " WHERE state IN ('WAITING', 'RUNNING')"
         " GROUP BY vc, CASE WHEN sub_state = 'QUEUED' THEN 1 ELSE 0 END, state"},
     [ST_LEASE_INSERT] = {"pai_lease_insert",
-        "INSERT INTO pai_lease (name, holder, expires) VALUES (%s, '', 0)"},
+        "INSERT INTO pai_lease (name, holder, expires) VALUES (%s, '', 0)", 1},
     /* Renewed by its holder, taken over by anyone once expired. */
     [ST_LEASE_TAKE] = {"pai_lease_take",
         "UPDATE pai_lease SET holder = %s, expires = %lld"
-        " WHERE name = %s AND (holder = %s OR expires < %lld)"},
+        " WHERE name = %s AND (holder = %s OR expires < %lld)", 1},
     [ST_LEASE_GET] = {"pai_lease_get", "SELECT holder, expires FROM pai_lease WHERE name = %s"},
     [ST_LEASE_RELEASE] = {"pai_lease_release",
-        "UPDATE pai_lease SET expires = 0 WHERE name = %s AND holder = %s"},
+        "UPDATE pai_lease SET expires = 0 WHERE name = %s AND holder = %s", 1},
     [ST_AUDIT_INSERT] = {"pai_audit_insert",
         "INSERT INTO pai_audit (at, actor, address, action, target, outcome, detail)"
         " VALUES (%lld, %s, %s, %s, %s, %d, %s)"},
@@ -650,10 +653,19 @@ static int store_tx_start(pai_db *db, apr_pool_t *p, apr_dbd_transaction_t **tx)
     return rv;
 }
 
+/* After a write is in the database (never before: a reader that saw the
+ * old epoch and then read the new rows only wastes its answer). */
+static void store_wrote(pai_db *db)
+{
+    if (db->write_epoch)
+        apr_atomic_inc32(db->write_epoch);
+}
+
 static int store_tx_end(pai_db *db, apr_pool_t *p, apr_dbd_transaction_t *tx)
 {
     int rv = apr_dbd_transaction_end(db->driver, p, tx);
     db->in_tx = 0;
+    store_wrote(db);
     store_write_unlock(db);
     return rv;
 }
@@ -717,6 +729,8 @@ static pai_error *store_exec(pai_db *db, apr_pool_t *p, store_stmt st, int nargs
     int rv;
     store_write_lock(db);
     rv = store_run(db, p, st, nargs, args, nrows, NULL, 0);
+    if (!store_sql[st].quiet)
+        store_wrote(db);
     store_write_unlock(db);
     return rv ? store_fail(db, p, rv, store_sql[st].label) : NULL;
 }

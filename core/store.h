@@ -20,6 +20,10 @@ typedef struct pai_db {
     apr_pool_t *conn_pool;
     apr_thread_mutex_t *write_lock;  /* SQLite: the process's one writer (nested); or NULL */
     int in_tx;                       /* a transaction is open on handle */
+    /* Moved after every write this connection makes (a statement, a
+     * commit), shared by the host's processes: answers read before it moved
+     * are stale (mod_pairest.c's answer cache); or NULL. */
+    volatile apr_uint32_t *write_epoch;
 } pai_db;
 
 typedef struct pai_user {

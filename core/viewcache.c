@@ -8,6 +8,7 @@
 
 typedef struct view_entry {
     apr_int64_t version;
+    apr_int64_t made_ms;
     char *text;
     apr_size_t len;
 } view_entry;
@@ -17,12 +18,11 @@ struct pai_view_cache {
     apr_hash_t *entries;         /* key -> view_entry */
     apr_thread_mutex_t *lock;
     unsigned int max;
+    apr_size_t max_bytes;
     apr_size_t bytes;            /* text held, to bound a few huge views too */
 };
 
-#define VIEWCACHE_MAX_BYTES (16 * 1024 * 1024)
-
-pai_view_cache *pai_view_cache_create(apr_pool_t *p, unsigned int max)
+pai_view_cache *pai_view_cache_create(apr_pool_t *p, unsigned int max, apr_size_t max_bytes)
 {
     pai_view_cache *c = apr_pcalloc(p, sizeof(*c));
 
@@ -31,11 +31,12 @@ pai_view_cache *pai_view_cache_create(apr_pool_t *p, unsigned int max)
         return NULL;
     c->entries = apr_hash_make(c->pool);
     c->max = max;
+    c->max_bytes = max_bytes;
     return c;
 }
 
 const char *pai_view_cache_get(pai_view_cache *c, apr_pool_t *p, const char *key,
-                               apr_int64_t version)
+                               apr_int64_t version, apr_int64_t made_since, apr_size_t *len)
 {
     const char *out = NULL;
     view_entry *e;
@@ -44,22 +45,24 @@ const char *pai_view_cache_get(pai_view_cache *c, apr_pool_t *p, const char *key
         return NULL;
     apr_thread_mutex_lock(c->lock);
     e = apr_hash_get(c->entries, key, APR_HASH_KEY_STRING);
-    if (e && e->version == version)
+    if (e && e->version == version && e->made_ms >= made_since) {
         out = apr_pstrmemdup(p, e->text, e->len);
+        if (len)
+            *len = e->len;
+    }
     apr_thread_mutex_unlock(c->lock);
     return out;
 }
 
 void pai_view_cache_put(pai_view_cache *c, const char *key, apr_int64_t version,
-                        const char *text)
+                        apr_int64_t made_ms, const char *text, apr_size_t len)
 {
-    apr_size_t len = strlen(text);
     view_entry *e;
 
-    if (!c)
+    if (!c || len > c->max_bytes / 4)
         return;
     apr_thread_mutex_lock(c->lock);
-    if (apr_hash_count(c->entries) >= c->max || c->bytes + len > VIEWCACHE_MAX_BYTES) {
+    if (apr_hash_count(c->entries) >= c->max || c->bytes + len > c->max_bytes) {
         apr_pool_clear(c->pool);
         c->entries = apr_hash_make(c->pool);
         c->bytes = 0;
@@ -71,6 +74,7 @@ void pai_view_cache_put(pai_view_cache *c, const char *key, apr_int64_t version,
     }
     /* A replaced text stays in the pool until the next start-over. */
     e->version = version;
+    e->made_ms = made_ms;
     e->text = apr_pstrmemdup(c->pool, text, len);
     e->len = len;
     c->bytes += len;

@@ -141,6 +141,9 @@ start() {
   # The days task logs are served, as Slurm's epilog keeps them (slurm.sh).
   local retention=${PAI_LOG_RETENTION:-30}
   case "$retention" in ''|*[!0-9]*) echo "httpd.sh: PAI_LOG_RETENTION must be a number of days" >&2; exit 2 ;; esac
+  # How long a job list or status may be answered again (PaiAnswerCacheTTL).
+  local answer_ttl=${PAI_ANSWER_CACHE_TTL:-1000}
+  case "$answer_ttl" in ''|*[!0-9]*) echo "httpd.sh: PAI_ANSWER_CACHE_TTL must be a number of milliseconds" >&2; exit 2 ;; esac
   if [ -n "${PAI_VIRTUAL_CLUSTERS:-}" ]; then
     vcs=$(printf '%s' "$PAI_VIRTUAL_CLUSTERS" | tr ';' '\n' | awk 'NF {printf "PaiVirtualCluster %s\\n", $0}')
   fi
@@ -156,7 +159,7 @@ start() {
       -e "s|@EXTRALISTEN@|${PAI_LISTEN_EXTRA:+Listen $PAI_LISTEN_EXTRA}|g" \
       -e "s|@REPORTURL@|${PAI_REPORT_URL:-$scheme://$listen}|g" -e "s|@SCHEME@|$scheme|g" \
       -e "s|@TLS@|$tls|g" -e "s|@REPORTCA@|$reportca|g" \
-      -e "s|@WEBDIR@|$base/web|g" -e "s|@LOGRETENTION@|$retention|g" -e "s|@CTRRUNTIME@|$runtime|g" -e "s|@IMAGEALLOW@|$allow|g" -e "s|@INCLUDE@|$include|g" \
+      -e "s|@WEBDIR@|$base/web|g" -e "s|@LOGRETENTION@|$retention|g" -e "s|@ANSWERCACHETTL@|$answer_ttl|g" -e "s|@CTRRUNTIME@|$runtime|g" -e "s|@IMAGEALLOW@|$allow|g" -e "s|@INCLUDE@|$include|g" \
       "$root/conf/httpd.conf.in" > "$inst/httpd.conf"
   chmod 600 "$inst/httpd.conf"
   local waits=100

@@ -111,6 +111,28 @@ def test_one_server_submits_the_other_reads_stops_starts(api, b):
     assert_error(api.call("GET", "/api/v1/audit", tok_a), 401, "UnauthorizedUserError")
 
 
+def test_a_write_through_one_server_shows_in_the_others_cached_lists(api, b):
+    """B answers its lists from its answer cache between its own writes; a
+    job submitted and stopped through A shows there within PaiAnswerCacheTTL."""
+    user, tok_a = api.make_user()
+    tok_b = b.login(user, "secret123")
+    listed = lambda: {j["name"]: j["state"] for j in  # noqa: E731
+                      b.call("GET", "/api/v1/jobs", tok_b, params={"username": user}).json()}
+    for want in ("WAITING RUNNING", "STOPPED"):
+        for _ in range(3):
+            listed()                              # B's answer, now cached
+        if want == "STOPPED":
+            r = api.call("PUT", "/api/v1/jobs/%s/executionType" % name, tok_a,
+                         json={"value": "STOP"})
+            assert r.status_code == 200, r.text
+        else:
+            name = submit_ok(api, tok_a, job(api.unique("cachedb"), "sleep 300"))
+        t0 = time.time()
+        while listed().get(name) not in want.split():
+            assert time.time() - t0 < 1.5, listed()   # PaiAnswerCacheTTL 1000
+            time.sleep(0.05)
+
+
 def test_a_token_revoked_through_one_server_ends_on_the_other(api, b):
     user, tok = api.make_user()
     app = api.call("POST", "/api/v2/tokens/application", tok).json()

@@ -7,6 +7,7 @@
 #include <apr_strings.h>
 #include <apr_base64.h>
 #include "tests.h"
+#include "core/viewcache.h"
 #include "core/auth.h"
 #include "core/authcache.h"
 #include "core/sshkey.h"
@@ -193,6 +194,44 @@ START_TEST(auth_cache_rules)
 }
 END_TEST
 
+/* Cached texts: given for their version only, no older than asked, copied
+ * whole (NULs and all); over a quarter of the bytes not kept; when full the
+ * cache starts over. */
+START_TEST(view_cache_rules)
+{
+    pai_view_cache *c = pai_view_cache_create(ut_pool, 3, 4000);
+    char big[1001];
+    apr_size_t len = 0;
+    const char *t;
+
+    ck_assert_ptr_null(pai_view_cache_get(c, ut_pool, "k", 1, 0, &len));
+    pai_view_cache_put(c, "k", 1, 5000, "a\0b", 3);
+    t = pai_view_cache_get(c, ut_pool, "k", 1, 4000, &len);
+    ck_assert_ptr_nonnull(t);
+    ck_assert_uint_eq(len, 3);
+    ck_assert(!memcmp(t, "a\0b", 3));
+    ck_assert_ptr_null(pai_view_cache_get(c, ut_pool, "k", 2, 0, &len));    /* written since */
+    ck_assert_ptr_null(pai_view_cache_get(c, ut_pool, "k", 1, 5001, &len)); /* too old */
+    ck_assert_ptr_nonnull(pai_view_cache_get(c, ut_pool, "k", 1, 5000, NULL));
+    pai_view_cache_put(c, "k", 2, 6000, "new", 3);                          /* replaced */
+    ck_assert_str_eq(pai_view_cache_get(c, ut_pool, "k", 2, 0, NULL), "new");
+    memset(big, 'x', sizeof(big) - 1);
+    big[1000] = '\0';
+    pai_view_cache_put(c, "big", 1, 6000, big, 1001);                        /* > 4000 / 4 */
+    ck_assert_ptr_null(pai_view_cache_get(c, ut_pool, "big", 1, 0, NULL));
+    pai_view_cache_put(c, "big", 1, 6000, big, 1000);
+    ck_assert_ptr_nonnull(pai_view_cache_get(c, ut_pool, "big", 1, 0, NULL));
+    pai_view_cache_put(c, "k3", 1, 6000, "3", 1);                           /* 3 entries */
+    pai_view_cache_put(c, "k4", 1, 6000, "4", 1);                           /* starts over */
+    ck_assert_ptr_null(pai_view_cache_get(c, ut_pool, "k", 2, 0, NULL));
+    ck_assert_ptr_null(pai_view_cache_get(c, ut_pool, "big", 1, 0, NULL));
+    ck_assert_str_eq(pai_view_cache_get(c, ut_pool, "k4", 1, 0, NULL), "4");
+    /* No cache (none could be made): nothing kept, nothing found. */
+    pai_view_cache_put(NULL, "k", 1, 0, "x", 1);
+    ck_assert_ptr_null(pai_view_cache_get(NULL, ut_pool, "k", 1, 0, NULL));
+}
+END_TEST
+
 /* The in-process key pair is one OpenSSH itself reads: ssh-keygen -y derives
  * the same public key from the private file. */
 START_TEST(ssh_key_pair_is_openssh)
@@ -227,6 +266,7 @@ Suite *suite_auth(void)
     tcase_add_test(tc, token_roundtrip);
     tcase_add_test(tc, token_id_and_application);
     tcase_add_test(tc, auth_cache_rules);
+    tcase_add_test(tc, view_cache_rules);
     tcase_add_test(tc, ssh_key_pair_is_openssh);
     tcase_add_test(tc, token_refusals);
     tcase_add_test(tc, token_short_secret_refused);

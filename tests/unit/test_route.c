@@ -28,6 +28,20 @@ START_TEST(route_table)
 }
 END_TEST
 
+/* The answer cache's routes are reads that change nothing (not audited). */
+START_TEST(route_cached_are_reads)
+{
+    int i, n = 0;
+    for (i = 0; i < PAI_R_COUNT; i++)
+        if (pai_routes[i].cache) {
+            ck_assert_msg(!strcmp(pai_routes[i].method, "GET") && !pai_routes[i].audit.action,
+                          "%s %s", pai_routes[i].method, pai_routes[i].pattern);
+            n++;
+        }
+    ck_assert_int_eq(n, 5);
+}
+END_TEST
+
 /* Application tokens: the job routes and /tokens/check, nothing else. */
 START_TEST(route_for_applications)
 {
@@ -110,6 +124,7 @@ Suite *suite_route(void)
     tcase_add_test(tc, route_table);
     tcase_add_test(tc, route_find);
     tcase_add_test(tc, route_for_applications);
+    tcase_add_test(tc, route_cached_are_reads);
     suite_add_tcase(s, tc);
     return s;
 }
