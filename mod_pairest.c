@@ -67,6 +67,7 @@ apr_thread_mutex_t *pai_proc_write_lock;
 static int pai_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                            server_rec *s)
 {
+    const char *why;
     int i, rc;
 
     (void)plog;
@@ -99,6 +100,8 @@ static int pai_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
     /* The first of httpd's two configuration passes only checks. */
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
         return OK;
+    if ((why = pai_store_sqlite_unlocked()))
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "PAI0017: %s", why);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     return pai_sync_post_config(pconf, s);
 }
@@ -153,9 +156,11 @@ static int pai_render(request_rec *r, int status, const json_t *body)
 typedef struct pai_emit_sink_ctx {
     request_rec *r;
     apr_bucket_brigade *bb;
-    /* A copy for the answer cache while it fits (keep: NULL, none wanted). */
-    char *keep;
-    apr_size_t kept, keep_cap;
+    /* A copy for the answer cache, chunk by chunk (struct iovec), while it
+     * fits (keep NULL: none wanted, or too long): one block of the whole
+     * would be allocated and unmapped anew by every answer. */
+    apr_array_header_t *keep;
+    apr_size_t kept;
 } pai_emit_sink_ctx;
 
 /* What the answer cache may hold of one answer (a quarter of it all). */
@@ -163,21 +168,17 @@ typedef struct pai_emit_sink_ctx {
 
 static void pai_emit_keep(pai_emit_sink_ctx *ctx, const char *buf, apr_size_t len)
 {
+    struct iovec *part;
+
     if (!ctx->keep)
         return;
     if (ctx->kept + len > PAI_ANSWER_MAX) {
         ctx->keep = NULL;
         return;
     }
-    if (ctx->kept + len > ctx->keep_cap) {
-        char *bigger;
-        while (ctx->kept + len > ctx->keep_cap)
-            ctx->keep_cap *= 2;
-        bigger = apr_palloc(ctx->r->pool, ctx->keep_cap);
-        memcpy(bigger, ctx->keep, ctx->kept);
-        ctx->keep = bigger;
-    }
-    memcpy(ctx->keep + ctx->kept, buf, len);
+    part = apr_array_push(ctx->keep);
+    part->iov_base = apr_pmemdup(ctx->r->pool, buf, len);
+    part->iov_len = len;
     ctx->kept += len;
 }
 
@@ -208,14 +209,12 @@ typedef struct pai_answer_slot {
 static int pai_render_emit(request_rec *r, const pai_req *rq, const pai_answer_slot *slot)
 {
     pai_emit_sink_ctx ctx = {r, apr_brigade_create(r->pool, r->connection->bucket_alloc),
-                             NULL, 0, 0};
+                             NULL, 0};
     pai_jsonw *w = pai_jsonw_make(r->pool, pai_emit_sink, &ctx);
     apr_size_t len;
 
-    if (slot->key && rq->status == HTTP_OK) {
-        ctx.keep_cap = 64 * 1024;
-        ctx.keep = apr_palloc(r->pool, ctx.keep_cap);
-    }
+    if (slot->key && rq->status == HTTP_OK)
+        ctx.keep = apr_array_make(r->pool, 16, sizeof(struct iovec));
     pai_render_head(r, rq->status, PAI_JSON_TYPE);
     rq->emit(w, rq->emit_ctx);
     if (!pai_jsonw_sent(w)) {
@@ -226,8 +225,8 @@ static int pai_render_emit(request_rec *r, const pai_req *rq, const pai_answer_s
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "PAI0211: the client left during a list "
                       "after %" APR_SIZE_T_FMT " bytes", pai_jsonw_sent(w));
     else if (ctx.keep)
-        pai_view_cache_put(pai_proc_answers, slot->key, slot->epoch, slot->made_ms, ctx.keep,
-                           ctx.kept);
+        pai_view_cache_put_parts(pai_proc_answers, slot->key, slot->epoch, slot->made_ms,
+                                 (const struct iovec *)ctx.keep->elts, ctx.keep->nelts);
     return OK;
 }
 

@@ -312,12 +312,15 @@ class Bench:
             # The parameters hold the password: from the file, not the command line.
             sh(os.path.join(ROOT, "build", "seedjobs"), "mysql",
                "@" + os.path.join(self.state, "mariadb", "dbdparams"), str(count), str(first))
-            return
-        db = os.path.join(self.state, "db", "pairest.db")
-        sh(os.path.join(ROOT, "build", "seedjobs"), "sqlite3", db, str(count), str(first))
-        for suffix in ("", "-wal", "-shm"):
-            if os.path.exists(db + suffix):
-                shutil.chown(db + suffix, "pairest", "pairest")
+        else:
+            db = os.path.join(self.state, "db", "pairest.db")
+            sh(os.path.join(ROOT, "build", "seedjobs"), "sqlite3", db, str(count), str(first))
+            for suffix in ("", "-wal", "-shm"):
+                if os.path.exists(db + suffix):
+                    shutil.chown(db + suffix, "pairest", "pairest")
+        # Rows written behind httpd's back reach its cached answers within
+        # PaiAnswerCacheTTL, as another server's writes do.
+        time.sleep(1.1)
 
     def httpd_cpu(self):
         """CPU seconds the bench's httpd (master and children) has used so far."""
@@ -436,6 +439,16 @@ def scenario_b(b, ctx, rows):
             for _ in range(ctx["nruns"])]
     assert all(r["non2xx"] == 0 for r in runs), runs[0]["out"]
     rows.append(("(b) GET /jobs unpaged, 1,000 jobs, 16 conns",
+                 ">= 1000 req/s, p99 < 50 ms, CPU <= 1.5 ms",
+                 "%.0f req/s, p99 %.2f ms, httpd CPU %.2f ms a request"
+                 % (median_of(runs, "rps"), median_of(runs, "p99"), median_of(runs, "cpu_ms"))))
+    judge(ctx, rows, median_of(runs, "rps") >= 1000 and median_of(runs, "p99") < 50
+          and median_of(runs, "cpu_ms") <= 1.5)
+    # The same list made afresh every time (a URL of its own: no answer cache).
+    runs = [wrk(BASE + "/api/v1/jobs", ctx["secs"], conns=16, cpu=b.httpd_cpu,
+                script="unique.lua") for _ in range(ctx["nruns"])]
+    assert all(r["non2xx"] == 0 for r in runs), runs[0]["out"]
+    rows.append(("(b) ... the same, every request made afresh (no answer cache)",
                  ">= 1000 req/s, p99 < 50 ms, CPU <= 1.5 ms",
                  "%.0f req/s, p99 %.2f ms, httpd CPU %.2f ms a request"
                  % (median_of(runs, "rps"), median_of(runs, "p99"), median_of(runs, "cpu_ms"))))

@@ -782,6 +782,16 @@ static apr_int64_t now_sec(void)
     return (apr_int64_t)apr_time_sec(apr_time_now());
 }
 
+const char *pai_store_sqlite_unlocked(void)
+{
+    /* Each fails (SQLITE_MISUSE) once SQLite is initialized: it then stays
+     * serialized, which is slower and as correct. */
+    if (sqlite3_config(SQLITE_CONFIG_MULTITHREAD) != SQLITE_OK)
+        return "SQLite is already in use: it keeps its locks";
+    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    return NULL;
+}
+
 pai_error *pai_store_init(pai_db *db, apr_pool_t *p)
 {
     const char *const *ddl;

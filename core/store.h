@@ -39,6 +39,14 @@ typedef struct pai_vc {
     int max_capacity;         /* percent of the cluster, at most */
 } pai_vc;
 
+/* Before SQLite is first used in the process (httpd's parent, before its
+ * children fork): SQLite without its own locks, which cost a mutex per
+ * sqlite3_step and sqlite3_column_* call and a process-wide one per
+ * allocation; safe because a connection serves one thread at a time (mod_dbd
+ * lends each to one request or loop).  Returns NULL, or why SQLite keeps
+ * them (already in use). */
+const char *pai_store_sqlite_unlocked(void);
+
 /* Creates the tables when missing and makes sure `default` exists. Idempotent
  * and safe to run from several processes at once. */
 pai_error *pai_store_init(pai_db *db, apr_pool_t *p);

@@ -54,11 +54,15 @@ const char *pai_view_cache_get(pai_view_cache *c, apr_pool_t *p, const char *key
     return out;
 }
 
-void pai_view_cache_put(pai_view_cache *c, const char *key, apr_int64_t version,
-                        apr_int64_t made_ms, const char *text, apr_size_t len)
+void pai_view_cache_put_parts(pai_view_cache *c, const char *key, apr_int64_t version,
+                              apr_int64_t made_ms, const struct iovec *parts, int n)
 {
+    apr_size_t len = 0, at = 0;
     view_entry *e;
+    int i;
 
+    for (i = 0; i < n; i++)
+        len += parts[i].iov_len;
     if (!c || len > c->max_bytes / 4)
         return;
     apr_thread_mutex_lock(c->lock);
@@ -75,8 +79,20 @@ void pai_view_cache_put(pai_view_cache *c, const char *key, apr_int64_t version,
     /* A replaced text stays in the pool until the next start-over. */
     e->version = version;
     e->made_ms = made_ms;
-    e->text = apr_pstrmemdup(c->pool, text, len);
+    e->text = apr_palloc(c->pool, len + 1);
+    for (i = 0; i < n; i++) {
+        memcpy(e->text + at, parts[i].iov_base, parts[i].iov_len);
+        at += parts[i].iov_len;
+    }
+    e->text[len] = '\0';
     e->len = len;
     c->bytes += len;
     apr_thread_mutex_unlock(c->lock);
+}
+
+void pai_view_cache_put(pai_view_cache *c, const char *key, apr_int64_t version,
+                        apr_int64_t made_ms, const char *text, apr_size_t len)
+{
+    struct iovec part = {(void *)text, len};
+    pai_view_cache_put_parts(c, key, version, made_ms, &part, 1);
 }

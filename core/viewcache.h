@@ -5,6 +5,7 @@
 #ifndef PAI_VIEWCACHE_H
 #define PAI_VIEWCACHE_H
 
+#include <sys/uio.h>
 #include <apr_pools.h>
 
 typedef struct pai_view_cache pai_view_cache;
@@ -20,5 +21,8 @@ const char *pai_view_cache_get(pai_view_cache *c, apr_pool_t *p, const char *key
 /* Keeps text (len bytes) for key, made at version at time made_ms. */
 void pai_view_cache_put(pai_view_cache *c, const char *key, apr_int64_t version,
                         apr_int64_t made_ms, const char *text, apr_size_t len);
+/* The same for a text in n parts (a streamed answer's chunks), joined. */
+void pai_view_cache_put_parts(pai_view_cache *c, const char *key, apr_int64_t version,
+                              apr_int64_t made_ms, const struct iovec *parts, int n);
 
 #endif
