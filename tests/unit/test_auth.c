@@ -226,6 +226,13 @@ START_TEST(view_cache_rules)
     ck_assert_ptr_null(pai_view_cache_get(c, ut_pool, "k", 2, 0, NULL));
     ck_assert_ptr_null(pai_view_cache_get(c, ut_pool, "big", 1, 0, NULL));
     ck_assert_str_eq(pai_view_cache_get(c, ut_pool, "k4", 1, 0, NULL), "4");
+    {
+        /* A streamed answer's chunks, joined. */
+        struct iovec parts[] = {{(void *)"[1,", 3}, {(void *)"2]", 2}};
+        pai_view_cache_put_parts(c, "parts", 7, 6000, parts, 2);
+        ck_assert_str_eq(pai_view_cache_get(c, ut_pool, "parts", 7, 0, &len), "[1,2]");
+        ck_assert_uint_eq(len, 5);
+    }
     /* No cache (none could be made): nothing kept, nothing found. */
     pai_view_cache_put(NULL, "k", 1, 0, "x", 1);
     ck_assert_ptr_null(pai_view_cache_get(NULL, ut_pool, "k", 1, 0, NULL));
