@@ -30,9 +30,10 @@ const pai_route pai_routes[PAI_R_COUNT] = {
                                    PAI_BODY_JSON, {"job.ssh.report", ":0", "taskRole"}},
     [PAI_R_JOB_TASK_REPORT_POST] = {"POST", "/api/v1/jobs/:jobName/tasks/report", PAI_AUTH_NONE,
                                     PAI_BODY_JSON, {"job.task.report", ":0", "taskRole"}},
-    [PAI_R_VCS_GET] = {"GET", "/api/v1/virtual-clusters", PAI_AUTH_OPTIONAL, PAI_BODY_NONE},
+    [PAI_R_VCS_GET] = {"GET", "/api/v1/virtual-clusters", PAI_AUTH_OPTIONAL, PAI_BODY_NONE,
+                       .cache = 1},
     [PAI_R_VC_GET] = {"GET", "/api/v1/virtual-clusters/:vcName", PAI_AUTH_OPTIONAL,
-                      PAI_BODY_NONE},
+                      PAI_BODY_NONE, .cache = 1},
     [PAI_R_AUDIT_GET] = {"GET", "/api/v1/audit", PAI_AUTH_ADMIN, PAI_BODY_NONE},
     /* Only the exact path: httpd folds "/api/v1/jobs/.." into "/api/v1/", and a
      * path that climbs out of a resource is no request for the root. */
@@ -63,9 +64,10 @@ const pai_route pai_routes[PAI_R_COUNT] = {
                                 PAI_BODY_NONE, {"token.revoke", NULL, NULL}},
     [PAI_R_V2_USERS_GET] = {"GET", "/api/v2/users", PAI_AUTH_ADMIN, PAI_BODY_NONE},
     [PAI_R_V2_USER_GET] = {"GET", "/api/v2/users/:username", PAI_AUTH_USER, PAI_BODY_NONE},
-    [PAI_R_V2_VCS_GET] = {"GET", "/api/v2/virtual-clusters", PAI_AUTH_USER, PAI_BODY_NONE},
+    [PAI_R_V2_VCS_GET] = {"GET", "/api/v2/virtual-clusters", PAI_AUTH_USER, PAI_BODY_NONE,
+                          .cache = 1},
     [PAI_R_V2_VC_GET] = {"GET", "/api/v2/virtual-clusters/:vcName", PAI_AUTH_USER,
-                         PAI_BODY_NONE},
+                         PAI_BODY_NONE, .cache = 1},
     /* A job is "user~job" there (v1.8's frameworkName). */
     [PAI_R_V2_JOBS_GET] = {"GET", "/api/v2/jobs", PAI_AUTH_USER, PAI_BODY_NONE, .cache = 1},
     [PAI_R_V2_JOBS_POST] = {"POST", "/api/v2/jobs", PAI_AUTH_USER, PAI_BODY_YAML,

@@ -98,7 +98,8 @@ typedef struct pai_route {
     int exact;                    /* 1: no trailing slash tolerated */
     /* 1: a read whose answer follows from its URL, its caller and the
      * database alone, which the glue may give again until a write (its
-     * answer cache: lists and statuses that dashboards poll). */
+     * answer cache: the lists, statuses and VCs that dashboards poll; a
+     * VC's share of the cluster is the size the sync stores). */
     int cache;
 } pai_route;
 

@@ -5,7 +5,7 @@ test_read_access's owner-mode lists; another server's writes within the TTL:
 test_scaleout.)"""
 import time
 
-from test_jobs import execute, job, submit_ok
+from test_jobs import execute, job, submit_ok, wait_idle
 
 
 def v1_names(api, token, user):
@@ -53,6 +53,18 @@ def test_every_write_shows_at_once_in_cached_reads(api):
     assert api.call("GET", "/api/v1/user/%s/jobs/%s" % (user, name), token).json()[
         "state"] == "STOPPED"
     assert v1_names(api, token, user)[name] == "STOPPED"
+    # The VC's use, read before, is the STOP's at once; a START takes it again.
+    vc = lambda: api.call("GET", "/api/v1/virtual-clusters/default", token).json()[  # noqa: E731
+        "resourcesUsed"]["vCores"]
+    v2vc = lambda: api.call("GET", "/api/v2/virtual-clusters/default", token).json()[  # noqa: E731
+        "resourcesUsed"]["cpu"]
+    wait_idle(api, timeout=120)       # no other job's end moves the figures meanwhile
+    warm(vc, v2vc)
+    used = vc()
+    assert execute(api, token, name, "START").status_code == 200
+    assert vc() == used + 1 and v2vc() == used + 1
+    assert execute(api, token, name, "STOP").status_code == 200
+    assert vc() == used and v2vc() == used
     # A tag added, then removed.
     warm(*lists)
     assert api.call("PUT", "/api/v2/jobs/%s/tag" % fw, token, json={"value": "t1"}).status_code \

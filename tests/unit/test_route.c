@@ -38,7 +38,7 @@ START_TEST(route_cached_are_reads)
                           "%s %s", pai_routes[i].method, pai_routes[i].pattern);
             n++;
         }
-    ck_assert_int_eq(n, 5);
+    ck_assert_int_eq(n, 9);
 }
 END_TEST
 
