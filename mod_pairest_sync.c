@@ -7,6 +7,7 @@
 #include <httpd.h>
 #include <http_config.h>
 #include <http_log.h>
+#include <apr_allocator.h>
 #include <apr_strings.h>
 #include <apr_dbd.h>
 #include <mod_dbd.h>
@@ -60,7 +61,27 @@ static pai_error *pai_loop_lease(pai_loop *l, server_rec *s, pai_db *db, apr_poo
     return e;
 }
 
-static apr_status_t pai_sync_watchdog(int state, void *data, apr_pool_t *pool)
+/* A pool with an allocator of its own, for one cycle: destroyed, it gives
+ * its memory back.  The watchdog's pools share an allocator that keeps every
+ * block it was ever given, so the biggest cycle (Slurm's list of thousands
+ * of jobs, tens of MB of JSON) stayed in the process for good. */
+static apr_pool_t *pai_cycle_pool(void)
+{
+    apr_allocator_t *a;
+    apr_pool_t *p = NULL;
+
+    if (apr_allocator_create(&a) != APR_SUCCESS)
+        return NULL;
+    if (apr_pool_create_ex(&p, NULL, NULL, a) != APR_SUCCESS) {
+        apr_allocator_destroy(a);
+        return NULL;
+    }
+    apr_allocator_owner_set(a, p);
+    apr_pool_tag(p, "pai_sync_cycle");
+    return p;
+}
+
+static apr_status_t pai_sync_watchdog(int state, void *data, apr_pool_t *wdpool)
 {
     static apr_time_t last_log, last_expiry, last_audit_expiry;
     static char last_msg[256];
@@ -71,13 +92,15 @@ static apr_status_t pai_sync_watchdog(int state, void *data, apr_pool_t *pool)
     pai_error *e = NULL;
     ap_dbd_t *dbd;
     pai_db db;
+    apr_pool_t *pool;
     int held = 0;
 
+    (void)wdpool;
     /* Anything but APR_SUCCESS would stop the callback for good. */
     if (state != AP_WATCHDOG_STATE_RUNNING || !pai_sync_loop.gate)
         return APR_SUCCESS;
     apr_thread_mutex_lock(pai_sync_loop.gate);
-    if (pai_sync_loop.closed || !pai_proc_launcher) {
+    if (pai_sync_loop.closed || !pai_proc_launcher || !(pool = pai_cycle_pool())) {
         apr_thread_mutex_unlock(pai_sync_loop.gate);
         return APR_SUCCESS;
     }
@@ -132,6 +155,7 @@ static apr_status_t pai_sync_watchdog(int state, void *data, apr_pool_t *pool)
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "PAI0202: sync works again");
         last_msg[0] = '\0';
     }
+    apr_pool_destroy(pool);
     return APR_SUCCESS;
 }
 
