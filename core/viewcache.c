@@ -63,10 +63,11 @@ void pai_view_cache_put_parts(pai_view_cache *c, const char *key, apr_int64_t ve
 
     for (i = 0; i < n; i++)
         len += parts[i].iov_len;
-    if (!c || len > c->max_bytes / 4)
+    /* The key counts too: a URL can be kilobytes long. */
+    if (!c || len + strlen(key) > c->max_bytes / 4)
         return;
     apr_thread_mutex_lock(c->lock);
-    if (apr_hash_count(c->entries) >= c->max || c->bytes + len > c->max_bytes) {
+    if (apr_hash_count(c->entries) >= c->max || c->bytes + len + strlen(key) > c->max_bytes) {
         apr_pool_clear(c->pool);
         c->entries = apr_hash_make(c->pool);
         c->bytes = 0;
@@ -75,6 +76,7 @@ void pai_view_cache_put_parts(pai_view_cache *c, const char *key, apr_int64_t ve
     if (!e) {
         e = apr_palloc(c->pool, sizeof(*e));
         apr_hash_set(c->entries, apr_pstrdup(c->pool, key), APR_HASH_KEY_STRING, e);
+        c->bytes += strlen(key);
     }
     /* A replaced text stays in the pool until the next start-over. */
     e->version = version;

@@ -10,8 +10,8 @@
 
 typedef struct pai_view_cache pai_view_cache;
 
-/* Keeps up to max entries and max_bytes of text, then starts over (bounded
- * memory); a text over a quarter of max_bytes is not kept. */
+/* Keeps up to max entries and max_bytes of keys and texts, then starts over
+ * (bounded memory); a key and text over a quarter of max_bytes is not kept. */
 pai_view_cache *pai_view_cache_create(apr_pool_t *p, unsigned int max, apr_size_t max_bytes);
 /* The text made for key at version and no earlier than made_since (ms; 0:
  * any age), copied into p with its length in *len (len may be NULL); NULL

@@ -195,7 +195,7 @@ START_TEST(auth_cache_rules)
 END_TEST
 
 /* Cached texts: given for their version only, no older than asked, copied
- * whole (NULs and all); over a quarter of the bytes not kept; when full the
+ * whole (NULs and all); a key and text over a quarter of the bytes not kept; when full the
  * cache starts over. */
 START_TEST(view_cache_rules)
 {
@@ -217,9 +217,9 @@ START_TEST(view_cache_rules)
     ck_assert_str_eq(pai_view_cache_get(c, ut_pool, "k", 2, 0, NULL), "new");
     memset(big, 'x', sizeof(big) - 1);
     big[1000] = '\0';
-    pai_view_cache_put(c, "big", 1, 6000, big, 1001);                        /* > 4000 / 4 */
+    pai_view_cache_put(c, "big", 1, 6000, big, 998);          /* with its key > 4000 / 4 */
     ck_assert_ptr_null(pai_view_cache_get(c, ut_pool, "big", 1, 0, NULL));
-    pai_view_cache_put(c, "big", 1, 6000, big, 1000);
+    pai_view_cache_put(c, "big", 1, 6000, big, 997);
     ck_assert_ptr_nonnull(pai_view_cache_get(c, ut_pool, "big", 1, 0, NULL));
     pai_view_cache_put(c, "k3", 1, 6000, "3", 1);                           /* 3 entries */
     pai_view_cache_put(c, "k4", 1, 6000, "4", 1);                           /* starts over */
