@@ -56,6 +56,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "seedjobs: cannot open %s database %s\n", argv[1], argv[2]);
         return 1;
     }
+    /* Every field this tool does not use (the answer cache's epoch) stays NULL. */
+    memset(&db, 0, sizeof(db));
     db.driver = driver;
     db.handle = handle;
     db.prepared = apr_hash_make(conn);
