@@ -57,17 +57,17 @@ const char *pai_view_cache_get(pai_view_cache *c, apr_pool_t *p, const char *key
 void pai_view_cache_put_parts(pai_view_cache *c, const char *key, apr_int64_t version,
                               apr_int64_t made_ms, const struct iovec *parts, int n)
 {
-    apr_size_t len = 0, at = 0;
+    apr_size_t len = 0, at = 0, key_len = strlen(key);
     view_entry *e;
     int i;
 
     for (i = 0; i < n; i++)
         len += parts[i].iov_len;
     /* The key counts too: a URL can be kilobytes long. */
-    if (!c || len + strlen(key) > c->max_bytes / 4)
+    if (!c || len + key_len > c->max_bytes / 4)
         return;
     apr_thread_mutex_lock(c->lock);
-    if (apr_hash_count(c->entries) >= c->max || c->bytes + len + strlen(key) > c->max_bytes) {
+    if (apr_hash_count(c->entries) >= c->max || c->bytes + len + key_len > c->max_bytes) {
         apr_pool_clear(c->pool);
         c->entries = apr_hash_make(c->pool);
         c->bytes = 0;
@@ -75,8 +75,8 @@ void pai_view_cache_put_parts(pai_view_cache *c, const char *key, apr_int64_t ve
     e = apr_hash_get(c->entries, key, APR_HASH_KEY_STRING);
     if (!e) {
         e = apr_palloc(c->pool, sizeof(*e));
-        apr_hash_set(c->entries, apr_pstrdup(c->pool, key), APR_HASH_KEY_STRING, e);
-        c->bytes += strlen(key);
+        apr_hash_set(c->entries, apr_pstrmemdup(c->pool, key, key_len), APR_HASH_KEY_STRING, e);
+        c->bytes += key_len;
     }
     /* A replaced text stays in the pool until the next start-over. */
     e->version = version;
