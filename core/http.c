@@ -56,6 +56,8 @@ typedef struct sink {
     apr_pool_t *p;
     char *buf;
     apr_size_t len, cap;
+    pai_http_body_fn each;       /* set: pieces go to it, none is kept */
+    void *each_ctx;
 } sink;
 
 static size_t sink_write(char *data, size_t size, size_t n, void *userdata)
@@ -63,6 +65,10 @@ static size_t sink_write(char *data, size_t size, size_t n, void *userdata)
     sink *s = userdata;
     apr_size_t add = size * n;
 
+    if (s->each) {
+        s->len += add;
+        return s->each(s->each_ctx, data, add) ? 0 : add;
+    }
     if (s->len + add + 1 > s->cap) {
         apr_size_t cap = s->cap ? s->cap : 4096;
         char *nb;
@@ -81,12 +87,12 @@ static size_t sink_write(char *data, size_t size, size_t n, void *userdata)
     return add;
 }
 
-pai_error *pai_http_call(pai_http *h, apr_pool_t *p, const char *method, const char *path,
-                         const apr_array_header_t *headers, const char *body,
-                         pai_http_response *resp)
+static pai_error *http_call(pai_http *h, apr_pool_t *p, const char *method, const char *path,
+                           const apr_array_header_t *headers, const char *body,
+                           pai_http_body_fn each, void *each_ctx, pai_http_response *resp)
 {
     struct curl_slist *hl = NULL;
-    sink s = {p, NULL, 0, 0};
+    sink s = {p, NULL, 0, 0, each, each_ctx};
     pai_error *err = NULL;
     CURLcode rc;
     CURL *c;
@@ -123,6 +129,10 @@ pai_error *pai_http_call(pai_http *h, apr_pool_t *p, const char *method, const c
         resp->body = s.buf ? (s.buf[s.len] = '\0', s.buf) : "";
         resp->len = s.len;
     }
+    else if (rc == CURLE_WRITE_ERROR && each) {
+        err = pai_error_make(p, PAI_ERR_LAUNCHER_BAD, "the launcher's reply was refused by "
+                             "its reader after %" APR_SIZE_T_FMT " bytes", s.len);
+    }
     else if (rc == CURLE_OPERATION_TIMEDOUT) {
         err = pai_error_make(p, PAI_ERR_LAUNCHER_TIMEOUT, "the launcher did not answer within %ld ms",
                              h->timeout_ms);
@@ -144,4 +154,18 @@ pai_error *pai_http_call(pai_http *h, apr_pool_t *p, const char *method, const c
     else
         apr_reslist_release(h->handles, c);
     return err;
+}
+
+pai_error *pai_http_call(pai_http *h, apr_pool_t *p, const char *method, const char *path,
+                         const apr_array_header_t *headers, const char *body,
+                         pai_http_response *resp)
+{
+    return http_call(h, p, method, path, headers, body, NULL, NULL, resp);
+}
+
+pai_error *pai_http_call_each(pai_http *h, apr_pool_t *p, const char *method, const char *path,
+                              const apr_array_header_t *headers, const char *body,
+                              pai_http_body_fn each, void *ctx, pai_http_response *resp)
+{
+    return http_call(h, p, method, path, headers, body, each, ctx, resp);
 }

@@ -24,4 +24,13 @@ pai_error *pai_http_call(pai_http *h, apr_pool_t *p, const char *method, const c
                          const apr_array_header_t *headers, const char *body,
                          pai_http_response *resp);
 
+/* The same, with the reply's body handed to each() piece by piece as it
+ * arrives and not kept (resp->body is "", resp->len counts the bytes): for
+ * replies too big to hold.  each() returning non-zero ends the call with a
+ * 502. */
+typedef int (*pai_http_body_fn)(void *ctx, const char *data, apr_size_t len);
+pai_error *pai_http_call_each(pai_http *h, apr_pool_t *p, const char *method, const char *path,
+                              const apr_array_header_t *headers, const char *body,
+                              pai_http_body_fn each, void *ctx, pai_http_response *resp);
+
 #endif

@@ -495,3 +495,190 @@ void pai_jsonw_fields(pai_jsonw *w, const pai_json_field *f, int n)
             pai_jsonw_int(w, f[i].num);
     }
 }
+
+/* ---- the array splitter ---------------------------------------------- */
+
+typedef struct split_buf {
+    char *data;
+    apr_size_t len, cap, max;
+} split_buf;
+
+struct pai_json_split {
+    const char *key;
+    pai_json_split_fn fn;
+    void *ctx;
+    split_buf elem, rest;
+    int depth;                   /* open containers before the current byte */
+    int in_string, escape;
+    int in_array;                /* inside key's array (depth 2) */
+    int in_elem;                 /* inside one of its objects */
+    int failed;
+    char last[64];               /* the last string at depth 1, if short */
+    int last_len;                /* -1: longer than last holds */
+    int after_colon;             /* a ':' followed that string at depth 1 */
+};
+
+static apr_status_t split_free(void *data)
+{
+    pai_json_split *s = data;
+    free(s->elem.data);
+    free(s->rest.data);
+    return APR_SUCCESS;
+}
+
+pai_json_split *pai_json_split_make(apr_pool_t *p, const char *key, apr_size_t max_elem,
+                                    apr_size_t max_rest, pai_json_split_fn fn, void *ctx)
+{
+    pai_json_split *s = apr_pcalloc(p, sizeof(*s));
+
+    s->key = apr_pstrdup(p, key);
+    s->fn = fn;
+    s->ctx = ctx;
+    s->elem.max = max_elem;
+    s->rest.max = max_rest;
+    apr_pool_cleanup_register(p, s, split_free, apr_pool_cleanup_null);
+    return s;
+}
+
+/* One buffer reused for every object (malloc'd: a pool would keep each
+ * outgrown copy until it is cleared). */
+static int split_put(split_buf *b, const char *data, apr_size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        apr_size_t cap = b->cap ? b->cap : 4096;
+        char *nd;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        if (b->len + n > b->max || !(nd = realloc(b->data, cap)))
+            return -1;
+        b->data = nd;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, data, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+/* An object of the array is complete: parsed and handed over. */
+static int split_elem_done(pai_json_split *s)
+{
+    json_t *j = json_loadb(s->elem.data, s->elem.len, 0, NULL);
+    int rc = j ? s->fn(s->ctx, j) : -1;
+
+    json_decref(j);
+    s->elem.len = 0;
+    return rc ? -1 : 0;
+}
+
+int pai_json_split_feed(pai_json_split *s, const char *data, apr_size_t len)
+{
+    apr_size_t i, from = 0;      /* data[from, i) goes where the byte before went */
+    split_buf *to = &s->rest;
+
+    if (s->failed)
+        return -1;
+    if (s->in_elem)
+        to = &s->elem;
+    for (i = 0; i < len; i++) {
+        char c = data[i];
+        split_buf *dest;
+        int done = 0;
+        if (s->in_string) {
+            if (s->escape)
+                s->escape = 0;
+            else if (c == '\\')
+                s->escape = 1;
+            else if (c == '"')
+                s->in_string = 0;
+            else if (s->depth == 1 && s->last_len >= (int)sizeof(s->last))
+                s->last_len = -1;
+            else if (s->depth == 1 && s->last_len >= 0)
+                s->last[s->last_len++] = c;
+            continue;            /* a string's bytes go with what holds it */
+        }
+        dest = &s->rest;
+        switch (c) {
+        case '"':
+            if (s->in_array && s->depth == 2)
+                goto malformed;  /* a string as the array's item */
+            s->in_string = 1;
+            if (s->depth == 1) {
+                s->last_len = 0;
+                s->after_colon = 0;
+            }
+            break;
+        case ':':
+            if (s->depth == 1)
+                s->after_colon = 1;
+            break;
+        case ',':
+            if (s->depth == 1)
+                s->after_colon = 0;
+            break;
+        case '{': case '[':
+            if (s->in_array && s->depth == 2) {
+                if (c != '{')
+                    goto malformed;
+                s->in_elem = 1;
+            }
+            else if (s->depth == 1 && c == '[' && s->after_colon && s->last_len >= 0 &&
+                     (apr_size_t)s->last_len == strlen(s->key) &&
+                     !memcmp(s->last, s->key, s->last_len))
+                s->in_array = 1;
+            if (++s->depth > 64)
+                goto malformed;
+            break;
+        case '}': case ']':
+            if (--s->depth < 0)
+                goto malformed;
+            if (s->in_elem && s->depth == 2) {
+                s->in_elem = 0;
+                done = 1;
+            }
+            else if (s->in_array && s->depth == 1)
+                s->in_array = 0;
+            break;
+        case ' ': case '\t': case '\n': case '\r':
+            break;
+        default:
+            /* A number or literal as the array's item: not an object. */
+            if (s->in_array && s->depth == 2)
+                goto malformed;
+        }
+        /* Where this byte goes: an object's to its buffer; the commas and
+         * blanks between the array's objects nowhere; the rest kept. */
+        if (s->in_elem || done)
+            dest = &s->elem;
+        else if (s->in_array && s->depth == 2 && c != '[')
+            dest = NULL;
+        if (dest != to) {
+            if (to && i > from && split_put(to, data + from, i - from))
+                goto malformed;
+            to = dest;
+            from = i;
+        }
+        if (done) {
+            if (split_put(&s->elem, data + from, i + 1 - from) || split_elem_done(s))
+                goto malformed;
+            from = i + 1;
+            to = &s->rest;
+        }
+    }
+    if (to && i > from && split_put(to, data + from, i - from))
+        goto malformed;
+    return 0;
+malformed:
+    s->failed = 1;
+    return -1;
+}
+
+json_t *pai_json_split_rest(pai_json_split *s, apr_pool_t *p)
+{
+    json_t *j;
+
+    if (s->failed || s->depth || s->in_string || !s->rest.len)
+        return NULL;
+    j = pai_json_pool(p, json_loadb(s->rest.data, s->rest.len, 0, NULL));
+    return json_is_object(j) ? j : NULL;
+}

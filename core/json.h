@@ -83,4 +83,24 @@ typedef struct pai_json_field {
 void pai_json_fields_set(json_t *o, const pai_json_field *f, int n);
 void pai_jsonw_fields(pai_jsonw *w, const pai_json_field *f, int n);
 
+/* A reader for a big reply read in pieces: the objects of one array member
+ * of the top-level object ("jobs" of Slurm's job list) are parsed and handed
+ * over one at a time as their text completes, and the rest of the document
+ * (its other members, that array left empty) is kept and parsed at the end.
+ * It holds the largest object and the rest, never the whole text or a tree
+ * of it: a list of 9,000 Slurm jobs made the sync hold 200 MB. */
+typedef struct pai_json_split pai_json_split;
+/* 0: go on; anything else stops the reading (feed then fails). */
+typedef int (*pai_json_split_fn)(void *ctx, json_t *elem);
+
+/* Buffers live until p is cleared; an object over max_elem bytes, or a rest
+ * over max_rest, makes the document malformed. */
+pai_json_split *pai_json_split_make(apr_pool_t *p, const char *key, apr_size_t max_elem,
+                                    apr_size_t max_rest, pai_json_split_fn fn, void *ctx);
+/* 0, or -1 once the text is malformed, too big, or fn stopped it. */
+int pai_json_split_feed(pai_json_split *s, const char *data, apr_size_t len);
+/* The rest parsed (bound to p), or NULL when the document was malformed,
+ * incomplete, or not an object. */
+json_t *pai_json_split_rest(pai_json_split *s, apr_pool_t *p);
+
 #endif

@@ -242,6 +242,91 @@ START_TEST(fields)
 }
 END_TEST
 
+/* The splitter's callback for tests: keeps a copy of each object. */
+typedef struct { json_t *got; int stop_at; } split_seen;
+
+static int split_keep(void *ctx, json_t *elem)
+{
+    split_seen *k = ctx;
+    json_array_append(k->got, elem);
+    return k->stop_at && (int)json_array_size(k->got) >= k->stop_at;
+}
+
+/* Feeds doc in pieces of `step` bytes (0: two pieces cut at `cut`). */
+static json_t *split_run(const char *doc, const char *key, apr_size_t cut, apr_size_t step,
+                         apr_size_t max_elem, split_seen *k, int *fed)
+{
+    pai_json_split *sp = pai_json_split_make(ut_pool, key, max_elem, 4096, split_keep, k);
+    apr_size_t n = strlen(doc), at = 0;
+
+    *fed = 0;
+    if (!step) {
+        *fed |= pai_json_split_feed(sp, doc, cut);
+        *fed |= pai_json_split_feed(sp, doc + cut, n - cut);
+    }
+    else {
+        for (at = 0; at < n; at += step)
+            *fed |= pai_json_split_feed(sp, doc + at, n - at < step ? n - at : step);
+    }
+    return pai_json_split_rest(sp, ut_pool);
+}
+
+/* Slurm's job list read in pieces cut anywhere (inside strings, escapes,
+ * between objects): the same objects, in order, and the same rest as a
+ * tree of the whole would give; what is not an array of objects under the
+ * key, too big, cut short, or stopped by the callback is refused. */
+START_TEST(split_array_in_pieces)
+{
+    const char *doc = "{\"meta\":{\"x\":\"jobs\",\"jobs\":[1]},\"errors\":[{\"e\":\"a]}\\\"{\"}],"
+                      "\"jobs\" : [ {\"id\":1,\"s\":\"}]\\\\\\\"[\"} ,\n{\"id\":2,\"n\":{\"a\":[1,"
+                      "{\"b\":2}]}},{}],\"last\":5}";
+    json_t *whole = pai_json_pool(ut_pool, json_loads(doc, 0, NULL)), *want_rest, *rest;
+    apr_size_t cut, n = strlen(doc);
+    split_seen k;
+    int fed;
+
+    ck_assert_ptr_nonnull(whole);
+    want_rest = pai_json_pool(ut_pool, json_deep_copy(whole));
+    json_object_set_new(want_rest, "jobs", json_array());
+    for (cut = 0; cut <= n + 3; cut++) {
+        k.got = pai_json_pool(ut_pool, json_array());
+        k.stop_at = 0;
+        rest = cut <= n ? split_run(doc, "jobs", cut, 0, 1024, &k, &fed)
+                        : split_run(doc, "jobs", 0, cut - n, 1024, &k, &fed);
+        ck_assert_int_eq(fed, 0);
+        ck_assert_msg(rest && json_equal(rest, want_rest), "rest at cut %zu", cut);
+        ck_assert_msg(json_equal(k.got, json_object_get(whole, "jobs")), "objects at cut %zu",
+                      cut);
+    }
+    /* Another key: nothing split, the whole document is the rest. */
+    k.got = pai_json_pool(ut_pool, json_array());
+    rest = split_run(doc, "job", 10, 0, 1024, &k, &fed);
+    ck_assert(!fed && rest && json_equal(rest, whole) && json_array_size(k.got) == 0);
+    /* The callback stops it after the first object. */
+    k.got = pai_json_pool(ut_pool, json_array());
+    k.stop_at = 1;
+    ck_assert_ptr_null(split_run(doc, "jobs", 7, 0, 1024, &k, &fed));
+    ck_assert(fed && json_array_size(k.got) == 1);
+    /* An object over the bound. */
+    k.stop_at = 0;
+    ck_assert_ptr_null(split_run(doc, "jobs", 7, 0, 20, &k, &fed));
+    ck_assert_int_ne(fed, 0);
+    /* Not objects, cut short, closed too often, not an object at all. */
+    ck_assert_ptr_null(split_run("{\"jobs\":[{},2]}", "jobs", 3, 0, 1024, &k, &fed));
+    ck_assert_ptr_null(split_run("{\"jobs\":[\"a\"]}", "jobs", 3, 0, 1024, &k, &fed));
+    ck_assert_ptr_null(split_run("{\"jobs\":[[]]}", "jobs", 3, 0, 1024, &k, &fed));
+    ck_assert_ptr_null(split_run("{\"jobs\":[{\"a\":1}", "jobs", 3, 0, 1024, &k, &fed));
+    ck_assert_ptr_null(split_run("{\"jobs\":[]}]}", "jobs", 3, 0, 1024, &k, &fed));
+    ck_assert_ptr_null(split_run("[{\"jobs\":[]}]", "jobs", 3, 0, 1024, &k, &fed));
+    ck_assert_ptr_null(split_run("", "jobs", 0, 0, 1024, &k, &fed));
+    /* A rest over its bound (4096 bytes here). */
+    {
+        char *big = apr_psprintf(ut_pool, "{\"meta\":\"%0*d\",\"jobs\":[]}", 5000, 0);
+        ck_assert_ptr_null(split_run(big, "jobs", 100, 0, 1024, &k, &fed));
+    }
+}
+END_TEST
+
 Suite *suite_json(void)
 {
     Suite *s = suite_create("json");
@@ -252,6 +337,7 @@ Suite *suite_json(void)
     tcase_add_test(tc, parse_deep_nesting);
     tcase_add_test(tc, form_table);
     tcase_add_test(tc, fields);
+    tcase_add_test(tc, split_array_in_pieces);
     suite_add_tcase(s, tc);
     return s;
 }
