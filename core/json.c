@@ -544,12 +544,14 @@ pai_json_split *pai_json_split_make(apr_pool_t *p, const char *key, apr_size_t m
  * outgrown copy until it is cleared). */
 static int split_put(split_buf *b, const char *data, apr_size_t n)
 {
+    if (b->len + n > b->max)
+        return -1;
     if (b->len + n + 1 > b->cap) {
         apr_size_t cap = b->cap ? b->cap : 4096;
         char *nd;
         while (cap < b->len + n + 1)
             cap *= 2;
-        if (b->len + n > b->max || !(nd = realloc(b->data, cap)))
+        if (!(nd = realloc(b->data, cap)))
             return -1;
         b->data = nd;
         b->cap = cap;

@@ -792,13 +792,15 @@ static void slurm_resolve_hosts(slurm_ctx *c, apr_pool_t *p, apr_array_header_t 
 /* Slurm's job list is read one job at a time as it arrives: it holds every
  * job Slurm keeps (finished ones for MinJobAge, other users'), and 9,000 of
  * them held as text and as a tree took the sync 200 MB. */
-#define SLURM_LIST_JOB_MAX (4 * 1024 * 1024)
+#define SLURM_LIST_JOB_MAX (16 * 1024 * 1024)
 #define SLURM_LIST_REST_MAX (1024 * 1024)
 
 typedef struct slurm_list_reader {
     apr_pool_t *p;
     apr_array_header_t *out;
     pai_json_split *split;
+    apr_size_t read;             /* bytes taken, for the error */
+    int refused;
 } slurm_list_reader;
 
 static int slurm_list_job(void *ctx, json_t *j)
@@ -814,7 +816,10 @@ static int slurm_list_job(void *ctx, json_t *j)
 static int slurm_list_piece(void *ctx, const char *data, apr_size_t len)
 {
     slurm_list_reader *r = ctx;
-    return pai_json_split_feed(r->split, data, len);
+
+    r->read += len;
+    r->refused = pai_json_split_feed(r->split, data, len) != 0;
+    return r->refused;
 }
 
 static pai_error *slurm_list(void *ctxv, apr_pool_t *p, apr_int64_t since, int *unchanged,
@@ -829,6 +834,7 @@ static pai_error *slurm_list(void *ctxv, apr_pool_t *p, apr_int64_t since, int *
 
     *unchanged = 0;
     *out = apr_array_make(p, 16, sizeof(pai_launch_status));
+    memset(&r, 0, sizeof(r));
     r.p = p;
     r.out = *out;
     r.split = pai_json_split_make(p, "jobs", SLURM_LIST_JOB_MAX, SLURM_LIST_REST_MAX,
@@ -838,7 +844,12 @@ static pai_error *slurm_list(void *ctxv, apr_pool_t *p, apr_int64_t since, int *
                                 ? apr_psprintf(p, SLURM_API "/jobs?update_time=%"
                                                APR_INT64_T_FMT, since)
                                 : SLURM_API "/jobs", h, NULL, slurm_list_piece, &r, &resp)))
-        return e;
+        /* No job is taken for lost on a list read in part: the cycle fails
+         * and says why (an admin can cancel an outsized job). */
+        return r.refused ? pai_error_make(p, PAI_ERR_LAUNCHER_BAD, "Slurm's job list is "
+                                          "malformed, or holds a job of more than %d MB, "
+                                          "near byte %" APR_SIZE_T_FMT,
+                                          SLURM_LIST_JOB_MAX >> 20, r.read) : e;
     if (resp.status == 304) {
         *unchanged = 1;
         return NULL;

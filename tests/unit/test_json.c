@@ -307,9 +307,11 @@ START_TEST(split_array_in_pieces)
     k.stop_at = 1;
     ck_assert_ptr_null(split_run(doc, "jobs", 7, 0, 1024, &k, &fed));
     ck_assert(fed && json_array_size(k.got) == 1);
-    /* An object over the bound. */
+    /* An object over the bound, whole or in pieces smaller than the buffer. */
     k.stop_at = 0;
     ck_assert_ptr_null(split_run(doc, "jobs", 7, 0, 20, &k, &fed));
+    ck_assert_int_ne(fed, 0);
+    ck_assert_ptr_null(split_run(doc, "jobs", 0, 3, 20, &k, &fed));
     ck_assert_int_ne(fed, 0);
     /* Not objects, cut short, closed too often, not an object at all. */
     ck_assert_ptr_null(split_run("{\"jobs\":[{},2]}", "jobs", 3, 0, 1024, &k, &fed));
@@ -323,6 +325,7 @@ START_TEST(split_array_in_pieces)
     {
         char *big = apr_psprintf(ut_pool, "{\"meta\":\"%0*d\",\"jobs\":[]}", 5000, 0);
         ck_assert_ptr_null(split_run(big, "jobs", 100, 0, 1024, &k, &fed));
+        ck_assert_ptr_null(split_run(big, "jobs", 0, 7, 1024, &k, &fed));
     }
 }
 END_TEST
