@@ -1,6 +1,7 @@
 /* mod_pairest_sync: the job sync and admission loop, and the webhook sender,
  * on mod_watchdog.  One server of all runs each at a time (a lease in the
- * database); the others stand by and take over once the holder stops renewing. */
+ * database); the others stand by and take over once the holder stops renewing.
+ * Every child also gives its free heap back here, on a watchdog of its own. */
 #include <string.h>
 #include <unistd.h>
 #ifdef __GLIBC__
@@ -306,7 +307,8 @@ int pai_sync_post_config(apr_pool_t *pconf, server_rec *s)
         register_callback(wd, apr_time_from_sec(PAI_HEAP_TRIM_SECS), s,
                           pai_heap_watchdog) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
-                     "PAI0007: cannot register the job sync and webhook sender with mod_watchdog");
+                     "PAI0007: cannot register the job sync, webhook sender and heap trim "
+                     "with mod_watchdog");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return OK;
