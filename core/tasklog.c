@@ -31,12 +31,13 @@ static apr_status_t tasklog_close_fd(void *data)
 /* fd of name in dir, opened without following a link; its owner uid and its
  * type (S_IFDIR or S_IFREG) checked.  -1 with *why set otherwise. */
 static int tasklog_openat(apr_pool_t *p, int dir, const char *name, int flags, mode_t type,
-                          uid_t uid, const char **why)
+                          uid_t uid, const char **why, int *absent)
 {
     struct stat st;
     int fd = openat(dir, name, flags | O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 
     if (fd < 0) {
+        *absent = errno == ENOENT;
         *why = errno == ENOENT ? apr_psprintf(p, "%s does not exist (yet)", name)
              : errno == ELOOP || errno == ENOTDIR
                ? apr_psprintf(p, "%s is a link or not a folder", name)
@@ -53,7 +54,7 @@ static int tasklog_openat(apr_pool_t *p, int dir, const char *name, int flags, m
 }
 
 pai_error *pai_tasklog_open(apr_pool_t *p, const pai_tasklog_where *w, apr_file_t **f,
-                            apr_off_t *size)
+                            apr_off_t *size, int *absent)
 {
     const char *file = pai_tasklog_file(p, w->task, w->which), *why = NULL;
     const char *steps[3];
@@ -63,6 +64,7 @@ pai_error *pai_tasklog_open(apr_pool_t *p, const pai_tasklog_where *w, apr_file_
     int fd, next, i;
     ssize_t n;
 
+    *absent = 0;
     if (!file)
         return pai_error_make(p, PAI_ERR_NO_TASK_LOG, "no log named %s: stdout, stderr or all",
                               w->which);
@@ -77,11 +79,13 @@ pai_error *pai_tasklog_open(apr_pool_t *p, const pai_tasklog_where *w, apr_file_
     steps[1] = w->job;
     steps[2] = apr_psprintf(p, "attempt-%d", w->attempt);
     for (i = 0; i < 3; i++) {
-        next = tasklog_openat(p, fd, steps[i], O_DIRECTORY, S_IFDIR, pw.pw_uid, &why);
+        next = tasklog_openat(p, fd, steps[i], O_DIRECTORY, S_IFDIR, pw.pw_uid, &why,
+                              absent);
         /* The job's folder may still be an earlier job's of the same name
          * (a new job's batch script moves it aside when it starts). */
         if (next >= 0 && i == 1) {
-            int c = tasklog_openat(p, next, ".pai-created", 0, S_IFREG, pw.pw_uid, &why);
+            int c = tasklog_openat(p, next, ".pai-created", 0, S_IFREG, pw.pw_uid, &why,
+                                   absent);
             n = c >= 0 ? read(c, created, sizeof(created) - 1) : -1;
             if (c >= 0)
                 close(c);
@@ -89,6 +93,7 @@ pai_error *pai_tasklog_open(apr_pool_t *p, const pai_tasklog_where *w, apr_file_
             if (apr_atoi64(created) != w->job_created) {
                 close(next);
                 next = -1;
+                *absent = 1;
                 why = apr_psprintf(p, "the folder of job %s is not this job's yet", w->job);
             }
         }
@@ -98,7 +103,7 @@ pai_error *pai_tasklog_open(apr_pool_t *p, const pai_tasklog_where *w, apr_file_
                                   why);
         fd = next;
     }
-    next = tasklog_openat(p, fd, file, 0, S_IFREG, pw.pw_uid, &why);
+    next = tasklog_openat(p, fd, file, 0, S_IFREG, pw.pw_uid, &why, absent);
     close(fd);
     if (next < 0)
         return pai_error_make(p, PAI_ERR_NO_TASK_LOG, "no log of task %s: %s", w->task, why);

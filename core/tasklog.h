@@ -31,9 +31,11 @@ const char *pai_tasklog_file(apr_pool_t *p, const char *task, const char *which)
  * following a link and must be a folder of the account; the file must be a
  * regular file of the account (no link, FIFO or device: opened non-blocking,
  * so a FIFO cannot hold the caller).  The file is closed with p.  An error
- * (NoTaskLogError) says what is wrong, never the content of anything else. */
+ * (NoTaskLogError) says what is wrong, never the content of anything else;
+ * *absent then says whether the file or a folder on its way is only not
+ * there yet (a task that has just started has not made them). */
 pai_error *pai_tasklog_open(apr_pool_t *p, const pai_tasklog_where *w, apr_file_t **f,
-                            apr_off_t *size);
+                            apr_off_t *size, int *absent);
 
 /* The part [offset, offset+length) of a file of size bytes that a query asks
  * for: tail (bytes from the end, -1: all) and tail_mode (the last 16 KiB). */

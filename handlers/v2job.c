@@ -299,6 +299,41 @@ static int task_log_live(pai_req *rq, apr_pool_t *scratch)
     return live;
 }
 
+/* A followed log of a running task that has not made its files yet (Slurm
+ * says RUNNING a moment before the task's first line runs): waited for
+ * while the attempt lives, up to PAI_TASKLOG_AWAIT_SECS or
+ * PaiLogFollowSeconds, so a client that follows at once is not told 404. */
+#define PAI_TASKLOG_AWAIT_SECS 30
+#define PAI_TASKLOG_AWAIT_POLL_MS 250
+#define PAI_TASKLOG_AWAIT_LIVE_MS 2000
+
+static pai_error *task_log_await(pai_req *rq, pai_jobs_env *env, const char *name,
+                                 const pai_tasklog_where *w, apr_off_t *size)
+{
+    int secs = rq->cfg->log_follow_seconds < PAI_TASKLOG_AWAIT_SECS
+             ? rq->cfg->log_follow_seconds : PAI_TASKLOG_AWAIT_SECS;
+    apr_time_t until = apr_time_now() + apr_time_from_sec(secs);
+    apr_time_t next_check = apr_time_now() + apr_time_from_msec(PAI_TASKLOG_AWAIT_LIVE_MS);
+    pai_error *err;
+    apr_pool_t *scratch;
+    int absent = 1, live = 1;
+
+    apr_pool_create(&scratch, rq->pool);
+    do {
+        apr_sleep(apr_time_from_msec(PAI_TASKLOG_AWAIT_POLL_MS));
+        apr_pool_clear(scratch);
+        err = pai_tasklog_open(rq->pool, w, &rq->file, size, &absent);
+        if (!err || !absent)
+            break;
+        if (apr_time_now() >= next_check) {
+            pai_job_task_log_live(env, scratch, name, w->job_created, w->attempt, &live);
+            next_check = apr_time_now() + apr_time_from_msec(PAI_TASKLOG_AWAIT_LIVE_MS);
+        }
+    } while (live && apr_time_now() < until);
+    apr_pool_destroy(scratch);
+    return err;
+}
+
 /* One log's content: all of it (httpd answers a Range with 206), its last
  * ?tail=<bytes>, its last 16 KiB (tail-mode), and with ?follow=true what
  * the task writes next, until its attempt ends or PaiLogFollowSeconds. */
@@ -312,7 +347,7 @@ pai_error *pai_v2_job_task_log_get(pai_req *rq)
     apr_off_t size;
     pai_error *err;
     char *end;
-    int live;
+    int live, absent;
 
     if (tail_arg) {
         tail = apr_strtoi64(tail_arg, &end, 10);
@@ -325,7 +360,10 @@ pai_error *pai_v2_job_task_log_get(pai_req *rq)
     if ((err = task_log_where(rq, &env, &name, &w, &live)))
         return err;
     w.which = rq->params[5];
-    if ((err = pai_tasklog_open(rq->pool, &w, &rq->file, &size)))
+    err = pai_tasklog_open(rq->pool, &w, &rq->file, &size, &absent);
+    if (err && absent && live && query_true(rq, "follow"))
+        err = task_log_await(rq, &env, name, &w, &size);
+    if (err)
         return err;
     pai_tasklog_span(size, tail, query_true(rq, "tail-mode") || query_true(rq, "tailMode"),
                      &rq->file_offset, &rq->file_length);

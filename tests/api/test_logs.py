@@ -104,6 +104,45 @@ def test_a_followed_log_streams_until_the_task_ends(api):
     assert r.status_code == 200 and r.text == "line6\n" and time.time() - t0 < 10
 
 
+def test_a_followed_log_not_made_yet_is_waited_for_while_the_task_runs(api):
+    """Slurm says RUNNING a moment before the task makes its logs: a follow
+    then waits for the file instead of answering 404, and stops waiting (404)
+    once the task has ended without making it."""
+    user, token = api.make_user()
+    name = api.unique("await")
+    # The task takes its "all" log away, and after a while makes it anew,
+    # readable by the server's group as its logs are.
+    submit_ok(api, token, job(name, "rm -f main-0.all; sleep 4; "
+                              "(umask 027; echo late > main-0.all); sleep 3"))
+    wait_state(api, name, {"RUNNING"})
+    path = logs_path(user, name) + "/all"
+    for _ in range(100):
+        if api.call("GET", path, token).status_code == 404:
+            break
+        time.sleep(0.05)
+    assert_v2_error(api.call("GET", path, token), 404, "NoTaskLogError", "does not exist")
+    t0 = time.time()
+    r = api.session.get(api.url(path + "?follow=true"), headers={"Authorization": "Bearer " + token},
+                        stream=True, timeout=60)
+    assert r.status_code == 200 and r.headers.get("Transfer-Encoding") == "chunked", r.text
+    assert r.content == b"late\n" and time.time() - t0 < 30
+    assert wait_state(api, name, {"SUCCEEDED", "FAILED"})["state"] == "SUCCEEDED"
+
+    # Never made: the follow ends with the task, 404.
+    name = api.unique("never")
+    submit_ok(api, token, job(name, "rm -f main-0.all; sleep 4"))
+    wait_state(api, name, {"RUNNING"})
+    path = logs_path(user, name) + "/all"
+    for _ in range(100):
+        if api.call("GET", path, token).status_code == 404:
+            break
+        time.sleep(0.05)
+    t0 = time.time()
+    r = api.call("GET", path + "?follow=true", token)
+    assert_v2_error(r, 404, "NoTaskLogError", "does not exist")
+    assert time.time() - t0 < 25, time.time() - t0
+
+
 def test_a_planted_link_or_fifo_is_not_served(api):
     user, token = api.make_user()
     name = api.unique("plant")
