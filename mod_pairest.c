@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <httpd.h>
 #include <http_config.h>
@@ -23,6 +24,7 @@
 
 #include "core/route.h"
 #include "core/audit.h"
+#include "core/auth.h"
 #include "core/authcache.h"
 #include "core/viewcache.h"
 #include "mod_pairest.h"
@@ -117,6 +119,8 @@ static void pai_child_init(apr_pool_t *pchild, server_rec *s)
     if (c->answer_cache_ttl > 0)
         pai_proc_answers = pai_view_cache_create(pchild, 1024, PAI_ANSWER_CACHE_BYTES);
     pai_stream_child_init(pchild, s, c->s.stream_max);
+    /* As many password hashes at once as the machine has CPUs; the rest queue. */
+    pai_password_gate_init(pchild, (int)sysconf(_SC_NPROCESSORS_ONLN));
     if (apr_thread_mutex_create(&pai_proc_write_lock, APR_THREAD_MUTEX_NESTED, pchild)
             != APR_SUCCESS)
         pai_proc_write_lock = NULL;
@@ -535,6 +539,39 @@ pai_error *pai_request_db(request_rec *r, pai_db *db)
                         pai_request_dbd(r), r->pool, db);
 }
 
+/* A password route's place in the password queue (core/auth.h), held until
+ * its handler is done (pai_password_unqueue) or, failing that, the request. */
+#define PAI_PASSWORD_QUEUE_KEY "pairest-password-queue"
+
+static apr_status_t pai_password_leave(void *data)
+{
+    int *held = data;
+    if (*held) {
+        *held = 0;
+        pai_password_gate_leave();
+    }
+    return APR_SUCCESS;
+}
+
+static void pai_password_queue(request_rec *r)
+{
+    int *held = apr_pcalloc(r->pool, sizeof(*held));
+
+    pai_password_gate_enter();
+    *held = 1;
+    apr_pool_userdata_setn(held, PAI_PASSWORD_QUEUE_KEY, NULL, r->pool);
+    apr_pool_cleanup_register(r->pool, held, pai_password_leave, apr_pool_cleanup_null);
+}
+
+static void pai_password_unqueue(request_rec *r)
+{
+    int *held = NULL;
+
+    (void)apr_pool_userdata_get((void **)&held, PAI_PASSWORD_QUEUE_KEY, r->pool);
+    if (held)
+        apr_pool_cleanup_run(r->pool, held, pai_password_leave);
+}
+
 /* Body, database, caller, then the endpoint's handler: the first error wins. */
 static pai_error *pai_dispatch(request_rec *r, const pai_server_conf *c, pai_req *rq, int id,
                                int *db_ok, pai_answer_slot *slot)
@@ -542,8 +579,11 @@ static pai_error *pai_dispatch(request_rec *r, const pai_server_conf *c, pai_req
     const pai_route *rt = &pai_routes[id];
     pai_error *err;
 
-    if ((err = pai_parse_body(r, id, &rq->body)) ||
-        (err = pai_request_db(r, rq->db)))
+    if ((err = pai_parse_body(r, id, &rq->body)))
+        return err;
+    if (rt->password)
+        pai_password_queue(r);
+    if ((err = pai_request_db(r, rq->db)))
         return err;
     *db_ok = 1;
     if ((err = pai_authenticate(r, rq, rt->auth)))
@@ -682,6 +722,8 @@ static int pai_handler(request_rec *r)
                                 "no such endpoint: %s", r->uri));
     }
     err = pai_dispatch(r, c, &rq, id, &db_ok, &slot);
+    if (pai_routes[id].password)
+        pai_password_unqueue(r);
     if (!err && slot.key && rq.result && !rq.json_text)
         rq.json_text = pai_json_dump(r->pool, rq.result);
     if (!err && !rq.emit)

@@ -7,6 +7,8 @@
 #include <apr_strings.h>
 #include <apr_general.h>
 #include <apr_md5.h>          /* apr_bcrypt_encode, apr_password_validate */
+#include <apr_thread_cond.h>
+#include <apr_thread_mutex.h>
 #include <openssl/sha.h>
 #include "auth.h"
 
@@ -101,9 +103,54 @@ done:
     return err;
 }
 
+/* A FIFO of width places: ticket t runs once fewer than width of those
+ * before it are still running (tickets run in order, end in any order). */
+static struct {
+    apr_thread_mutex_t *lock;
+    apr_thread_cond_t *turn;
+    apr_uint64_t next, done;
+    int width;
+} auth_gate;
+
+void pai_password_gate_init(apr_pool_t *p, int width)
+{
+    if (width < 1 ||
+        apr_thread_mutex_create(&auth_gate.lock, APR_THREAD_MUTEX_DEFAULT, p) != APR_SUCCESS ||
+        apr_thread_cond_create(&auth_gate.turn, p) != APR_SUCCESS) {
+        auth_gate.lock = NULL;
+        return;
+    }
+    auth_gate.next = auth_gate.done = 0;
+    auth_gate.width = width;
+}
+
+void pai_password_gate_enter(void)
+{
+    apr_uint64_t ticket;
+
+    if (!auth_gate.lock)
+        return;
+    apr_thread_mutex_lock(auth_gate.lock);
+    ticket = auth_gate.next++;
+    while (ticket >= auth_gate.done + (apr_uint64_t)auth_gate.width)
+        apr_thread_cond_wait(auth_gate.turn, auth_gate.lock);
+    apr_thread_mutex_unlock(auth_gate.lock);
+}
+
+void pai_password_gate_leave(void)
+{
+    if (!auth_gate.lock)
+        return;
+    apr_thread_mutex_lock(auth_gate.lock);
+    auth_gate.done++;
+    apr_thread_cond_broadcast(auth_gate.turn);
+    apr_thread_mutex_unlock(auth_gate.lock);
+}
+
 pai_error *pai_password_hash(apr_pool_t *p, const char *password, int cost,
                              const char **hash)
 {
+    apr_status_t rv;
     unsigned char salt[16];
     char buf[128];
 
@@ -111,8 +158,8 @@ pai_error *pai_password_hash(apr_pool_t *p, const char *password, int cost,
         return pai_error_make(p, PAI_ERR_INTERNAL, "bcrypt cost out of range");
     if (apr_generate_random_bytes(salt, sizeof(salt)) != APR_SUCCESS)
         return pai_error_make(p, PAI_ERR_INTERNAL, "no randomness for a salt");
-    if (apr_bcrypt_encode(password, (unsigned int)cost, salt, sizeof(salt), buf,
-                          sizeof(buf)) != APR_SUCCESS)
+    rv = apr_bcrypt_encode(password, (unsigned int)cost, salt, sizeof(salt), buf, sizeof(buf));
+    if (rv != APR_SUCCESS)
         return pai_error_make(p, PAI_ERR_INTERNAL, "cannot hash password");
     *hash = apr_pstrdup(p, buf);
     return NULL;
@@ -122,9 +169,12 @@ int pai_password_check(const char *password, const char *hash)
 {
     /* Only bcrypt hashes are accepted: apr_password_validate would also take
      * crypt(3), SHA1 and plain text, which no account here should carry. */
+    apr_status_t rv;
+
     if (!password || !hash || strncmp(hash, "$2", 2) != 0)
         return 0;
-    return apr_password_validate(password, hash) == APR_SUCCESS;
+    rv = apr_password_validate(password, hash);
+    return rv == APR_SUCCESS;
 }
 
 int pai_username_valid(const char *s)

@@ -30,6 +30,19 @@ pai_error *pai_token_verify(apr_pool_t *p, const unsigned char *key, apr_size_t 
 /* A token's SHA-256 in hex: how a logged-out token is kept (never the token). */
 const char *pai_token_hash(apr_pool_t *p, const char *token);
 
+/* The password queue.  bcrypt takes tens of ms of a CPU, and a login holds
+ * a database connection from its start: hundreds of logins at once each ran
+ * on 1/Nth of the CPUs and waited, unordered, for one of a process's
+ * connections, so the unlucky ones waited past their clients' timeouts
+ * (bench (i), 256 connections).  The glue puts a route that checks or hashes
+ * a password (pai_route.password) in this queue before it takes anything:
+ * at most width run at once in this process, the others wait in the order
+ * they came.  Made in each child before its threads start; without it
+ * (unit tests, tools) enter and leave do nothing. */
+void pai_password_gate_init(apr_pool_t *p, int width);
+void pai_password_gate_enter(void);
+void pai_password_gate_leave(void);
+
 /* bcrypt with a random salt; cost 4..31. */
 pai_error *pai_password_hash(apr_pool_t *p, const char *password, int cost,
                              const char **hash);

@@ -5,9 +5,9 @@
 
 const pai_route pai_routes[PAI_R_COUNT] = {
     [PAI_R_TOKEN_POST] = {"POST", "/api/v1/token", PAI_AUTH_NONE, PAI_BODY_JSON_OR_FORM,
-                         {"token.issue", "username", "expiration"}},
+                         {"token.issue", "username", "expiration"}, .password = 1},
     [PAI_R_USER_PUT] = {"PUT", "/api/v1/user", PAI_AUTH_USER, PAI_BODY_JSON,
-                       {"user.put", "username", "admin"}},
+                       {"user.put", "username", "admin"}, .password = 1},
     [PAI_R_USER_DELETE] = {"DELETE", "/api/v1/user", PAI_AUTH_ADMIN, PAI_BODY_JSON,
                           {"user.delete", "username", NULL}},
     [PAI_R_USER_VCS_PUT] = {"PUT", "/api/v1/user/:username/virtualClusters", PAI_AUTH_ADMIN,
@@ -59,7 +59,8 @@ const pai_route pai_routes[PAI_R_COUNT] = {
     /* v2's reads need a token, as v1.8's; its info is public. */
     [PAI_R_V2_INFO_GET] = {"GET", "/api/v2/info", PAI_AUTH_NONE, PAI_BODY_NONE},
     [PAI_R_V2_LOGIN_POST] = {"POST", "/api/v2/authn/basic/login", PAI_AUTH_NONE,
-                             PAI_BODY_JSON_OR_FORM, {"token.issue", "username", "expiration"}},
+                             PAI_BODY_JSON_OR_FORM, {"token.issue", "username", "expiration"},
+                             .password = 1},
     [PAI_R_V2_LOGOUT_DELETE] = {"DELETE", "/api/v2/authn/basic/logout", PAI_AUTH_USER,
                                 PAI_BODY_NONE, {"token.revoke", NULL, NULL}},
     [PAI_R_V2_USERS_GET] = {"GET", "/api/v2/users", PAI_AUTH_ADMIN, PAI_BODY_NONE},

@@ -101,6 +101,9 @@ typedef struct pai_route {
      * answer cache: the lists, statuses and VCs that dashboards poll; a
      * VC's share of the cluster is the size the sync stores). */
     int cache;
+    /* 1: checks or hashes a password (bcrypt): the glue queues it in the
+     * password queue (auth.h) before it takes a database connection. */
+    int password;
 } pai_route;
 
 extern const pai_route pai_routes[PAI_R_COUNT];

@@ -19,6 +19,17 @@ def logs_path(user, name, attempt=0, role="main", index=0):
             % (user, name, attempt, role, index))
 
 
+def wait_stdout(api, user, name, token, text, tries=100):
+    """The task's stdout once it holds text (its tee writes it a moment after
+    the command)."""
+    for _ in range(tries):
+        r = api.call("GET", logs_path(user, name) + "/stdout", token)
+        if r.status_code == 200 and text in r.text:
+            return r
+        time.sleep(0.2)
+    raise AssertionError("stdout of %s never showed %r: %s" % (name, text, r.text))
+
+
 def test_a_task_log_whole_by_range_by_tail(api):
     user, token = api.make_user()
     other, other_token = api.make_user()
@@ -110,16 +121,12 @@ def test_a_followed_log_not_made_yet_is_waited_for_while_the_task_runs(api):
     once the task has ended without making it."""
     user, token = api.make_user()
     name = api.unique("await")
-    # The task takes its "all" log away, and after a while makes it anew,
-    # readable by the server's group as its logs are.
-    submit_ok(api, token, job(name, "rm -f main-0.all; sleep 4; "
+    # The task takes its "all" log away (and says so), and after a while
+    # makes it anew, readable by the server's group as its logs are.
+    submit_ok(api, token, job(name, "rm -f main-0.all; echo removed; sleep 4; "
                               "(umask 027; echo late > main-0.all); sleep 3"))
-    wait_state(api, name, {"RUNNING"})
+    wait_stdout(api, user, name, token, "removed")
     path = logs_path(user, name) + "/all"
-    for _ in range(100):
-        if api.call("GET", path, token).status_code == 404:
-            break
-        time.sleep(0.05)
     assert_v2_error(api.call("GET", path, token), 404, "NoTaskLogError", "does not exist")
     t0 = time.time()
     r = api.session.get(api.url(path + "?follow=true"), headers={"Authorization": "Bearer " + token},
@@ -130,15 +137,10 @@ def test_a_followed_log_not_made_yet_is_waited_for_while_the_task_runs(api):
 
     # Never made: the follow ends with the task, 404.
     name = api.unique("never")
-    submit_ok(api, token, job(name, "rm -f main-0.all; sleep 4"))
-    wait_state(api, name, {"RUNNING"})
-    path = logs_path(user, name) + "/all"
-    for _ in range(100):
-        if api.call("GET", path, token).status_code == 404:
-            break
-        time.sleep(0.05)
+    submit_ok(api, token, job(name, "rm -f main-0.all; echo removed; sleep 4"))
+    wait_stdout(api, user, name, token, "removed")
     t0 = time.time()
-    r = api.call("GET", path + "?follow=true", token)
+    r = api.call("GET", logs_path(user, name) + "/all?follow=true", token)
     assert_v2_error(r, 404, "NoTaskLogError", "does not exist")
     assert time.time() - t0 < 25, time.time() - t0
 
@@ -163,13 +165,8 @@ def test_a_planted_link_or_fifo_is_not_served(api):
         r = api.call("GET", path + "/" + which, token)
         assert_v2_error(r, 404, "NoTaskLogError", "main-0")
         assert "root:" not in r.text and time.time() - t0 < 5
-    # stdout is still served (its tee writes it a moment after the command)
-    for _ in range(50):
-        out = api.call("GET", path + "/stdout", token)
-        if out.text.startswith("planted"):
-            break
-        time.sleep(0.2)
-    assert out.status_code == 200 and out.text.startswith("planted"), out.text
+    # stdout is still served
+    assert wait_stdout(api, user, name, token, "planted").text.startswith("planted")
     r = api.call("PUT", "/api/v1/jobs/%s/executionType" % name, token, json={"value": "STOP"})
     assert r.status_code == 200, r.text
     wait_state(api, name, {"STOPPED"})

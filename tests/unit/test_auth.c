@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include <stdio.h>
+#include <stdint.h>
+#include <apr_thread_proc.h>
 #include <jwt.h>
 #include <apr_strings.h>
 #include <apr_base64.h>
@@ -151,6 +153,58 @@ START_TEST(password_hash_and_check)
 }
 END_TEST
 
+/* The password queue: with width 1, four checks at once run one after the
+ * other (their ends are a hash apart); without it two CPUs end them in pairs. */
+#define GATE_THREADS 4
+static const char *gate_hash;
+static apr_time_t gate_ends[GATE_THREADS];
+
+static void *APR_THREAD_FUNC gate_check(apr_thread_t *t, void *arg)
+{
+    int i = (int)(intptr_t)arg;
+    pai_password_gate_enter();
+    ck_assert(pai_password_check("gated!", gate_hash));
+    pai_password_gate_leave();
+    gate_ends[i] = apr_time_now();
+    apr_thread_exit(t, APR_SUCCESS);
+    return NULL;
+}
+
+static int gate_time_cmp(const void *a, const void *b)
+{
+    apr_time_t x = *(const apr_time_t *)a, y = *(const apr_time_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+START_TEST(password_gate_runs_them_in_turn)
+{
+    apr_thread_t *threads[GATE_THREADS];
+    apr_time_t solo = 0, t0;
+    apr_status_t rv;
+    int i;
+
+    ck_assert_ptr_null(pai_password_hash(ut_pool, "gated!", 9, &gate_hash));
+    for (i = 0; i < 3; i++) {
+        t0 = apr_time_now();
+        ck_assert(pai_password_check("gated!", gate_hash));
+        if (!solo || apr_time_now() - t0 < solo)
+            solo = apr_time_now() - t0;
+    }
+    pai_password_gate_init(ut_pool, 1);
+    for (i = 0; i < GATE_THREADS; i++)
+        ck_assert_int_eq(apr_thread_create(&threads[i], NULL, gate_check, (void *)(intptr_t)i,
+                                           ut_pool), APR_SUCCESS);
+    for (i = 0; i < GATE_THREADS; i++)
+        apr_thread_join(&rv, threads[i]);
+    pai_password_gate_init(ut_pool, 0);
+    qsort(gate_ends, GATE_THREADS, sizeof(gate_ends[0]), gate_time_cmp);
+    for (i = 1; i < GATE_THREADS; i++)
+        ck_assert_msg(gate_ends[i] - gate_ends[i - 1] >= solo / 2,
+                      "checks %d and %d ended %" APR_TIME_T_FMT " us apart (one takes %"
+                      APR_TIME_T_FMT ")", i - 1, i, gate_ends[i] - gate_ends[i - 1], solo);
+}
+END_TEST
+
 START_TEST(names)
 {
     struct { const char *s; int ok; } u[] = {
@@ -278,6 +332,7 @@ Suite *suite_auth(void)
     tcase_add_test(tc, token_refusals);
     tcase_add_test(tc, token_short_secret_refused);
     tcase_add_test(tc, password_hash_and_check);
+    tcase_add_test(tc, password_gate_runs_them_in_turn);
     tcase_add_test(tc, names);
     suite_add_tcase(s, tc);
     return s;
