@@ -88,9 +88,19 @@ static apr_pool_t *pai_cycle_pool(void)
     return p;
 }
 
+/* While the sync asks Slurm for a few jobs by their ids (cheap), a cycle
+ * comes every quarter of PaiSyncInterval: a change just after a cycle no
+ * longer waits a whole interval (bench (e): median 0.99-1.01 s from Slurm
+ * to GET at 1 s).  Listing thousands keeps PaiSyncInterval.  The callback
+ * runs at the quick cadence and skips until its cycle is due. */
+static apr_int64_t pai_sync_quick_ms(apr_int64_t interval_ms)
+{
+    return interval_ms / 4 < 100 ? 100 : interval_ms / 4;
+}
+
 static apr_status_t pai_sync_watchdog(int state, void *data, apr_pool_t *wdpool)
 {
-    static apr_time_t last_log, last_expiry, last_audit_expiry;
+    static apr_time_t last_log, last_expiry, last_audit_expiry, next_due;
     static char last_msg[256];
     server_rec *s = data;
     pai_server_conf *c = ap_get_module_config(s->module_config, &pairest_module);
@@ -100,12 +110,14 @@ static apr_status_t pai_sync_watchdog(int state, void *data, apr_pool_t *wdpool)
     ap_dbd_t *dbd;
     pai_db db;
     apr_pool_t *pool;
+    apr_time_t start = apr_time_now();
     int held = 0;
 
     (void)wdpool;
     /* Anything but APR_SUCCESS would stop the callback for good. */
-    if (state != AP_WATCHDOG_STATE_RUNNING || !pai_sync_loop.gate)
+    if (state != AP_WATCHDOG_STATE_RUNNING || !pai_sync_loop.gate || start < next_due)
         return APR_SUCCESS;
+    memset(&rep, 0, sizeof(rep));
     apr_thread_mutex_lock(pai_sync_loop.gate);
     if (pai_sync_loop.closed || !pai_proc_launcher || !(pool = pai_cycle_pool())) {
         apr_thread_mutex_unlock(pai_sync_loop.gate);
@@ -152,6 +164,12 @@ static apr_status_t pai_sync_watchdog(int state, void *data, apr_pool_t *wdpool)
     if (dbd)
         pai_dbd_close(s, dbd);
     apr_thread_mutex_unlock(pai_sync_loop.gate);
+    /* Due again after the interval, or the quick one; half a quick tick
+     * early, so that a tick a little early does not skip a whole tick. */
+    next_due = start + apr_time_from_msec((!e && held && rep.polled
+                                           ? pai_sync_quick_ms(c->sync_interval)
+                                           : c->sync_interval)
+                                          - pai_sync_quick_ms(c->sync_interval) / 2);
     /* An outage is logged when it starts and once a minute while it lasts. */
     if (e && (strcmp(last_msg, e->message) || apr_time_now() - last_log > apr_time_from_sec(60))) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "PAI0201: sync failed: %s", e->message);
@@ -299,7 +317,7 @@ int pai_sync_post_config(apr_pool_t *pconf, server_rec *s)
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (get_instance(&wd, "pairest-sync", 0, 1, pconf) != APR_SUCCESS ||
-        register_callback(wd, apr_time_from_msec(c->sync_interval), s,
+        register_callback(wd, apr_time_from_msec(pai_sync_quick_ms(c->sync_interval)), s,
                           pai_sync_watchdog) != APR_SUCCESS ||
         get_instance(&wd, "pairest-hooks", 0, 1, pconf) != APR_SUCCESS ||
         register_callback(wd, apr_time_from_sec(1), s, pai_hook_watchdog) != APR_SUCCESS ||

@@ -349,6 +349,7 @@ pai_error *pai_sync_cycle(const pai_jobs_env *env, apr_pool_t *p, pai_sync_state
         for (i = 0; i < active->nelts; i++)
             held += APR_ARRAY_IDX(active, i, pai_job_row *)->launcher_id != 0;
         if (held <= SYNC_POLL_MAX) {
+            rep->polled = held > 0;
             if ((e = sync_poll(env, p, active, now_ms, rep)))
                 return e;
             sync_capacity(env, p, st, now_ms);

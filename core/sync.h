@@ -13,6 +13,7 @@ typedef struct pai_sync_state {
 
 typedef struct pai_sync_report {
     int listed, updated, adopted, cancelled, resubmitted, admitted, lost;
+    int polled;                  /* 1: the launcher's jobs were asked for one by one */
 } pai_sync_report;
 
 pai_error *pai_sync_cycle(const pai_jobs_env *env, apr_pool_t *p, pai_sync_state *st,
