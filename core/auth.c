@@ -150,7 +150,6 @@ void pai_password_gate_leave(void)
 pai_error *pai_password_hash(apr_pool_t *p, const char *password, int cost,
                              const char **hash)
 {
-    apr_status_t rv;
     unsigned char salt[16];
     char buf[128];
 
@@ -158,8 +157,8 @@ pai_error *pai_password_hash(apr_pool_t *p, const char *password, int cost,
         return pai_error_make(p, PAI_ERR_INTERNAL, "bcrypt cost out of range");
     if (apr_generate_random_bytes(salt, sizeof(salt)) != APR_SUCCESS)
         return pai_error_make(p, PAI_ERR_INTERNAL, "no randomness for a salt");
-    rv = apr_bcrypt_encode(password, (unsigned int)cost, salt, sizeof(salt), buf, sizeof(buf));
-    if (rv != APR_SUCCESS)
+    if (apr_bcrypt_encode(password, (unsigned int)cost, salt, sizeof(salt), buf,
+                          sizeof(buf)) != APR_SUCCESS)
         return pai_error_make(p, PAI_ERR_INTERNAL, "cannot hash password");
     *hash = apr_pstrdup(p, buf);
     return NULL;
@@ -169,12 +168,9 @@ int pai_password_check(const char *password, const char *hash)
 {
     /* Only bcrypt hashes are accepted: apr_password_validate would also take
      * crypt(3), SHA1 and plain text, which no account here should carry. */
-    apr_status_t rv;
-
     if (!password || !hash || strncmp(hash, "$2", 2) != 0)
         return 0;
-    rv = apr_password_validate(password, hash);
-    return rv == APR_SUCCESS;
+    return apr_password_validate(password, hash) == APR_SUCCESS;
 }
 
 int pai_username_valid(const char *s)
