@@ -10,10 +10,6 @@
 #include <apr_buckets.h>
 #include "mod_pairest.h"
 
-/* How often a followed file is looked at, and how often its writer's state. */
-#define PAI_FOLLOW_POLL_MS 250
-#define PAI_FOLLOW_LIVE_MS 2000
-
 static apr_status_t pai_file_send(request_rec *r, apr_bucket_brigade *bb, apr_file_t *f,
                                   apr_off_t offset, apr_off_t length, int flush, int eos)
 {

@@ -84,6 +84,10 @@ typedef struct pai_req {
     apr_file_t *file;
     apr_off_t file_offset, file_length;
     int follow;
+    /* A followed file is looked at every PAI_FOLLOW_POLL_MS, its writer's
+     * state (follow_live) every PAI_FOLLOW_LIVE_MS. */
+#define PAI_FOLLOW_POLL_MS 250
+#define PAI_FOLLOW_LIVE_MS 2000
     int (*follow_live)(struct pai_req *rq, apr_pool_t *scratch);
     void *follow_ctx;
     /* Or JSON the glue streams (a list of thousands of rows never becomes a

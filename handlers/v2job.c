@@ -300,34 +300,32 @@ static int task_log_live(pai_req *rq, apr_pool_t *scratch)
 }
 
 /* A followed log of a running task that has not made its files yet (Slurm
- * says RUNNING a moment before the task's first line runs): waited for
- * while the attempt lives, up to PAI_TASKLOG_AWAIT_SECS or
- * PaiLogFollowSeconds, so a client that follows at once is not told 404. */
+ * says RUNNING a moment before the task's first line runs): waited for, at
+ * the follow's own cadence, while the attempt lives (task_log_live), up to
+ * PAI_TASKLOG_AWAIT_SECS or PaiLogFollowSeconds, so that a client that
+ * follows at once is not told 404. */
 #define PAI_TASKLOG_AWAIT_SECS 30
-#define PAI_TASKLOG_AWAIT_POLL_MS 250
-#define PAI_TASKLOG_AWAIT_LIVE_MS 2000
 
-static pai_error *task_log_await(pai_req *rq, pai_jobs_env *env, const char *name,
-                                 const pai_tasklog_where *w, apr_off_t *size)
+static pai_error *task_log_await(pai_req *rq, const pai_tasklog_where *w, apr_off_t *size)
 {
     int secs = rq->cfg->log_follow_seconds < PAI_TASKLOG_AWAIT_SECS
              ? rq->cfg->log_follow_seconds : PAI_TASKLOG_AWAIT_SECS;
     apr_time_t until = apr_time_now() + apr_time_from_sec(secs);
-    apr_time_t next_check = apr_time_now() + apr_time_from_msec(PAI_TASKLOG_AWAIT_LIVE_MS);
+    apr_time_t next_check = apr_time_now() + apr_time_from_msec(PAI_FOLLOW_LIVE_MS);
     pai_error *err;
     apr_pool_t *scratch;
     int absent = 1, live = 1;
 
     apr_pool_create(&scratch, rq->pool);
     do {
-        apr_sleep(apr_time_from_msec(PAI_TASKLOG_AWAIT_POLL_MS));
-        apr_pool_clear(scratch);
+        apr_sleep(apr_time_from_msec(PAI_FOLLOW_POLL_MS));
         err = pai_tasklog_open(rq->pool, w, &rq->file, size, &absent);
         if (!err || !absent)
             break;
         if (apr_time_now() >= next_check) {
-            pai_job_task_log_live(env, scratch, name, w->job_created, w->attempt, &live);
-            next_check = apr_time_now() + apr_time_from_msec(PAI_TASKLOG_AWAIT_LIVE_MS);
+            live = task_log_live(rq, scratch);
+            apr_pool_clear(scratch);
+            next_check = apr_time_now() + apr_time_from_msec(PAI_FOLLOW_LIVE_MS);
         }
     } while (live && apr_time_now() < until);
     apr_pool_destroy(scratch);
@@ -360,15 +358,6 @@ pai_error *pai_v2_job_task_log_get(pai_req *rq)
     if ((err = task_log_where(rq, &env, &name, &w, &live)))
         return err;
     w.which = rq->params[5];
-    err = pai_tasklog_open(rq->pool, &w, &rq->file, &size, &absent);
-    if (err && absent && live && query_true(rq, "follow"))
-        err = task_log_await(rq, &env, name, &w, &size);
-    if (err)
-        return err;
-    pai_tasklog_span(size, tail, query_true(rq, "tail-mode") || query_true(rq, "tailMode"),
-                     &rq->file_offset, &rq->file_length);
-    rq->text_type = "text/plain; charset=utf-8";
-    rq->status = 200;
     if (query_true(rq, "follow")) {
         f = apr_pcalloc(rq->pool, sizeof(*f));
         f->env = env;
@@ -379,6 +368,15 @@ pai_error *pai_v2_job_task_log_get(pai_req *rq)
         rq->follow_ctx = f;
         rq->follow_live = task_log_live;
     }
+    err = pai_tasklog_open(rq->pool, &w, &rq->file, &size, &absent);
+    if (err && absent && live && rq->follow)
+        err = task_log_await(rq, &w, &size);
+    if (err)
+        return err;
+    pai_tasklog_span(size, tail, query_true(rq, "tail-mode") || query_true(rq, "tailMode"),
+                     &rq->file_offset, &rq->file_length);
+    rq->text_type = "text/plain; charset=utf-8";
+    rq->status = 200;
     return NULL;
 }
 
