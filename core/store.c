@@ -792,9 +792,37 @@ const char *pai_store_sqlite_unlocked(void)
     return NULL;
 }
 
-pai_error *pai_store_init(pai_db *db, apr_pool_t *p)
+/* The tables, their indexes, and each migration an older schema lacks. */
+static pai_error *store_schema_make(pai_db *db, apr_pool_t *p)
 {
     const char *const *ddl;
+    int n, rv;
+
+    for (ddl = store_schema; *ddl; ddl++) {
+        const char *sql = *ddl;
+        if (store_is_mysql(db) && !strncmp(sql, "CREATE TABLE", 12)) {
+            const char *ai = strstr(sql, "INTEGER PRIMARY KEY AUTOINCREMENT");
+            if (ai)
+                sql = apr_pstrcat(p, apr_pstrmemdup(p, sql, (apr_size_t)(ai - sql)),
+                                  "BIGINT PRIMARY KEY AUTO_INCREMENT",
+                                  ai + strlen("INTEGER PRIMARY KEY AUTOINCREMENT"), NULL);
+            sql = apr_pstrcat(p, sql, STORE_MYSQL_TABLE_OPTIONS, NULL);
+        }
+        /* A statement is prepared against the connection's cached schema
+         * and fails once if that is stale; that failure loads it anew. */
+        if ((rv = apr_dbd_query(db->driver, db->handle, &n, sql)) &&
+            (rv = apr_dbd_query(db->driver, db->handle, &n, sql)))
+            return store_fail(db, p, rv, "schema");
+    }
+    /* Each migration adds what an older schema lacks; on a schema that has
+     * it, it fails (a duplicate column) and that is the expected answer. */
+    for (ddl = store_migrations; *ddl; ddl++)
+        (void)apr_dbd_query(db->driver, db->handle, &n, *ddl);
+    return NULL;
+}
+
+pai_error *pai_store_init(pai_db *db, apr_pool_t *p)
+{
     pai_vc *vc;
     pai_error *err;
     int n, rv;
@@ -808,24 +836,30 @@ pai_error *pai_store_init(pai_db *db, apr_pool_t *p)
             while (store_row(db, p, res, &cur))
                 ;
     }
-    for (ddl = store_schema; *ddl; ddl++) {
-        const char *sql = *ddl;
-        if (store_is_mysql(db) && !strncmp(sql, "CREATE TABLE", 12)) {
-            const char *ai = strstr(sql, "INTEGER PRIMARY KEY AUTOINCREMENT");
-            if (ai)
-                sql = apr_pstrcat(p, apr_pstrmemdup(p, sql, (apr_size_t)(ai - sql)),
-                                  "BIGINT PRIMARY KEY AUTO_INCREMENT",
-                                  ai + strlen("INTEGER PRIMARY KEY AUTOINCREMENT"), NULL);
-            sql = apr_pstrcat(p, sql, STORE_MYSQL_TABLE_OPTIONS, NULL);
+    /* On SQLite the schema is made in one write transaction: apr_dbd_sqlite3
+     * prepares with the legacy sqlite3_prepare, which fails a statement when
+     * another process changed the schema since ("database schema has
+     * changed") where sqlite3_prepare_v2 would prepare it again.  Holding the
+     * write lock, nobody else changes it between a statement's failure (which
+     * reloads this connection's copy) and its second try, and processes
+     * starting at once on a new file each wait their turn (busy_timeout).
+     * MySQL commits each DDL statement by itself. */
+    if (!store_is_mysql(db)) {
+        store_write_lock(db);
+        if ((rv = apr_dbd_query(db->driver, db->handle, &n, "BEGIN IMMEDIATE"))) {
+            store_write_unlock(db);
+            return store_fail(db, p, rv, "schema begin");
         }
-        rv = apr_dbd_query(db->driver, db->handle, &n, sql);
-        if (rv)
-            return store_fail(db, p, rv, "schema");
     }
-    /* Each migration adds what an older schema lacks; on a schema that has
-     * it, it fails (a duplicate column) and that is the expected answer. */
-    for (ddl = store_migrations; *ddl; ddl++)
-        (void)apr_dbd_query(db->driver, db->handle, &n, *ddl);
+    err = store_schema_make(db, p);
+    if (!store_is_mysql(db)) {
+        rv = apr_dbd_query(db->driver, db->handle, &n, err ? "ROLLBACK" : "COMMIT");
+        store_write_unlock(db);
+        if (!err && rv)
+            err = store_fail(db, p, rv, "schema commit");
+    }
+    if (err)
+        return err;
     {
         /* The one cluster row; a racing process may insert it first. */
         apr_dbd_results_t *res;

@@ -1,7 +1,9 @@
 /* The store and account rules against a real SQLite file through apr_dbd. */
+#include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <sys/wait.h>
 #include <apr_strings.h>
 #include <apr_dbd.h>
 #include "tests.h"
@@ -393,6 +395,67 @@ START_TEST(a_gap_in_change_ids_is_waited_for)
 }
 END_TEST
 
+/* httpd's children each make the schema on first use, and on a new file they
+ * may do it at the same moment: every one of them must start (CI once saw a
+ * child answer 503 "database schema has changed" to its first login). */
+START_TEST(processes_make_a_new_schema_together)
+{
+    enum { PROCS = 6, ROUNDS = 12 };
+    int round, i;
+
+    for (round = 0; round < ROUNDS; round++) {
+        char path[] = "/tmp/pairest-race-XXXXXX";
+        int fd = mkstemp(path), gate[2];
+        pid_t kids[PROCS];
+
+        ck_assert_int_ge(fd, 0);
+        close(fd);
+        ck_assert_int_eq(pipe(gate), 0);
+        for (i = 0; i < PROCS; i++) {
+            kids[i] = fork();
+            ck_assert_int_ge(kids[i], 0);
+            if (kids[i] == 0) {
+                apr_pool_t *p;
+                pai_db d = {0};
+                const char *open_err = NULL;
+                char c;
+                int n;
+
+                close(gate[1]);
+                apr_pool_create(&p, NULL);
+                d.driver = db.driver;
+                if (apr_dbd_open_ex(d.driver, p, path, &d.handle, &open_err))
+                    _exit(2);
+                /* as httpd's DBDInitSQL has it */
+                (void)apr_dbd_query(d.driver, d.handle, &n, "PRAGMA busy_timeout=5000");
+                d.prepared = apr_hash_make(p);
+                d.conn_pool = p;
+                apr_thread_mutex_create(&d.write_lock, APR_THREAD_MUTEX_NESTED, p);
+                (void)!read(gate[0], &c, 1);    /* all start at once */
+                {
+                    pai_error *e = pai_store_init(&d, p);
+                    if (e)
+                        fprintf(stderr, "schema race: %s\n", e->message);
+                    _exit(e ? 1 : 0);
+                }
+            }
+        }
+        close(gate[0]);
+        close(gate[1]);
+        for (i = 0; i < PROCS; i++) {
+            int status = 0;
+            ck_assert_int_eq(waitpid(kids[i], &status, 0), kids[i]);
+            ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                          "round %d: process %d could not make the schema (status %d)",
+                          round, i, status);
+        }
+        unlink(path);
+        unlink(apr_pstrcat(ut_pool, path, "-wal", NULL));
+        unlink(apr_pstrcat(ut_pool, path, "-shm", NULL));
+    }
+}
+END_TEST
+
 /* A database made by an older module (no launch tag, placement, node
  * addresses or node shapes yet) gets the new columns at start and keeps its
  * jobs. */
@@ -601,6 +664,7 @@ Suite *suite_store(void)
     tcase_add_test(tc, changes_feed_the_stream_in_order);
     tcase_add_test(tc, a_gap_in_change_ids_is_waited_for);
     tcase_add_test(tc, older_database_gains_the_new_columns);
+    tcase_add_test(tc, processes_make_a_new_schema_together);
     tcase_add_test(tc, login_rate_limits);
     tcase_add_test(tc, lease_one_holder);
     tcase_add_test(tc, audit_rows_page_newest_first);
