@@ -482,6 +482,22 @@ void pai_dbd_close(server_rec *s, ap_dbd_t *dbd)
     pai_dbd_close_fn(s, dbd);
 }
 
+pai_error *pai_with_db(server_rec *s, apr_pool_t *p,
+                       pai_error *(*fn)(pai_db *db, apr_pool_t *p, void *baton), void *baton)
+{
+    const pai_server_conf *c = ap_get_module_config(s->module_config, &pairest_module);
+    ap_dbd_t *dbd = pai_dbd_open(p, s);
+    pai_db db;
+    pai_error *e;
+
+    if (!dbd)
+        return pai_error_make(p, PAI_ERR_DB, "the database is not reachable");
+    if (!(e = pai_db_from_dbd(c, dbd, p, &db)))
+        e = fn(&db, p, baton);
+    pai_dbd_close(s, dbd);
+    return e;
+}
+
 /* A request's connection, as mod_dbd's ap_dbd_acquire keeps one, but one
  * that can be given back before the request ends (a change stream's). */
 typedef struct pai_request_conn {
@@ -596,7 +612,8 @@ static pai_error *pai_dispatch(request_rec *r, const pai_server_conf *c, pai_req
         return NULL;
     if ((err = pai_route_handler(id)(rq)))
         return err;
-    if (!rq->text && !rq->json_text && !rq->result && !rq->file && !rq->watch && !rq->emit)
+    if (!rq->text && !rq->json_text && !rq->result && !rq->file && !rq->follow_open &&
+        !rq->watch && !rq->emit)
         return pai_error_make(r->pool, PAI_ERR_INTERNAL, "handler gave no answer");
     return NULL;
 }
@@ -728,6 +745,15 @@ static int pai_handler(request_rec *r)
         rq.json_text = pai_json_dump(r->pool, rq.result);
     if (!err && !rq.emit)
         pai_answer_keep(&slot, &rq, rq.json_text);
+    if (!err && (rq.file || rq.follow_open)) {
+        /* A file goes out (and a followed one waits for its writer) without
+         * this request's database connection: a follower may stay for
+         * PaiLogFollowSeconds, and a process has DBDMax for everyone. */
+        pai_request_db_release(r);
+        db_ok = 0;
+        if (!rq.file)
+            err = pai_file_await(r, &rq, c->s.log_follow_seconds);
+    }
     if (!err && rq.watch)
         err = pai_stream_claim(r);
     rc = err ? pai_render_error(r, err)

@@ -50,6 +50,9 @@ pai_read_access pai_dir_read_access(request_rec *r);
 /* mod_pairest_file.c: a handler's file part (rq->file), followed for at most
  * follow_seconds when rq->follow. */
 int pai_render_file(request_rec *r, pai_req *rq, int follow_seconds);
+/* A followed file not made yet (rq->follow_open): waited for, without a
+ * database connection between looks; NULL once rq->file is open. */
+pai_error *pai_file_await(request_rec *r, pai_req *rq, int follow_seconds);
 apr_off_t pai_dir_body_limit(request_rec *r);
 
 /* mod_pairest_stream.c: the change stream.  pai_stream_claim takes one of
@@ -78,6 +81,10 @@ void pai_request_db_release(request_rec *r);
 /* One of mod_dbd's connections for a while, outside a request's. */
 ap_dbd_t *pai_dbd_open(apr_pool_t *p, server_rec *s);
 void pai_dbd_close(server_rec *s, ap_dbd_t *dbd);
+/* fn on one of mod_dbd's connections for a moment, given back after: what
+ * waits long (a change stream, a followed log) keeps none between looks. */
+pai_error *pai_with_db(server_rec *s, apr_pool_t *p,
+                       pai_error *(*fn)(pai_db *db, apr_pool_t *p, void *baton), void *baton);
 
 /* The caller of a request with a bearer token: verified once per request
  * (the auth phases and the handler share it); sets r->user.  db: the

@@ -27,6 +27,62 @@ static apr_status_t pai_file_send(request_rec *r, apr_bucket_brigade *bb, apr_fi
     return rv;
 }
 
+typedef struct pai_file_live_args {
+    pai_req *rq;
+    int live;
+} pai_file_live_args;
+
+static pai_error *pai_file_live_on(pai_db *db, apr_pool_t *p, void *baton)
+{
+    pai_file_live_args *a = baton;
+    /* The handler's follow context reads the database through rq->db. */
+    *a->rq->db = *db;
+    a->live = a->rq->follow_live(a->rq, p);
+    return NULL;
+}
+
+/* Whether the file's writer may still write it, asked on a database
+ * connection of its own for the moment: the request gave its own back (a
+ * follower may stay PaiLogFollowSeconds; a process has DBDMax for all).
+ * Unknown (no database) counts as live: the follow's bound ends it. */
+static int pai_file_live(request_rec *r, pai_req *rq, apr_pool_t *scratch)
+{
+    pai_file_live_args a = {rq, 1};
+    (void)pai_with_db(r->server, scratch, pai_file_live_on, &a);
+    return a.live;
+}
+
+pai_error *pai_file_await(request_rec *r, pai_req *rq, int follow_seconds)
+{
+    int secs = follow_seconds < PAI_FOLLOW_AWAIT_SECS ? follow_seconds : PAI_FOLLOW_AWAIT_SECS;
+    apr_time_t until = apr_time_now() + apr_time_from_sec(secs);
+    apr_time_t next_check = apr_time_now() + apr_time_from_msec(PAI_FOLLOW_LIVE_MS);
+    apr_pool_t *scratch;
+    pai_error *err;
+    int absent = 1;
+
+    apr_pool_create(&scratch, r->pool);
+    for (;;) {
+        apr_sleep(apr_time_from_msec(PAI_FOLLOW_POLL_MS));
+        err = rq->follow_open(rq, &absent);
+        if (!err || !absent || apr_time_now() >= until)
+            break;
+        if (apr_time_now() >= next_check) {
+            int live = pai_file_live(r, rq, scratch);
+            apr_pool_clear(scratch);
+            next_check = apr_time_now() + apr_time_from_msec(PAI_FOLLOW_LIVE_MS);
+            /* One more look after the writer ended: it may have made the
+             * file last thing. */
+            if (!live) {
+                err = rq->follow_open(rq, &absent);
+                break;
+            }
+        }
+    }
+    apr_pool_destroy(scratch);
+    return err;
+}
+
 /* What the file holds past *sent, sent as it comes, until the writer is done
  * (then once more, for its last words), the client leaves, or the bound. */
 static void pai_file_follow(request_rec *r, pai_req *rq, apr_bucket_brigade *bb,
@@ -55,7 +111,7 @@ static void pai_file_follow(request_rec *r, pai_req *rq, apr_bucket_brigade *bb,
         if (last || apr_time_now() >= until)
             break;
         if (apr_time_now() >= next_check) {
-            live = rq->follow_live(rq, scratch);
+            live = pai_file_live(r, rq, scratch);
             apr_pool_clear(scratch);
             next_check = apr_time_now() + apr_time_from_msec(PAI_FOLLOW_LIVE_MS);
             /* One more look after the writer ended: what it wrote last. */

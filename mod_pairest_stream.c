@@ -34,25 +34,6 @@ static apr_thread_t *pai_stream_reader;
 static apr_pool_t *pai_stream_reader_pool;   /* not pchild's: its end joins the reader */
 static volatile int pai_stream_closing;
 
-/* A connection of mod_dbd's for a moment (the window's read, a catch-up):
- * a watcher keeps none while it waits. */
-static pai_error *pai_stream_with_db(server_rec *s, apr_pool_t *p,
-                                     pai_error *(*fn)(pai_db *db, apr_pool_t *p, void *baton),
-                                     void *baton)
-{
-    const pai_server_conf *c = ap_get_module_config(s->module_config, &pairest_module);
-    ap_dbd_t *dbd = pai_dbd_open(p, s);
-    pai_db db;
-    pai_error *e;
-
-    if (!dbd)
-        return pai_error_make(p, PAI_ERR_DB, "the database is not reachable");
-    if (!(e = pai_db_from_dbd(c, dbd, p, &db)))
-        e = fn(&db, p, baton);
-    pai_dbd_close(s, dbd);
-    return e;
-}
-
 typedef struct pai_stream_poll_args {
     apr_int64_t now_ms;
     int more;
@@ -78,7 +59,7 @@ static void *APR_THREAD_FUNC pai_stream_read(apr_thread_t *t, void *data)
         pai_error *e = NULL;
 
         if (apr_atomic_read32(&pai_stream_open) > 0)
-            e = pai_stream_with_db(s, p, pai_stream_poll, &a);
+            e = pai_with_db(s, p, pai_stream_poll, &a);
         if (e && !failing++)
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "PAI0402: change stream: %s "
                          "(retrying)", e->message);
@@ -215,7 +196,7 @@ static void pai_stream_loop(request_rec *r, pai_change_watch *w, int seconds)
             pai_stream_catch k = {w, read_until, frames, 0};
             if (k.until <= w->cursor)
                 k.until = pai_change_hub_floor(pai_stream_hub);
-            e = pai_stream_with_db(r->server, scratch, pai_stream_catch_up, &k);
+            e = pai_with_db(r->server, scratch, pai_stream_catch_up, &k);
             if (!e && !k.more)
                 read_until = 0;
         }

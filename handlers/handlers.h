@@ -90,6 +90,13 @@ typedef struct pai_req {
 #define PAI_FOLLOW_LIVE_MS 2000
     int (*follow_live)(struct pai_req *rq, apr_pool_t *scratch);
     void *follow_ctx;
+    /* Or, file NULL, a followed file its writer has not made yet: the glue
+     * calls follow_open (which sets file, file_offset and file_length, or
+     * *absent while it is not there) every PAI_FOLLOW_POLL_MS while
+     * follow_live says the writer lives, up to PAI_FOLLOW_AWAIT_SECS (or the
+     * follow's own bound), and answers its last error if it never comes. */
+#define PAI_FOLLOW_AWAIT_SECS 30
+    pai_error *(*follow_open)(struct pai_req *rq, int *absent);
     /* Or JSON the glue streams (a list of thousands of rows never becomes a
      * tree): emit writes emit_ctx, already read, through the writer. */
     void (*emit)(pai_jsonw *w, const void *ctx);

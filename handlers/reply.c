@@ -36,6 +36,7 @@ void pai_reply_take(pai_req *rq, const pai_req *sub)
     rq->follow = sub->follow;
     rq->follow_live = sub->follow_live;
     rq->follow_ctx = sub->follow_ctx;
+    rq->follow_open = sub->follow_open;
     rq->watch = sub->watch;
 }
 

@@ -240,6 +240,10 @@ typedef struct v2_log_follow {
     const char *name;
     apr_int64_t created;
     int attempt;
+    /* the file, and the part of it asked for, to open once it is there */
+    pai_tasklog_where where;
+    apr_int64_t tail;
+    int tail_mode;
 } v2_log_follow;
 
 static pai_error *task_log_where(pai_req *rq, pai_jobs_env *env, const char **name,
@@ -299,37 +303,18 @@ static int task_log_live(pai_req *rq, apr_pool_t *scratch)
     return live;
 }
 
-/* A followed log of a running task that has not made its files yet (Slurm
- * says RUNNING a moment before the task's first line runs): waited for, at
- * the follow's own cadence, while the attempt lives (task_log_live), up to
- * PAI_TASKLOG_AWAIT_SECS or PaiLogFollowSeconds, so that a client that
- * follows at once is not told 404. */
-#define PAI_TASKLOG_AWAIT_SECS 30
-
-static pai_error *task_log_await(pai_req *rq, const pai_tasklog_where *w, apr_off_t *size)
+/* The followed log, and the part asked for (the glue calls it again while
+ * a running task has not made the file yet: *absent). */
+static pai_error *task_log_open(pai_req *rq, int *absent)
 {
-    int secs = rq->cfg->log_follow_seconds < PAI_TASKLOG_AWAIT_SECS
-             ? rq->cfg->log_follow_seconds : PAI_TASKLOG_AWAIT_SECS;
-    apr_time_t until = apr_time_now() + apr_time_from_sec(secs);
-    apr_time_t next_check = apr_time_now() + apr_time_from_msec(PAI_FOLLOW_LIVE_MS);
+    v2_log_follow *f = rq->follow_ctx;
+    apr_off_t size;
     pai_error *err;
-    apr_pool_t *scratch;
-    int absent = 1, live = 1;
 
-    apr_pool_create(&scratch, rq->pool);
-    do {
-        apr_sleep(apr_time_from_msec(PAI_FOLLOW_POLL_MS));
-        err = pai_tasklog_open(rq->pool, w, &rq->file, size, &absent);
-        if (!err || !absent)
-            break;
-        if (apr_time_now() >= next_check) {
-            live = task_log_live(rq, scratch);
-            apr_pool_clear(scratch);
-            next_check = apr_time_now() + apr_time_from_msec(PAI_FOLLOW_LIVE_MS);
-        }
-    } while (live && apr_time_now() < until);
-    apr_pool_destroy(scratch);
-    return err;
+    if ((err = pai_tasklog_open(rq->pool, &f->where, &rq->file, &size, absent)))
+        return err;
+    pai_tasklog_span(size, f->tail, f->tail_mode, &rq->file_offset, &rq->file_length);
+    return NULL;
 }
 
 /* One log's content: all of it (httpd answers a Range with 206), its last
@@ -342,7 +327,6 @@ pai_error *pai_v2_job_task_log_get(pai_req *rq)
     pai_tasklog_where w;
     pai_jobs_env env;
     v2_log_follow *f;
-    apr_off_t size;
     pai_error *err;
     char *end;
     int live, absent;
@@ -358,23 +342,29 @@ pai_error *pai_v2_job_task_log_get(pai_req *rq)
     if ((err = task_log_where(rq, &env, &name, &w, &live)))
         return err;
     w.which = rq->params[5];
+    f = apr_pcalloc(rq->pool, sizeof(*f));
+    f->env = env;
+    f->name = name;
+    f->created = w.job_created;
+    f->attempt = w.attempt;
+    f->where = w;
+    f->tail = tail;
+    f->tail_mode = query_true(rq, "tail-mode") || query_true(rq, "tailMode");
+    rq->follow_ctx = f;
     if (query_true(rq, "follow")) {
-        f = apr_pcalloc(rq->pool, sizeof(*f));
-        f->env = env;
-        f->name = name;
-        f->created = w.job_created;
-        f->attempt = w.attempt;
         rq->follow = 1;
-        rq->follow_ctx = f;
         rq->follow_live = task_log_live;
     }
-    err = pai_tasklog_open(rq->pool, &w, &rq->file, &size, &absent);
-    if (err && absent && live && rq->follow)
-        err = task_log_await(rq, &w, &size);
+    err = task_log_open(rq, &absent);
+    /* Slurm says RUNNING a moment before the task's first line runs: a
+     * follower asking at once waits for the file (the glue, without this
+     * request's database connection) instead of a 404. */
+    if (err && absent && live && rq->follow) {
+        rq->follow_open = task_log_open;
+        err = NULL;
+    }
     if (err)
         return err;
-    pai_tasklog_span(size, tail, query_true(rq, "tail-mode") || query_true(rq, "tailMode"),
-                     &rq->file_offset, &rq->file_length);
     rq->text_type = "text/plain; charset=utf-8";
     rq->status = 200;
     return NULL;

@@ -2,7 +2,10 @@
 whole, by Range, by tail and followed; for the owner and admins only; and a
 job that plants a link or a FIFO in place of its log gets an error, not
 another file and not a hang."""
+import threading
 import time
+
+import requests
 
 from conftest import assert_error
 from test_jobs import job, submit_ok, wait_state
@@ -143,6 +146,45 @@ def test_a_followed_log_not_made_yet_is_waited_for_while_the_task_runs(api):
     r = api.call("GET", logs_path(user, name) + "/all?follow=true", token)
     assert_v2_error(r, 404, "NoTaskLogError", "does not exist")
     assert time.time() - t0 < 25, time.time() - t0
+
+
+def test_log_followers_keep_no_database_connection(api):
+    """A follower may stay PaiLogFollowSeconds: it holds none of its process's
+    DBDMax (8) database connections while it follows, so 64 of them leave
+    every other call answered at once, and each gets the task's words."""
+    user, token = api.make_user()
+    name = api.unique("many")
+    submit_ok(api, token, job(name, "echo start; sleep 25; echo end"))
+    wait_stdout(api, user, name, token, "start")
+    auth = {"Authorization": "Bearer " + token}
+    url = api.url(logs_path(user, name) + "/stdout?follow=true")
+    followers, lock = [], threading.Lock()
+
+    def follow():
+        # a connection of its own each, as 64 users' clients would have
+        r = requests.get(url, headers=auth, stream=True, timeout=60)
+        first = next(r.iter_content(chunk_size=None), b"")
+        with lock:
+            followers.append((r, first))
+
+    threads = [threading.Thread(target=follow, daemon=True) for _ in range(64)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(15)
+    try:
+        assert len(followers) == 64, "%d of 64 followers answered" % len(followers)
+        assert all(r.status_code == 200 and first.startswith(b"start") for r, first in followers)
+        for _ in range(8):
+            t0 = time.time()
+            r = requests.get(api.url("/api/v1/jobs/" + name), headers=auth, timeout=30)
+            assert r.status_code == 200 and r.json()["jobStatus"]["state"] == "RUNNING", r.text
+            assert time.time() - t0 < 3, time.time() - t0
+    finally:
+        for r, _ in followers:
+            r.close()
+        api.call("PUT", "/api/v1/jobs/%s/executionType" % name, token, json={"value": "STOP"})
+    wait_state(api, name, {"STOPPED"})
 
 
 def test_a_planted_link_or_fifo_is_not_served(api):
