@@ -160,11 +160,14 @@ static int pai_render(request_rec *r, int status, const json_t *body)
 typedef struct pai_emit_sink_ctx {
     request_rec *r;
     apr_bucket_brigade *bb;
-    /* A copy for the answer cache, chunk by chunk (struct iovec), while it
-     * fits (keep NULL: none wanted, or too long): one block of the whole
-     * would be allocated and unmapped anew by every answer. */
-    apr_array_header_t *keep;
-    apr_size_t kept;
+    /* A copy for the answer cache while it fits (keeping 0: none wanted, or
+     * too long), in malloc'd memory freed once the answer is out: httpd keeps a
+     * connection's freed pool memory for its next requests (MaxMemFree), so
+     * a copy in the request's pool stayed with every connection that ever
+     * made a long answer. */
+    int keeping;
+    char *kept;
+    apr_size_t kept_len, kept_cap;
 } pai_emit_sink_ctx;
 
 /* What the answer cache may hold of one answer (a quarter of it all). */
@@ -172,18 +175,26 @@ typedef struct pai_emit_sink_ctx {
 
 static void pai_emit_keep(pai_emit_sink_ctx *ctx, const char *buf, apr_size_t len)
 {
-    struct iovec *part;
-
-    if (!ctx->keep)
+    if (!ctx->keeping)
         return;
-    if (ctx->kept + len > PAI_ANSWER_MAX) {
-        ctx->keep = NULL;
+    if (ctx->kept_len + len > PAI_ANSWER_MAX) {
+        ctx->keeping = 0;
         return;
     }
-    part = apr_array_push(ctx->keep);
-    part->iov_base = apr_pmemdup(ctx->r->pool, buf, len);
-    part->iov_len = len;
-    ctx->kept += len;
+    if (ctx->kept_len + len > ctx->kept_cap) {
+        apr_size_t cap = ctx->kept_cap ? ctx->kept_cap : 16384;
+        char *grown;
+        while (cap < ctx->kept_len + len)
+            cap *= 2;
+        if (!(grown = realloc(ctx->kept, cap))) {
+            ctx->keeping = 0;
+            return;
+        }
+        ctx->kept = grown;
+        ctx->kept_cap = cap;
+    }
+    memcpy(ctx->kept + ctx->kept_len, buf, len);
+    ctx->kept_len += len;
 }
 
 static int pai_emit_sink(void *data, const char *buf, apr_size_t len)
@@ -213,12 +224,11 @@ typedef struct pai_answer_slot {
 static int pai_render_emit(request_rec *r, const pai_req *rq, const pai_answer_slot *slot)
 {
     pai_emit_sink_ctx ctx = {r, apr_brigade_create(r->pool, r->connection->bucket_alloc),
-                             NULL, 0};
+                             0, NULL, 0, 0};
     pai_jsonw *w = pai_jsonw_make(r->pool, pai_emit_sink, &ctx);
     apr_size_t len;
 
-    if (slot->key && rq->status == HTTP_OK)
-        ctx.keep = apr_array_make(r->pool, 16, sizeof(struct iovec));
+    ctx.keeping = slot->key && rq->status == HTTP_OK;
     pai_render_head(r, rq->status, PAI_JSON_TYPE);
     rq->emit(w, rq->emit_ctx);
     if (!pai_jsonw_sent(w)) {
@@ -228,9 +238,10 @@ static int pai_render_emit(request_rec *r, const pai_req *rq, const pai_answer_s
     if (pai_jsonw_flush(w))
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "PAI0211: the client left during a list "
                       "after %" APR_SIZE_T_FMT " bytes", pai_jsonw_sent(w));
-    else if (ctx.keep)
-        pai_view_cache_put_parts(pai_proc_answers, slot->key, slot->epoch, slot->made_ms,
-                                 (const struct iovec *)ctx.keep->elts, ctx.keep->nelts);
+    else if (ctx.keeping)
+        pai_view_cache_put(pai_proc_answers, slot->key, slot->epoch, slot->made_ms,
+                           ctx.kept ? ctx.kept : "", ctx.kept_len);
+    free(ctx.kept);
     return OK;
 }
 

@@ -5,7 +5,6 @@
 #ifndef PAI_VIEWCACHE_H
 #define PAI_VIEWCACHE_H
 
-#include <sys/uio.h>
 #include <apr_pools.h>
 
 typedef struct pai_view_cache pai_view_cache;
@@ -14,15 +13,13 @@ typedef struct pai_view_cache pai_view_cache;
  * (bounded memory); a key and text over a quarter of max_bytes is not kept. */
 pai_view_cache *pai_view_cache_create(apr_pool_t *p, unsigned int max, apr_size_t max_bytes);
 /* The text made for key at version and no earlier than made_since (ms; 0:
- * any age), copied into p with its length in *len (len may be NULL); NULL
- * when none. */
+ * any age), with its length in *len (len may be NULL); NULL when none.  The
+ * text is the cache's own, not a copy: it stays whole while p lives, even
+ * once replaced or dropped from the cache. */
 const char *pai_view_cache_get(pai_view_cache *c, apr_pool_t *p, const char *key,
                                apr_int64_t version, apr_int64_t made_since, apr_size_t *len);
-/* Keeps text (len bytes) for key, made at version at time made_ms. */
+/* Keeps a copy of text (len bytes) for key, made at version at time made_ms. */
 void pai_view_cache_put(pai_view_cache *c, const char *key, apr_int64_t version,
                         apr_int64_t made_ms, const char *text, apr_size_t len);
-/* The same for a text in n parts (a streamed answer's chunks), joined. */
-void pai_view_cache_put_parts(pai_view_cache *c, const char *key, apr_int64_t version,
-                              apr_int64_t made_ms, const struct iovec *parts, int n);
 
 #endif
