@@ -86,8 +86,12 @@ def shoot(drv, name, must_see):
         drv.set_window_size(width, 900)
         time.sleep(0.3)
         for css in must_see:
-            el = drv.find_element(By.CSS_SELECTOR, css)
-            assert el.is_displayed(), (name, width, css)
+            # Asked in one step: a view redrawn by a change between finding
+            # an element and asking about it made the element stale.
+            assert drv.execute_script(
+                "const e = document.querySelector(arguments[0]); if (!e) return false;"
+                " const s = getComputedStyle(e); return e.getClientRects().length > 0 &&"
+                " s.visibility !== 'hidden' && s.display !== 'none';", css), (name, width, css)
         over = drv.execute_script("return document.documentElement.scrollWidth")
         assert over <= width + 1, (name, width, over)
         drv.save_screenshot(os.path.join(SHOTS, "%s-%d.png" % (name, width)))
