@@ -41,14 +41,21 @@ static pai_error *pai_file_live_on(pai_db *db, apr_pool_t *p, void *baton)
     return NULL;
 }
 
-/* Whether the file's writer may still write it, asked on a database
+/* Whether the file's writer may still write it: asked at most every
+ * PAI_FOLLOW_LIVE_MS (*next_check; 1 between looks), on a database
  * connection of its own for the moment: the request gave its own back (a
  * follower may stay PaiLogFollowSeconds; a process has DBDMax for all).
  * Unknown (no database) counts as live: the follow's bound ends it. */
-static int pai_file_live(request_rec *r, pai_req *rq, apr_pool_t *scratch)
+static int pai_file_live(request_rec *r, pai_req *rq, apr_pool_t *scratch,
+                         apr_time_t *next_check)
 {
     pai_file_live_args a = {rq, 1};
+
+    if (apr_time_now() < *next_check)
+        return 1;
     (void)pai_with_db(r->server, scratch, pai_file_live_on, &a);
+    apr_pool_clear(scratch);
+    *next_check = apr_time_now() + apr_time_from_msec(PAI_FOLLOW_LIVE_MS);
     return a.live;
 }
 
@@ -67,16 +74,11 @@ pai_error *pai_file_await(request_rec *r, pai_req *rq, int follow_seconds)
         err = rq->follow_open(rq, &absent);
         if (!err || !absent || apr_time_now() >= until)
             break;
-        if (apr_time_now() >= next_check) {
-            int live = pai_file_live(r, rq, scratch);
-            apr_pool_clear(scratch);
-            next_check = apr_time_now() + apr_time_from_msec(PAI_FOLLOW_LIVE_MS);
-            /* One more look after the writer ended: it may have made the
-             * file last thing. */
-            if (!live) {
-                err = rq->follow_open(rq, &absent);
-                break;
-            }
+        /* One more look after the writer ended: it may have made the file
+         * last thing. */
+        if (!pai_file_live(r, rq, scratch, &next_check)) {
+            err = rq->follow_open(rq, &absent);
+            break;
         }
     }
     apr_pool_destroy(scratch);
@@ -110,15 +112,10 @@ static void pai_file_follow(request_rec *r, pai_req *rq, apr_bucket_brigade *bb,
         }
         if (last || apr_time_now() >= until)
             break;
-        if (apr_time_now() >= next_check) {
-            live = pai_file_live(r, rq, scratch);
-            apr_pool_clear(scratch);
-            next_check = apr_time_now() + apr_time_from_msec(PAI_FOLLOW_LIVE_MS);
-            /* One more look after the writer ended: what it wrote last. */
-            if (!live)
-                last = 1;
-            if (!live)
-                continue;
+        /* One more look after the writer ended: what it wrote last. */
+        if (!(live = pai_file_live(r, rq, scratch, &next_check))) {
+            last = 1;
+            continue;
         }
         apr_sleep(apr_time_from_msec(PAI_FOLLOW_POLL_MS));
     }
