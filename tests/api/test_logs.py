@@ -154,8 +154,13 @@ def test_log_followers_keep_no_database_connection(api):
     every other call answered at once, and each gets the task's words."""
     user, token = api.make_user()
     name = api.unique("many")
-    submit_ok(api, token, job(name, "echo start; sleep 25; echo end"))
+    # It runs until stopped below: the sleep outlasts any wait here.
+    submit_ok(api, token, job(name, "echo start; sleep 90; echo end"))
     wait_stdout(api, user, name, token, "start")
+    # The task's own start comes before the sync's next look at Slurm (on a
+    # loaded 2-CPU CI machine the job still read WAITING here): the calls
+    # below check RUNNING, so the sync must have seen it first.
+    wait_state(api, name, {"RUNNING"})
     auth = {"Authorization": "Bearer " + token}
     url = api.url(logs_path(user, name) + "/stdout?follow=true")
     followers, lock = [], threading.Lock()
