@@ -576,7 +576,8 @@ def scenario_d(b, ctx, rows):
     b.slurm("scontrol", "update", "PartitionName=pai", "State=DOWN")
     d_secs = 3 if ctx["quick"] else 60
     prefix = "bsub%s" % secrets.token_hex(2)
-    daemons = ("apache2", "slurmrestd", "slurmctld", "munged", "wrk")
+    daemons = ("apache2", "slurmrestd", "slurmctld", "munged", "wrk") + (
+        ("mariadbd",) if b.db == "mysql" else ())
     cpu0, t0 = cpu_seconds(daemons), time.time()
     d = wrk(BASE + "/api/v1/jobs", d_secs, conns=8, script="submit.lua",
             env={"PAI_BENCH_TOKEN": ctx["admin"], "PAI_BENCH_PREFIX": prefix})
