@@ -4,6 +4,7 @@
 #include <string.h>
 #include <apr_strings.h>
 #include <apr_hash.h>
+#include <apr_time.h>
 #include "admit.h"
 #include "events.h"
 #include "exitspec.h"
@@ -20,6 +21,12 @@
  * every SYNC_LIST_EVERY_SEC. */
 #define SYNC_POLL_MAX 16
 #define SYNC_LIST_EVERY_SEC 10
+/* ... or, when a list takes long (Slurm keeps thousands of ended jobs for
+ * minutes, and slurmrestd renders each: 0.57 s for 2,000), after this many
+ * times its length: a list blocks the cycle, and a change to a polled job
+ * that comes meanwhile waits for its end (bench (e) after (d): a change
+ * seen after 2.5-5.7 s when it met a list of 11,000 ended jobs). */
+#define SYNC_LIST_SPACING 20
 
 apr_int64_t pai_sync_lease_ttl_ms(apr_int64_t interval_ms)
 {
@@ -337,6 +344,7 @@ pai_error *pai_sync_cycle(const pai_jobs_env *env, apr_pool_t *p, pai_sync_state
     apr_array_header_t *active, *listed;
     apr_hash_t *by_name, *seen;
     apr_int64_t now_sec = now_ms / 1000, since;
+    apr_time_t list_start;
     int unchanged = 0, i;
     pai_error *e;
 
@@ -344,7 +352,9 @@ pai_error *pai_sync_cycle(const pai_jobs_env *env, apr_pool_t *p, pai_sync_state
     if ((e = pai_store_job_list_active(env->db, p, &active)))
         return e;
     st->cycles++;
-    if (ops->status && st->last_list_sec && now_sec - st->last_list_sec < SYNC_LIST_EVERY_SEC) {
+    if (ops->status && st->last_list_sec &&
+        (now_sec - st->last_list_sec < SYNC_LIST_EVERY_SEC ||
+         (now_sec - st->last_list_sec) * 1000 < st->list_ms * SYNC_LIST_SPACING)) {
         int held = 0;
         for (i = 0; i < active->nelts; i++)
             held += APR_ARRAY_IDX(active, i, pai_job_row *)->launcher_id != 0;
@@ -361,8 +371,10 @@ pai_error *pai_sync_cycle(const pai_jobs_env *env, apr_pool_t *p, pai_sync_state
     /* Slurm answers "no change" for update_time at or after its last change, in
      * whole seconds: asking from two seconds back misses nothing. */
     since = (st->last_list_sec && (++st->lists % SYNC_FULL_EVERY)) ? st->last_list_sec - 2 : 0;
+    list_start = apr_time_now();
     if ((e = ops->list(env->launcher->ctx, p, since, &unchanged, &listed)))
         return e;
+    st->list_ms = apr_time_as_msec(apr_time_now() - list_start);
     st->last_list_sec = now_sec;
     sync_capacity(env, p, st, now_ms);
     if (unchanged) {

@@ -7,6 +7,7 @@
 
 typedef struct pai_sync_state {
     apr_int64_t last_list_sec;   /* when the launcher was last listed */
+    apr_int64_t list_ms;         /* how long that list took */
     int cycles;                  /* sync cycles so far */
     int lists;                   /* of which listed the launcher */
 } pai_sync_state;

@@ -28,6 +28,7 @@ typedef struct fake_launcher {
     /* Run once, inside the next list call: another server's work that
      * happens while this cycle is under way. */
     void (*during_list)(struct fake_launcher *f);
+    int lists;                    /* calls that reached list */
     int cancels;                  /* calls that reached cancel */
     /* Run once, inside the next cancel call (after it took effect): the sync
      * or another server writing the job while a STOP is under way. */
@@ -106,6 +107,7 @@ static pai_error *fake_list(void *ctx, apr_pool_t *p, apr_int64_t since, int *un
     int i;
 
     (void)since;
+    f->lists++;
     if (f->during_list) {
         void (*during)(fake_launcher *) = f->during_list;
         f->during_list = NULL;
@@ -148,6 +150,22 @@ static pai_error *fake_account(void *ctx, apr_pool_t *p, const char *user, const
 static const pai_launcher_ops fake_ops = {"fake", fake_submit, fake_cancel, fake_list,
                                           fake_capacity, NULL, fake_account};
 static pai_launcher fake_launcher_handle = {&fake_ops, &fake};
+
+/* The same launcher, asked for its jobs one by one as Slurm's is. */
+static pai_error *fake_status(void *ctx, apr_pool_t *p, apr_int64_t id, pai_launch_status *out,
+                              int *known)
+{
+    pai_launch_status *s = fake_find(id);
+    (void)ctx; (void)p;
+    *known = s != NULL;
+    if (s)
+        *out = *s;
+    return NULL;
+}
+
+static const pai_launcher_ops fake_polled_ops = {"fake", fake_submit, fake_cancel, fake_list,
+                                                 fake_capacity, fake_status, fake_account};
+static pai_launcher fake_polled_handle = {&fake_polled_ops, &fake};
 
 /* ---- the store and the environment ----------------------------------------- */
 
@@ -234,6 +252,43 @@ static int launched(const char *name)
 }
 
 /* ---- the tests ------------------------------------------------------------- */
+
+/* A list as long as Slurm's with thousands of ended jobs in it. */
+static void slow_list(fake_launcher *f)
+{
+    (void)f;
+    apr_sleep(apr_time_from_msec(600));
+}
+
+START_TEST(a_slow_list_comes_less_often_while_jobs_are_polled)
+{
+    pai_sync_state st = {0};
+    pai_sync_report rep;
+
+    env.launcher = &fake_polled_handle;
+    ck_assert_ptr_null(submit_as(&ADMIN, "polled", "lend", 1));
+    ck_assert_int_eq(launched("polled"), 1);
+    cycle(&st, &rep);                     /* the first cycle lists */
+    ck_assert_int_eq(fake.lists, 1);
+    clock_ms += 9000;                     /* 10 s later: listed again, slowly */
+    fake.during_list = slow_list;
+    cycle(&st, &rep);
+    ck_assert_int_eq(fake.lists, 2);
+    ck_assert_int_ge(st.list_ms, 600);
+    /* 10 s after a list of 0.6 s: not yet (20 times its length), but the
+     * job's end is seen by asking for it alone. */
+    fake_end(fake.jobs[0].id, "SUCCEEDED");
+    clock_ms += 9000;
+    cycle(&st, &rep);
+    ck_assert_int_eq(fake.lists, 2);
+    ck_assert_int_eq(rep.polled, 1);
+    ck_assert_str_eq(row("polled")->state, "SUCCEEDED");
+    /* 13 s after it: listed. */
+    clock_ms += 2000;
+    cycle(&st, &rep);
+    ck_assert_int_eq(fake.lists, 3);
+}
+END_TEST
 
 START_TEST(queued_jobs_go_in_order_and_none_overtakes)
 {
@@ -890,6 +945,7 @@ Suite *suite_jobflow(void)
     tcase_add_test(t, keyset_pages_walk_what_offset_pages_show);
     tcase_add_test(t, every_attempt_keeps_its_record);
     tcase_add_test(t, platform_failures_retry_without_counting);
+    tcase_add_test(t, a_slow_list_comes_less_often_while_jobs_are_polled);
     suite_add_tcase(s, t);
     return s;
 }
