@@ -228,6 +228,103 @@ START_TEST(job_saves_are_checked)
 }
 END_TEST
 
+/* pai_active_totals against the active jobs summed from their rows, as a
+ * "vc/queued/waiting:jobs,cpus,memory,gpus;" text in a stable order. */
+static const char *totals_text(apr_array_header_t *rows)
+{
+    static const char *const keys[] = {"a/0/0", "a/0/1", "a/1/1", "b/0/0", "b/0/1", "b/1/1",
+                                       "default/1/1"};
+    const char *out = "";
+    int k, i;
+
+    for (k = 0; k < 7; k++) {
+        apr_int64_t jobs = 0, cpus = 0, mem = 0, gpus = 0;
+        for (i = 0; i < rows->nelts; i++) {
+            const pai_active_total *t = &APR_ARRAY_IDX(rows, i, pai_active_total);
+            if (strcmp(apr_psprintf(ut_pool, "%s/%d/%d", t->vc, t->queued, t->waiting), keys[k]))
+                continue;
+            jobs += t->jobs; cpus += t->cpus; mem += t->memory_mb; gpus += t->gpus;
+        }
+        if (jobs || cpus || mem || gpus)
+            out = apr_psprintf(ut_pool, "%s%s:%" APR_INT64_T_FMT ",%" APR_INT64_T_FMT ",%"
+                               APR_INT64_T_FMT ",%" APR_INT64_T_FMT ";", out, keys[k], jobs,
+                               cpus, mem, gpus);
+    }
+    return out;
+}
+
+static const char *totals_now(void)
+{
+    apr_array_header_t *rows;
+    ck_assert_ptr_null(pai_store_active_totals(&db, ut_pool, &rows));
+    return totals_text(rows);
+}
+
+static void totals_job(const char *name, const char *vc, const char *state,
+                       const char *sub_state, int cpus)
+{
+    pai_job_row j;
+    memset(&j, 0, sizeof(j));
+    j.name = name; j.username = "u"; j.vc = vc; j.state = state; j.sub_state = sub_state;
+    j.execution_type = "START"; j.host = ""; j.diagnostics = ""; j.config = "{}";
+    j.cpus = cpus; j.memory_mb = cpus * 1000; j.gpus = cpus % 2;
+    ck_assert_ptr_null(pai_store_job_insert(&db, ut_pool, &j));
+}
+
+static void totals_move(const char *name, const char *state, const char *sub_state)
+{
+    pai_job_row *j;
+    int saved = 0;
+    ck_assert_ptr_null(pai_store_job_get(&db, ut_pool, name, &j));
+    j->state = state;
+    j->sub_state = sub_state;
+    ck_assert_ptr_null(pai_store_job_save(&db, ut_pool, j, j->retries, &saved));
+    ck_assert_int_eq(saved, 1);
+}
+
+/* Admission's sums follow every kind of job write: a submission queued or
+ * not, a hand-over, a start, an end, a deletion, and a write that changes
+ * nothing they count; a database whose sums were lost gets them again. */
+START_TEST(active_totals_follow_every_job_write)
+{
+    pai_job_row *j;
+    int deleted = 0, n;
+
+    ck_assert_str_eq(totals_now(), "");
+    totals_job("t1", "a", "WAITING", "QUEUED", 2);
+    totals_job("t2", "a", "WAITING", "QUEUED", 3);
+    totals_job("t3", "a", "WAITING", "PENDING", 1);
+    totals_job("t4", "b", "RUNNING", "RUNNING", 4);
+    totals_job("t5", "b", "SUCCEEDED", "DONE", 8);                  /* not active */
+    ck_assert_str_eq(totals_now(), "a/0/1:1,1,1000,1;a/1/1:2,5,5000,1;b/0/0:1,4,4000,0;");
+    totals_move("t1", "WAITING", "SUBMITTING");                      /* admitted */
+    ck_assert_str_eq(totals_now(), "a/0/1:2,3,3000,1;a/1/1:1,3,3000,1;b/0/0:1,4,4000,0;");
+    ck_assert_ptr_null(pai_store_job_set_launched(&db, ut_pool, "t1", 0, 42, ""));
+    totals_move("t1", "RUNNING", "RUNNING");
+    totals_move("t3", "WAITING", "PENDING");                         /* nothing counted */
+    ck_assert_str_eq(totals_now(),
+                     "a/0/0:1,2,2000,0;a/0/1:1,1,1000,1;a/1/1:1,3,3000,1;b/0/0:1,4,4000,0;");
+    totals_move("t4", "FAILED", "DONE");
+    totals_move("t5", "RUNNING", "RUNNING");                         /* a retry */
+    ck_assert_str_eq(totals_now(),
+                     "a/0/0:1,2,2000,0;a/0/1:1,1,1000,1;a/1/1:1,3,3000,1;b/0/0:1,8,8000,0;");
+    ck_assert_ptr_null(pai_store_job_get(&db, ut_pool, "t2", &j));
+    ck_assert_ptr_null(pai_store_job_delete(&db, ut_pool, "t2", j->version, "admin", 1, &deleted));
+    ck_assert_int_eq(deleted, 1);
+    ck_assert_ptr_null(pai_store_job_delete_unsubmitted(&db, ut_pool, "t3"));
+    ck_assert_str_eq(totals_now(), "a/0/0:1,2,2000,0;b/0/0:1,8,8000,0;");
+    /* Sums lost (a database whose module kept none): made again once. */
+    ck_assert_int_eq(apr_dbd_query(db.driver, db.handle, &n, "DELETE FROM pai_active_totals"), 0);
+    ck_assert_str_eq(totals_now(), "");
+    ck_assert_int_eq(apr_dbd_query(db.driver, db.handle, &n,
+                                   "UPDATE pai_cluster SET totals_seeded = 0"), 0);
+    ck_assert_ptr_null(pai_store_init(&db, ut_pool));
+    ck_assert_str_eq(totals_now(), "a/0/0:1,2,2000,0;b/0/0:1,8,8000,0;");
+    totals_move("t1", "STOPPED", "DONE");
+    ck_assert_str_eq(totals_now(), "b/0/0:1,8,8000,0;");
+}
+END_TEST
+
 /* A list read from SQLite's own handle (not apr_dbd's): the filters, the
  * order, LIMIT/OFFSET bound as numbers, every column as stored, a name that
  * needs quoting in SQL as data. */
@@ -484,9 +581,13 @@ START_TEST(older_database_gains_the_new_columns)
 
     for (i = 0; old[i]; i++)
         ck_assert_int_eq(apr_dbd_query(db.driver, db.handle, &n, old[i]), 0);
+    /* As a new process would: statements prepared on the dropped tables go
+     * (one that fails inside a transaction fails the transaction). */
+    apr_hash_clear(db.prepared);
     ck_assert_ptr_null(pai_store_init(&db, ut_pool));
     ck_assert_ptr_null(pai_store_job_get(&db, ut_pool, "old", &j));
     ck_assert_ptr_nonnull(j);
+    ck_assert_str_eq(totals_now(), "default/1/1:1,1,100,0;");        /* summed once */
     ck_assert_str_eq(j->placement, "");
     ck_assert_str_eq(j->hosts, "");
     ck_assert_ptr_null(pai_store_job_set_launched(&db, ut_pool, "old", 0, 7, "0,1"));
@@ -671,6 +772,7 @@ Suite *suite_store(void)
     tcase_add_test(tc, ssh_report_once_per_task);
     tcase_add_test(tc, audit_folds_anonymous_refusals);
     tcase_add_test(tc, job_pages_read_every_column);
+    tcase_add_test(tc, active_totals_follow_every_job_write);
     suite_add_tcase(s, tc);
     return s;
 }
