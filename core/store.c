@@ -881,7 +881,6 @@ const char *pai_store_sqlite_unlocked(void)
     return NULL;
 }
 
-/* The tables, their indexes, and each migration an older schema lacks. */
 /* MySQL: the one number a query on the catalogue answers; -1 when it fails.
  * Asked before DDL that would change nothing: CREATE TRIGGER and DROP INDEX
  * take the table's exclusive metadata lock even then, and a process making
@@ -899,6 +898,8 @@ static int store_mysql_count(pai_db *db, apr_pool_t *p, const char *sql)
     return n;
 }
 
+/* The tables, their indexes, each migration an older schema lacks, the
+ * triggers. */
 static pai_error *store_schema_make(pai_db *db, apr_pool_t *p)
 {
     const char *const *ddl;

@@ -170,8 +170,8 @@ pai_error *pai_store_job_tags(pai_db *db, apr_pool_t *p, const char *name,
 /* Jobs still WAITING or RUNNING, without their configs (read on demand:
  * a config may be a megabyte, and the sync runs every second). */
 pai_error *pai_store_job_list_active(pai_db *db, apr_pool_t *p, apr_array_header_t **out);
-/* The active jobs summed per VC, queued or not, and state; a VC, queued and
- * state may come in several rows (one a sub-state), which add up. */
+/* The active jobs summed per VC, queued or not, and state (kept with every
+ * job write, not summed when asked); a caller adds rows of a VC up. */
 typedef struct pai_active_total {
     const char *vc;
     int queued;                   /* sub_state QUEUED: waiting inside mod_pairest */
