@@ -2,12 +2,13 @@
 whole, by Range, by tail and followed; for the owner and admins only; and a
 job that plants a link or a FIFO in place of its log gets an error, not
 another file and not a hang."""
+import os
 import threading
 import time
 
 import requests
 
-from conftest import assert_error
+from conftest import assert_error, job_dir
 from test_jobs import job, submit_ok, wait_state
 
 MB = 1024 * 1024
@@ -202,11 +203,14 @@ def test_a_planted_link_or_fifo_is_not_served(api):
                               "ln -s /etc main-0.out.d; echo done > ready; sleep 120"))
     wait_state(api, name, {"RUNNING"})
     path = logs_path(user, name)
-    for _ in range(100):
-        r = api.call("GET", path + "/all", token)
-        if r.status_code == 404:
+    # Planted once the task wrote "ready" (a 404 for "all" alone came before
+    # the task made its logs, and stderr was then still a plain file).
+    ready = os.path.join(job_dir(api, name), "ready")
+    for _ in range(150):
+        if os.path.exists(ready):
             break
         time.sleep(0.2)
+    assert os.path.exists(ready)
     for which in ("stderr", "all"):
         t0 = time.time()
         r = api.call("GET", path + "/" + which, token)
