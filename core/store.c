@@ -296,12 +296,13 @@ static const char *const store_schema[] = {
 
 /* The triggers that keep pai_active_totals, in each database's dialect (its
  * upsert, SQLite's WHEN, MySQL's compound statements). */
+#define STORE_TOTALS_SQLITE_UPSERT " ON CONFLICT (vc, state, queued) DO UPDATE SET" \
+    " jobs = jobs + 1, cpus = cpus + excluded.cpus, memory_mb = memory_mb + excluded.memory_mb," \
+    " gpus = gpus + excluded.gpus"
 static const char *const store_totals_sqlite[] = {
     "CREATE TRIGGER IF NOT EXISTS pai_jobs_totals_insert AFTER INSERT ON pai_jobs"
     " WHEN " STORE_TOTALS_ACTIVE("NEW") " BEGIN " STORE_TOTALS_INSERT
-    " ON CONFLICT (vc, state, queued) DO UPDATE SET jobs = jobs + 1,"
-    " cpus = cpus + excluded.cpus, memory_mb = memory_mb + excluded.memory_mb,"
-    " gpus = gpus + excluded.gpus; END",
+    STORE_TOTALS_SQLITE_UPSERT "; END",
     "CREATE TRIGGER IF NOT EXISTS pai_jobs_totals_delete AFTER DELETE ON pai_jobs"
     " WHEN " STORE_TOTALS_ACTIVE("OLD") " BEGIN " STORE_TOTALS_SUBTRACT "; END",
     "CREATE TRIGGER IF NOT EXISTS pai_jobs_totals_update AFTER UPDATE ON pai_jobs"
@@ -310,9 +311,7 @@ static const char *const store_totals_sqlite[] = {
     "INSERT INTO pai_active_totals (vc, state, queued, jobs, cpus, memory_mb, gpus)"
     " SELECT NEW.vc, NEW.state, " STORE_TOTALS_QUEUED("NEW") ", 1, NEW.cpus, NEW.memory_mb,"
     " NEW.gpus WHERE " STORE_TOTALS_ACTIVE("NEW")
-    " ON CONFLICT (vc, state, queued) DO UPDATE SET jobs = jobs + 1,"
-    " cpus = cpus + excluded.cpus, memory_mb = memory_mb + excluded.memory_mb,"
-    " gpus = gpus + excluded.gpus; END",
+    STORE_TOTALS_SQLITE_UPSERT "; END",
     NULL
 };
 #define STORE_TOTALS_MYSQL_ADD STORE_TOTALS_INSERT " ON DUPLICATE KEY UPDATE jobs = jobs + 1," \

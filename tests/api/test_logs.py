@@ -227,10 +227,8 @@ def test_logs_past_their_retention_are_removed_from_the_nodes(api):
     """An attempt's folder goes PaiLogRetention (30) days after its end mark,
     removed by Slurm's epilog as its account; one still running (no mark) or
     ended lately stays, and so does everything outside the attempts."""
-    import os
     import pwd
     import subprocess
-    from conftest import job_dir
 
     user, token = api.make_user()
     first = submit_ok(api, token, job(api.unique("keep"), "echo kept"))
