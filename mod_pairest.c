@@ -472,6 +472,7 @@ pai_error *pai_db_from_dbd(const pai_server_conf *c, ap_dbd_t *dbd, apr_pool_t *
     db->prepared = dbd->prepared;
     db->conn_pool = dbd->pool;
     db->in_tx = 0;
+    db->deadlocked = 0;
     db->write_lock = strcmp(apr_dbd_name(dbd->driver), "sqlite3") ? NULL : pai_proc_write_lock;
     db->write_epoch = pai_epoch_shm ? &pai_epochs()->writes : NULL;
     if (!pai_bootstrapped) {

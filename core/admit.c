@@ -203,9 +203,7 @@ pai_error *pai_admit_check_fits(const pai_jobs_env *env, apr_pool_t *p, const pa
     return pai_place(p, spec, &c->shapes, pl);
 }
 
-/* Under the admission lock: whether j may go to the launcher now, first come
- * first served within its VC.  Writes j (insert or save) before the lock goes. */
-pai_error *pai_admit(const pai_jobs_env *env, apr_pool_t *p, const pai_capacity *c,
+static pai_error *admit_once(const pai_jobs_env *env, apr_pool_t *p, const pai_capacity *c,
                              pai_job_row *j, int insert, int expected_retries, int behind_queue,
                              const char *go_state, int *admitted)
 {
@@ -268,6 +266,27 @@ pai_error *pai_admit(const pai_jobs_env *env, apr_pool_t *p, const pai_capacity 
             *admitted = 0;
             e = end;
         }
+    }
+    return e;
+}
+
+/* Under the admission lock: whether j may go to the launcher now, first come
+ * first served within its VC.  Writes j (insert or save) before the lock goes;
+ * a transaction that lost to a deadlock wrote nothing and is run again. */
+pai_error *pai_admit(const pai_jobs_env *env, apr_pool_t *p, const pai_capacity *c,
+                     pai_job_row *j, int insert, int expected_retries, int behind_queue,
+                     const char *go_state, int *admitted)
+{
+    const char *sub_state = j->sub_state, *diagnostics = j->diagnostics;
+    int tries = 0;
+    pai_error *e;
+
+    env->db->deadlocked = 0;
+    while ((e = admit_once(env, p, c, j, insert, expected_retries, behind_queue, go_state,
+                           admitted)) && pai_store_deadlocked(env->db) &&
+           tries++ < PAI_STORE_DEADLOCK_RETRIES) {
+        j->sub_state = sub_state;
+        j->diagnostics = diagnostics;
     }
     return e;
 }

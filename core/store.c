@@ -704,9 +704,15 @@ static int store_is_sqlite(pai_db *db)
     return strcmp(apr_dbd_name(db->driver), "sqlite3") == 0;
 }
 
+/* MariaDB's ER_LOCK_DEADLOCK: InnoDB rolled the transaction back. Two
+ * servers' writes of job rows meet in pai_active_totals (its triggers) and
+ * pai_changes in either order. */
+#define STORE_MYSQL_DEADLOCK 1213
+
 static pai_error *store_fail(pai_db *db, apr_pool_t *p, int rv, const char *what)
 {
     const char *msg = apr_dbd_error(db->driver, db->handle, rv);
+    db->deadlocked = rv == STORE_MYSQL_DEADLOCK && !store_is_sqlite(db);
     /* apr_dbd_mysql reads the connection's message, and a prepared
      * statement's error is the statement's: the code is all there is. */
     return pai_error_make(p, PAI_ERR_DB, "database error (%s): %s", what,
@@ -2085,8 +2091,15 @@ pai_error *pai_store_admission_end(pai_db *db, apr_pool_t *p, apr_dbd_transactio
     return commit && rv ? store_fail(db, p, rv, "commit") : NULL;
 }
 
-pai_error *pai_store_job_save(pai_db *db, apr_pool_t *p, pai_job_row *j,
-                              int expected_retries, int *saved)
+int pai_store_deadlocked(pai_db *db)
+{
+    int d = db->deadlocked;
+    db->deadlocked = 0;
+    return d;
+}
+
+static pai_error *store_job_save_once(pai_db *db, apr_pool_t *p, pai_job_row *j,
+                                      int expected_retries, int *saved)
 {
     const char *args[21];
     apr_dbd_transaction_t *tx = NULL;
@@ -2127,6 +2140,21 @@ pai_error *pai_store_job_save(pai_db *db, apr_pool_t *p, pai_job_row *j,
         *saved = 0;
     else if (*saved)
         j->version++;
+    return err;
+}
+
+pai_error *pai_store_job_save(pai_db *db, apr_pool_t *p, pai_job_row *j,
+                              int expected_retries, int *saved)
+{
+    int own_tx = !db->in_tx, tries = 0;
+    pai_error *err;
+
+    /* A transaction of its own is run again when it lost to a deadlock; in a
+     * caller's, the caller does that (pai_admit). */
+    db->deadlocked = 0;
+    while ((err = store_job_save_once(db, p, j, expected_retries, saved)) && own_tx &&
+           pai_store_deadlocked(db) && tries++ < PAI_STORE_DEADLOCK_RETRIES)
+        ;
     return err;
 }
 

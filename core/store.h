@@ -20,6 +20,8 @@ typedef struct pai_db {
     apr_pool_t *conn_pool;
     apr_thread_mutex_t *write_lock;  /* SQLite: the process's one writer (nested); or NULL */
     int in_tx;                       /* a transaction is open on handle */
+    int deadlocked;                  /* the last failure was MariaDB's deadlock: the
+                                      * transaction was rolled back, and may be run again */
     /* Moved after every write this connection makes (a statement, a
      * commit), shared by the host's processes: answers read before it moved
      * are stale (mod_pairest.c's answer cache); or NULL. */
@@ -237,6 +239,11 @@ pai_error *pai_store_cluster_set(pai_db *db, apr_pool_t *p, const pai_cluster_si
 pai_error *pai_store_admission_begin(pai_db *db, apr_pool_t *p, apr_dbd_transaction_t **tx);
 pai_error *pai_store_admission_end(pai_db *db, apr_pool_t *p, apr_dbd_transaction_t *tx,
                                    int commit);
+/* Whether the last failure on db was a deadlock (MariaDB: ER_LOCK_DEADLOCK),
+ * after which the whole transaction may be run again; reading it clears it. */
+int pai_store_deadlocked(pai_db *db);
+/* How many times a transaction lost to a deadlock is run again. */
+#define PAI_STORE_DEADLOCK_RETRIES 3
 /* Writes every mutable column if the row is still at attempt `expected_retries`
  * and nobody wrote it since j was read (j->version); then j->version moves on.
  * *saved is 0 when another writer came first. */

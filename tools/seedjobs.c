@@ -64,6 +64,7 @@ int main(int argc, char **argv)
     db.conn_pool = conn;
     db.write_lock = NULL;
     db.in_tx = 0;
+    db.deadlocked = 0;
     if ((e = pai_store_init(&db, conn))) {
         fprintf(stderr, "seedjobs: %s\n", e->message);
         return 1;

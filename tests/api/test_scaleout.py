@@ -10,6 +10,7 @@ import pwd
 import shutil
 import signal
 import subprocess
+import threading
 import time
 
 import pytest
@@ -17,7 +18,7 @@ import pytest
 from conftest import (BAD_LOG, VAR, Api, assert_error, base_url, crash_report, job_dir,
                       mariadb_dir, sh, state_dir)
 from test_faults import Burst, check_nothing_lost, children
-from test_jobs import job, submit_ok, wait_idle, wait_state
+from test_jobs import job, status, submit_ok, wait_idle, wait_state
 from test_stream import Watcher
 
 pytestmark = pytest.mark.mysql_only
@@ -109,6 +110,55 @@ def test_one_server_submits_the_other_reads_stops_starts(api, b):
     assert r.status_code == 201, r.text
     time.sleep(1.2)                               # PaiAuthCacheTTL 1000
     assert_error(api.call("GET", "/api/v1/audit", tok_a), 401, "UnauthorizedUserError")
+
+
+def test_a_stop_that_loses_a_deadlock_is_run_again(api):
+    """InnoDB breaks a deadlock by rolling one transaction back. Here the
+    server's STOP is made that one on purpose: a client transaction heavier
+    than it (thousands of rows changed) holds the VC's sums, which the STOP's
+    trigger waits for, then waits for the STOP's job row. The STOP is run
+    again and answers 200; without the retry it was a 503 (a rehearsal's
+    failure, two servers' writes meeting in pai_active_totals)."""
+    user, tok = api.make_user()
+    name = submit_ok(api, tok, job(api.unique("dlk"), "sleep 300"))
+    wait_state(api, name, {"RUNNING"})
+    mysql(api, "DROP TABLE IF EXISTS test_weight; CREATE TABLE test_weight (id INT PRIMARY KEY,"
+               " v INT) ENGINE=InnoDB; INSERT INTO test_weight SELECT seq, 0 FROM seq_1_to_5000")
+    client = subprocess.Popen(
+        ["mariadb", "--no-defaults", "--socket=" + os.path.join(mariadb_dir(), "mysqld.sock"),
+         "-u", "root", "-N", "-B", "-n", "--force", "pairest"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def say(sql, marker):
+        client.stdin.write(sql + "; SELECT '%s';\n" % marker)
+        client.stdin.flush()
+        while client.stdout.readline().strip() != marker:
+            pass
+
+    answers = []
+    try:
+        say("BEGIN; UPDATE test_weight SET v = v + 1;"
+            " SELECT COUNT(*) FROM pai_active_totals FOR UPDATE", "locked")
+        stop = threading.Thread(target=lambda: answers.append(api.call(
+            "PUT", "/api/v1/jobs/%s/executionType" % name, tok, json={"value": "STOP"})))
+        stop.start()
+        deadline = time.time() + 20
+        while mysql(api, "SELECT COUNT(*) FROM information_schema.innodb_trx"
+                         " WHERE trx_state = 'LOCK WAIT'") != "1":
+            assert time.time() < deadline, "the STOP never waited for the held sums"
+            time.sleep(0.05)
+        # The cycle: InnoDB rolls the lighter transaction (the STOP's) back.
+        say("UPDATE pai_jobs SET version = version WHERE name = '%s'" % name, "updated")
+        say("ROLLBACK", "done")
+        stop.join(30)
+    finally:
+        client.stdin.close()
+        err = client.stderr.read()
+        client.wait()
+        mysql(api, "DROP TABLE IF EXISTS test_weight")
+    assert "1213" not in err, "the client, not the server, lost the deadlock: " + err
+    assert answers and answers[0].status_code == 200, answers and answers[0].text
+    assert status(api, name)["state"] == "STOPPED"
 
 
 def test_a_write_through_one_server_shows_in_the_others_cached_lists(api, b):

@@ -24,6 +24,7 @@ void ut_db_open(pai_db *db, char *path, const apr_array_header_t *vcs)
     db->prepared = apr_hash_make(ut_pool);
     db->conn_pool = ut_pool;
     db->in_tx = 0;
+    db->deadlocked = 0;
     /* as httpd has it for SQLite: writes, transactions included, nest */
     ck_assert_int_eq(apr_thread_mutex_create(&db->write_lock, APR_THREAD_MUTEX_NESTED, ut_pool),
                      APR_SUCCESS);
