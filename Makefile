@@ -27,7 +27,7 @@ endif
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -fPIC -fvisibility=hidden $(SANFLAGS)
 CPPFLAGS  += $(APR_INC) -I$(B)
-LIBS      := -ljansson -ljwt -lcurl -lcrypto -lyaml -lsqlite3
+LIBS      := -ljansson -ljwt -lcurl -lcrypto -lyaml -lsqlite3 -lslurm
 
 CORE_SRC  := $(wildcard core/*.c)
 CORE_OBJ  := $(patsubst core/%.c,$(B)/core/%.o,$(CORE_SRC))

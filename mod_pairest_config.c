@@ -256,6 +256,15 @@ static const char *pai_set_slurm_key_file(cmd_parms *cmd, void *d, const char *a
     return NULL;
 }
 
+/* "none" (the default): the sync lists through slurmrestd. */
+static const char *pai_set_slurm_ctl_conf(cmd_parms *cmd, void *d, const char *arg)
+{
+    (void)d;
+    pai_sconf(cmd)->slurm.ctl_conf = strcmp(arg, "none")
+        ? ap_server_root_relative(cmd->pool, arg) : NULL;
+    return NULL;
+}
+
 static const char *pai_set_name(cmd_parms *cmd, const char *arg, const char **out)
 {
     if (!pai_username_valid(arg))
@@ -537,6 +546,10 @@ const command_rec pai_cmds[] = {
                   "slurmrestd: unix:/path/to/socket or http(s)://host:port"),
     AP_INIT_TAKE1("PaiSlurmJWTKeyFile", pai_set_slurm_key_file, NULL, RSRC_CONF,
                   "Slurm's auth/jwt key, read as root at start (mints the launcher's tokens)"),
+    AP_INIT_TAKE1("PaiSlurmConf", pai_set_slurm_ctl_conf, NULL, RSRC_CONF,
+                  "the cluster's slurm.conf, when this server is a Slurm client (munge): "
+                  "the sync reads Slurm's job list from slurmctld; none (default): "
+                  "through slurmrestd"),
     AP_INIT_TAKE1("PaiSlurmUser", pai_set_job_user, NULL, RSRC_CONF,
                   "the Unix account jobs run as (default paijob; never root)"),
     AP_INIT_TAKE1("PaiSlurmUserMapping", pai_set_user_mapping, NULL, RSRC_CONF,
@@ -748,6 +761,17 @@ int pai_config_post(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
     c->s.per_user = c->slurm.per_user;
     c->slurm.timeout_ms = (long)c->launcher_timeout * 1000;
     c->slurm.log_dir = c->s.job_log_dir;
+    if (c->slurm.ctl_conf) {
+        /* libslurm ends the process on a slurm.conf it cannot read: refused
+         * here instead, where the admin sees why. */
+        apr_finfo_t fi;
+        rv = apr_stat(&fi, c->slurm.ctl_conf, APR_FINFO_TYPE | APR_FINFO_PROT, ptemp);
+        if (rv != APR_SUCCESS || fi.filetype != APR_REG || !(fi.protection & APR_FPROT_WREAD)) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "PAI0018: PaiSlurmConf %s is not a "
+                         "file every account may read (slurm.conf)", c->slurm.ctl_conf);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
     {
         /* Slurm's JWT key is root's equivalent: read here, as root, never later. */
         char *key;

@@ -97,6 +97,8 @@ typedef struct pai_slurm_conf {
     int containers;              /* 1: each task runs in the job's image (rootless runc) */
     const char *report_ca;       /* CA file the tasks verify PaiSSHReportURL with (NULL:
                                   * the nodes' own trust store) */
+    const char *ctl_conf;        /* slurm.conf: the job list is read from slurmctld
+                                  * through libslurm (NULL: through slurmrestd) */
 } pai_slurm_conf;
 
 pai_error *pai_launcher_slurm_create(apr_pool_t *p, const pai_slurm_conf *c,

@@ -1,5 +1,6 @@
 /* The Slurm launcher: the only code that knows slurmrestd's JSON (openapi
- * v0.0.38) and the batch script that runs a job's task roles in Slurm. */
+ * v0.0.38) and the batch script that runs a job's task roles in Slurm; the
+ * sync's list may come from slurmctld instead (slurmctl.c, PaiSlurmConf). */
 #include <string.h>
 #include <stdlib.h>
 #include <apr_strings.h>
@@ -11,6 +12,7 @@
 #include "http.h"
 #include "json.h"
 #include "image.h"
+#include "slurmctl.h"
 
 #define SLURM_API "/slurm/v0.0.38"
 /* How long a task whose step could not be made is tried again (seconds). */
@@ -558,16 +560,16 @@ static void slurm_state(const char *st, int exit_code, const char **state, int *
     *active = 0;
 }
 
-static int slurm_parse_job(apr_pool_t *p, json_t *j, pai_launch_status *out)
+/* One of our jobs' status from Slurm's description of it, whichever list
+ * (slurmrestd's or slurmctld's) it came from; 0 for a job not ours. */
+static int slurm_status_make(apr_pool_t *p, const pai_slurm_job *j, pai_launch_status *out)
 {
-    const char *comment = pai_json_str(j, "comment"), *st = pai_json_str(j, "job_state");
-    const char *reason = pai_json_str(j, "state_reason");
-    json_int_t id, wait_status = 0, t;
+    const char *comment = j->comment, *st = j->job_state, *reason = j->state_reason;
     char *name, *colon, *tag, *failed = NULL, *image = NULL, *rest, *part, *last;
 
     /* pai:<job>:<attempt>:<tag> (job names have no colon); older launches
      * carry no tag. */
-    if (!comment || strncmp(comment, "pai:", 4) || !st || !pai_json_int(j, "job_id", &id))
+    if (!comment || strncmp(comment, "pai:", 4) || !st || j->job_id <= 0)
         return 0;
     name = apr_pstrdup(p, comment + 4);
     colon = strchr(name, ':');
@@ -588,33 +590,31 @@ static int slurm_parse_job(apr_pool_t *p, json_t *j, pai_launch_status *out)
         }
     }
     memset(out, 0, sizeof(*out));
-    out->id = id;
+    out->id = j->job_id;
     out->job_name = name;
     out->attempt = atoi(colon + 1);
     out->tag = tag ? tag : "";
     out->sub_state = apr_pstrdup(p, st);
-    pai_json_int(j, "exit_code", &wait_status);
     /* exit_code is a wait status: exit 3 reads 768, a signal its low bits. */
-    out->exit_code = (wait_status & 0x7f) ? 128 + (int)(wait_status & 0x7f)
-                                          : (int)((wait_status >> 8) & 0xff);
+    out->exit_code = (j->exit_code & 0x7f) ? 128 + (int)(j->exit_code & 0x7f)
+                                           : (int)((j->exit_code >> 8) & 0xff);
     slurm_state(st, out->exit_code, &out->state, &out->active);
     out->has_exit = !out->active && strcmp(out->state, "UNKNOWN");
-    if (pai_json_int(j, "submit_time", &t)) out->submit_ms = t * 1000;
-    if (pai_json_int(j, "start_time", &t) && t > 0 && strcmp(st, "PENDING")) out->start_ms = t * 1000;
+    out->submit_ms = j->submit_time * 1000;
+    if (j->start_time > 0 && strcmp(st, "PENDING")) out->start_ms = j->start_time * 1000;
     /* Pending: Slurm's reason, and its expected start once its scheduler
      * (backfill) has one. */
     out->wait_reason = "";
     if (!strcmp(st, "PENDING")) {
         out->wait_reason = apr_pstrdup(p, reason ? reason : "");
-        if (pai_json_int(j, "start_time", &t) && t > 0)
-            out->expected_start_ms = t * 1000;
+        if (j->start_time > 0)
+            out->expected_start_ms = j->start_time * 1000;
     }
-    if (!out->active && pai_json_int(j, "end_time", &t) && t > 0) out->end_ms = t * 1000;
-    out->host = apr_pstrdup(p, pai_json_str(j, "batch_host") ? pai_json_str(j, "batch_host") : "");
-    out->user = apr_pstrdup(p, pai_json_str(j, "user_name") ? pai_json_str(j, "user_name") : "");
+    if (!out->active && j->end_time > 0) out->end_ms = j->end_time * 1000;
+    out->host = apr_pstrdup(p, j->batch_host ? j->batch_host : "");
+    out->user = apr_pstrdup(p, j->user_name ? j->user_name : "");
     /* The nodes while the job holds them (names now; addresses later). */
-    out->hosts = apr_pstrdup(p, pai_json_str(j, "nodes") && strcmp(st, "PENDING")
-                                ? pai_json_str(j, "nodes") : "");
+    out->hosts = apr_pstrdup(p, j->nodes && strcmp(st, "PENDING") ? j->nodes : "");
     out->diagnostics = reason && strcmp(reason, "None")
         ? apr_psprintf(p, "%s: %s", st, reason)
         : apr_pstrdup(p, st);
@@ -639,6 +639,29 @@ static int slurm_parse_job(apr_pool_t *p, json_t *j, pai_launch_status *out)
         }
     }
     return 1;
+}
+
+/* A job of slurmrestd's list (v0.0.38) as Slurm's description of it. */
+static int slurm_parse_job(apr_pool_t *p, json_t *j, pai_launch_status *out)
+{
+    pai_slurm_job v;
+    json_int_t n;
+
+    memset(&v, 0, sizeof(v));
+    if (!pai_json_int(j, "job_id", &n))
+        return 0;
+    v.job_id = n;
+    v.job_state = pai_json_str(j, "job_state");
+    v.state_reason = pai_json_str(j, "state_reason");
+    v.comment = pai_json_str(j, "comment");
+    v.batch_host = pai_json_str(j, "batch_host");
+    v.user_name = pai_json_str(j, "user_name");
+    v.nodes = pai_json_str(j, "nodes");
+    if (pai_json_int(j, "exit_code", &n)) v.exit_code = n;
+    if (pai_json_int(j, "submit_time", &n)) v.submit_time = n;
+    if (pai_json_int(j, "start_time", &n)) v.start_time = n;
+    if (pai_json_int(j, "end_time", &n)) v.end_time = n;
+    return slurm_status_make(p, &v, out);
 }
 
 /* Appends the names of one hostlist entry ("pai-n[1-3,5]", "gpu[01-02]x",
@@ -822,6 +845,21 @@ static int slurm_list_piece(void *ctx, const char *data, apr_size_t len)
     return r->refused;
 }
 
+typedef struct slurm_ctl_reader {
+    apr_pool_t *p;
+    apr_array_header_t *out;
+} slurm_ctl_reader;
+
+static int slurm_ctl_job(void *ctx, const pai_slurm_job *j)
+{
+    slurm_ctl_reader *r = ctx;
+    pai_launch_status st;
+
+    if (slurm_status_make(r->p, j, &st))   /* copies what it keeps into r->p */
+        APR_ARRAY_PUSH(r->out, pai_launch_status) = st;
+    return 0;
+}
+
 static pai_error *slurm_list(void *ctxv, apr_pool_t *p, apr_int64_t since, int *unchanged,
                              apr_array_header_t **out)
 {
@@ -834,6 +872,15 @@ static pai_error *slurm_list(void *ctxv, apr_pool_t *p, apr_int64_t since, int *
 
     *unchanged = 0;
     *out = apr_array_make(p, 16, sizeof(pai_launch_status));
+    if (c->conf.ctl_conf) {
+        /* slurmctld's own answer: what slurmrestd would turn into JSON. */
+        slurm_ctl_reader cr = {p, *out};
+        if ((e = pai_slurmctl_jobs(p, c->conf.ctl_conf, since, unchanged, slurm_ctl_job, &cr)))
+            return e;
+        if (!*unchanged)
+            slurm_resolve_hosts(c, p, *out);
+        return NULL;
+    }
     memset(&r, 0, sizeof(r));
     r.p = p;
     r.out = *out;

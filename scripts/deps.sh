@@ -8,7 +8,7 @@ pkgs=(
   libaprutil1-dbd-sqlite3 libaprutil1-dbd-mysql sqlite3 libsqlite3-dev
   libjansson-dev libjwt-dev libcurl4-openssl-dev libssl-dev libyaml-dev
   mariadb-server mariadb-client
-  slurmctld slurmd slurm-client slurmrestd slurm-wlm-jwt-plugin munge
+  slurmctld slurmd slurm-client slurmrestd slurm-wlm-jwt-plugin munge libslurm-dev
   check pkg-config gcc make clang libclang-rt-14-dev wrk valgrind lua5.1 gdb
   python3-pytest python3-requests python3-yaml
   runc skopeo umoci mmdebstrap docker-registry jq apache2-utils

@@ -2,6 +2,9 @@
 # Starts or stops one mod_pairest httpd instance living in its own folder.
 #   httpd.sh start INSTDIR   (reads PAI_LISTEN, PAI_DB, PAI_DB_PARAMS, PAI_ADMIN_USERNAME,
 #                             PAI_RUNAS, PAI_JOB_USER, PAI_BCRYPT_COST, PAI_SLURM_DIR,
+#                             PAI_SYNC_LIST (slurmctld, the default: the sync reads Slurm's
+#                             jobs through libslurm with PAI_SLURM_DIR/slurm.conf; or
+#                             slurmrestd),
 #                             PAI_VIRTUAL_CLUSTERS, PAI_USER_MAPPING, PAI_LOGIN_LIMIT_USER and
 #                             _ADDRESS ("COUNT SECONDS"), PAI_USER_MAX_WAITING and
 #                             PAI_USER_MAX_ACTIVE (jobs per user), PAI_JOBS_DIR (the
@@ -51,6 +54,14 @@ start() {
   # The job folder root must be the one the cluster's prolog knows (servers
   # sharing a Slurm share it): PAI_JOBS_DIR, else this instance's.
   datadir=$base/db jobsdir=${PAI_JOBS_DIR:-$base/jobs} slurmdir=${PAI_SLURM_DIR:-$base/slurm}
+  # The sync's list: from slurmctld through libslurm (httpd is a client of this
+  # machine's Slurm, munge included), or through slurmrestd.
+  local slurmconf
+  case "${PAI_SYNC_LIST:-slurmctld}" in
+    slurmctld) slurmconf=$slurmdir/slurm.conf ;;
+    slurmrestd) slurmconf=none ;;
+    *) echo "httpd.sh: PAI_SYNC_LIST is slurmctld or slurmrestd" >&2; exit 2 ;;
+  esac
   mkdir -p "$inst/logs" "$inst/run" "$datadir" "$jobsdir" "$base/cores"
   chown "$runas:" "$datadir" "$inst/run"
   # A crashed child writes its core where its account can (the instance folder
@@ -151,6 +162,7 @@ start() {
       -e "s|@RUNAS@|$runas|g" -e "s|@DBDRIVER@|$db|g" -e "s|@DBPARAMS@|$params|g" \
       -e "s|@DBDINIT@|$init|g" -e "s|@ADMINUSER@|${PAI_ADMIN_USERNAME:-admin}|g" \
       -e "s|@BCRYPTCOST@|${PAI_BCRYPT_COST:-10}|g" -e "s|@SLURMDIR@|$slurmdir|g" \
+      -e "s|@SLURMCONF@|$slurmconf|g" \
       -e "s|@JOBSDIR@|$jobsdir|g" -e "s|@JOBUSER@|$jobuser|g" \
       -e "s|@MODULE@|${PAI_MODULE:-$root/build/mod_pairest.so}|g" \
       -e "s|@LOGINLIMITUSER@|${PAI_LOGIN_LIMIT_USER:-10 300}|g" -e "s|@USERMAPPING@|$mapping|g" \

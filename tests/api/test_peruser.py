@@ -5,6 +5,7 @@ test_scaleout.py)."""
 import grp
 import os
 import pwd
+import shutil
 import subprocess
 
 import pytest
@@ -142,5 +143,31 @@ def test_root_equivalent_service_account_stops_startup(api):
         assert r.returncode != 0
         log = open(os.path.join(srv_dir, "logs", "error.log")).read()
         assert "PAI0011: PaiSlurmUser 0 cannot run jobs" in log, log[-2000:]
+    finally:
+        sh("scripts/httpd.sh", "stop", srv_dir)
+
+
+def test_slurm_conf_the_workers_cannot_read_stops_startup(api):
+    """PaiSlurmConf naming a slurm.conf only root may read stops httpd at
+    start with the reason (libslurm would end a worker on it later)."""
+    srv_dir = os.path.join(os.path.dirname(api.instdir), "test-mysql-f")
+    subprocess.run(["rm", "-rf", srv_dir])
+    os.makedirs(srv_dir)
+    for f in ("admin.password", "jwt.secret"):
+        subprocess.run(["cp", "-p", os.path.join(api.instdir, f), srv_dir], check=True)
+    conf = os.path.join(srv_dir, "slurm.conf")
+    shutil.copy(os.path.join(api.slurmdir, "slurm.conf"), conf)
+    os.chmod(conf, 0o600)
+    include = os.path.join(srv_dir, "site.conf")
+    with open(include, "w") as f:
+        f.write('PaiSlurmConf "%s"\n' % conf)
+    env = dict(api.env, PAI_LISTEN="127.0.0.1:19191", PAI_HTTPD_INCLUDE=include)
+    r = subprocess.run(["scripts/httpd.sh", "start", srv_dir], env=env, capture_output=True,
+                       text=True, cwd=ROOT)
+    try:
+        assert r.returncode != 0
+        log = open(os.path.join(srv_dir, "logs", "error.log")).read()
+        assert "PAI0018: PaiSlurmConf %s is not a file every account may read" % conf in log, \
+            log[-2000:]
     finally:
         sh("scripts/httpd.sh", "stop", srv_dir)

@@ -49,7 +49,9 @@ def stop_server(srv):
 
 @pytest.fixture(scope="module")
 def b(api):
-    srv = start_server(api, "b", PORT_B)
+    # B reads Slurm's list through slurmrestd, A through libslurm: the lease
+    # moves between them below, so each list feeds the sync in this module.
+    srv = start_server(api, "b", PORT_B, PAI_SYNC_LIST="slurmrestd")
     yield srv
     stop_server(srv)
 
