@@ -111,7 +111,7 @@ static apr_status_t pai_sync_watchdog(int state, void *data, apr_pool_t *wdpool)
     pai_db db;
     apr_pool_t *pool;
     apr_time_t start = apr_time_now();
-    int held = 0;
+    int held = 0, was_held;
 
     (void)wdpool;
     /* Anything but APR_SUCCESS would stop the callback for good. */
@@ -123,11 +123,15 @@ static apr_status_t pai_sync_watchdog(int state, void *data, apr_pool_t *wdpool)
         apr_thread_mutex_unlock(pai_sync_loop.gate);
         return APR_SUCCESS;
     }
+    was_held = pai_sync_loop.held;
     dbd = pai_dbd_open(pool, s);
     if (!(e = pai_db_from_dbd(c, dbd, pool, &db)))
         e = pai_loop_lease(&pai_sync_loop, s, &db, pool, pai_sync_lease_ttl_ms(c->sync_interval),
                            &held);
     if (!e && held) {
+        /* Taken over: another server may have written what this one remembers. */
+        if (!was_held)
+            pai_sync_state_forget(&pai_sync_st);
         pai_jobs_env_init(&env, &c->s, &db, pai_proc_launcher);
         e = pai_sync_cycle(&env, pool, &pai_sync_st, apr_time_as_msec(apr_time_now()), &rep);
         if (!e && (rep.adopted || rep.cancelled || rep.lost || rep.resubmitted))

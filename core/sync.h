@@ -10,7 +10,15 @@ typedef struct pai_sync_state {
     apr_int64_t list_ms;         /* how long that list took */
     int cycles;                  /* sync cycles so far */
     int lists;                   /* of which listed the launcher */
+    /* The pending jobs' expected starts as the last cycle read or wrote
+     * them ("name\ncreated" -> apr_int64_t), in a pool of their own. */
+    apr_pool_t *waits_pool;
+    apr_hash_t *waits;
 } pai_sync_state;
+
+/* Forgets what st remembers of the store: for a server that (again) takes
+ * the loop over, whose store another server may have written meanwhile. */
+void pai_sync_state_forget(pai_sync_state *st);
 
 typedef struct pai_sync_report {
     int listed, updated, adopted, cancelled, resubmitted, admitted, lost;

@@ -290,6 +290,46 @@ START_TEST(a_slow_list_comes_less_often_while_jobs_are_polled)
 }
 END_TEST
 
+static apr_int64_t expected_of(const char *name)
+{
+    apr_int64_t ms = -1;
+    ck_assert_ptr_null(pai_store_job_wait_get(&db, ut_pool, name, row(name)->created, &ms));
+    return ms;
+}
+
+/* A pending job's expected start is written when Slurm's changes, not read
+ * back every cycle (a query per pending job per cycle); a server that takes
+ * the loop over reads it again, as another server may have written it. */
+START_TEST(expected_starts_are_written_on_change_and_read_again_after_a_takeover)
+{
+    pai_sync_state st = {0};
+    pai_sync_report rep;
+    apr_int64_t created;
+
+    ck_assert_ptr_null(submit_as(&ADMIN, "pend", "lend", 1));
+    created = row("pend")->created;
+    fake.jobs[0].wait_reason = "Resources";
+    fake.jobs[0].expected_start_ms = 5000000;
+    cycle(&st, &rep);
+    ck_assert_int_eq(expected_of("pend"), 5000000);
+    /* Another server's write, which this one does not look for while it
+     * holds the loop and Slurm says the same as before. */
+    ck_assert_ptr_null(pai_store_job_wait_set(&db, ut_pool, "pend", created, 7000000));
+    cycle(&st, &rep);
+    ck_assert_int_eq(expected_of("pend"), 7000000);
+    fake.jobs[0].expected_start_ms = 6000000;
+    cycle(&st, &rep);
+    ck_assert_int_eq(expected_of("pend"), 6000000);
+    /* Taken over again: read, found different, written. */
+    ck_assert_ptr_null(pai_store_job_wait_set(&db, ut_pool, "pend", created, 7000000));
+    pai_sync_state_forget(&st);
+    cycle(&st, &rep);
+    ck_assert_int_eq(expected_of("pend"), 6000000);
+    ck_assert_int_eq(fake.lists, 4);
+    pai_sync_state_forget(&st);
+}
+END_TEST
+
 START_TEST(queued_jobs_go_in_order_and_none_overtakes)
 {
     pai_sync_state st = {0};
@@ -946,6 +986,7 @@ Suite *suite_jobflow(void)
     tcase_add_test(t, every_attempt_keeps_its_record);
     tcase_add_test(t, platform_failures_retry_without_counting);
     tcase_add_test(t, a_slow_list_comes_less_often_while_jobs_are_polled);
+    tcase_add_test(t, expected_starts_are_written_on_change_and_read_again_after_a_takeover);
     suite_add_tcase(s, t);
     return s;
 }
