@@ -18,6 +18,7 @@ memory, the delay from a change to its event at every one, idle CPU."""
 import argparse
 import json
 import os
+import random
 import re
 import resource
 import secrets
@@ -555,6 +556,10 @@ def sync_at_scale(b, ctx, rows, names, daemons):
     for name in names[:2 if ctx["quick"] else 5]:
         st = s.get(BASE + "/api/v1/jobs/" + name, headers=hdr).json()
         assert st["state"] == "WAITING" and st["appId"], st
+        # A change comes at any point of the sync's period: each wait ends
+        # just after a cycle, so back to back every change came at the same
+        # point of it (five delays within 10 ms of each other).
+        time.sleep(random.uniform(0, 1))
         t0 = time.time()
         b.slurm("scancel", str(st["appId"]))
         _, t1 = wait_state(admin, name, {"STOPPED"})
