@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <pwd.h>
 #include <string.h>
+#include <unistd.h>
 #include <apr_strings.h>
 #include <apr_hash.h>
 #include <slurm/slurm.h>
@@ -17,6 +18,29 @@ extern const char *slurm_job_reason_string(int inx);
 /* libslurm reads one slurm.conf for the whole process, once. */
 static pthread_mutex_t slurmctl_lock = PTHREAD_MUTEX_INITIALIZER;
 static char slurmctl_conf[4096];
+/* Whether slurmctld shows this account every job (PrivateData=jobs hides
+ * other accounts' from all but SlurmUser): 0 not known yet, 1 yes, -1 no. */
+static int slurmctl_sees_all;
+
+/* A list that silently lacks jobs would have the sync take them for lost:
+ * asked once, of slurmctld's own configuration. */
+static pai_error *slurmctl_check_visible(apr_pool_t *p, const char *conf)
+{
+    slurm_conf_t *cf = NULL;
+
+    if (!slurmctl_sees_all) {
+        if (slurm_load_ctl_conf((time_t)0, &cf) != SLURM_SUCCESS)
+            return pai_error_make(p, PAI_ERR_LAUNCHER_DOWN, "slurmctld's configuration "
+                                  "(libslurm, %s): %s", conf, slurm_strerror(slurm_get_errno()));
+        slurmctl_sees_all = (cf->private_data & PRIVATE_DATA_JOBS) && getuid() != 0 &&
+                            getuid() != cf->slurm_user_id ? -1 : 1;
+        slurm_free_ctl_conf(cf);
+    }
+    return slurmctl_sees_all > 0 ? NULL
+        : pai_error_make(p, PAI_ERR_LAUNCHER_BAD, "slurmctld hides other accounts' jobs from "
+                         "this server's (PrivateData=jobs in %s): set PaiSlurmConf none",
+                         conf);
+}
 
 static pai_error *slurmctl_init(apr_pool_t *p, const char *conf)
 {
@@ -63,7 +87,7 @@ pai_error *pai_slurmctl_jobs(apr_pool_t *p, const char *conf, apr_int64_t since,
 
     *unchanged = 0;
     pthread_mutex_lock(&slurmctl_lock);
-    if ((e = slurmctl_init(p, conf))) {
+    if ((e = slurmctl_init(p, conf)) || (e = slurmctl_check_visible(p, conf))) {
         pthread_mutex_unlock(&slurmctl_lock);
         return e;
     }
