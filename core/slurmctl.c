@@ -110,9 +110,7 @@ pai_error *pai_slurmctl_jobs(apr_pool_t *p, const char *conf, apr_int64_t since,
         const slurm_job_info_t *ji = &msg->job_array[i];
         pai_slurm_job j;
 
-        /* Only ours are read further: the rest cost one comparison. */
-        if (!ji->comment || strncmp(ji->comment, "pai:", 4))
-            continue;
+        /* Which jobs are ours is the launcher's to say (their comment). */
         memset(&j, 0, sizeof(j));
         j.job_id = ji->job_id;
         j.job_state = slurm_job_state_string(ji->job_state);
