@@ -324,7 +324,7 @@ def test_per_user_accounts_isolate_jobs(api):
         jb = submit_ok(c, b_tok, job(c.unique("isob"),
                                      "echo s3cret > secret.txt; echo $$ > pid.txt; "
                                      "pwd > where.txt; sleep 60"))
-        stb = wait_state(c, jb, {"RUNNING"})
+        wait_state(c, jb, {"RUNNING"})
         logdir = job_dir(api, jb, 0, b_user)
         for _ in range(100):
             if os.path.exists(os.path.join(logdir, "pid.txt")):
