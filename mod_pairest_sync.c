@@ -26,6 +26,8 @@ APLOG_USE_MODULE(pairest);
 
 /* How often each child gives its free heap back (pai_heap_watchdog). */
 #define PAI_HEAP_TRIM_SECS 2
+/* Blocks from this size up are mapped apart from the heap (pai_heap_fix). */
+#define PAI_HEAP_MMAP_BYTES (1024 * 1024)
 
 static pai_sync_state pai_sync_st;
 /* This process's name in the leases: host, pid and a random part. */
@@ -336,11 +338,26 @@ int pai_sync_post_config(apr_pool_t *pconf, server_rec *s)
     return OK;
 }
 
+/* glibc serves a block of 128 KB or more with a mapping of its own, but
+ * the first such block freed raises that bar to its own size, and the bar
+ * under which a thread's arena gives its top back to twice that.  The
+ * sync's first list of 13,659 jobs from slurmctld (a 22 MB message) thus
+ * left a 22 MB free top in its child's arena for good (malloc_trim leaves
+ * an arena's top alone): bench (f) after (d), bench/README.md.  A fixed
+ * bar keeps big blocks out of the arenas and their tops trimmed. */
+static void pai_heap_fix(void)
+{
+#ifdef __GLIBC__
+    mallopt(M_MMAP_THRESHOLD, PAI_HEAP_MMAP_BYTES);
+#endif
+}
+
 void pai_sync_child_init(apr_pool_t *pchild, server_rec *s)
 {
     char host[APRMAXHOSTLEN + 1] = "";
     apr_uint32_t r = 0;
 
+    pai_heap_fix();
     apr_gethostname(host, sizeof(host), pchild);
     apr_generate_random_bytes((unsigned char *)&r, sizeof(r));
     pai_lease_holder = apr_psprintf(pchild, "%.100s/%" APR_PID_T_FMT "/%08x", host,
