@@ -340,14 +340,31 @@ class Bench:
     def httpd_pss_kb(self):
         """The sum of the proportional set sizes of httpd's processes: memory
         they share (the binary, libraries, copy-on-write pages) counted once."""
-        total = 0
+        return sum(self.httpd_pss_each_kb())
+
+    def httpd_pss_each_kb(self):
+        """Each httpd process's PSS, the master's first, then the children's,
+        largest first (the child running the sync is usually that one)."""
+        each = []
         for p in self.httpd_pids():
             try:
                 with open("/proc/%d/smaps_rollup" % p) as f:
-                    total += int(re.search(r"^Pss:\s+(\d+)", f.read(), re.M).group(1))
+                    each.append(int(re.search(r"^Pss:\s+(\d+)", f.read(), re.M).group(1)))
             except (OSError, AttributeError):
                 pass
-        return total
+        return each[:1] + sorted(each[1:], reverse=True)
+
+    def httpd_settle(self, timeout=30):
+        """Waits until httpd has been idle (under 5% of a CPU) for 2 s: what a
+        scenario left behind is measured, not the work it left in flight (the
+        sync writing thousands of cancelled jobs after (d)). The seconds waited."""
+        t0 = time.time()
+        while time.time() - t0 < timeout:
+            c0 = self.httpd_cpu()
+            time.sleep(2)
+            if self.httpd_cpu() - c0 < 0.1:
+                break
+        return time.time() - t0
 
     def error_log_size(self):
         return os.path.getsize(os.path.join(self.inst, "logs", "error.log"))
@@ -899,8 +916,8 @@ def main():
         assert r.status_code == 201, r.text
         wait_state(ctx["admin"], "bench_job", {"SUCCEEDED"})
         # httpd's memory (PSS, all processes) idle, then after each scenario.
-        time.sleep(2)
-        memory = [("idle", b.httpd_pss_kb())]
+        b.httpd_settle()
+        memory = [("idle", b.httpd_pss_each_kb())]
         if args.baseline:
             bbase = "http://127.0.0.1:%d" % BASELINE_PORT
             b.start_baseline(args.baseline)
@@ -942,15 +959,20 @@ def main():
                              "the CPU]" % (100 * share)) for r in rows[n:]]
                 break
             # (h) restarts httpd sized for 1,000 streams: not the default's memory
+            b.httpd_settle()
             memory.append(("after " + key if key != "h" else "after h (10 x 128 threads)",
-                           b.httpd_pss_kb()))
+                           b.httpd_pss_each_kb()))
             for row in rows[n:]:          # as they come: a later failure keeps them
                 print("  %s | %s | %s" % row, flush=True)
-        rows.append(("(f) httpd PSS, all processes", "< 45 MB idle and after every scenario",
-                     "; ".join("%s %.1f MB" % (k, v / 1024) for k, v in memory)
+        # Each figure: the sum, then (master + each child, largest first).
+        rows.append(("(f) httpd PSS, all processes",
+                     "< 45 MB idle and after every scenario",
+                     "; ".join("%s %.1f MB (%s)" % (k, sum(v) / 1024,
+                                                    " + ".join("%.1f" % (x / 1024) for x in v))
+                               for k, v in memory)
                      + "; max of the default server %.1f MB"
-                     % (max(v for k, v in memory if "(" not in k) / 1024)))
-        judge(ctx, rows, max(v for k, v in memory if "(" not in k) < 45 * 1024)
+                     % (max(sum(v) for k, v in memory if "(" not in k) / 1024)))
+        judge(ctx, rows, max(sum(v) for k, v in memory if "(" not in k) < 45 * 1024)
         print("  %s | %s | %s" % rows[-1], flush=True)
     finally:
         b.stop()
