@@ -173,13 +173,18 @@ def job_dir(api, name, attempt=0, account="paijob"):
     return os.path.join(api.statedir, "jobs", account, name, "attempt-%d" % attempt)
 
 
+def mariadb_client(*args):
+    """The command line of MariaDB's client on the tests' database, as root."""
+    return ["mariadb", "--no-defaults", "--socket=" + os.path.join(mariadb_dir(), "mysqld.sock"),
+            "-u", "root", "-N"] + list(args) + ["pairest"]
+
+
 def db_query(api, sql):
     """One value (or rows, tab-separated) from the instance's database."""
     if api.backend == "sqlite3":
         cmd = ["sqlite3", "-batch", os.path.join(api.statedir, "db", "pairest.db"), sql]
     else:
-        cmd = ["mariadb", "--no-defaults", "--socket=" + os.path.join(mariadb_dir(), "mysqld.sock"),
-               "-u", "root", "-N", "pairest", "-e", sql]
+        cmd = mariadb_client("-e", sql)
     return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip()
 
 

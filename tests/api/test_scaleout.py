@@ -15,8 +15,8 @@ import time
 
 import pytest
 
-from conftest import (BAD_LOG, VAR, Api, assert_error, base_url, crash_report, job_dir,
-                      mariadb_dir, sh, state_dir)
+from conftest import (BAD_LOG, VAR, Api, assert_error, base_url, crash_report, db_query,
+                      job_dir, mariadb_client, sh, state_dir)
 from test_faults import Burst, check_nothing_lost, children
 from test_jobs import job, status, submit_ok, wait_idle, wait_state
 from test_stream import Watcher
@@ -56,20 +56,12 @@ def b(api):
     stop_server(srv)
 
 
-def mysql(api, sql):
-    sock = os.path.join(mariadb_dir(), "mysqld.sock")
-    return subprocess.run(["mariadb", "--no-defaults", "--socket=" + sock, "-u", "root", "-N",
-                           "pairest", "-e", sql], check=True, capture_output=True,
-                          text=True).stdout.strip()
-
-
 def job_row_locked(name):
     """Whether a transaction holds the job's row: a NOWAIT read of it for
     update fails at once then (1205), and takes and frees it at once if not."""
-    sock = os.path.join(mariadb_dir(), "mysqld.sock")
-    r = subprocess.run(["mariadb", "--no-defaults", "--socket=" + sock, "-u", "root", "-N",
-                        "pairest", "-e", "SELECT 1 FROM pai_jobs WHERE name = '%s'"
-                        " FOR UPDATE NOWAIT" % name], capture_output=True, text=True)
+    r = subprocess.run(mariadb_client("-e", "SELECT 1 FROM pai_jobs WHERE name = '%s'"
+                                      " FOR UPDATE NOWAIT" % name),
+                       capture_output=True, text=True)
     assert r.returncode == 0 or "1205" in r.stderr, r.stderr
     return r.returncode != 0
 
@@ -85,7 +77,7 @@ def lease_holder(api, timeout=15):
     deadline = time.time() + timeout
     while True:
         try:
-            row = mysql(api, "SELECT holder, expires FROM pai_lease WHERE name = 'sync'").split()
+            row = db_query(api, "SELECT holder, expires FROM pai_lease WHERE name = 'sync'").split()
         except subprocess.CalledProcessError:
             row = []              # no table yet: nothing has touched the database
         if len(row) == 2 or time.time() > deadline:
@@ -135,11 +127,10 @@ def test_a_stop_that_loses_a_deadlock_is_run_again(api):
     user, tok = api.make_user()
     name = submit_ok(api, tok, job(api.unique("dlk"), "sleep 300"))
     wait_state(api, name, {"RUNNING"})
-    mysql(api, "DROP TABLE IF EXISTS test_weight; CREATE TABLE test_weight (id INT PRIMARY KEY,"
-               " v INT) ENGINE=InnoDB; INSERT INTO test_weight SELECT seq, 0 FROM seq_1_to_5000")
+    db_query(api, "DROP TABLE IF EXISTS test_weight; CREATE TABLE test_weight (id INT PRIMARY KEY,"
+                  " v INT) ENGINE=InnoDB; INSERT INTO test_weight SELECT seq, 0 FROM seq_1_to_5000")
     client = subprocess.Popen(
-        ["mariadb", "--no-defaults", "--socket=" + os.path.join(mariadb_dir(), "mysqld.sock"),
-         "-u", "root", "-N", "-B", "-n", "--force", "pairest"],
+        mariadb_client("-B", "-n", "--force"),
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def say(sql, marker):
@@ -160,8 +151,8 @@ def test_a_stop_that_loses_a_deadlock_is_run_again(api):
         # STOP is told from it by the row it holds, not by a count of waiters.
         deadline = time.time() + 20
         while True:
-            waiting = int(mysql(api, "SELECT COUNT(*) FROM information_schema.innodb_trx"
-                                     " WHERE trx_state = 'LOCK WAIT'"))
+            waiting = int(db_query(api, "SELECT COUNT(*) FROM information_schema.innodb_trx"
+                                        " WHERE trx_state = 'LOCK WAIT'"))
             if waiting >= 1 and job_row_locked(name):
                 break
             assert time.time() < deadline, ("the STOP never waited for the held sums",
@@ -175,7 +166,7 @@ def test_a_stop_that_loses_a_deadlock_is_run_again(api):
         client.stdin.close()
         err = client.stderr.read()
         client.wait()
-        mysql(api, "DROP TABLE IF EXISTS test_weight")
+        db_query(api, "DROP TABLE IF EXISTS test_weight")
     assert "1213" not in err, "the client, not the server, lost the deadlock: " + err
     assert answers and answers[0].status_code == 200, answers and answers[0].text
     assert status(api, name)["state"] == "STOPPED"
@@ -237,7 +228,7 @@ def test_exactly_one_lease_holder(api, b):
     pid, expires = lease_holder(api)
     assert master_of(pid) in (pid_of(api), pid_of(b))
     assert expires > time.time() * 1000
-    assert mysql(api, "SELECT COUNT(*) FROM pai_lease") == "1"
+    assert db_query(api, "SELECT COUNT(*) FROM pai_lease") == "1"
     # it stays with its holder while the holder lives
     time.sleep(3)
     assert lease_holder(api)[0] == pid
